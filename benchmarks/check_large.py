@@ -1,0 +1,1063 @@
+"""Benchmark kpictl on large synthetic registries (stdlib only, Python 3.11+).
+
+The script generates clean registries of N KPIs (plus people, teams, data sources,
+escalation policies, campaigns and glossary terms scaled with N), then times whole
+``kpictl`` processes against them: wall time (best and median of ``--repeat`` runs),
+the child's own peak RSS (from ``os.wait4``) and files per second. It also times the
+small example registry shipped in ``registry/``.
+
+Run it from anywhere (paths are resolved relative to this file):
+
+    python benchmarks/check_large.py                          # sizes 200,2000,20000, 3 runs each
+    python benchmarks/check_large.py --sizes 200 --repeat 5
+    python benchmarks/check_large.py --kpictl-cmd "python -m kpictl"
+    python benchmarks/check_large.py --scenario check-example # only the example registry
+    python benchmarks/check_large.py --sizes 2000 --keep /tmp/kpi-bench --generate-only
+    python benchmarks/check_large.py --json results.json      # also write machine-readable results
+
+Every timed command is a *scenario*: a label, a target ("generated" registries or the
+"example" registry), an argv builder and the exit code it must return. To time another
+command (``kpictl map --format html``, ``kpictl escalate --out DIR``, ``kpictl fmt --check``),
+add a ``Scenario`` to ``SCENARIOS``; ``--scenario`` selects among them.
+
+A run whose exit code differs from the expected one is reported on a ``WARNING`` line
+together with the first lines of its output; the script then exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EXAMPLE = REPO_ROOT / "registry"
+DEFAULT_SIZES = "200,2000,20000"
+DEFAULT_AS_OF = "2026-11-20"
+EXAMPLE_TARGET_SECONDS = 0.3
+OWNER_KPI_LIMIT = 8
+MARKER = ".generated-by-check_large"  # hidden, so kpictl ignores it
+
+# --------------------------------------------------------------------------------------
+# YAML scalars
+# --------------------------------------------------------------------------------------
+
+# Plain scalars that a YAML 1.1 or 1.2 loader would turn into something other than a string.
+_NON_STRING = re.compile(
+    r"""^(?:
+        ~|null|Null|NULL|true|True|TRUE|false|False|FALSE
+        |y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF
+        |[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?(?:[eE][-+]?\d+)?
+        |0[xob][0-9a-fA-F_]+
+        |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
+        |\d{4}-\d\d?-\d\d?(?:[Tt\s].*)?
+        |[-+]?\d[\d_]*(?::[0-5]?\d)+(?:\.\d*)?
+    )$""",
+    re.VERBOSE,
+)
+_FLOW_CHARS = frozenset(",[]{}")
+
+
+def scalar(text: str, *, flow: bool = False) -> str:
+    """Render ``text`` as a YAML string: plain when that is unambiguous, else double-quoted."""
+    plain = (
+        text != ""
+        and text == text.strip()
+        and text[0] not in "-?:,[]{}#&*!|>'\"%@`"
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and "\n" not in text
+        and not _NON_STRING.match(text)
+        and not (flow and _FLOW_CHARS.intersection(text))
+    )
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def flow_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(scalar(item, flow=True) for item in items) + "]"
+
+
+# --------------------------------------------------------------------------------------
+# Vocabulary for realistic content
+# --------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES = _words(
+    "maria sam dana ken priya lars chloe omar ines tariq yuki elena marco nadia felix aisha"
+    " jonas leila pablo grace hugo mei noah sofia arjun clara diego hannah ivan julia kofi"
+    " lena mateo nora oscar petra rafael sara tomas vera"
+)
+LAST_NAMES = _words(
+    "lopez chen whit ito sharma berg martin haddad costa rahman tanaka novak rossi petrov"
+    " weber okafor lindqvist moreau garcia kim fischer wong silva patel dubois nowak ahmed"
+    " jensen mendes schmidt kowalski brennan ferreira yilmaz nakamura olsen varga hughes"
+    " keller santos"
+)
+
+REGIONS = ("emea", "na", "apac", "latam", "dach", "nordics", "uki", "anz")
+# (id part, display name)
+SEGMENTS = (
+    ("ent", "Enterprise"),
+    ("mm", "Mid-Market"),
+    ("smb", "SMB"),
+    ("strat", "Strategic"),
+    ("pub", "Public Sector"),
+    ("start", "Startup"),
+)
+
+# (slug, display name, function, member titles)
+TEAM_KINDS = (
+    ("demand-gen", "Demand Generation", "marketing", ("Campaign Manager", "Demand Gen Manager")),
+    ("revops", "Revenue Operations", "analytics", ("RevOps Analyst", "Systems Admin")),
+    ("sales-dev", "Sales Development", "sales", ("SDR Manager", "Account Executive")),
+    ("content", "Content Marketing", "marketing", ("Content Strategist", "Editor")),
+    ("lifecycle", "Lifecycle Marketing", "marketing", ("Lifecycle Manager", "CRM Specialist")),
+    ("cs-ops", "Customer Success Ops", "customer-success", ("CSM", "Renewals Manager")),
+    ("finance-bp", "Finance Business Partners", "finance", ("FP&A Analyst", "Controller")),
+    ("growth", "Product Growth", "product", ("Growth PM", "Growth Engineer")),
+    ("brand", "Brand and Comms", "marketing", ("Brand Manager", "PR Manager")),
+    ("marketing-analytics", "Marketing Analytics", "analytics", ("Data Analyst", "BI Engineer")),
+)
+
+# (slug, system, display name, typical refresh)
+RAW_SYSTEMS = (
+    ("hubspot-contacts", "HubSpot", "HubSpot contacts", "hourly"),
+    ("salesforce-opportunities", "Salesforce", "Salesforce opportunities", "hourly"),
+    ("ga4-sessions", "Google Analytics 4", "GA4 web sessions", "daily"),
+    ("google-ads-spend", "Google Ads", "Google Ads spend and clicks", "daily"),
+    ("linkedin-ads", "LinkedIn Campaign Manager", "LinkedIn Ads performance", "daily"),
+    ("stripe-billing", "Stripe", "Stripe invoices and subscriptions", "hourly"),
+    ("zendesk-tickets", "Zendesk", "Zendesk support tickets", "hourly"),
+    ("marketo-activities", "Marketo", "Marketo email activities", "hourly"),
+    ("segment-events", "Segment", "Segment product events", "hourly"),
+    ("gong-calls", "Gong", "Gong call records", "daily"),
+)
+DERIVED_MODELS = (
+    ("dbt-funnel", "Snowflake", "dbt funnel model"),
+    ("dbt-attribution", "Snowflake", "dbt multi-touch attribution"),
+    ("dbt-revenue", "Snowflake", "dbt revenue facts"),
+    ("dbt-retention", "Snowflake", "dbt retention cohorts"),
+    ("looker-spend", "Looker", "Looker blended spend explore"),
+    ("dbt-pipeline", "BigQuery", "dbt pipeline snapshots"),
+)
+MANUAL_SYSTEMS = (
+    ("manual-lead-export", "Google Sheets", "Manual lead export"),
+    ("finance-spend-sheet", "Excel", "Finance spend workbook"),
+    ("csv-crm-backup", "S3", "Nightly CRM CSV backup"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiKind:
+    slug: str
+    name: str
+    unit: Literal["count", "currency", "percent", "ratio", "days"]
+    direction: Literal["increase", "decrease"]
+    stage: Literal["awareness", "consideration", "conversion", "retention", "expansion"]
+    indicator: Literal["leading", "lagging"]
+    subject: str  # what it measures; the description adds the market
+    formula: str  # {where} is replaced by the market's filter
+    base: float  # a plausible quarterly target
+    term: str = ""  # GLOSSARY_BASES slug of the term that defines it, if any
+
+
+# fmt: off
+KPI_KINDS = (
+    KpiKind("mql", "Marketing Qualified Leads", "count", "increase", "consideration", "leading",
+            "leads meeting the agreed MQL definition",
+            "count(contacts where lifecycle_stage = 'MQL' and {where})", 1200, "mql"),
+    KpiKind("pipeline-sourced", "Marketing-Sourced Pipeline", "currency", "increase",
+            "conversion", "lagging", "new pipeline first touched by marketing",
+            "sum(opportunities.amount where source = 'marketing' and {where})", 2_000_000,
+            "sourced-pipeline"),
+    KpiKind("cost-per-lead", "Cost per Lead", "currency", "decrease", "consideration", "leading",
+            "paid media spend per new lead",
+            "sum(ad_spend where {where}) / count(new_leads)", 85),
+    KpiKind("mql-to-sql", "MQL to SQL Conversion", "percent", "increase", "conversion",
+            "leading", "share of MQLs accepted by sales in 30 days",
+            "100 * count(sql where {where}) / count(mql)", 32, "sql"),
+    KpiKind("web-sessions", "Website Sessions", "count", "increase", "awareness", "leading",
+            "web sessions from the market",
+            "count(ga4_sessions where {where})", 150_000),
+    KpiKind("sales-cycle", "Sales Cycle Length", "days", "decrease", "conversion", "lagging",
+            "median days from opportunity to closed-won",
+            "median(close_date - created_date where won and {where})", 64),
+    KpiKind("roas", "Return on Ad Spend", "ratio", "increase", "conversion", "lagging",
+            "attributed revenue per unit of paid media spend",
+            "sum(attributed_revenue where {where}) / sum(ad_spend)", 4.2, "attributed-revenue"),
+    KpiKind("logo-churn", "Logo Churn Rate", "percent", "decrease", "retention", "lagging",
+            "share of customers that cancelled",
+            "100 * count(churned where {where}) / count(customers_at_start)", 2.8, "churned-logo"),
+    KpiKind("nrr", "Net Revenue Retention", "percent", "increase", "expansion", "lagging",
+            "recurring revenue kept from existing customers",
+            "100 * sum(arr_end where existing and {where}) / sum(arr_start)", 108),
+    KpiKind("trial-activation", "Trial Activation Rate", "percent", "increase", "conversion",
+            "leading", "share of new trials activated in 14 days",
+            "100 * count(trials where activated and {where}) / count(trials)", 41, "activation"),
+)
+# fmt: on
+
+# (id prefix, term, definition)
+GLOSSARY_BASES = (
+    ("mql", "Marketing Qualified Lead (MQL)",
+     "A lead with fit score >= 60 and one high-intent action in the last 30 days."),
+    ("sql", "Sales Qualified Lead (SQL)",
+     "An MQL that a sales rep accepted after a discovery call and linked to an opportunity."),
+    ("sourced-pipeline", "Marketing-sourced pipeline",
+     "Opportunity amount whose first recorded touch was a marketing program."),
+    ("activation", "Trial activation",
+     "A trial account that invited a teammate and ran its first report."),
+    ("churned-logo", "Churned logo",
+     "A customer whose last paid subscription ended and was not renewed within 30 days."),
+    ("attributed-revenue", "Attributed revenue",
+     "Closed-won revenue credited to touches with the W-shaped attribution model."),
+)  # fmt: skip
+
+RATIONALES = (
+    "Q3 actual +{g}%",
+    "Plan growth {g}%",
+    "Seasonal dip",
+    "New headcount ramps",
+    "FY2027 plan +{g}%",
+    "Price change lands",
+)
+
+
+# --------------------------------------------------------------------------------------
+# Registry generator
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How many entities of each kind a registry of ``kpis`` KPIs gets."""
+
+    kpis: int
+    people: int
+    teams: int
+    sources: int
+    glossary: int
+    campaigns: int
+    policies: int = 2
+
+    @classmethod
+    def for_kpis(cls, kpis: int) -> Plan:
+        if kpis < 10:
+            raise ValueError("a generated registry needs at least 10 KPIs")
+        people = kpis // 7 + 8  # person 0 (the CMO) owns no KPI; the rest own <= 8 each
+        return cls(
+            kpis=kpis,
+            people=people,
+            teams=max(4, people // 12),
+            sources=max(12, kpis // 12),
+            glossary=max(len(GLOSSARY_BASES), kpis // 40),
+            campaigns=max(3, kpis // 250),
+        )
+
+
+@dataclass(slots=True)
+class GeneratedRegistry:
+    path: Path
+    kpis: int
+    files: int
+    bytes: int
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Writer:
+    """Writes entity files below a root and keeps count of files and bytes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = 0
+        self.bytes = 0
+        self.counts: dict[str, int] = {}
+        self._dirs: set[Path] = set()
+
+    def write(self, kind: str, rel: str, text: str) -> None:
+        path = self.root / rel
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
+        data = text.encode("utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # lighter than open()
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        self.files += 1
+        self.bytes += len(data)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+
+def _person_ids(count: int) -> list[tuple[str, str]]:
+    """``count`` unique (id, display name) pairs."""
+    out: list[tuple[str, str]] = []
+    nf, nl = len(FIRST_NAMES), len(LAST_NAMES)
+    for i in range(count):
+        first, last = FIRST_NAMES[i % nf], LAST_NAMES[(i // nf + i) % nl]
+        round_ = i // (nf * nl)
+        pid = f"{first}-{last}" + (f"-{round_ + 1}" if round_ else "")
+        out.append((pid, f"{first.title()} {last.title()}"))
+    return out
+
+
+def _fmt_value(value: float, unit: str) -> str:
+    if unit in ("count", "days"):
+        return str(max(1, round(value)))
+    if unit == "currency":
+        return str(max(1, int(round(value, -2)) if value >= 1000 else round(value)))
+    return f"{value:.1f}"
+
+
+def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
+    """Write a clean registry of ``n_kpis`` KPIs to ``root`` (which must be empty or absent).
+
+    The content is a pure function of ``n_kpis``: the same N always gives the same files.
+    """
+    started = time.perf_counter()
+    plan = Plan.for_kpis(n_kpis)
+    w = _Writer(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(f"kpis={n_kpis}\n", encoding="utf-8")
+
+    w.write(
+        "root",
+        "kpictl.yaml",
+        "version: 1\n"
+        f"organization: Benchmark Corp {n_kpis}\n"
+        "timezone: Europe/Berlin\n"
+        "fiscal_year_start_month: 1\n"
+        f"owner_kpi_limit: {OWNER_KPI_LIMIT}\n",
+    )
+
+    # Teams: team 0 is the executive team led by the CMO (person 0); team t is led by person t.
+    team_ids: list[str] = ["executive"]
+    team_kinds: list[tuple[str, str, str, tuple[str, str]]] = [
+        ("executive", "Executive", "executive", ("Chief Marketing Officer", "Chief of Staff"))
+    ]
+    for t in range(1, plan.teams):
+        slug, name, function, titles = TEAM_KINDS[(t - 1) % len(TEAM_KINDS)]
+        region = REGIONS[((t - 1) // len(TEAM_KINDS)) % len(REGIONS)]
+        round_ = (t - 1) // (len(TEAM_KINDS) * len(REGIONS))
+        tid = f"{slug}-{region}" + (f"-{round_ + 1}" if round_ else "")
+        team_ids.append(tid)
+        team_kinds.append((tid, f"{name} {region.upper()}", function, titles))
+    revops = next(
+        tid for tid, kind in zip(team_ids, team_kinds, strict=True) if "revops" in kind[0]
+    )
+    sales_team = next(t for t, k in zip(team_ids, team_kinds, strict=True) if k[2] == "sales")
+    mkt_team = next(
+        t for t, k in zip(team_ids[1:], team_kinds[1:], strict=True) if k[2] == "marketing"
+    )
+
+    people = _person_ids(plan.people)
+    pid = [p for p, _ in people]
+    cmo = pid[0]
+    manager_of: dict[str, str] = {}
+    for p, (person, name) in enumerate(people):
+        if p == 0:
+            team, title, manager = team_ids[0], "Chief Marketing Officer", None
+        elif p < plan.teams:
+            team, title, manager = team_ids[p], team_kinds[p][1] + " Lead", cmo
+        else:
+            t = 1 + (p % (plan.teams - 1))
+            team, title, manager = team_ids[t], team_kinds[t][3][p % 2], pid[t]
+        lines = [
+            "kind: person",
+            f"id: {person}",
+            f"name: {name}",
+            f"email: {person.replace('-', '.', 1)}@benchmark-corp.example",
+            f"team: {team}",
+            f"title: {scalar(title)}",
+        ]
+        if manager:
+            manager_of[person] = manager
+            lines.append(f"manager: {manager}")
+        lines.append("active: true")
+        w.write("person", f"people/{person}.yaml", "\n".join(lines) + "\n")
+
+    for t, (tid, name, function, _) in enumerate(team_kinds):
+        w.write(
+            "team",
+            f"teams/{tid}.yaml",
+            f"kind: team\nid: {tid}\nname: {scalar(name)}\nfunction: {function}\nlead: {pid[t]}\n",
+        )
+
+    owners = pid[1:]  # everyone but the CMO has a manager, so `$owner.manager` always resolves
+
+    # Data sources: manual exports (no fallback), raw systems, derived models in three layers.
+    n_manual = max(2, plan.sources // 6)
+    n_raw = max(4, plan.sources // 3)
+    n_derived = plan.sources - n_manual - n_raw
+    manual: list[str] = []
+    raw: list[str] = []
+    layers: list[list[str]] = [[], [], []]
+
+    def write_source(
+        sid: str, name: str, system: str, refresh: str, upstream: list[str], fallback: str | None
+    ) -> None:
+        owner = owners[(len(manual) + len(raw) + sum(map(len, layers))) * 5 % len(owners)]
+        lines = [
+            "kind: data_source",
+            f"id: {sid}",
+            f"name: {scalar(name)}",
+            f"system: {scalar(system)}",
+            f"owner: {owner}",
+            f"refresh: {refresh}",
+        ]
+        if upstream:
+            lines.append(f"upstream: {flow_list(upstream)}")
+        if fallback:
+            lines.append(f"fallback: {fallback}")
+        w.write("data_source", f"sources/{sid}.yaml", "\n".join(lines) + "\n")
+
+    for i in range(n_manual):
+        slug, system, name = MANUAL_SYSTEMS[i % len(MANUAL_SYSTEMS)]
+        sid = f"{slug}-{i + 1}"
+        write_source(sid, f"{name} {i + 1}", system, "daily", [], None)
+        manual.append(sid)
+    for i in range(n_raw):
+        slug, system, name, refresh = RAW_SYSTEMS[i % len(RAW_SYSTEMS)]
+        region = REGIONS[(i // len(RAW_SYSTEMS)) % len(REGIONS)]
+        sid = f"{slug}-{i + 1}"
+        write_source(sid, f"{name} ({region.upper()})", system, refresh, [], manual[i % n_manual])
+        raw.append(sid)
+    for i in range(n_derived):
+        slug, system, name = DERIVED_MODELS[i % len(DERIVED_MODELS)]
+        layer = i % 3
+        sid = f"{slug}-{i + 1}"
+        # Upstream only points at raw sources or a lower layer: no cycle, depth <= 4.
+        upstream = [raw[(i * 7) % n_raw]]
+        if layer and layers[layer - 1]:
+            lower = layers[layer - 1]
+            upstream.insert(0, lower[(i // 3) % len(lower)])
+        fallback = raw[(i * 3 + 1) % n_raw] if i % 4 == 0 else manual[i % n_manual]
+        if fallback in upstream:
+            fallback = manual[i % n_manual]
+        write_source(sid, f"{name} {i + 1}", system, "daily", upstream, fallback)
+        layers[layer].append(sid)
+    # Sources with a fallback (and whose whole lineage has one) may feed business KPIs.
+    business_sources = raw + [sid for layer in layers for sid in layer]
+
+    standard, critical = "standard", "critical"
+    for policy_id, policy_name, hours in (
+        (standard, "Standard KPI escalation", ("24h", "72h", "5d")),
+        (critical, "Critical KPI escalation", ("4h", "24h", "48h")),
+    ):
+        w.write(
+            "escalation_policy",
+            f"policies/{policy_id}.yaml",
+            "kind: escalation_policy\n"
+            f"id: {policy_id}\n"
+            f"name: {policy_name}\n"
+            "tiers:\n"
+            "  - level: 1\n"
+            "    name: Team review\n"
+            "    deviation_pct: 5\n"
+            f"    respond_within: {hours[0]}\n"
+            "    notify: [$owner, $backup]\n"
+            "    approver: $owner\n"
+            "    actions: [Root-cause assessment, Plan adjustment]\n"
+            "  - level: 2\n"
+            "    name: Cross-functional check-in\n"
+            "    deviation_pct: 15\n"
+            f"    respond_within: {hours[1]}\n"
+            f"    notify: [$owner, $backup, $owner.manager, $source.owner, {revops}]\n"
+            "    approver: $owner.manager\n"
+            "    actions: [Cross-functional review, Status update to leadership]\n"
+            "    on_data_outage: true\n"
+            "  - level: 3\n"
+            "    name: Executive escalation\n"
+            "    deviation_pct: 30\n"
+            f"    respond_within: {hours[2]}\n"
+            f"    notify: [$owner.manager, {cmo}]\n"
+            f"    approver: {cmo}\n"
+            "    actions: [Executive decision on budget or target]\n",
+        )
+
+    glossary: dict[str, list[str]] = {}  # GLOSSARY_BASES slug -> term ids
+    for g in range(plan.glossary):
+        slug, term, definition = GLOSSARY_BASES[g % len(GLOSSARY_BASES)]
+        gid = f"{slug}-definition-{g + 1}"
+        variant = REGIONS[g % len(REGIONS)].upper()
+        w.write(
+            "glossary_term",
+            f"glossary/{gid}.yaml",
+            "kind: glossary_term\n"
+            f"id: {gid}\n"
+            f"term: {scalar(f'{term}, {variant}')}\n"
+            f"definition: {scalar(definition)}\n"
+            f"owner: {owners[(g * 11) % len(owners)]}\n"
+            f"agreed_by: {flow_list([mkt_team, sales_team])}\n",
+        )
+        glossary.setdefault(slug, []).append(gid)
+
+    kpi_ids: list[str] = []
+    kpi_targets: list[str] = []
+    term_uses: dict[str, int] = {}
+    n_owners = len(owners)
+    for i in range(n_kpis):
+        kind = KPI_KINDS[i % len(KPI_KINDS)]
+        region = REGIONS[(i // len(KPI_KINDS)) % len(REGIONS)]
+        seg, seg_name = SEGMENTS[(i // (len(KPI_KINDS) * len(REGIONS))) % len(SEGMENTS)]
+        kid = f"{kind.slug}-{region}-{seg}-{i + 1}"
+        primary = owners[i % n_owners]
+        backup = owners[(i + 1) % n_owners]
+        internal = i % 9 == 8
+        if internal:  # manual sources have no fallback: fine for internal KPIs (rule L003)
+            sources = [manual[i % n_manual]]
+        else:
+            first = business_sources[i % len(business_sources)]
+            second = business_sources[(i * 7 + 3) % len(business_sources)]
+            sources = [first, second] if i % 3 == 0 and second != first else [first]
+        market = f"{region.upper()} {seg_name}"
+        where = f"market = '{region.upper()}-{seg.upper()}'"
+        scale = 0.6 + (i % 17) / 10
+        value = kind.base * (scale if kind.unit in ("count", "currency") else 1 + (i % 7) / 50)
+        drift = 0.04 if kind.unit in ("count", "currency") else 0.01
+        step = 1 + drift if kind.direction == "increase" else 1 - drift
+        lines = [
+            "kind: kpi",
+            f"id: {kid}",
+            f"name: {scalar(f'{kind.name} ({market})')}",
+            f"description: {scalar(f'{kind.subject[0].upper()}{kind.subject[1:]} in {market}.')}",
+        ]
+        terms = glossary.get(kind.term, [])
+        used = term_uses.get(kind.term, 0)
+        if terms and (used < len(terms) or used % 3 == 0):  # every term gets used (rule G001)
+            lines.append(f"definition: {terms[used % len(terms)]}")
+        term_uses[kind.term] = used + 1
+        lines += [
+            f"formula: {scalar(kind.formula.format(where=where))}",
+            f"unit: {kind.unit}",
+            f"direction: {kind.direction}",
+            f"stage: {kind.stage}",
+            f"indicator: {kind.indicator}",
+            f"audience: {'internal' if internal else 'business'}",
+            "owners:",
+            f"  primary: {primary}",
+            f"  backup: {backup}",
+            f"sources: {flow_list(sources)}",
+            "cadence:",
+            f"  refresh: {'weekly' if i % 6 == 5 else 'daily'}",  # sources are hourly or daily
+            f"  review: {'monthly' if kind.indicator == 'lagging' else 'weekly'}",
+            "targets:",
+        ]
+        for q, period in enumerate(("2026-Q4", "2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4")):
+            rationale = RATIONALES[(i + q) % len(RATIONALES)].format(g=3 + (i + q) % 9)
+            target = _fmt_value(value * step**q, kind.unit)
+            approval = f", approved_by: {manager_of[primary]}" if q == 0 and i % 4 == 1 else ""
+            lines.append(
+                f"  - {{period: {period}, value: {target}, "
+                f"rationale: {scalar(rationale, flow=True)}{approval}}}"
+            )
+            if q == 0:
+                kpi_targets.append(target)
+        lines.append(f"escalation: {critical if i % 5 == 0 else standard}")
+        w.write("kpi", f"kpis/{kind.stage}/{kid}.yaml", "\n".join(lines) + "\n")
+        kpi_ids.append(kid)
+
+    themes = ("abm-enterprise", "pipeline-sprint", "webinar-series", "partner-launch")
+    for c in range(plan.campaigns):
+        theme = themes[c % len(themes)]
+        cid = f"q4-{theme}-{c + 1}"
+        k0 = (c * 37) % n_kpis
+        secondary = [(k0 + 11) % n_kpis, (k0 + 23) % n_kpis]
+        driver = owners[(c * 13 + 2) % n_owners]
+        approver = manager_of[driver]
+        contributor = owners[(c * 13 + 5) % n_owners]
+        if contributor == driver:
+            contributor = owners[(c * 13 + 6) % n_owners]
+        risk_owner = owners[(c * 17 + 1) % n_owners]
+        sec_lines = "".join(
+            f"  - {{kpi: {kpi_ids[k]}, target: {kpi_targets[k]}}}\n" for k in secondary
+        )
+        w.write(
+            "campaign",
+            f"campaigns/{cid}.yaml",
+            "kind: campaign\n"
+            f"id: {cid}\n"
+            f"name: Q4 {theme.replace('-', ' ')} push {c + 1}\n"
+            "status: active\n"
+            "context: Pipeline in the target segment is 20% behind plan after Q3.\n"
+            "objective: Close the pipeline gap by the end of Q4 without raising cost per lead.\n"
+            "strategies: [Intent-based targeting, Executive dinners, SDR follow-up in 24h]\n"
+            "out_of_scope: [SMB segment, New logo pricing]\n"
+            f"primary_kpi: {{kpi: {kpi_ids[k0]}, target: {kpi_targets[k0]}}}\n"
+            f"secondary_kpis:\n{sec_lines}"
+            "daci:\n"
+            f"  driver: {driver}\n"
+            f"  approver: {approver}\n"
+            f"  contributors: [{contributor}, {revops}]\n"
+            f"  informed: [{sales_team}]\n"
+            "raci:\n"
+            f"  - {{activity: Ad launch, responsible: [{contributor}], accountable: {driver}, "
+            f"consulted: [], informed: [{revops}]}}\n"
+            "governance: pod\n"
+            "risks:\n"
+            f"  - {{risk: Intent data coverage is thin, owner: {risk_owner}, "
+            "mitigation: Add a second provider}\n"
+            "timeline:\n"
+            "  start: 2026-10-01\n"
+            "  end: 2026-12-31\n"
+            "  readouts: [30, 60, 90]\n"
+            "sign_off:\n"
+            f"  - {{by: {approver}, date: 2026-09-24}}\n",
+        )
+
+    unused = [t for b, ts in glossary.items() for t in ts[term_uses.get(b, 0) :]]
+    if unused:  # cannot happen with Plan.for_kpis; guards future changes to the plan
+        raise RuntimeError(f"glossary terms left unused: {unused[:5]}")
+
+    return GeneratedRegistry(
+        path=root,
+        kpis=n_kpis,
+        files=w.files,
+        bytes=w.bytes,
+        seconds=time.perf_counter() - started,
+        counts=dict(w.counts),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Measuring one process
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Run:
+    wall: float  # seconds
+    max_rss_kb: int  # the child's own peak resident set size
+    exit_code: int
+    timed_out: bool
+    output_head: list[str]
+
+
+def run_measured(argv: Sequence[str], *, timeout: float, head_lines: int = 15) -> Run:
+    """Run ``argv`` once; return its wall time, its own peak RSS and its exit code."""
+    with tempfile.TemporaryFile() as out:
+        env = {**os.environ, "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.pop("GITHUB_ACTIONS", None)  # keep the default text output
+        timed_out = threading.Event()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        exit_code = os.waitstatus_to_exitcode(status)
+        proc.returncode = exit_code  # already reaped: stop Popen from waiting again
+        out.seek(0)
+        head = out.read(64 * 1024).decode("utf-8", "replace").splitlines()[:head_lines]
+    # Linux reports ru_maxrss in KiB, macOS in bytes.
+    rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
+    return Run(wall, rss_kb, exit_code, timed_out.is_set(), head)
+
+
+# --------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A registry to run a scenario against."""
+
+    label: str  # "N=2000" or "example"
+    path: Path
+    kpis: int | None
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    kpictl: tuple[str, ...]  # how to start kpictl, e.g. ("kpictl",) or ("python", "-m", "kpictl")
+    as_of: str
+    scratch: Path  # an empty folder a scenario may write to (e.g. `escalate --out`)
+
+
+ArgvBuilder = Callable[[Context, Target], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    target: Literal["generated", "example"]
+    build: ArgvBuilder
+    help: str
+    expected_exit: int = 0
+
+
+def _check(ctx: Context, target: Target) -> list[str]:
+    return [*ctx.kpictl, "check", str(target.path), "--as-of", ctx.as_of]
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("check", "generated", _check, "kpictl check on each generated registry"),
+    Scenario("check-example", "example", _check, "kpictl check on the example registry"),
+    # Later, e.g.:
+    # Scenario("map-html", "generated",
+    #          lambda c, t: [*c.kpictl, "map", str(t.path), "--format", "html",
+    #                        "--out", str(c.scratch / "map.html")], "kpictl map --format html"),
+)
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+
+
+@dataclass(slots=True)
+class Result:
+    scenario: str
+    target: str
+    kpis: int | None
+    files: int
+    megabytes: float
+    runs: int
+    best_s: float
+    median_s: float
+    peak_rss_mb: float
+    files_per_s: float
+    exit_codes: list[int]
+    ok: bool
+    argv: list[str]
+
+
+def measure(
+    scenario: Scenario, target: Target, ctx: Context, *, repeat: int, warmup: int, timeout: float
+) -> Result:
+    argv = scenario.build(ctx, target)
+    runs: list[Run] = []
+    for i in range(warmup + repeat):
+        for child in ctx.scratch.iterdir():  # every run starts from an empty scratch folder
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        run = run_measured(argv, timeout=timeout)
+        if i >= warmup:
+            runs.append(run)
+        if run.timed_out or run.exit_code != scenario.expected_exit:
+            reason = f"timed out after {timeout:g} s" if run.timed_out else "exited"
+            print(
+                f"WARNING: {scenario.name} on {target.label} {reason} with code {run.exit_code}"
+                f" (expected {scenario.expected_exit}): {shlex.join(argv)}",
+                file=sys.stderr,
+            )
+            for line in run.output_head:
+                print(f"    | {line}", file=sys.stderr)
+            if i < warmup:
+                runs.append(run)
+            break  # a failing command is not worth timing again
+    walls = [r.wall for r in runs]
+    best = min(walls)
+    return Result(
+        scenario=scenario.name,
+        target=target.label,
+        kpis=target.kpis,
+        files=target.files,
+        megabytes=target.bytes / 1e6,
+        runs=len(runs),
+        best_s=best,
+        median_s=statistics.median(walls),
+        peak_rss_mb=max(r.max_rss_kb for r in runs) / 1024,
+        files_per_s=target.files / best if best > 0 else 0.0,
+        exit_codes=[r.exit_code for r in runs],
+        ok=all(r.exit_code == scenario.expected_exit and not r.timed_out for r in runs),
+        argv=list(argv),
+    )
+
+
+def print_table(results: Sequence[Result]) -> None:
+    header = (
+        "scenario",
+        "target",
+        "N KPIs",
+        "files",
+        "MB",
+        "best s",
+        "median s",
+        "peak RSS MB",
+        "files/s",
+        "exit",
+    )
+    rows = [
+        (
+            r.scenario,
+            r.target,
+            "?" if r.kpis is None else f"{r.kpis:,}",
+            f"{r.files:,}",
+            f"{r.megabytes:.2f}",
+            f"{r.best_s:.3f}",
+            f"{r.median_s:.3f}",
+            f"{r.peak_rss_mb:.1f}",
+            f"{r.files_per_s:,.0f}",
+            ",".join(map(str, sorted(set(r.exit_codes)))) + ("" if r.ok else " !"),
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    left = {0, 1}
+    for row in (header, *rows):
+        cells = (
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        print("  ".join(cells))
+
+
+# --------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------
+
+
+_KPI_DOC = re.compile(rb"^kind:\s*['\"]?kpi['\"]?\s*(?:#.*)?$", re.MULTILINE)
+
+
+def describe_registry(path: Path, label: str) -> Target:
+    """Count the YAML files kpictl would read (ignoring `exclude`) and the KPI documents."""
+    files = size = kpis = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+                continue
+            data = (Path(dirpath) / name).read_bytes()
+            files += 1
+            size += len(data)
+            kpis += len(_KPI_DOC.findall(data))
+    return Target(label, path, kpis, files, size)
+
+
+@contextmanager
+def generated_target(n: int, keep: Path | None) -> Iterator[Target]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=f"kpictl-bench-{n}-") as tmp:
+            yield _generate(Path(tmp) / "registry", n)
+        return
+    root = keep / f"n{n}"
+    if root.exists():
+        if not (root / MARKER).exists():
+            raise SystemExit(f"error: {root} exists and was not made by this script; not touching")
+        shutil.rmtree(root)
+    yield _generate(root, n)
+
+
+def _generate(root: Path, n: int) -> Target:
+    reg = generate_registry(root, n)
+    counts = ", ".join(f"{k} {v:,}" for k, v in reg.counts.items())
+    print(
+        f"generated N={n:,}: {reg.files:,} files, {reg.bytes / 1e6:.2f} MB in {reg.seconds:.2f} s"
+        f" at {root} ({counts})",
+        flush=True,
+    )
+    return Target(f"N={n}", root, reg.kpis, reg.files, reg.bytes)
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if not sizes or any(n < 10 for n in sizes):
+        raise argparse.ArgumentTypeError("sizes must be integers >= 10")
+    return sizes
+
+
+def _scenarios(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in SCENARIO_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIO_NAMES)}"
+        )
+    return names
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    scenario_help = "; ".join(f"{s.name}: {s.help}" for s in SCENARIOS)
+    parser = argparse.ArgumentParser(
+        prog="check_large.py",
+        description=(
+            "Generate clean synthetic kpictl registries of N KPIs and time whole kpictl "
+            "processes on them (best and median wall time, the child's peak RSS, files/s), "
+            "plus the example registry. Each check must exit 0; a run that does not is "
+            "reported on a WARNING line with the start of its output, and the script exits 1."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=_sizes(DEFAULT_SIZES),
+        metavar="N,N,...",
+        help=f"KPI counts of the generated registries (default {DEFAULT_SIZES}); other kinds "
+        "scale with N (N=2000 gives about 2,500 files, 1.5 MB)",
+    )
+    parser.add_argument(
+        "--repeat", type=_positive_int, default=3, metavar="R", help="timed runs per scenario"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=0, metavar="W", help="untimed runs before the timed ones"
+    )
+    parser.add_argument(
+        "--kpictl-cmd",
+        metavar="CMD",
+        help="how to start kpictl, split like a shell would, e.g. 'python -m kpictl' "
+        "(default: the kpictl executable on PATH)",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=DEFAULT_AS_OF,
+        metavar="YYYY-MM-DD",
+        help="evaluation date passed to kpictl, so results are deterministic",
+    )
+    parser.add_argument(
+        "--also-example",
+        type=Path,
+        default=DEFAULT_EXAMPLE,
+        metavar="PATH",
+        help="example registry timed by the check-example scenario "
+        f"(target: under {EXAMPLE_TARGET_SECONDS} s including interpreter start)",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=_scenarios,
+        action="extend",
+        metavar="NAME[,NAME]",
+        help=f"run only these scenarios (repeatable; default all). {scenario_help}",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="generate into DIR/n<N>/ and keep the registries (default: a temporary folder, "
+        "deleted afterwards); a previous DIR/n<N>/ made by this script is replaced",
+    )
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="only generate the registries and print their sizes; time nothing",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="kill a run after S seconds"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
+    return parser
+
+
+def resolve_kpictl(cmd: str | None) -> tuple[str, ...]:
+    if cmd:
+        argv = tuple(shlex.split(cmd))
+        if not argv:
+            raise SystemExit("error: --kpictl-cmd is empty")
+        return argv
+    exe = shutil.which("kpictl")
+    if exe is None:
+        raise SystemExit(
+            "error: no kpictl on PATH; install it (pip install -e .) or pass "
+            "--kpictl-cmd 'python -m kpictl'"
+        )
+    return (exe,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    selected = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
+    wants_generated = any(s.target == "generated" for s in selected)
+    wants_example = any(s.target == "example" for s in selected)
+
+    if args.generate_only:
+        for n in args.sizes:
+            with generated_target(n, args.keep):
+                pass
+        return 0
+
+    kpictl = resolve_kpictl(args.kpictl_cmd)
+    print(f"kpictl: {shlex.join(kpictl)}   python: {sys.version.split()[0]}   as-of: {args.as_of}")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="kpictl-bench-scratch-") as scratch:
+        ctx = Context(kpictl=kpictl, as_of=args.as_of, scratch=Path(scratch))
+        measure_args = {"repeat": args.repeat, "warmup": args.warmup, "timeout": args.timeout}
+
+        if wants_example:
+            example: Path = args.also_example.resolve()
+            if (example / "kpictl.yaml").is_file():
+                target = describe_registry(example, "example")
+                for scenario in selected:
+                    if scenario.target == "example":
+                        results.append(measure(scenario, target, ctx, **measure_args))
+            else:
+                print(f"WARNING: no kpictl.yaml in {example}; skipping the example scenarios")
+
+        if wants_generated:
+            for n in args.sizes:
+                with generated_target(n, args.keep) as target:
+                    for scenario in selected:
+                        if scenario.target == "generated":
+                            results.append(measure(scenario, target, ctx, **measure_args))
+
+    print()
+    print_table(results)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.target == "example" and r.best_s > EXAMPLE_TARGET_SECONDS:
+            print(
+                f"WARNING: {r.scenario} best {r.best_s:.3f} s is over the "
+                f"{EXAMPLE_TARGET_SECONDS} s target"
+            )
+    for r in failed:
+        print(
+            f"WARNING: {r.scenario} on {r.target} exited {r.exit_codes}, not 0: "
+            f"{shlex.join(r.argv)}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

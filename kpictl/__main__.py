@@ -1,0 +1,49 @@
+"""Entry point for `kpictl` and `python -m kpictl`: the one error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; known errors become one line on stderr, bugs a short crash report."""
+    from kpictl.cli import app
+    from kpictl.errors import KpictlError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="kpictl", standalone_mode=False)
+    except KpictlError as exc:
+        if debug:
+            raise
+        print(f"kpictl: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kpictl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # Usage errors from the command-line library (typer's click) know how to show
+        # themselves; matched by shape, since typer may vendor its own click.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            print("kpictl: aborted", file=sys.stderr)
+            return 1
+        if debug:
+            raise
+        print(
+            f"kpictl: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in kpictl. Run again with --debug for the traceback and "
+            "report it with that output.",
+            file=sys.stderr,
+        )
+        return 2
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""`kpictl check` as a function: load, run the rules, apply settings and ignores."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from kpictl import suppress
+from kpictl.findings import Finding, Severity
+from kpictl.registry import Registry, load_registry
+from kpictl.rules import Context, run_rules
+
+
+@dataclass
+class CheckResult:
+    registry: Registry
+    findings: list[Finding]
+    today: date
+
+    @property
+    def files(self) -> int:
+        return len(self.registry.files)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for item in self.findings if item.severity == severity)
+
+    def failed(self, fail_on: Severity) -> bool:
+        return any(item.severity >= fail_on for item in self.findings)
+
+
+def registry_today(registry: Registry) -> date:
+    """Today in the registry's time zone."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(registry.settings.timezone)).date()
+
+
+def _configure(
+    findings: list[Finding], rules: dict[str, str], select: Collection[str], ignore: Collection[str]
+) -> list[Finding]:
+    out = []
+    for item in findings:
+        if (select and item.code not in select) or item.code in ignore:
+            continue
+        setting = rules.get(item.code)
+        if setting == "off":
+            continue
+        if setting is not None:
+            item = Finding(
+                item.code,
+                Severity.parse(setting),
+                item.message,
+                item.location,
+                item.entity,
+                item.related,
+            )
+        out.append(item)
+    return out
+
+
+def check(
+    root: Path,
+    today: date | None = None,
+    select: Collection[str] = (),
+    ignore: Collection[str] = (),
+    cwd: Path | None = None,
+) -> CheckResult:
+    """Check the registry at `root`. `select`/`ignore` hold rule codes."""
+    registry, findings = load_registry(root, cwd)
+    today = today or registry_today(registry)
+    findings.extend(run_rules(Context(registry, today)))
+    findings, about_ignores = suppress.apply(findings, registry.files, today)
+    findings = _configure(findings + about_ignores, registry.settings.rules, select, ignore)
+    findings.sort(key=lambda item: item.sort_key)
+    return CheckResult(registry, findings, today)

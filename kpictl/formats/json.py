@@ -1,0 +1,32 @@
+"""`--format json`: one object per finding, stable keys, for scripts and dashboards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kpictl.catalog import RULES
+from kpictl.findings import Finding
+from kpictl.formats import Report
+
+
+def as_dict(item: Finding) -> dict[str, Any]:
+    loc = item.location
+    return {
+        "code": item.code,
+        "name": RULES[item.code].name,
+        "severity": item.severity.label,
+        "path": loc.path.as_posix(),
+        "line": loc.line,
+        "column": loc.column,
+        "message": item.message,
+        "entity": item.entity,
+        "related": [
+            {"path": rel.path.as_posix(), "line": rel.line, "column": rel.column}
+            for rel in item.related
+        ],
+    }
+
+
+def write(report: Report) -> str:
+    return json.dumps([as_dict(item) for item in report.result.findings], indent=2) + "\n"

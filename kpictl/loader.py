@@ -1,0 +1,482 @@
+"""Files to documents with positions: the only module that talks to ruamel.yaml.
+
+Parsing goes through libyaml's event stream (ruamel.yaml's C parser) and the tree
+is built here, not by a YAML constructor, for three reasons: every key and value
+keeps its line and column; nothing a document says can construct an object
+(tags are reported, never honoured); and aliases are counted as they expand, so
+an alias bomb ends in a finding instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kpictl.catalog import finding
+from kpictl.findings import Finding, Location
+
+# Values one document may hold once aliases are expanded. A registry entity has a
+# few hundred at most; an alias bomb reaches millions within a few lines.
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+# Files above this size are still read, but reported: a registry file is a few KB.
+LARGE_FILE_BYTES = 1024 * 1024
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+Key = str | int
+KeyPath = tuple[Key, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: its data and where every key and value sits."""
+
+    path: Path
+    index: int
+    data: Any
+    start: Mark
+    values: dict[KeyPath, Mark] = field(default_factory=dict)
+    keys: dict[KeyPath, Mark] = field(default_factory=dict)
+
+    def mark(self, path: KeyPath) -> Mark:
+        """Position of the value at `path`, or of its closest present ancestor."""
+        while path:
+            found = self.values.get(path)
+            if found is not None:
+                return found
+            path = path[:-1]
+        return self.start
+
+    def key_mark(self, path: KeyPath) -> Mark:
+        """Position of the key that holds `path`, falling back like `mark`."""
+        return self.keys.get(path) or self.mark(path)
+
+    def location(self, path: KeyPath = ()) -> Location:
+        mark = self.mark(path)
+        return Location(self.path, mark.line, mark.column)
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """A file as read: its text (for suppressions and --show-source) and documents."""
+
+    path: Path
+    text: str
+    documents: list[Document]
+    findings: list[Finding]
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+class RegistryFileError(Exception):
+    """A file kpictl needs cannot be read at all (not a finding: kpictl cannot run)."""
+
+
+# YAML 1.2 core schema, for plain (unquoted) scalars only.
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_OCT = re.compile(r"0o[0-7]+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
+_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
+
+
+def resolve_plain(text: str) -> Any:
+    """Type of an unquoted scalar under the YAML 1.2 core schema.
+
+    Dates stay strings: the models parse them where a date is expected, so an id
+    or a name that happens to look like a date is never turned into one.
+    """
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _INT.match(text):
+            return int(text)
+        if _OCT.match(text):
+            return int(text[2:], 8)
+        if _HEX.match(text):
+            return int(text[2:], 16)
+        if _FLOAT.match(text):
+            return float(text)
+        if _INF.match(text):
+            return float("-inf") if first == "-" else float("inf")
+        if _NAN.match(text):
+            return float("nan")
+    return text
+
+
+class _Abort(Exception):
+    """Stop building the current document; the finding is already recorded."""
+
+
+class _Builder:
+    """Turns one file's event stream into documents, recording findings."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.documents: list[Document] = []
+        self.findings: list[Finding] = []
+
+    def _finding(self, code: str, message: str, mark: Any) -> None:
+        self.findings.append(
+            finding(code, message, Location(self.path, mark.line + 1, mark.column + 1))
+        )
+
+    def run(self, events: Iterator[Any]) -> None:
+        for event in events:
+            name = type(event).__name__
+            if name == "DocumentStartEvent":
+                self._document(events, event)
+            elif name == "StreamEndEvent":
+                return
+
+    def _document(self, events: Iterator[Any], start_event: Any) -> None:
+        index = len(self.documents)
+        doc = Document(self.path, index, None, Mark(1, 1))
+        try:
+            doc.data = self._build(events, doc)
+        except _Abort:
+            for event in events:  # skip the rest of this document
+                if type(event).__name__ == "DocumentEndEvent":
+                    break
+            return
+        end = next(events)
+        if type(end).__name__ != "DocumentEndEvent":  # pragma: no cover - libyaml guarantees it
+            raise AssertionError(f"unexpected event {end!r}")
+        self.documents.append(doc)
+
+    def _build(self, events: Iterator[Any], doc: Document) -> Any:
+        """Build the document's root value; iterative, so depth is bounded by us."""
+        anchors: dict[str, tuple[Any, int]] = {}
+        total = 0
+        # Each frame: [container, path, size, pending_key, pending_key_mark, key_marks]
+        stack: list[list[Any]] = []
+        root: Any = None
+        root_seen = False
+
+        def place(value: Any, size: int, mark: Any, anchor: str | None) -> None:
+            nonlocal root, root_seen, total
+            total += size
+            if total > MAX_VALUES:
+                self._finding(
+                    "Y003",
+                    f"aliases expand this document to more than {MAX_VALUES:,} values; "
+                    "write the values out instead of nesting aliases",
+                    mark,
+                )
+                raise _Abort
+            if anchor is not None:
+                anchors[anchor] = (value, size)
+            if not stack:
+                root, root_seen = value, True
+                doc.start = Mark(mark.line + 1, mark.column + 1)
+                return
+            frame = stack[-1]
+            container, path = frame[0], frame[1]
+            frame[2] += size
+            here = Mark(mark.line + 1, mark.column + 1)
+            if isinstance(container, list):
+                child_path = (*path, len(container))
+                container.append(value)
+                doc.values.setdefault(child_path, here)
+                return
+            key = frame[3]
+            if key is _NO_KEY:
+                if not isinstance(value, str):
+                    self._finding(
+                        "Y003", "a mapping key must be a plain value, not a list or mapping", mark
+                    )
+                    raise _Abort
+                if value == "<<" and frame[5] == "plain":
+                    self._finding(
+                        "Y003",
+                        "merge keys (<<) are not allowed: write the fields out in full",
+                        mark,
+                    )
+                    raise _Abort
+                frame[3], frame[4] = value, here
+                return
+            child_path = (*path, key)
+            if key in container:
+                first = doc.keys[child_path]
+                key_mark = frame[4]
+                self.findings.append(
+                    finding(
+                        "Y002",
+                        f"duplicate key '{key}' (first at line {first.line}): "
+                        "remove one of them; only the first is used",
+                        Location(self.path, key_mark.line, key_mark.column),
+                        related=(Location(self.path, first.line, first.column),),
+                    )
+                )
+            else:
+                container[key] = value
+                doc.values.setdefault(child_path, here)
+                doc.keys.setdefault(child_path, frame[4])
+            frame[3] = _NO_KEY
+
+        for event in events:
+            kind = type(event).__name__
+            mark = event.start_mark
+            if kind == "ScalarEvent":
+                self._reject_tag(event)
+                if event.style:
+                    value: Any = event.value
+                    style = "quoted"
+                else:
+                    value = resolve_plain(event.value)
+                    style = "plain"
+                if stack and isinstance(stack[-1][0], dict) and stack[-1][3] is _NO_KEY:
+                    # A key: keep its text as written, whatever it resolves to.
+                    stack[-1][5] = style
+                    value = event.value
+                place(value, 1, mark, event.anchor)
+            elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+                self._reject_tag(event)
+                if len(stack) >= MAX_DEPTH:
+                    self._finding(
+                        "Y003", f"nesting deeper than {MAX_DEPTH} levels is not supported", mark
+                    )
+                    raise _Abort
+                if stack and isinstance(stack[-1][0], dict) and stack[-1][3] is _NO_KEY:
+                    self._finding(
+                        "Y003", "a mapping key must be a plain value, not a list or mapping", mark
+                    )
+                    raise _Abort
+                container: Any = {} if kind == "MappingStartEvent" else []
+                if stack:
+                    parent = stack[-1]
+                    path = (
+                        (*parent[1], len(parent[0]))
+                        if isinstance(parent[0], list)
+                        else (*parent[1], parent[3])
+                    )
+                else:
+                    path = ()
+                stack.append([container, path, 1, _NO_KEY, None, "plain", mark, event.anchor])
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                frame = stack.pop()
+                total -= frame[2] - 1  # children were counted as they were placed
+                place(frame[0], frame[2], frame[6], frame[7])
+                if not stack:
+                    return root
+            elif kind == "AliasEvent":
+                target = anchors.get(event.anchor)
+                if target is None:
+                    self._finding(
+                        "Y003",
+                        f"alias '*{event.anchor}' has no anchor '&{event.anchor}' before it "
+                        "(or refers to the value that contains it)",
+                        mark,
+                    )
+                    raise _Abort
+                place(target[0], target[1], mark, None)
+            else:  # pragma: no cover - only node events occur inside a document
+                raise AssertionError(f"unexpected event {event!r}")
+            if root_seen and not stack:
+                return root
+        raise AssertionError("event stream ended inside a document")  # pragma: no cover
+
+    def _reject_tag(self, event: Any) -> None:
+        if event.tag is None:
+            return
+        implicit = event.implicit
+        if isinstance(implicit, tuple):
+            implicit = implicit[0]
+        if implicit and event.tag in ("!", "tag:yaml.org,2002:str"):
+            return  # libyaml reports quoted scalars with the non-specific tag
+        self._finding(
+            "Y003",
+            f"YAML tags are not allowed (found '{event.tag}'): remove the tag and "
+            "write a plain value",
+            event.start_mark,
+        )
+        raise _Abort
+
+
+_NO_KEY: Any = object()
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:
+    if b"\x00" in raw[:8192]:
+        return None, finding(
+            "Y001",
+            "this is a binary file, not YAML: remove it or move it out of the registry",
+            Location(path, 1, 1),
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, finding(
+            "Y001",
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8",
+            Location(path, line, column),
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+    else:  # a reader error carries a character offset instead of a mark
+        offset = getattr(exc, "position", 0) or 0
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{context}: {problem}" if context else str(problem)
+    if "tab" in message:
+        message += " (indent YAML with spaces, not tabs)"
+    return finding("Y001", f"invalid YAML, {message}", Location(path, line, column))
+
+
+def parse_text(path: Path, text: str) -> tuple[list[Document], list[Finding]]:
+    """Parse YAML text into documents; problems come back as findings, never raised."""
+    from _ruamel_yaml import CParser
+
+    builder = _Builder(path)
+    parser = CParser(text)
+
+    def events() -> Iterator[Any]:
+        while True:
+            event = parser.get_event()
+            yield event
+            if type(event).__name__ == "StreamEndEvent":
+                return
+
+    try:
+        builder.run(events())
+    except Exception as exc:
+        from ruamel.yaml.error import YAMLError
+
+        if not isinstance(exc, YAMLError):
+            raise
+        builder.findings.append(_yaml_error(path, text, exc))
+    finally:
+        parser.dispose()
+    return builder.documents, builder.findings
+
+
+def read_file(path: Path, display: Path) -> SourceFile:
+    """Read and parse one registry file. `display` is the path findings show."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return SourceFile(
+            display,
+            "",
+            [],
+            [
+                finding(
+                    "Y004",
+                    f"cannot read this file ({reason.lower()}): fix its permissions or "
+                    "add it to `exclude` in kpictl.yaml",
+                    Location(display, 1, 1),
+                )
+            ],
+        )
+    text, problem = _decode(display, raw)
+    if text is None:
+        assert problem is not None
+        return SourceFile(display, "", [], [problem])
+    findings: list[Finding] = []
+    if len(raw) > LARGE_FILE_BYTES:
+        findings.append(
+            finding(
+                "Y005",
+                f"this file is {len(raw) / 1024 / 1024:.1f} MB; registry files are usually a "
+                "few KB: split it, or exclude it if it is data rather than definitions",
+                Location(display, 1, 1),
+            )
+        )
+    documents, parse_findings = parse_text(display, text)
+    findings.extend(parse_findings)
+    return SourceFile(display, text, documents, findings)
+
+
+def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
+    """One regex for `exclude` globs; `**` spans folders, `*` stays within one.
+
+    A pattern that names a folder excludes everything below it, so `drafts`,
+    `drafts/` and `drafts/**` all mean the same.
+    """
+    if not patterns:
+        return None
+    parts = []
+    for pattern in patterns:
+        pattern = pattern.strip().lstrip("./").rstrip("/")
+        if pattern.endswith("/**"):
+            pattern = pattern[:-3]
+        regex = []
+        i = 0
+        while i < len(pattern):
+            char = pattern[i]
+            if pattern.startswith("**/", i):
+                regex.append("(?:.*/)?")
+                i += 3
+                continue
+            if pattern.startswith("**", i):
+                regex.append(".*")
+                i += 2
+                continue
+            if char == "*":
+                regex.append("[^/]*")
+            elif char == "?":
+                regex.append("[^/]")
+            else:
+                regex.append(re.escape(char))
+            i += 1
+        parts.append("".join(regex) + "(?:/.*)?")
+    return re.compile("(?:" + "|".join(parts) + r")\Z")
+
+
+def discover(root: Path, exclude: list[str]) -> list[Path]:
+    """Every YAML file under `root`, sorted, minus hidden entries and `exclude`."""
+    excluded = compile_globs(exclude)
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        rel_folder = os.path.relpath(folder, root)
+        rel_folder = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not (excluded and excluded.match(rel_folder + d))
+        )
+        for name in files:
+            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+                continue
+            if excluded and excluded.match(rel_folder + name):
+                continue
+            found.append(Path(folder, name))
+    found.sort()
+    return found

@@ -1,0 +1,316 @@
+"""The registry's entities as pydantic models. No I/O here.
+
+Every model forbids unknown fields (a typo must never pass silently) except
+`labels`, a free string map any entity may carry. References are plain ids;
+`registry.py` resolves them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN
+
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
+ROLES = ("$owner", "$backup", "$owner.manager", "$source.owner")
+DURATION_PATTERN = re.compile(r"([1-9][0-9]*)\s*([hd])\Z")
+EMAIL_PATTERN = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+\Z")
+
+
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise PydanticCustomError(
+            "kpictl_id",
+            "'{value}' is not a valid id: use lowercase letters, digits and hyphens, "
+            "starting with a letter or digit, at most 63 characters (e.g. '{hint}')",
+            {"value": value, "hint": _slugify(value) or "maria-lopez"},
+        )
+    return value
+
+
+def _slugify(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:63]
+
+
+def _check_ref(value: str) -> str:
+    if value.startswith("$"):
+        if value not in ROLES:
+            raise PydanticCustomError(
+                "kpictl_role",
+                "'{value}' is not a role: use {roles}, a person id or a team id",
+                {"value": value, "roles": ", ".join(ROLES)},
+            )
+        return value
+    return _check_id(value)
+
+
+def _check_period(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not PERIOD_PATTERN.match(value):
+        raise PydanticCustomError(
+            "kpictl_period",
+            "'{value}' is not a period: {help}",
+            {"value": value, "help": PERIOD_HELP},
+        )
+    return value
+
+
+def _check_duration(value: str) -> str:
+    if not DURATION_PATTERN.match(value.strip()):
+        raise PydanticCustomError(
+            "kpictl_duration",
+            "'{value}' is not a response time: write hours or days, like 24h or 3d",
+            {"value": value},
+        )
+    return value.strip()
+
+
+def _check_email(value: str) -> str:
+    if not EMAIL_PATTERN.match(value):
+        raise PydanticCustomError(
+            "kpictl_email",
+            "'{value}' is not an email address: write it as name@example.com",
+            {"value": value},
+        )
+    return value
+
+
+def _listify(value: Any) -> Any:
+    """Let a single id stand where a list of ids is expected."""
+    return [value] if isinstance(value, str) else value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+Ref = Annotated[str, AfterValidator(_check_id)]
+Recipient = Annotated[str, AfterValidator(_check_ref)]
+RefList = Annotated[list[Ref], BeforeValidator(_listify)]
+TextList = Annotated[list[str], BeforeValidator(_listify)]
+PeriodText = Annotated[str, BeforeValidator(_check_period)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+Email = Annotated[str, AfterValidator(_check_email)]
+
+Function = Literal[
+    "marketing",
+    "sales",
+    "finance",
+    "customer-success",
+    "product",
+    "analytics",
+    "executive",
+    "other",
+]
+Refresh = Literal["hourly", "daily", "weekly", "monthly"]
+Review = Literal["daily", "weekly", "biweekly", "monthly", "quarterly"]
+Unit = Literal["count", "currency", "percent", "ratio", "days"]
+Direction = Literal["increase", "decrease"]
+Pacing = Literal["linear", "flat"]
+Stage = Literal["awareness", "consideration", "conversion", "retention", "expansion"]
+Indicator = Literal["leading", "lagging"]
+Audience = Literal["internal", "business"]
+CampaignStatus = Literal["draft", "approved", "active", "complete", "cancelled"]
+Governance = Literal["central-office", "pod", "hybrid-coe", "sales-led"]
+
+REFRESH_DAYS: dict[str, int] = {"hourly": 1, "daily": 1, "weekly": 7, "monthly": 31}
+# Finer-grained order for comparing how often things refresh (hourly beats daily).
+REFRESH_RANK: dict[str, int] = {"hourly": 0, "daily": 1, "weekly": 2, "monthly": 3}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+class Entity(Model):
+    kind: str
+    id: Id
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Person(Entity):
+    kind: Literal["person"]
+    name: str
+    email: Email
+    team: Ref
+    title: str | None = None
+    manager: Ref | None = None
+    active: bool = True
+
+
+class Team(Entity):
+    kind: Literal["team"]
+    name: str
+    function: Function
+    lead: Ref | None = None
+
+
+class DataSource(Entity):
+    kind: Literal["data_source"]
+    name: str
+    system: str
+    owner: Ref
+    refresh: Refresh
+    upstream: RefList = Field(default_factory=list)
+    fallback: Ref | None = None
+    description: str | None = None
+
+
+class Owners(Model):
+    primary: Ref
+    backup: Ref
+
+
+class Cadence(Model):
+    refresh: Refresh
+    review: Review
+
+
+class Target(Model):
+    period: PeriodText
+    value: float
+    rationale: str | None = None
+    approved_by: Ref | None = None
+
+
+class Kpi(Entity):
+    kind: Literal["kpi"]
+    name: str
+    description: str
+    definition: Ref | None = None
+    formula: str
+    unit: Unit
+    direction: Direction
+    pacing: Pacing | None = None
+    stage: Stage
+    indicator: Indicator
+    audience: Audience
+    owners: Owners
+    sources: Annotated[RefList, Field(min_length=1)]
+    cadence: Cadence
+    targets: list[Target] = Field(default_factory=list)
+    escalation: Ref
+
+    @model_validator(mode="after")
+    def _default_pacing(self) -> Kpi:
+        if self.pacing is None:
+            self.pacing = "linear" if self.unit in ("count", "currency") else "flat"
+        return self
+
+
+class Tier(Model):
+    level: int
+    name: str
+    deviation_pct: Annotated[float, Field(ge=0)]
+    respond_within: Duration
+    notify: Annotated[list[Recipient], BeforeValidator(_listify)]
+    approver: Recipient | None = None
+    actions: TextList = Field(default_factory=list)
+    on_data_outage: bool = False
+
+    @property
+    def respond_hours(self) -> int:
+        match = DURATION_PATTERN.match(self.respond_within)
+        assert match is not None  # validated on load
+        return int(match[1]) * (24 if match[2] == "d" else 1)
+
+
+class EscalationPolicy(Entity):
+    kind: Literal["escalation_policy"]
+    name: str
+    description: str | None = None
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+
+
+class CharterKpi(Model):
+    kpi: Ref
+    target: float | None = None
+
+
+class Daci(Model):
+    driver: Ref
+    approver: Ref
+    contributors: RefList = Field(default_factory=list)
+    informed: RefList = Field(default_factory=list)
+
+
+class Raci(Model):
+    activity: str
+    responsible: RefList = Field(default_factory=list)
+    accountable: Ref | None = None
+    consulted: RefList = Field(default_factory=list)
+    informed: RefList = Field(default_factory=list)
+
+
+class Risk(Model):
+    risk: str
+    owner: Ref | None = None
+    mitigation: str | None = None
+
+
+class Timeline(Model):
+    start: date
+    end: date
+    readouts: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [30, 60, 90])
+
+
+class SignOff(Model):
+    by: Ref
+    date: date
+
+
+class Retrospective(Model):
+    why: str | None = None
+    worked: TextList = Field(default_factory=list)
+    did_not_work: TextList = Field(default_factory=list)
+    recommendations: TextList = Field(default_factory=list)
+
+
+class Campaign(Entity):
+    kind: Literal["campaign"]
+    name: str
+    status: CampaignStatus
+    context: str
+    objective: str
+    strategies: TextList = Field(default_factory=list)
+    out_of_scope: TextList = Field(default_factory=list)
+    primary_kpi: CharterKpi
+    secondary_kpis: list[CharterKpi] = Field(default_factory=list)
+    daci: Daci
+    raci: list[Raci] = Field(default_factory=list)
+    governance: Governance | None = None
+    risks: list[Risk] = Field(default_factory=list)
+    timeline: Timeline
+    sign_off: list[SignOff] = Field(default_factory=list)
+    retrospective: Retrospective | None = None
+
+
+class GlossaryTerm(Entity):
+    kind: Literal["glossary_term"]
+    term: str
+    definition: str
+    owner: Ref
+    agreed_by: RefList = Field(default_factory=list)
+
+
+AnyEntity = Person | Team | DataSource | Kpi | EscalationPolicy | Campaign | GlossaryTerm
+
+KINDS: dict[str, type[Entity]] = {
+    "person": Person,
+    "team": Team,
+    "data_source": DataSource,
+    "kpi": Kpi,
+    "escalation_policy": EscalationPolicy,
+    "campaign": Campaign,
+    "glossary_term": GlossaryTerm,
+}

@@ -1,0 +1,326 @@
+"""The loaded registry: every entity by id, with the document it came from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from kpictl.catalog import finding
+from kpictl.config import ROOT_FILE, Settings
+from kpictl.findings import Finding, Location
+from kpictl.loader import Document, KeyPath, SourceFile, discover, read_file
+from kpictl.models import (
+    KINDS,
+    Campaign,
+    DataSource,
+    Entity,
+    EscalationPolicy,
+    GlossaryTerm,
+    Kpi,
+    Person,
+    Team,
+)
+from kpictl.schema_errors import field_label, suggest, validation_messages
+
+E = TypeVar("E", bound=Entity)
+
+
+class RegistryNotFound(Exception):
+    """No kpictl.yaml at or above the given path."""
+
+
+@dataclass(slots=True)
+class Record:
+    entity: Entity
+    document: Document
+
+
+@dataclass
+class Registry:
+    root: Path
+    settings: Settings
+    files: list[SourceFile]
+    records: dict[str, Record] = field(default_factory=dict)
+    # Ids of entities that failed schema checks: references to them are not reported
+    # as unknown (the schema finding already says what is wrong), but no rule runs on them.
+    broken: dict[str, Document] = field(default_factory=dict)
+    root_document: Document | None = None
+
+    def get(self, entity_id: str) -> Entity | None:
+        record = self.records.get(entity_id)
+        return record.entity if record else None
+
+    def kind_of(self, entity_id: str) -> str | None:
+        record = self.records.get(entity_id)
+        if record is not None:
+            return record.entity.kind
+        document = self.broken.get(entity_id)
+        return str(document.data["kind"]) if document is not None else None
+
+    def of_kind(self, cls: type[E]) -> Iterator[E]:
+        for record in self.records.values():
+            if isinstance(record.entity, cls):
+                yield record.entity
+
+    def person(self, entity_id: str | None) -> Person | None:
+        entity = self.get(entity_id) if entity_id else None
+        return entity if isinstance(entity, Person) else None
+
+    def team(self, entity_id: str | None) -> Team | None:
+        entity = self.get(entity_id) if entity_id else None
+        return entity if isinstance(entity, Team) else None
+
+    @property
+    def people(self) -> list[Person]:
+        return list(self.of_kind(Person))
+
+    @property
+    def teams(self) -> list[Team]:
+        return list(self.of_kind(Team))
+
+    @property
+    def sources(self) -> list[DataSource]:
+        return list(self.of_kind(DataSource))
+
+    @property
+    def kpis(self) -> list[Kpi]:
+        return list(self.of_kind(Kpi))
+
+    @property
+    def policies(self) -> list[EscalationPolicy]:
+        return list(self.of_kind(EscalationPolicy))
+
+    @property
+    def campaigns(self) -> list[Campaign]:
+        return list(self.of_kind(Campaign))
+
+    @property
+    def glossary(self) -> list[GlossaryTerm]:
+        return list(self.of_kind(GlossaryTerm))
+
+    def lead_of(self, team_id: str) -> Person | None:
+        team = self.team(team_id)
+        return self.person(team.lead) if team else None
+
+    def resolve(self, ref: str, kpi: Kpi | None = None) -> list[Person]:
+        """The people a notify/approver entry means: a person, a team's lead, or a role.
+
+        Roles need a KPI: `$owner` and `$backup` are its owners, `$owner.manager` the
+        primary owner's manager, `$source.owner` the owners of its data sources.
+        Unknown ids and unresolvable roles mean nobody.
+        """
+        if not ref.startswith("$"):
+            person = self.person(ref)
+            if person is not None:
+                return [person]
+            lead = self.lead_of(ref)
+            return [lead] if lead else []
+        if kpi is None:
+            return []
+        if ref == "$owner":
+            found = self.person(kpi.owners.primary)
+        elif ref == "$backup":
+            found = self.person(kpi.owners.backup)
+        elif ref == "$owner.manager":
+            owner = self.person(kpi.owners.primary)
+            found = self.person(owner.manager) if owner else None
+        else:  # $source.owner
+            people: list[Person] = []
+            for source_id in kpi.sources:
+                source = self.get(source_id)
+                owner = self.person(source.owner) if isinstance(source, DataSource) else None
+                if owner is not None and owner not in people:
+                    people.append(owner)
+            return people
+        return [found] if found else []
+
+    def location(self, entity_id: str, path: KeyPath = ()) -> Location:
+        """Where the value at `path` of an entity sits (or the closest thing to it)."""
+        return self.records[entity_id].document.location(path)
+
+    def key_location(self, entity_id: str, path: KeyPath) -> Location:
+        document = self.records[entity_id].document
+        mark = document.key_mark(path)
+        return Location(document.path, mark.line, mark.column)
+
+
+def display_path(path: Path, cwd: Path) -> Path:
+    """`path` relative to the current directory when it lies below it, else absolute."""
+    # abspath, not resolve(): keep symlinked folders as the user named them.
+    absolute = Path(os.path.abspath(path))  # noqa: PTH100
+    try:
+        return absolute.relative_to(os.path.abspath(cwd))  # noqa: PTH100
+    except ValueError:
+        return absolute
+
+
+def _settings_from(
+    document: Document | None, path: Path
+) -> tuple[Settings, list[Finding], list[str]]:
+    """Validate kpictl.yaml; on failure keep going with defaults (and its exclude)."""
+    if document is None:
+        return Settings.default(), [], []
+    data = document.data
+    if not isinstance(data, dict):
+        return (
+            Settings.default(),
+            [
+                finding(
+                    "Y003",
+                    "kpictl.yaml must be a mapping of settings (version: 1, organization, ...)",
+                    document.location(),
+                )
+            ],
+            [],
+        )
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        findings = [
+            _schema_finding(document, item_path, message, at_key)
+            for item_path, message, at_key in validation_messages(exc, Settings)
+        ]
+        exclude = data.get("exclude")
+        usable = (
+            [item for item in exclude if isinstance(item, str)] if isinstance(exclude, list) else []
+        )
+        return Settings.default(), findings, usable
+    return settings, [], settings.exclude
+
+
+def _schema_finding(
+    document: Document, path: KeyPath, message: str, at_key: bool, entity: str | None = None
+) -> Finding:
+    mark = document.key_mark(path) if at_key else document.mark(path)
+    return finding("S001", message, Location(document.path, mark.line, mark.column), entity)
+
+
+def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[Finding]]:
+    """Read every file of the registry at `root`; problems come back as findings."""
+    cwd = cwd or Path.cwd()
+    findings: list[Finding] = []
+    root_path = root / ROOT_FILE
+    root_file = read_file(root_path, display_path(root_path, cwd))
+    findings.extend(root_file.findings)
+    if len(root_file.documents) > 1:
+        extra = root_file.documents[1]
+        findings.append(
+            finding(
+                "Y003",
+                "kpictl.yaml holds one document; move entities into their own files",
+                extra.location(),
+            )
+        )
+    root_doc = root_file.documents[0] if root_file.documents else None
+    if root_doc is None and not root_file.findings:
+        findings.append(
+            finding(
+                "S001",
+                "kpictl.yaml is empty: it needs at least `version: 1`",
+                Location(root_file.path, 1, 1),
+            )
+        )
+    settings, problems, exclude = _settings_from(root_doc, root_file.path)
+    findings.extend(problems)
+
+    registry = Registry(root, settings, [root_file], root_document=root_doc)
+    paths = [path for path in discover(root, exclude) if path != root_path]
+    for path in paths:
+        source = read_file(path, display_path(path, cwd))
+        registry.files.append(source)
+        findings.extend(source.findings)
+        if not source.documents and not source.findings:
+            findings.append(
+                finding(
+                    "Y006",
+                    "this file holds no YAML document: add an entity or delete the file",
+                    Location(source.path, 1, 1),
+                )
+            )
+        for document in source.documents:
+            findings.extend(_add_document(registry, document))
+    return registry, findings
+
+
+def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
+    data: Any = document.data
+    if data is None:
+        return  # an empty document between two `---` lines
+    if not isinstance(data, dict):
+        what = "a list" if isinstance(data, list) else f"the value {data!r}"
+        yield finding(
+            "Y003",
+            f"each document must be a mapping (one entity with kind and id), not {what}",
+            document.location(),
+        )
+        return
+    kind = data.get("kind")
+    entity_id = data.get("id") if isinstance(data.get("id"), str) else None
+    if kind is None:
+        yield finding(
+            "S001",
+            f"missing required field 'kind': use one of {', '.join(KINDS)}",
+            document.location(),
+            entity_id,
+        )
+        return
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        close = suggest(str(kind), KINDS)
+        tip = f" (did you mean '{close}'?)" if close else ""
+        yield finding(
+            "S001",
+            f"unknown kind '{kind}': use one of {', '.join(KINDS)}{tip}",
+            document.location(("kind",)),
+            entity_id,
+        )
+        return
+    entity: Entity | None
+    try:
+        entity = model.model_validate(data)
+    except ValidationError as exc:
+        entity = None
+        for path, message, at_key in validation_messages(exc, model):
+            yield _schema_finding(document, path, message, at_key, entity_id)
+
+    if entity_id is None:
+        return
+    first = registry.records.get(entity_id)
+    first_doc = first.document if first else registry.broken.get(entity_id)
+    if first_doc is not None:
+        first_loc = first_doc.location(("id",))
+        here = document.location(("id",))
+        first_kind = registry.kind_of(entity_id)
+        yield finding(
+            "R001",
+            f"id '{entity_id}' is used twice: the {first_kind} at {_where(first_loc)} has it "
+            "too; ids must be unique across the registry",
+            here,
+            entity_id,
+            (first_loc,),
+        )
+        yield finding(
+            "R001",
+            f"id '{entity_id}' is used twice: the {kind} at {_where(here)} has it too; "
+            "ids must be unique across the registry",
+            first_loc,
+            entity_id,
+            (here,),
+        )
+        return
+    if entity is None:
+        registry.broken[entity_id] = document
+    else:
+        registry.records[entity_id] = Record(entity, document)
+
+
+def _where(location: Location) -> str:
+    return f"{location.path.as_posix()}:{location.line}"
+
+
+__all__ = ["Record", "Registry", "RegistryNotFound", "display_path", "field_label", "load_registry"]

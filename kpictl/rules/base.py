@@ -1,0 +1,28 @@
+"""What every rule receives, and the one helper that turns a place into a finding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from kpictl.catalog import finding
+from kpictl.findings import Finding
+from kpictl.loader import KeyPath
+from kpictl.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    registry: Registry
+    today: date
+
+
+def at(ctx: Context, code: str, entity_id: str, path: KeyPath, message: str) -> Finding:
+    """A finding pointing at `path` inside an entity (or the entity, if the value is missing)."""
+    return finding(code, message, ctx.registry.location(entity_id, path), entity_id)
+
+
+def who(ctx: Context, person_id: str) -> str:
+    """`maria-lopez (Maria Lopez)`, or the bare id when it names nobody."""
+    person = ctx.registry.person(person_id)
+    return f"{person_id} ({person.name})" if person else person_id

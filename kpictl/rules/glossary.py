@@ -1,0 +1,25 @@
+"""G001: a glossary term earns its place by defining a KPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kpictl.findings import Finding
+from kpictl.models import GlossaryTerm, Kpi
+from kpictl.rules.base import Context, at
+
+
+def unused_glossary_term(ctx: Context) -> Iterator[Finding]:
+    used = {kpi.definition for kpi in ctx.registry.of_kind(Kpi)}
+    for term in ctx.registry.of_kind(GlossaryTerm):
+        if term.id not in used:
+            yield at(
+                ctx,
+                "G001",
+                term.id,
+                (),
+                f"no KPI uses the term '{term.id}': point a KPI's definition at it, or remove it",
+            )
+
+
+RULES = (unused_glossary_term,)

@@ -1,0 +1,132 @@
+"""R002: every reference names an entity of a kind the field allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kpictl.findings import Finding
+from kpictl.loader import KeyPath
+from kpictl.models import (
+    Campaign,
+    DataSource,
+    Entity,
+    EscalationPolicy,
+    Function,
+    GlossaryTerm,
+    Kpi,
+    Person,
+    Team,
+)
+from kpictl.rules.base import Context, at
+from kpictl.schema_errors import field_label, suggest
+
+PERSON = ("person",)
+PERSON_OR_TEAM = ("person", "team")
+FUNCTIONS: tuple[str, ...] = Function.__args__
+
+Reference = tuple[KeyPath, str, tuple[str, ...]]
+
+
+def references(entity: Entity) -> Iterator[Reference]:
+    """Every (path, id, allowed kinds) an entity refers to; roles like $owner excluded."""
+    if isinstance(entity, Person):
+        yield ("team",), entity.team, ("team",)
+        if entity.manager:
+            yield ("manager",), entity.manager, PERSON
+    elif isinstance(entity, Team):
+        if entity.lead:
+            yield ("lead",), entity.lead, PERSON
+    elif isinstance(entity, DataSource):
+        yield ("owner",), entity.owner, PERSON
+        for i, upstream in enumerate(entity.upstream):
+            yield ("upstream", i), upstream, ("data_source",)
+        if entity.fallback:
+            yield ("fallback",), entity.fallback, ("data_source",)
+    elif isinstance(entity, Kpi):
+        yield from _kpi(entity)
+    elif isinstance(entity, EscalationPolicy):
+        for i, tier in enumerate(entity.tiers):
+            for j, ref in enumerate(tier.notify):
+                if not ref.startswith("$"):
+                    yield ("tiers", i, "notify", j), ref, PERSON_OR_TEAM
+            if tier.approver and not tier.approver.startswith("$"):
+                yield ("tiers", i, "approver"), tier.approver, PERSON_OR_TEAM
+    elif isinstance(entity, Campaign):
+        yield from _campaign(entity)
+    elif isinstance(entity, GlossaryTerm):
+        yield ("owner",), entity.owner, PERSON_OR_TEAM
+        for i, ref in enumerate(entity.agreed_by):
+            if ref not in FUNCTIONS:
+                yield ("agreed_by", i), ref, ("team",)
+
+
+def _kpi(kpi: Kpi) -> Iterator[Reference]:
+    if kpi.definition:
+        yield ("definition",), kpi.definition, ("glossary_term",)
+    yield ("owners", "primary"), kpi.owners.primary, PERSON
+    yield ("owners", "backup"), kpi.owners.backup, PERSON
+    for i, source in enumerate(kpi.sources):
+        yield ("sources", i), source, ("data_source",)
+    for i, target in enumerate(kpi.targets):
+        if target.approved_by:
+            yield ("targets", i, "approved_by"), target.approved_by, PERSON
+    yield ("escalation",), kpi.escalation, ("escalation_policy",)
+
+
+def _campaign(campaign: Campaign) -> Iterator[Reference]:
+    yield ("primary_kpi", "kpi"), campaign.primary_kpi.kpi, ("kpi",)
+    for i, item in enumerate(campaign.secondary_kpis):
+        yield ("secondary_kpis", i, "kpi"), item.kpi, ("kpi",)
+    daci = campaign.daci
+    yield ("daci", "driver"), daci.driver, PERSON_OR_TEAM
+    yield ("daci", "approver"), daci.approver, PERSON_OR_TEAM
+    for role in ("contributors", "informed"):
+        for i, ref in enumerate(getattr(daci, role)):
+            yield ("daci", role, i), ref, PERSON_OR_TEAM
+    for i, row in enumerate(campaign.raci):
+        for role in ("responsible", "consulted", "informed"):
+            for j, ref in enumerate(getattr(row, role)):
+                yield ("raci", i, role, j), ref, PERSON_OR_TEAM
+        if row.accountable:
+            yield ("raci", i, "accountable"), row.accountable, PERSON_OR_TEAM
+    for i, risk in enumerate(campaign.risks):
+        if risk.owner:
+            yield ("risks", i, "owner"), risk.owner, PERSON_OR_TEAM
+    for i, sign in enumerate(campaign.sign_off):
+        yield ("sign_off", i, "by"), sign.by, PERSON
+
+
+def _kinds(allowed: tuple[str, ...]) -> str:
+    names = [kind.replace("_", " ") for kind in allowed]
+    return " or ".join(f"a {name}" if name[0] not in "aeiou" else f"an {name}" for name in names)
+
+
+def unknown_reference(ctx: Context) -> Iterator[Finding]:
+    registry = ctx.registry
+    candidates: dict[tuple[str, ...], list[str]] = {}
+    for record in registry.records.values():
+        entity = record.entity
+        for path, ref, allowed in references(entity):
+            kind = registry.kind_of(ref)
+            if kind in allowed:
+                continue
+            label = field_label(path)
+            if kind is not None:
+                message = (
+                    f"{label} names '{ref}', which is a {kind.replace('_', ' ')}; "
+                    f"it must be {_kinds(allowed)}"
+                )
+            else:
+                if allowed not in candidates:
+                    candidates[allowed] = [
+                        other.entity.id
+                        for other in registry.records.values()
+                        if other.entity.kind in allowed
+                    ] + [key for key, doc in registry.broken.items() if doc.data["kind"] in allowed]
+                close = suggest(ref, candidates[allowed])
+                tip = f"; did you mean '{close}'?" if close else " in this registry"
+                message = f"{label} names '{ref}', which is not {_kinds(allowed)}{tip}"
+            yield at(ctx, "R002", entity.id, path, message)
+
+
+RULES = (unknown_reference,)
