@@ -506,7 +506,7 @@ def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
             f"glossary/{gid}.yaml",
             "kind: glossary_term\n"
             f"id: {gid}\n"
-            f"term: {scalar(f'{term}, {variant}')}\n"
+            f"term: {scalar(f'{term} ({variant})')}\n"
             f"definition: {scalar(definition)}\n"
             f"owner: {owners[(g * 11) % len(owners)]}\n"
             f"agreed_by: {flow_list([mkt_team, sales_team])}\n",
@@ -578,9 +578,14 @@ def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
         w.write("kpi", f"kpis/{kind.stage}/{kid}.yaml", "\n".join(lines) + "\n")
         kpi_ids.append(kid)
 
-    themes = ("abm-enterprise", "pipeline-sprint", "webinar-series", "partner-launch")
+    themes = (
+        ("abm-enterprise", "Enterprise ABM push"),
+        ("pipeline-sprint", "Pipeline sprint"),
+        ("webinar-series", "Webinar series"),
+        ("partner-launch", "Partner co-marketing launch"),
+    )
     for c in range(plan.campaigns):
-        theme = themes[c % len(themes)]
+        theme, theme_name = themes[c % len(themes)]
         cid = f"q4-{theme}-{c + 1}"
         k0 = (c * 37) % n_kpis
         secondary = [(k0 + 11) % n_kpis, (k0 + 23) % n_kpis]
@@ -598,7 +603,7 @@ def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
             f"campaigns/{cid}.yaml",
             "kind: campaign\n"
             f"id: {cid}\n"
-            f"name: Q4 {theme.replace('-', ' ')} push {c + 1}\n"
+            f"name: Q4 {theme_name} {c + 1}\n"
             "status: active\n"
             "context: Pipeline in the target segment is 20% behind plan after Q3.\n"
             "objective: Close the pipeline gap by the end of Q4 without raising cost per lead.\n"
