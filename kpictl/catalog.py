@@ -69,7 +69,7 @@ RULES: dict[str, Rule] = {
             "T003",
             "target-change-without-approval",
             E,
-            "A changed target value lacks rationale and approved_by.",
+            "With --base, a changed target value lacks rationale and approved_by.",
         ),
         Rule(
             "E001",

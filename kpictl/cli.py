@@ -139,16 +139,22 @@ def check(
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False),
+        typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP, show_default=False),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the report to this file instead of stdout.",
+        ),
     ] = None,
     fail_on: Annotated[
         str,
         typer.Option(
             "--fail-on",
+            metavar="LEVEL",
             help="Exit 1 when any finding is at or above this severity: error, warning or info.",
         ),
     ] = "error",
@@ -156,17 +162,21 @@ def check(
         list[str] | None,
         typer.Option(
             "--select",
+            metavar="RULES",
             help="Report only these rules (codes or names, comma-separated or repeated).",
         ),
     ] = None,
     ignore: Annotated[
         list[str] | None,
-        typer.Option("--ignore", help="Do not report these rules (codes or names)."),
+        typer.Option(
+            "--ignore", metavar="RULES", help="Do not report these rules (codes or names)."
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
+            metavar="DATE",
             help="Check as if today were this date (YYYY-MM-DD). "
             "Default: today in the registry's time zone.",
             show_default=False,
