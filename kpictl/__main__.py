@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # Usage errors from the command-line library (typer's click) know how to show
         # themselves; matched by shape, since typer may vendor its own click.
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
             exc.show()
-            return int(exc.exit_code)
+            return exit_code
         if type(exc).__name__ == "Abort":
             print("kpictl: aborted", file=sys.stderr)
             return 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -38,7 +38,10 @@ def registry_today(registry: Registry) -> date:
 
 
 def _configure(
-    findings: list[Finding], rules: dict[str, str], select: Collection[str], ignore: Collection[str]
+    findings: list[Finding],
+    rules: Mapping[str, str],
+    select: Collection[str],
+    ignore: Collection[str],
 ) -> list[Finding]:
     out = []
     for item in findings:

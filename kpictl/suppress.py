@@ -88,8 +88,9 @@ def apply(
         found, bad = scan(source)
         problems.extend(bad)
         everything.extend(found)
-        for item in found:
-            by_line.setdefault((item.location.path, item.target_line), []).append(item)
+        for suppression in found:
+            key = (suppression.location.path, suppression.target_line)
+            by_line.setdefault(key, []).append(suppression)
     if not everything:
         return findings, problems
 

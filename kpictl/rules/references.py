@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import get_args
 
 from kpictl.findings import Finding
 from kpictl.loader import KeyPath
@@ -22,7 +23,7 @@ from kpictl.schema_errors import field_label, suggest
 
 PERSON = ("person",)
 PERSON_OR_TEAM = ("person", "team")
-FUNCTIONS: tuple[str, ...] = Function.__args__
+FUNCTIONS: tuple[str, ...] = get_args(Function)
 
 Reference = tuple[KeyPath, str, tuple[str, ...]]
 
