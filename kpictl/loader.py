@@ -308,10 +308,10 @@ class _Builder:
             implicit = implicit[0]
         if implicit and event.tag in ("!", "tag:yaml.org,2002:str"):
             return  # libyaml reports quoted scalars with the non-specific tag
+        shown = str(event.tag).replace("tag:yaml.org,2002:", "!!", 1)
         self._finding(
             "Y003",
-            f"YAML tags are not allowed (found '{event.tag}'): remove the tag and "
-            "write a plain value",
+            f"YAML tags are not allowed (found '{shown}'): remove the tag and write a plain value",
             event.start_mark,
         )
         raise _Abort
