@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,27 +41,32 @@ class Mark:
 
 @dataclass(slots=True)
 class Document:
-    """One YAML document: its data and where every key and value sits."""
+    """One YAML document: its data and where every key and value sits.
+
+    Positions are stored as plain (line, column) tuples, 1-based: a large
+    registry has hundreds of thousands of them, and tuples are the cheapest.
+    """
 
     path: Path
     index: int
     data: Any
     start: Mark
-    values: dict[KeyPath, Mark] = field(default_factory=dict)
-    keys: dict[KeyPath, Mark] = field(default_factory=dict)
+    values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
 
     def mark(self, path: KeyPath) -> Mark:
         """Position of the value at `path`, or of its closest present ancestor."""
         while path:
             found = self.values.get(path)
             if found is not None:
-                return found
+                return Mark(*found)
             path = path[:-1]
         return self.start
 
     def key_mark(self, path: KeyPath) -> Mark:
         """Position of the key that holds `path`, falling back like `mark`."""
-        return self.keys.get(path) or self.mark(path)
+        found = self.keys.get(path)
+        return Mark(*found) if found is not None else self.mark(path)
 
     def location(self, path: KeyPath = ()) -> Location:
         mark = self.mark(path)
@@ -133,10 +137,16 @@ class _Abort(Exception):
 
 
 class _Builder:
-    """Turns one file's event stream into documents, recording findings."""
+    """Turns one file's event stream into documents, recording findings.
 
-    def __init__(self, path: Path) -> None:
+    This is the hot loop of `kpictl check` on a large registry, so it trades a
+    little elegance for speed: events are told apart by class identity and each
+    open mapping or list is a small list (a "frame") rather than an object.
+    """
+
+    def __init__(self, path: Path, parser: Any) -> None:
         self.path = path
+        self.next_event = parser.get_event
         self.documents: list[Document] = []
         self.findings: list[Finding] = []
 
@@ -145,40 +155,135 @@ class _Builder:
             finding(code, message, Location(self.path, mark.line + 1, mark.column + 1))
         )
 
-    def run(self, events: Iterator[Any]) -> None:
-        for event in events:
-            name = type(event).__name__
-            if name == "DocumentStartEvent":
-                self._document(events, event)
-            elif name == "StreamEndEvent":
+    def run(self) -> None:
+        from ruamel.yaml.events import DocumentEndEvent, DocumentStartEvent, StreamEndEvent
+
+        next_event = self.next_event
+        while True:
+            event = next_event()
+            cls = type(event)
+            if cls is StreamEndEvent:
                 return
+            if cls is not DocumentStartEvent:
+                continue
+            doc = Document(self.path, len(self.documents), None, Mark(1, 1))
+            try:
+                doc.data = self._build(doc)
+            except _Abort:
+                while type(next_event()) is not DocumentEndEvent:
+                    pass  # skip the rest of this document
+                continue
+            next_event()  # DocumentEndEvent
+            self.documents.append(doc)
 
-    def _document(self, events: Iterator[Any], start_event: Any) -> None:
-        index = len(self.documents)
-        doc = Document(self.path, index, None, Mark(1, 1))
-        try:
-            doc.data = self._build(events, doc)
-        except _Abort:
-            for event in events:  # skip the rest of this document
-                if type(event).__name__ == "DocumentEndEvent":
-                    break
-            return
-        end = next(events)
-        if type(end).__name__ != "DocumentEndEvent":  # pragma: no cover - libyaml guarantees it
-            raise AssertionError(f"unexpected event {end!r}")
-        self.documents.append(doc)
-
-    def _build(self, events: Iterator[Any], doc: Document) -> Any:
+    def _build(self, doc: Document) -> Any:
         """Build the document's root value; iterative, so depth is bounded by us."""
+        from ruamel.yaml.events import (
+            AliasEvent,
+            MappingEndEvent,
+            MappingStartEvent,
+            ScalarEvent,
+            SequenceEndEvent,
+            SequenceStartEvent,
+        )
+
+        next_event = self.next_event
+        values = doc.values
+        keys = doc.keys
         anchors: dict[str, tuple[Any, int]] = {}
         total = 0
-        # Each frame: [container, path, size, pending_key, pending_key_mark, key_marks]
+        # A frame: [container, path, size, pending key, key position, key style,
+        #           start mark, anchor]. `pending key` is _NO_KEY while a mapping
+        #           waits for its next key.
         stack: list[list[Any]] = []
-        root: Any = None
-        root_seen = False
+        no_key = _NO_KEY
 
-        def place(value: Any, size: int, mark: Any, anchor: str | None) -> None:
-            nonlocal root, root_seen, total
+        while True:
+            event = next_event()
+            cls = type(event)
+            mark = event.start_mark
+            if cls is ScalarEvent:
+                if event.tag is not None:
+                    self._reject_tag(event)
+                text = event.value
+                frame = stack[-1] if stack else None
+                if frame is not None and frame[3] is no_key and type(frame[0]) is dict:
+                    # A key: keep its text as written, whatever it would resolve to.
+                    if text == "<<" and not event.style:
+                        self._finding(
+                            "Y003",
+                            "merge keys (<<) are not allowed: write the fields out in full",
+                            mark,
+                        )
+                        raise _Abort
+                    if event.anchor is not None:
+                        anchors[event.anchor] = (text, 1)
+                    frame[3] = text
+                    frame[4] = (mark.line + 1, mark.column + 1)
+                    total += 1
+                    continue
+                value: Any = text if event.style else resolve_plain(text)
+                size = 1
+                anchor = event.anchor
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                if event.tag is not None:
+                    self._reject_tag(event)
+                if len(stack) >= MAX_DEPTH:
+                    self._finding(
+                        "Y003", f"nesting deeper than {MAX_DEPTH} levels is not supported", mark
+                    )
+                    raise _Abort
+                if stack:
+                    parent = stack[-1]
+                    container = parent[0]
+                    if type(container) is list:
+                        path = (*parent[1], len(container))
+                    elif parent[3] is no_key:
+                        self._finding(
+                            "Y003",
+                            "a mapping key must be a plain value, not a list or mapping",
+                            mark,
+                        )
+                        raise _Abort
+                    else:
+                        path = (*parent[1], parent[3])
+                else:
+                    path = ()
+                new: Any = {} if cls is MappingStartEvent else []
+                stack.append([new, path, 1, no_key, None, None, mark, event.anchor])
+                continue
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                frame = stack.pop()
+                value, size, mark, anchor = frame[0], frame[2], frame[6], frame[7]
+                total -= size - 1  # its children were counted as they were placed
+            elif cls is AliasEvent:
+                target = anchors.get(event.anchor)
+                if target is None:
+                    self._finding(
+                        "Y003",
+                        f"alias '*{event.anchor}' has no anchor '&{event.anchor}' before it "
+                        "(or refers to the value that contains it)",
+                        mark,
+                    )
+                    raise _Abort
+                value, size = target
+                anchor = None
+                if stack and stack[-1][3] is no_key and type(stack[-1][0]) is dict:
+                    if not isinstance(value, str):
+                        self._finding(
+                            "Y003",
+                            "a mapping key must be a plain value, not a list or mapping",
+                            mark,
+                        )
+                        raise _Abort
+                    stack[-1][3] = value
+                    stack[-1][4] = (mark.line + 1, mark.column + 1)
+                    total += 1
+                    continue
+            else:  # pragma: no cover - only node events occur inside a document
+                raise AssertionError(f"unexpected event {event!r}")
+
+            # Place `value` (of `size` values once aliases are expanded) in its parent.
             total += size
             if total > MAX_VALUES:
                 self._finding(
@@ -191,118 +296,37 @@ class _Builder:
             if anchor is not None:
                 anchors[anchor] = (value, size)
             if not stack:
-                root, root_seen = value, True
                 doc.start = Mark(mark.line + 1, mark.column + 1)
-                return
+                return value
             frame = stack[-1]
-            container, path = frame[0], frame[1]
+            container = frame[0]
             frame[2] += size
-            here = Mark(mark.line + 1, mark.column + 1)
-            if isinstance(container, list):
-                child_path = (*path, len(container))
+            here = (mark.line + 1, mark.column + 1)
+            if type(container) is list:
+                values.setdefault((*frame[1], len(container)), here)
                 container.append(value)
-                doc.values.setdefault(child_path, here)
-                return
+                continue
             key = frame[3]
-            if key is _NO_KEY:
-                if not isinstance(value, str):
-                    self._finding(
-                        "Y003", "a mapping key must be a plain value, not a list or mapping", mark
-                    )
-                    raise _Abort
-                if value == "<<" and frame[5] == "plain":
-                    self._finding(
-                        "Y003",
-                        "merge keys (<<) are not allowed: write the fields out in full",
-                        mark,
-                    )
-                    raise _Abort
-                frame[3], frame[4] = value, here
-                return
-            child_path = (*path, key)
+            child = (*frame[1], key)
             if key in container:
-                first = doc.keys[child_path]
-                key_mark = frame[4]
+                first = keys[child]
+                line, column = frame[4]
                 self.findings.append(
                     finding(
                         "Y002",
-                        f"duplicate key '{key}' (first at line {first.line}): "
+                        f"duplicate key '{key}' (first at line {first[0]}): "
                         "remove one of them; only the first is used",
-                        Location(self.path, key_mark.line, key_mark.column),
-                        related=(Location(self.path, first.line, first.column),),
+                        Location(self.path, line, column),
+                        related=(Location(self.path, *first),),
                     )
                 )
             else:
                 container[key] = value
-                doc.values.setdefault(child_path, here)
-                doc.keys.setdefault(child_path, frame[4])
-            frame[3] = _NO_KEY
-
-        for event in events:
-            kind = type(event).__name__
-            mark = event.start_mark
-            if kind == "ScalarEvent":
-                self._reject_tag(event)
-                if event.style:
-                    value: Any = event.value
-                    style = "quoted"
-                else:
-                    value = resolve_plain(event.value)
-                    style = "plain"
-                if stack and isinstance(stack[-1][0], dict) and stack[-1][3] is _NO_KEY:
-                    # A key: keep its text as written, whatever it resolves to.
-                    stack[-1][5] = style
-                    value = event.value
-                place(value, 1, mark, event.anchor)
-            elif kind in ("MappingStartEvent", "SequenceStartEvent"):
-                self._reject_tag(event)
-                if len(stack) >= MAX_DEPTH:
-                    self._finding(
-                        "Y003", f"nesting deeper than {MAX_DEPTH} levels is not supported", mark
-                    )
-                    raise _Abort
-                if stack and isinstance(stack[-1][0], dict) and stack[-1][3] is _NO_KEY:
-                    self._finding(
-                        "Y003", "a mapping key must be a plain value, not a list or mapping", mark
-                    )
-                    raise _Abort
-                container: Any = {} if kind == "MappingStartEvent" else []
-                if stack:
-                    parent = stack[-1]
-                    path = (
-                        (*parent[1], len(parent[0]))
-                        if isinstance(parent[0], list)
-                        else (*parent[1], parent[3])
-                    )
-                else:
-                    path = ()
-                stack.append([container, path, 1, _NO_KEY, None, "plain", mark, event.anchor])
-            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-                frame = stack.pop()
-                total -= frame[2] - 1  # children were counted as they were placed
-                place(frame[0], frame[2], frame[6], frame[7])
-                if not stack:
-                    return root
-            elif kind == "AliasEvent":
-                target = anchors.get(event.anchor)
-                if target is None:
-                    self._finding(
-                        "Y003",
-                        f"alias '*{event.anchor}' has no anchor '&{event.anchor}' before it "
-                        "(or refers to the value that contains it)",
-                        mark,
-                    )
-                    raise _Abort
-                place(target[0], target[1], mark, None)
-            else:  # pragma: no cover - only node events occur inside a document
-                raise AssertionError(f"unexpected event {event!r}")
-            if root_seen and not stack:
-                return root
-        raise AssertionError("event stream ended inside a document")  # pragma: no cover
+                values.setdefault(child, here)
+                keys.setdefault(child, frame[4])
+            frame[3] = no_key
 
     def _reject_tag(self, event: Any) -> None:
-        if event.tag is None:
-            return
         implicit = event.implicit
         if isinstance(implicit, tuple):
             implicit = implicit[0]
@@ -362,24 +386,13 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
 def parse_text(path: Path, text: str) -> tuple[list[Document], list[Finding]]:
     """Parse YAML text into documents; problems come back as findings, never raised."""
     from _ruamel_yaml import CParser
+    from ruamel.yaml.error import YAMLError
 
-    builder = _Builder(path)
     parser = CParser(text)
-
-    def events() -> Iterator[Any]:
-        while True:
-            event = parser.get_event()
-            yield event
-            if type(event).__name__ == "StreamEndEvent":
-                return
-
+    builder = _Builder(path, parser)
     try:
-        builder.run(events())
-    except Exception as exc:
-        from ruamel.yaml.error import YAMLError
-
-        if not isinstance(exc, YAMLError):
-            raise
+        builder.run()
+    except YAMLError as exc:
         builder.findings.append(_yaml_error(path, text, exc))
     finally:
         parser.dispose()
@@ -480,3 +493,25 @@ def discover(root: Path, exclude: list[str]) -> list[Path]:
             found.append(Path(folder, name))
     found.sort()
     return found
+
+
+def parse_bytes(display: Path, raw: bytes) -> SourceFile:
+    """Parse a file's content that did not come from disk (e.g. from git at a commit)."""
+    text, problem = _decode(display, raw)
+    if text is None:
+        assert problem is not None
+        return SourceFile(display, "", [], [problem])
+    documents, findings = parse_text(display, text)
+    return SourceFile(display, text, documents, findings)
+
+
+def select_paths(paths: list[str], exclude: list[str]) -> list[str]:
+    """The paths (posix, relative to the registry) `discover` would read, sorted."""
+    excluded = compile_globs(exclude)
+    return sorted(
+        path
+        for path in paths
+        if path.endswith(YAML_SUFFIXES)
+        and not any(part.startswith(".") for part in path.split("/"))
+        and not (excluded and excluded.match(path))
+    )

@@ -8,7 +8,7 @@ Every model forbids unknown fields (a typo must never pass silently) except
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN
+from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN, parse_period
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 ROLES = ("$owner", "$backup", "$owner.manager", "$source.owner")
@@ -65,6 +65,10 @@ def _check_period(value: Any) -> Any:
             "'{value}' is not a period: {help}",
             {"value": value, "help": PERIOD_HELP},
         )
+    try:
+        parse_period(value)
+    except ValueError as exc:
+        raise PydanticCustomError("kpictl_period", str(exc)) from None
     return value
 
 
@@ -262,6 +266,13 @@ class Timeline(Model):
     start: date
     end: date
     readouts: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [30, 60, 90])
+
+    def readout_date(self, days: int) -> date:
+        """The date of the readout `days` after the start (the last date there is, at most)."""
+        try:
+            return self.start + timedelta(days=days)
+        except OverflowError:
+            return date.max
 
 
 class SignOff(Model):

@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 PERIOD_PATTERN = re.compile(r"(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?\Z")
 PERIOD_HELP = "use YYYY-Qn (2026-Q4), YYYY-MM (2026-11) or YYYY (2026)"
+# Years the calendar can hold whatever the fiscal start month (a fiscal year may
+# begin in the calendar year before its name).
+FIRST_YEAR, LAST_YEAR = 1000, 9998
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ def parse_period(text: str, fiscal_start_month: int = 1) -> Period:
     if match is None:
         raise ValueError(f"'{text}' is not a period: {PERIOD_HELP}")
     year, quarter, month = int(match[1]), match[2], match[3]
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"'{text}' is not a period: years run from {FIRST_YEAR} to {LAST_YEAR}")
     if month is not None:
         start = date(year, int(month), 1)
         return Period(text, start, _month_start(year, int(month) + 1) - timedelta(days=1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -229,9 +229,19 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
     findings.extend(problems)
 
     registry = Registry(root, settings, [root_file], root_document=root_doc)
-    paths = [path for path in discover(root, exclude) if path != root_path]
-    for path in paths:
-        source = read_file(path, display_path(path, cwd))
+    # Every file lies below the root, so one prefix serves them all, unless the
+    # current folder is inside the registry: then each file is shown on its own.
+    shown_root = display_path(root, cwd)
+    inside = Path(os.path.abspath(cwd)).is_relative_to(root) and str(shown_root) != "."  # noqa: PTH100
+    prefix = "" if str(shown_root) == "." else f"{shown_root}{os.sep}"
+    root_text = f"{root}{os.sep}"
+    for path in discover(root, exclude):
+        if path == root_path:
+            continue
+        shown = (
+            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text))
+        )
+        source = read_file(path, shown)
         registry.files.append(source)
         findings.extend(source.findings)
         if not source.documents and not source.findings:
@@ -260,7 +270,11 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         )
         return
     kind = data.get("kind")
-    entity_id = data.get("id") if isinstance(data.get("id"), str) else None
+    raw_id = data.get("id")
+    # An all-digit id is valid, but YAML reads it as a number.
+    entity_id = (
+        str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+    )
     if kind is None:
         yield finding(
             "S001",
@@ -321,6 +335,62 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
 
 def _where(location: Location) -> str:
     return f"{location.path.as_posix()}:{location.line}"
+
+
+def registry_from_files(
+    root: Path, shown_root: Path, files: Mapping[str, bytes]
+) -> tuple[Registry, list[Finding]] | None:
+    """Build a registry from file contents (e.g. read from git), without touching disk.
+
+    `files` maps paths relative to the registry (posix) to raw bytes; `kpictl.yaml`
+    among them marks the registry (None when it is missing). Files are selected as
+    `load_registry` selects them (hidden and `exclude` left out), and findings show
+    `shown_root / path`. `root` is the registry folder on disk, for template lookups.
+    """
+    from kpictl.loader import parse_bytes, select_paths
+
+    raw_root = files.get(ROOT_FILE)
+    if raw_root is None:
+        return None
+    findings: list[Finding] = []
+    root_file = parse_bytes(shown_root / ROOT_FILE, raw_root)
+    findings.extend(root_file.findings)
+    # The same checks of kpictl.yaml as load_registry's.
+    if len(root_file.documents) > 1:
+        findings.append(
+            finding(
+                "Y003",
+                "kpictl.yaml holds one document; move entities into their own files",
+                root_file.documents[1].location(),
+            )
+        )
+    root_doc = root_file.documents[0] if root_file.documents else None
+    if root_doc is None and not root_file.findings:
+        findings.append(
+            finding(
+                "S001",
+                "kpictl.yaml is empty: it needs at least `version: 1`",
+                Location(root_file.path, 1, 1),
+            )
+        )
+    settings, problems, exclude = _settings_from(root_doc, root_file.path)
+    findings.extend(problems)
+    registry = Registry(root, settings, [root_file], root_document=root_doc)
+    for rel in select_paths([name for name in files if name != ROOT_FILE], exclude):
+        source = parse_bytes(shown_root / rel, files[rel])
+        registry.files.append(source)
+        findings.extend(source.findings)
+        if not source.documents and not source.findings:
+            findings.append(
+                finding(
+                    "Y006",
+                    "this file holds no YAML document: add an entity or delete the file",
+                    Location(source.path, 1, 1),
+                )
+            )
+        for document in source.documents:
+            findings.extend(_add_document(registry, document))
+    return registry, findings
 
 
 __all__ = ["Record", "Registry", "RegistryNotFound", "display_path", "field_label", "load_registry"]

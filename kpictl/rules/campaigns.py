@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 from kpictl.findings import Finding
 from kpictl.models import Campaign
@@ -51,7 +50,7 @@ def readout_outside_timeline(ctx: Context) -> Iterator[Finding]:
             continue
         explicit = "readouts" in ctx.registry.records[campaign.id].document.data.get("timeline", {})
         for i, days in enumerate(timeline.readouts):
-            when = timeline.start + timedelta(days=days)
+            when = timeline.readout_date(days)
             if when > timeline.end:
                 path = ("timeline", "readouts", i) if explicit else ("timeline",)
                 fix = (
