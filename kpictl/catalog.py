@@ -109,6 +109,12 @@ RULES: dict[str, Rule] = {
         ),
         Rule("G001", "unused-glossary-term", INFO, "No KPI uses the glossary term."),
         Rule(
+            "M001",
+            "template-error",
+            E,
+            "A template override does not compile or render with sample data.",
+        ),
+        Rule(
             "X001",
             "unused-ignore",
             W,

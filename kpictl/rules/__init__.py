@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from kpictl.findings import Finding
-from kpictl.rules import campaigns, escalation, glossary, lineage, owners, references, targets
+from kpictl.rules import (
+    campaigns,
+    escalation,
+    glossary,
+    lineage,
+    owners,
+    references,
+    targets,
+    templates,
+)
 from kpictl.rules.base import Context
 
 RuleFunction = Callable[[Context], Iterator[Finding]]
@@ -23,6 +32,7 @@ RULE_FUNCTIONS: tuple[RuleFunction, ...] = (
     *escalation.RULES,
     *campaigns.RULES,
     *glossary.RULES,
+    *templates.RULES,
 )
 
 

@@ -12,7 +12,10 @@ from kpictl.rules.base import Context, at
 def unused_glossary_term(ctx: Context) -> Iterator[Finding]:
     used = {kpi.definition for kpi in ctx.registry.of_kind(Kpi)}
     # A KPI that fails its schema still names its term: do not call the term unused.
-    used.update(doc.data.get("definition") for doc in ctx.registry.broken.values())
+    for doc in ctx.registry.broken.values():
+        definition = doc.data.get("definition")
+        if isinstance(definition, str):
+            used.add(definition)
     for term in ctx.registry.of_kind(GlossaryTerm):
         if term.id not in used:
             yield at(

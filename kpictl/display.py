@@ -1,0 +1,184 @@
+"""How values read in anything kpictl writes for people: numbers, dates, periods, names.
+
+Formatting is fixed (English, no locale): the same registry gives the same email on
+every machine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from kpictl.models import Kpi
+from kpictl.periods import Period
+
+DASH = "—"
+# Fixed English names: strftime's %a and %b follow the C library's locale.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_SPACES = re.compile(r"\s+")
+# Control, format and separator characters: line breaks, tabs, bidi overrides, NUL...
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def clean(text: str) -> str:
+    """`text` on one line: every control or line-breaking character becomes a space."""
+    if text.isprintable():
+        return _SPACES.sub(" ", text).strip()
+    safe = "".join(
+        " " if unicodedata.category(char) in _UNSAFE_CATEGORIES else char for char in text
+    )
+    return _SPACES.sub(" ", safe).strip()
+
+
+def _trim(text: str) -> str:
+    """`12.0` → `12`, `12.50` → `12.5`."""
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def amount(value: float) -> str:
+    """A count or amount: thousands separated, no decimals from 10 up."""
+    if abs(value) >= 10 or value == int(value):
+        return f"{round(value):,}"
+    return _trim(f"{value:,.1f}")
+
+
+def number(value: float, kpi: Kpi, approx: bool = False) -> str:
+    """`value` in the KPI's unit: `1,225`, `EUR 785,000`, `36.6%`, `3.2x`, `90 days`.
+
+    `approx` rounds large values to three significant digits, for estimates such as
+    a projection (`EUR 1,420,000` rather than `EUR 1,416,078`).
+    """
+    if approx and abs(value) >= 1000:
+        value = float(f"{value:.3g}")
+    unit = kpi.unit
+    if unit == "count":
+        return amount(value)
+    if unit == "currency":
+        code = clean(kpi.labels.get("currency", ""))
+        return f"{code} {amount(value)}" if code else amount(value)
+    if unit == "percent":
+        return _trim(f"{value:.1f}") + "%"
+    if unit == "ratio":
+        return _trim(f"{value:.2f}") + "x"
+    days = _trim(f"{value:.1f}")
+    return f"{days} day" if days == "1" else f"{days} days"
+
+
+def percent(value: float) -> str:
+    """A deviation: `7.9%`, `20%`, `36%` (whole numbers from 10% up)."""
+    value = abs(value)
+    return (f"{value:.0f}" if value >= 10 else _trim(f"{value:.1f}")) + "%"
+
+
+def day(value: date) -> str:
+    """`Fri 20 Nov 2026`."""
+    return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1][:3]} {value.year}"
+
+
+def day_short(value: date) -> str:
+    """`20 Nov`."""
+    return f"{value.day} {_MONTHS[value.month - 1][:3]}"
+
+
+def moment(value: datetime) -> str:
+    """`Mon 23 Nov 2026, 09:00 CET`."""
+    return f"{day(value)}, {value:%H:%M} {value.tzname() or ''}".rstrip()
+
+
+def moment_short(value: datetime) -> str:
+    """`Mon 23 Nov 09:00 CET`: for subject lines and tables."""
+    weekday, month = _DAYS[value.weekday()], _MONTHS[value.month - 1][:3]
+    return f"{weekday} {value.day} {month} {value:%H:%M} {value.tzname() or ''}".rstrip()
+
+
+def period_label(period: Period, fiscal_start_month: int = 1) -> str:
+    """`Q4 2026`, `November 2026`, `2026` (`Q1 FY2027`, `FY2027` for a shifted fiscal year)."""
+    text = period.text
+    fiscal = "FY" if fiscal_start_month != 1 else ""
+    if "-Q" in text:
+        year, quarter = text.split("-")
+        return f"{quarter} {fiscal}{year}"
+    if "-" in text:
+        return f"{_MONTHS[period.start.month - 1]} {period.start.year}"
+    return f"{fiscal}{text}"
+
+
+def period_short(period: Period, fiscal_start_month: int = 1) -> str:
+    """`Q4`, `November`, `2026`: the period as said within its year."""
+    text = period.text
+    if "-Q" in text:
+        return text.split("-")[1]
+    if "-" in text:
+        return _MONTHS[period.start.month - 1]
+    return period_label(period, fiscal_start_month)
+
+
+def hours(value: int) -> str:
+    """`24 hours`, `3 days` (whole days from 48 hours up)."""
+    if value >= 48 and value % 24 == 0:
+        return f"{value // 24} days"
+    return f"{value} hour" if value == 1 else f"{value} hours"
+
+
+def joined(items: list[str], word: str = "and") -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>#~])")
+
+
+def text_table(rows: list[list[Any]], style: str = "text", right: Iterable[int] = ()) -> str:
+    """Rows of cells (the first row is the header) as an aligned text or Markdown table.
+
+    `right` lists the columns to align right (numbers). Templates call it as
+    `{{ table(rows, "markdown", (2, 3)) }}`. Every cell is put on one line; in Markdown,
+    characters that would start formatting or end a cell are escaped.
+    """
+    cells = [[clean(str(cell)) for cell in row] for row in rows]
+    if not cells:
+        return ""
+    aligned = set(right)
+    if style == "markdown":
+        cells = [[_MARKDOWN_SPECIAL.sub(r"\\\1", cell) for cell in row] for row in cells]
+    count = max(len(row) for row in cells)
+    cells = [row + [""] * (count - len(row)) for row in cells]
+    widths = [max(len(row[i]) for row in cells) for i in range(count)]
+
+    def line(row: list[str], sep: str) -> str:
+        return sep.join(
+            cell.rjust(widths[i]) if i in aligned else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        )
+
+    if style == "markdown":
+        widths = [max(width, 3) for width in widths]
+        rules = [
+            "-" * (widths[i] - 1) + ":" if i in aligned else "-" * widths[i] for i in range(count)
+        ]
+        lines = [line(cells[0], " | "), " | ".join(rules), *(line(row, " | ") for row in cells[1:])]
+        return "\n".join(f"| {text} |" for text in lines)
+    rule = "  ".join("-" * width for width in widths)
+    body = [line(row, "  ").rstrip() for row in cells[1:]]
+    return "\n".join([line(cells[0], "  ").rstrip(), rule, *body])

@@ -1,0 +1,496 @@
+"""What each email template sees: plain dicts of ready-to-print text, built from the registry.
+
+Numbers arrive formatted (`EUR 785,000`, `7.9%`, `Mon 23 Nov 2026, 09:00 CET`) so a
+template override only chooses words and order. The variables of each template are
+listed in templates/email/README.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from kpictl import display
+from kpictl.actuals import Actuals
+from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients, person_view
+from kpictl.evaluate import (
+    CharterResult,
+    KpiStatus,
+    Progress,
+    State,
+    campaign_period,
+    current_target,
+    next_tier,
+    readout_dates,
+)
+from kpictl.models import REFRESH_RANK, Campaign, DataSource, GlossaryTerm, Kpi, Person, Tier
+from kpictl.periods import Period
+from kpictl.registry import Registry
+
+View = dict[str, Any]
+
+GOVERNANCE = {
+    "central-office": "central campaign office",
+    "pod": "pod (one cross-functional team)",
+    "hybrid-coe": "hybrid centre of excellence",
+    "sales-led": "sales-led with marketing support",
+}
+
+
+def _people(people: Iterable[Person]) -> list[View]:
+    return [view for view in map(person_view, people) if view is not None]
+
+
+def kpi_view(registry: Registry, kpi: Kpi) -> View:
+    term = registry.get(kpi.definition) if kpi.definition else None
+    increase = kpi.direction == "increase"
+    return {
+        "id": kpi.id,
+        "name": display.clean(kpi.name),
+        "description": kpi.description.strip(),
+        "formula": kpi.formula.strip(),
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "higher_is_better": increase,
+        "better": "higher" if increase else "lower",
+        "worse_word": "behind" if increase else "above",
+        "better_word": "ahead of" if increase else "below",
+        "pacing": kpi.pacing,
+        "linear": kpi.pacing == "linear",
+        "refresh": kpi.cadence.refresh,
+        "review": kpi.cadence.review,
+        "stage": kpi.stage,
+        "audience": kpi.audience,
+        "definition": (
+            {"term": display.clean(term.term), "definition": term.definition.strip()}
+            if isinstance(term, GlossaryTerm)
+            else None
+        ),
+        "owner": person_view(registry.person(kpi.owners.primary)),
+        "backup": person_view(registry.person(kpi.owners.backup)),
+        "labels": {key: display.clean(value) for key, value in kpi.labels.items()},
+    }
+
+
+def period_view(period: Period, fiscal_start_month: int, day: date) -> View:
+    elapsed = min(max((day - period.start).days + 1, 0), period.days)
+    return {
+        "text": period.text,
+        "label": display.period_label(period, fiscal_start_month),
+        "short": display.period_short(period, fiscal_start_month),
+        "start": display.day(period.start),
+        "end": display.day(period.end),
+        "days": period.days,
+        "elapsed_days": elapsed,
+        "remaining_days": period.days - elapsed,
+        "elapsed_pct": display.percent(elapsed / period.days * 100),
+    }
+
+
+def tier_view(registry: Registry, kpi: Kpi, tier: Tier) -> View:
+    reached = escalation_recipients(registry, kpi, tier, outage=False)
+    return {
+        "level": tier.level,
+        "name": display.clean(tier.name),
+        "threshold": display.percent(tier.deviation_pct),
+        "respond_within": display.hours(tier.respond_hours),
+        "actions": [action.strip() for action in tier.actions],
+        "on_data_outage": tier.on_data_outage,
+        "notify": _people(reached.to),
+        "approvers": _people(reached.approvers),
+    }
+
+
+def _source_view(registry: Registry, source: DataSource) -> View:
+    return {
+        "id": source.id,
+        "name": display.clean(source.name),
+        "system": display.clean(source.system),
+        "refresh": source.refresh,
+        "owner": person_view(registry.person(source.owner)),
+    }
+
+
+def lineage_view(registry: Registry, kpi: Kpi, out_by_source: dict[str, list[str]]) -> list[View]:
+    """The KPI's sources, then what they are built from, breadth first."""
+    views: list[View] = []
+    seen: set[str] = set()
+    queue: list[tuple[str, str | None, int]] = [(sid, None, 0) for sid in kpi.sources]
+    while queue:
+        source_id, feeds, depth = queue.pop(0)
+        source = registry.get(source_id)
+        if source_id in seen or not isinstance(source, DataSource):
+            continue
+        seen.add(source_id)
+        fallback = registry.get(source.fallback) if source.fallback else None
+        others = [name for name in out_by_source.get(source_id, []) if name != kpi.name]
+        views.append(
+            {
+                **_source_view(registry, source),
+                "direct": depth == 0,
+                "depth": depth,
+                "feeds": feeds,
+                "lags": REFRESH_RANK[source.refresh] > REFRESH_RANK[kpi.cadence.refresh],
+                "fallback": (
+                    _source_view(registry, fallback) if isinstance(fallback, DataSource) else None
+                ),
+                "also_out": others,
+            }
+        )
+        queue.extend((up, display.clean(source.name), depth + 1) for up in source.upstream)
+    return views
+
+
+def outages_by_source(statuses: Iterable[KpiStatus]) -> dict[str, list[str]]:
+    """For each data source, the KPIs reading it directly that are in a data outage."""
+    out: dict[str, list[str]] = {}
+    for status in statuses:
+        if status.state is State.OUTAGE:
+            for source_id in status.kpi.sources:
+                out.setdefault(source_id, []).append(display.clean(status.kpi.name))
+    return out
+
+
+def _impact(status: KpiStatus, kpi: Kpi, period: View) -> View:
+    """What the current pace means for the full-period target."""
+    assert status.target is not None and status.share is not None
+    actual = status.actual.value if status.actual else None
+    view: View = {"projection": None, "shortfall": None, "shortfall_pct": None}
+    view |= {"needed": None, "needed_per_week": None, "headroom": None}
+    if actual is None:
+        return view
+    target = status.target
+    remaining_days = period["remaining_days"]
+    if kpi.pacing == "linear" and status.share > 0:
+        projection = actual / status.share
+        view["projection"] = display.number(projection, kpi, approx=True)
+        miss = target - projection if kpi.direction == "increase" else projection - target
+        if miss > 0 and target:
+            view["shortfall"] = display.number(miss, kpi, approx=True)
+            view["shortfall_pct"] = display.percent(miss / abs(target) * 100)
+        left = target - actual
+        weeks = max(remaining_days / 7, 1 / 7) if remaining_days else None
+        if kpi.direction == "increase" and left > 0:
+            view["needed"] = display.number(left, kpi)
+            if weeks:
+                view["needed_per_week"] = display.number(left / weeks, kpi, approx=True)
+        elif kpi.direction == "decrease":
+            view["headroom"] = display.number(max(left, 0), kpi)
+    return view
+
+
+def _recipients_view(recipients: Recipients) -> View:
+    return {
+        "to": _people(recipients.to),
+        "cc": _people(recipients.cc),
+        "approvers": _people(recipients.approvers),
+        "stand_ins": [
+            {"absent": person_view(absent), "by": person_view(by)}
+            for absent, by in recipients.stand_ins
+        ],
+    }
+
+
+def _sent(registry: Registry, moment: datetime) -> View:
+    org = registry.settings.organization
+    return {
+        "organization": display.clean(org) if org else None,
+        "at": display.moment(moment),
+        "date": display.day(moment.date()),
+    }
+
+
+def escalation_context(
+    registry: Registry,
+    status: KpiStatus,
+    recipients: Recipients,
+    out_by_source: dict[str, list[str]],
+) -> View:
+    """Everything escalation.* and outage.* templates may use."""
+    kpi, tier, policy = status.kpi, status.tier, status.policy
+    assert tier is not None and policy is not None and status.period is not None
+    assert status.respond_by is not None and status.target is not None
+    fiscal = registry.settings.fiscal_year_start_month
+    day = status.moment.date()
+    period = period_view(status.period, fiscal, day)
+    actual = status.actual
+    nxt = next_tier(policy, tier)
+    lineage = lineage_view(registry, kpi, out_by_source)
+    numbers: View = {
+        "actual": display.number(actual.value, kpi) if actual else None,
+        "as_of": display.day(actual.as_of) if actual else None,
+        "as_of_short": display.day_short(actual.as_of) if actual else None,
+        "age_days": status.age_days,
+        "target": display.number(status.target, kpi),
+        "target_to_date": display.number(status.target_to_date or 0, kpi),
+        "deviation": (
+            display.percent(status.deviation_pct) if status.deviation_pct is not None else None
+        ),
+        "gap": (
+            display.number(abs((status.target_to_date or 0) - actual.value), kpi)
+            if actual
+            else None
+        ),
+    }
+    outage = None
+    if status.state is State.OUTAGE:
+        outage = {
+            "reason": status.outage,
+            "missing": status.outage == "missing",
+            "stale": status.outage == "stale",
+            "last_value": numbers["actual"],
+            "as_of": numbers["as_of"],
+            "as_of_short": numbers["as_of_short"],
+            "age_days": status.age_days,
+            "allowed_days": status.allowed_days,
+            "refresh": kpi.cadence.refresh,
+        }
+    fallbacks = [s["fallback"] for s in lineage if s["direct"] and s["fallback"]]
+    source_owners: list[View] = []
+    for source in lineage:
+        owner = source["owner"]
+        if source["direct"] and owner and all(o["id"] != owner["id"] for o in source_owners):
+            source_owners.append(owner)
+    return {
+        "kind": "outage" if outage else "escalation",
+        "kpi": kpi_view(registry, kpi),
+        "policy": {"id": policy.id, "name": display.clean(policy.name)},
+        "tier": tier_view(registry, kpi, tier),
+        "next_tier": tier_view(registry, kpi, nxt) if nxt else None,
+        "period": period,
+        "numbers": numbers,
+        "impact": _impact(status, kpi, period),
+        "outage": outage,
+        "lineage": lineage,
+        "fallbacks": fallbacks,
+        "source_owners": source_owners,
+        "lagging_sources": [s for s in lineage if s["lags"]],
+        "respond_by": {
+            "text": display.moment(status.respond_by),
+            "short": display.moment_short(status.respond_by),
+            "iso": status.respond_by.isoformat(),
+        },
+        "implementer": person_view(registry.person(kpi.owners.primary)),
+        "recipients": _recipients_view(recipients),
+        "sent": _sent(registry, status.moment),
+    }
+
+
+# --- campaigns ----------------------------------------------------------------------------
+
+
+def party_view(registry: Registry, ref: str) -> View | None:
+    """A DACI/RACI entry: a person, or a team shown with its lead."""
+    person = registry.person(ref)
+    if person is not None:
+        return person_view(person)
+    team = registry.team(ref)
+    if team is None:
+        return None
+    lead = person_view(registry.lead_of(ref))
+    name = display.clean(team.name)
+    return {
+        "id": team.id,
+        "name": f"{name} ({lead['name']})" if lead else name,
+        "first_name": lead["first_name"] if lead else name,
+        "email": lead["email"] if lead else None,
+        "title": None,
+    }
+
+
+def _parties(registry: Registry, refs: Iterable[str]) -> list[View]:
+    return [view for view in (party_view(registry, ref) for ref in refs) if view is not None]
+
+
+def campaign_view(registry: Registry, campaign: Campaign) -> View:
+    timeline = campaign.timeline
+    return {
+        "id": campaign.id,
+        "name": display.clean(campaign.name),
+        "status": campaign.status,
+        "context": campaign.context.strip(),
+        "objective": campaign.objective.strip(),
+        "strategies": [text.strip() for text in campaign.strategies],
+        "out_of_scope": [text.strip() for text in campaign.out_of_scope],
+        "governance": GOVERNANCE.get(campaign.governance) if campaign.governance else None,
+        "start": display.day(timeline.start),
+        "end": display.day(timeline.end),
+        "days": (timeline.end - timeline.start).days + 1,
+        "readouts": [
+            {"day": days, "date": display.day(when)} for days, when in readout_dates(campaign)
+        ],
+        "driver": party_view(registry, campaign.daci.driver),
+        "approver": party_view(registry, campaign.daci.approver),
+        "contributors": _parties(registry, campaign.daci.contributors),
+        "informed": _parties(registry, campaign.daci.informed),
+        "raci": [
+            {
+                "activity": display.clean(item.activity),
+                "responsible": _parties(registry, item.responsible),
+                "accountable": party_view(registry, item.accountable) if item.accountable else None,
+            }
+            for item in campaign.raci
+        ],
+        "risks": [
+            {
+                "risk": risk.risk.strip(),
+                "owner": party_view(registry, risk.owner) if risk.owner else None,
+                "mitigation": risk.mitigation.strip() if risk.mitigation else None,
+            }
+            for risk in campaign.risks
+        ],
+        "signed": [
+            {"by": party_view(registry, sign.by), "date": display.day(sign.date)}
+            for sign in campaign.sign_off
+        ],
+    }
+
+
+def _charter_kpis(
+    registry: Registry, campaign: Campaign, actuals: Actuals | None, day: date
+) -> list[View]:
+    fiscal = registry.settings.fiscal_year_start_month
+    items = [
+        ("primary", campaign.primary_kpi),
+        *(("secondary", k) for k in campaign.secondary_kpis),
+    ]
+    views = []
+    for role, item in items:
+        kpi = registry.get(item.kpi)
+        if not isinstance(kpi, Kpi):
+            continue
+        baseline = None
+        found = current_target(kpi, day, fiscal)
+        if actuals is not None and found is not None:
+            latest = actuals.latest(kpi.id, found[1].text, on=day)
+            if latest is not None:
+                baseline = {
+                    "value": display.number(latest.value, kpi),
+                    "as_of": display.day(latest.as_of),
+                    "period": display.period_label(found[1], fiscal),
+                }
+        views.append(
+            {
+                "role": role,
+                "kpi": kpi_view(registry, kpi),
+                "target": display.number(item.target, kpi) if item.target is not None else None,
+                "baseline": baseline,
+            }
+        )
+    return views
+
+
+def _campaign_base(
+    registry: Registry, campaign: Campaign, recipients: Recipients, moment: datetime
+) -> View:
+    return {
+        "campaign": campaign_view(registry, campaign),
+        "recipients": _recipients_view(recipients),
+        "sent": _sent(registry, moment),
+    }
+
+
+def kickoff_context(
+    registry: Registry, campaign: Campaign, moment: datetime, actuals: Actuals | None
+) -> View:
+    recipients = daci_recipients(registry, campaign)
+    return _campaign_base(registry, campaign, recipients, moment) | {
+        "kpis": _charter_kpis(registry, campaign, actuals, moment.date())
+    }
+
+
+def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
+    kpi = result.kpi
+    actual = result.actual
+    fmt = display.number
+    needed = per_week = None
+    days_left = max((campaign.timeline.end - day).days, 0)
+    if result.target is not None and actual is not None and kpi.pacing == "linear":
+        left = result.target - actual.value
+        if kpi.direction == "increase" and left > 0:
+            needed = fmt(left, kpi)
+            if days_left:
+                per_week = fmt(left / max(days_left / 7, 1 / 7), kpi, approx=True)
+    final_miss = None
+    if result.target is not None and actual is not None:
+        diff = actual.value - result.target
+        final_miss = fmt(abs(diff), kpi)
+    increase = kpi.direction == "increase"
+    return {
+        "role": result.role,
+        "kpi": {"id": kpi.id, "name": display.clean(kpi.name), "linear": kpi.pacing == "linear"},
+        "target": fmt(result.target, kpi) if result.target is not None else None,
+        "target_to_date": (
+            fmt(result.target_to_date, kpi) if result.target_to_date is not None else None
+        ),
+        "actual": fmt(actual.value, kpi) if actual else None,
+        "as_of": display.day(actual.as_of) if actual else None,
+        "deviation": (
+            display.percent(result.deviation_pct) if result.deviation_pct is not None else None
+        ),
+        "progress": result.progress.value,
+        "ahead": result.progress in (Progress.AHEAD, Progress.ON_TARGET),
+        "behind": result.progress is Progress.BEHIND,
+        "has_value": actual is not None and result.target is not None,
+        "worse_word": "behind" if increase else "above",
+        "better_word": "ahead of" if increase else "below",
+        "difference": final_miss,
+        "needed": needed,
+        "needed_per_week": per_week,
+    }
+
+
+def readout_context(
+    registry: Registry,
+    campaign: Campaign,
+    day_number: int,
+    readout_day: date,
+    results: list[CharterResult],
+    moment: datetime,
+) -> View:
+    recipients = daci_recipients(registry, campaign)
+    later = [(n, when) for n, when in readout_dates(campaign) if when > readout_day]
+    share = campaign_period(campaign).elapsed_share(readout_day)
+    views = [result_view(r, campaign, readout_day) for r in results]
+    return _campaign_base(registry, campaign, recipients, moment) | {
+        "readout": {
+            "day": day_number,
+            "date": display.day(readout_day),
+            "elapsed_pct": display.percent(share * 100),
+            "days_left": max((campaign.timeline.end - readout_day).days, 0),
+        },
+        "results": views,
+        "behind": [v for v in views if v["behind"]],
+        "missing": [v for v in views if v["progress"] == Progress.NO_VALUE.value],
+        "next_readout": {"day": later[0][0], "date": display.day(later[0][1])} if later else None,
+    }
+
+
+def recap_context(
+    registry: Registry,
+    campaign: Campaign,
+    results: list[CharterResult],
+    day: date,
+    moment: datetime,
+) -> View:
+    recipients = daci_recipients(registry, campaign)
+    views = [result_view(r, campaign, day) for r in results]
+    retro = campaign.retrospective
+    return _campaign_base(registry, campaign, recipients, moment) | {
+        "results": views,
+        "hits": [v for v in views if v["has_value"] and v["ahead"]],
+        "misses": [v for v in views if v["has_value"] and v["behind"]],
+        "complete": campaign.status == "complete",
+        "measured_on": display.day(day),
+        "retrospective": (
+            {
+                "why": retro.why.strip() if retro.why else None,
+                "worked": [text.strip() for text in retro.worked],
+                "did_not_work": [text.strip() for text in retro.did_not_work],
+                "recommendations": [text.strip() for text in retro.recommendations],
+            }
+            if retro
+            else None
+        ),
+    }

@@ -1,0 +1,20 @@
+"""The template environment for status tables and emails: the one sandboxed environment,
+the registry's override folder first, and the helpers the shipped templates call."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kpictl.display import text_table
+from kpictl.render import environment, override_folder
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from kpictl.registry import Registry
+
+
+def environment_for(registry: Registry | None) -> Environment:
+    env = environment(override_folder(registry) if registry is not None else None)
+    env.globals["table"] = text_table
+    return env

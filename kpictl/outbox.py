@@ -1,0 +1,232 @@
+"""What the status and email commands share: load the registry and the actuals, fix the
+evaluation moment, then preview, write or send the emails. The CLI calls these."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from kpictl import display
+from kpictl.actuals import Actuals, ActualsError, parse_actuals, read_text
+from kpictl.emails.build import Email, Mailer
+from kpictl.emails.compose import AddressError, Sender, to_bytes
+from kpictl.emails.env import environment_for
+from kpictl.errors import KpictlError
+from kpictl.evaluate import evaluation_moment
+from kpictl.findings import Severity
+from kpictl.models import Campaign
+from kpictl.registry import Registry, load_registry
+from kpictl.schema_errors import suggest
+
+
+@dataclass
+class Session:
+    registry: Registry
+    actuals: Actuals | None
+    moment: datetime
+    stable: bool  # --as-of given: output is the same on every run
+
+    def mailer(self) -> Mailer:
+        try:
+            sender = Sender.from_settings(self.registry.settings)
+        except AddressError as exc:
+            raise KpictlError(f"kpictl.yaml: {exc}") from None
+        env = environment_for(self.registry)
+        return Mailer(self.registry, env, sender, self.moment, self.stable)
+
+
+def open_session(
+    root: Path,
+    actuals: str | None,
+    when: date | datetime | None,
+    err: TextIO | None = None,
+) -> Session:
+    """Load the registry and the actuals; problems in the actuals go to `err` as file:row lines."""
+    err = err or sys.stderr
+    registry, findings = load_registry(root)
+    errors = sum(1 for item in findings if item.severity is Severity.ERROR)
+    if errors:
+        print(
+            f"kpictl: warning: the registry has {errors} error{'s' if errors != 1 else ''}; "
+            "entities that failed to load are left out (run `kpictl check`)",
+            file=err,
+        )
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo(registry.settings.timezone))
+    moment = evaluation_moment(when, registry.settings.timezone, now)
+    loaded = None
+    if actuals is not None:
+        loaded = load_actuals(registry, actuals, moment.date(), err)
+    return Session(registry, loaded, moment, stable=when is not None)
+
+
+def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actuals:
+    try:
+        text, name = read_text(spec)
+    except ActualsError as exc:
+        raise KpictlError(f"{spec}:{exc.row}: {exc.message}") from None
+    except OSError as exc:
+        raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
+    kpis = [kpi.id for kpi in registry.kpis]
+    campaigns = [campaign.id for campaign in registry.campaigns]
+    try:
+        actuals = parse_actuals(text, name, kpis, campaigns)
+    except ActualsError as exc:
+        raise KpictlError(f"{name}:{exc.row}: {exc.message}") from None
+    for problem in actuals.problems:
+        print(f"{name}:{problem.row}: {problem.message}", file=err)
+    for actual in actuals.measured_after(day):
+        print(
+            f"{name}:{actual.row}: measured {actual.as_of.isoformat()}, after the evaluation "
+            f"date {day.isoformat()}: not used",
+            file=err,
+        )
+    return actuals
+
+
+def find_campaign(registry: Registry, campaign_id: str) -> Campaign:
+    """The campaign with this id, or a refusal with a did-you-mean (exit 1)."""
+    entity = registry.get(campaign_id)
+    if isinstance(entity, Campaign):
+        return entity
+    ids = sorted(campaign.id for campaign in registry.campaigns)
+    if entity is not None:
+        raise KpictlError(f"'{campaign_id}' is a {entity.kind}, not a campaign", exit_code=1)
+    close = suggest(campaign_id, ids)
+    tip = f" (did you mean '{close}'?)" if close else ""
+    known = f"; campaigns: {', '.join(ids)}" if ids and len(ids) <= 12 else ""
+    raise KpictlError(f"no campaign '{campaign_id}'{tip}{known}", exit_code=1)
+
+
+def _people(people: Sequence[object]) -> str:
+    parts = []
+    for person in people:
+        name = display.clean(getattr(person, "name", ""))
+        addr = display.clean(getattr(person, "email", ""))
+        parts.append(f"{name} <{addr}>" if name else addr)
+    return ", ".join(parts)
+
+
+def preview(emails: Sequence[Email]) -> str:
+    """Each email as a person would read it: headers, then the text part."""
+    out = []
+    for email in emails:
+        out.append(f"==== {email.key}.eml " + "=" * max(4, 60 - len(email.key)))
+        out.append(f"From: {email.message['From']}")
+        out.append(f"To: {_people(email.to)}")
+        if email.cc:
+            out.append(f"Cc: {_people(email.cc)}")
+        out.append(f"Subject: {email.subject}")
+        out.append(f"Date: {email.message['Date']}")
+        out.append("")
+        out.append(email.text.rstrip("\n"))
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def summary_table(emails: Sequence[Email], style: str = "text") -> str:
+    rows: list[list[object]] = [["Email", "To", "Cc", "Subject"]]
+    for email in emails:
+        rows.append([f"{email.key}.eml", len(email.to), len(email.cc), email.subject])
+    return display.text_table(rows, style, right=(1, 2))
+
+
+def _write_quick(path: Path, data: bytes) -> None:
+    """Write whole (a temp file, then a rename), without write_atomic's fsync.
+
+    Thousands of .eml files, each fsynced, take seconds; a crash leaves old or new
+    files, never half-written ones, and the run can simply be repeated.
+    """
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    temp.replace(path)
+
+
+def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
+    """One .eml per email plus index.md, which lists them."""
+    from kpictl.fileio import write_atomic
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for email in emails:
+            _write_quick(folder / f"{email.key}.eml", to_bytes(email.message))
+        index = (
+            f"# {title}\n\n{summary_table(emails, 'markdown')}\n"
+            if emails
+            else f"# {title}\n\nNo emails.\n"
+        )
+        write_atomic(folder / "index.md", index)
+    except OSError as exc:
+        raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
+def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) -> int:
+    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure."""
+    from kpictl.smtp import SmtpSetupError, send_all
+
+    block = registry.settings.email
+    if block is None or block.smtp is None:
+        raise KpictlError(
+            "cannot send: kpictl.yaml has no email.smtp settings (host, port, starttls); "
+            "add them, or use --out DIR to write .eml files instead"
+        )
+    try:
+        report = send_all(block.smtp, [(email.key, email.message) for email in emails])
+    except SmtpSetupError as exc:
+        raise KpictlError(f"cannot send: {exc}") from None
+    for delivery in report.deliveries:
+        for addr in delivery.accepted:
+            print(f"sent      {delivery.key}  {addr}", file=out)
+        for addr, reply in delivery.refused.items():
+            print(f"refused   {delivery.key}  {addr}  ({reply})", file=out)
+        for addr in delivery.not_sent:
+            print(f"not sent  {delivery.key}  {addr}", file=out)
+    total = len(emails)
+    print(f"Sent {report.sent} of {total} email{'s' if total != 1 else ''}.", file=out)
+    if report.ok:
+        return 0
+    not_sent = [d.key for d in report.deliveries if not d.accepted]
+    partly = [d.key for d in report.deliveries if d.accepted and (d.refused or d.not_sent)]
+    detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
+    detail += f"; partly sent: {', '.join(partly)}" if partly else ""
+    print(f"kpictl: sending stopped: {report.error}{detail}", file=err)
+    return 1
+
+
+def deliver(
+    session: Session,
+    emails: Sequence[Email],
+    warnings: Sequence[str],
+    out_dir: Path | None,
+    do_send: bool,
+    title: str,
+) -> int:
+    """Preview (default), write .eml files (--out) and/or send (--send)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    for warning in warnings:
+        print(f"kpictl: warning: {warning}", file=stderr)
+    if out_dir is not None:
+        write_all(emails, out_dir, title)
+        print(
+            f"Wrote {len(emails)} email{'s' if len(emails) != 1 else ''} to {out_dir} "
+            "(index.md lists them).",
+            file=stdout,
+        )
+    if do_send:
+        code = send(session.registry, emails, stdout, stderr)
+        stdout.flush()
+        return code
+    if out_dir is None:
+        if emails:
+            stdout.write(f"{title}: dry run, nothing sent.\n\n")
+            stdout.write(summary_table(emails) + "\n\n")
+            stdout.write(preview(emails))
+        else:
+            stdout.write(f"{title}: no emails to send.\n")
+    stdout.flush()
+    return 0
