@@ -45,7 +45,7 @@ def environment(overrides: Path | None = None) -> Environment:
     loaders = [FileSystemLoader(str(default_templates()))]
     if overrides is not None:
         loaders.insert(0, FileSystemLoader(str(overrides)))
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=_autoescape,
@@ -53,6 +53,11 @@ def environment(overrides: Path | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from kpictl.escaping import FILTERS
+
+    # Escapes for the languages autoescape does not cover: md, mermaid, dot, plain...
+    env.filters.update(FILTERS)
+    return env
 
 
 def render(env: Environment, name: str, **context: Any) -> str:

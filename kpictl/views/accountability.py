@@ -1,0 +1,962 @@
+"""The accountability map and `who` as plain data, built from a Registry. No I/O.
+
+The map answers "who answers for this number, where does it come from, and who
+hears about it when it goes wrong"; `who` answers the same question the other
+way round, for one person or team. Both tolerate a registry with check errors:
+a reference to a missing entity becomes a placeholder marked `known=False`, a
+lineage cycle is cut where it closes, so the map shows everything it can.
+
+Labels shown to people (what "approver" or "sources" mean in a sentence) live
+in the templates; this module only carries ids, names and short codes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from kpictl.models import (
+    Campaign,
+    DataSource,
+    EscalationPolicy,
+    GlossaryTerm,
+    Kpi,
+    Person,
+    Stage,
+)
+from kpictl.registry import Registry
+from kpictl.schema_errors import suggest
+
+STAGES: tuple[str, ...] = get_args(Stage)  # funnel order: awareness first
+GROUPINGS = ("kpi", "owner", "team", "stage")
+# Teams whose function serves other teams rather than facing the business; a KPI
+# reported to the business needs at least one owner outside these.
+INTERNAL_FUNCTIONS = frozenset({"analytics", "other"})
+TOP_OWNERS = 5
+
+
+class UnknownId(ValueError):
+    """An id given on the command line names nothing of the expected kind."""
+
+    def __init__(self, what: str, value: str, suggestion: str | None) -> None:
+        tip = f"; did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"no {what} has the id '{value}'{tip}")
+        self.value = value
+        self.suggestion = suggestion
+
+
+# --------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    id: str
+    name: str
+    function: str | None
+    lead: str | None  # person id
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    id: str
+    name: str
+    title: str | None
+    email: str | None
+    team: TeamView | None
+    manager: str | None  # person id
+    active: bool
+    known: bool = True
+
+    @property
+    def status(self) -> str:
+        """ "" for an active person in the registry, else "missing" or "inactive"."""
+        if not self.known:
+            return "missing"
+        return "" if self.active else "inactive"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    id: str
+    name: str
+    system: str | None
+    refresh: str | None
+    owner: PersonView | None
+    upstream: tuple[str, ...]
+    fallback: str | None  # source id
+    known: bool = True
+
+    @property
+    def captures(self) -> bool:
+        """A system of record: it captures the data rather than deriving it."""
+        return self.known and not self.upstream
+
+    @property
+    def role(self) -> str:
+        """ "capture", "derived", or "missing" for an id that names no source."""
+        if not self.known:
+            return "missing"
+        return "derived" if self.upstream else "capture"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """A source and the sources it is derived from, down to the capturing systems."""
+
+    source: SourceView
+    upstream: tuple[LineageNode, ...] = ()
+    cycle: bool = False  # the source is already on this path: the chain stops here
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    source: SourceView
+    fallback: SourceView
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    level: int
+    name: str
+    deviation_pct: float
+    respond_within: str
+    respond_hours: int
+    on_data_outage: bool
+    actions: tuple[str, ...]
+    notify: tuple[PersonView, ...]
+    approvers: tuple[PersonView, ...]
+    notify_as_written: tuple[str, ...]
+    approver_as_written: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LadderView:
+    id: str
+    name: str
+    tiers: tuple[TierView, ...]
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KpiView:
+    id: str
+    name: str
+    description: str
+    stage: str
+    indicator: str
+    audience: str
+    unit: str
+    direction: str
+    definition: str | None  # glossary term id
+    primary: PersonView
+    backup: PersonView
+    lineage: tuple[LineageNode, ...]
+    capture: tuple[SourceView, ...]  # the capturing systems at the end of the lineage
+    fallbacks: tuple[Fallback, ...]
+    refresh: str
+    review: str
+    escalation: LadderView
+
+    @property
+    def stage_rank(self) -> int:
+        return STAGES.index(self.stage) if self.stage in STAGES else len(STAGES)
+
+    @property
+    def capture_systems(self) -> list[str]:
+        """The names of the systems that capture this KPI's data, each once."""
+        return list(dict.fromkeys(s.system for s in self.capture if s.system))
+
+    @property
+    def keywords(self) -> str:
+        """Every id and name a search for this KPI should find, lowercased."""
+        words = [self.id, self.name, self.stage, self.indicator, self.audience, self.review]
+        for person in (self.primary, self.backup):
+            words += [person.id, person.name, person.team.name if person.team else ""]
+        words.append(self.escalation.name)
+        for source in _flatten(self.lineage):
+            words += [source.id, source.name, source.system or ""]
+        return " ".join(word for word in words if word).lower()
+
+
+# --------------------------------------------------------------------------------------
+# Health: views, not lint failures
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SameTeam:
+    kpi: KpiView
+    team: TeamView
+
+
+@dataclass(frozen=True, slots=True)
+class SinglePoint:
+    """A primary owner nobody else can stand in for on one KPI."""
+
+    person: PersonView
+    kpi: KpiView
+    # "sources": also owns every source the KPI reads; "approver": the only approver
+    # on every tier of its escalation ladder.
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerLoad:
+    person: PersonView
+    primary: int
+    backup: int
+    sources: int
+
+    @property
+    def total(self) -> int:
+        return self.primary + self.backup + self.sources
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    same_team: tuple[SameTeam, ...]
+    single_points: tuple[SinglePoint, ...]
+    top_owners: tuple[OwnerLoad, ...]
+    no_business_owner: tuple[KpiView, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.same_team or self.single_points or self.no_business_owner)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSummary:
+    """What `kpictl check` says about the registry the view was built from."""
+
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    key: str  # a person, team or stage id; "" for the single group of --by kpi
+    label: str
+    kpis: tuple[KpiView, ...]
+    person: PersonView | None = None
+    team: TeamView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountabilityMap:
+    organization: str | None
+    grouped_by: str  # one of GROUPINGS
+    kpi_filter: tuple[str, ...]
+    owner_filter: tuple[str, ...]
+    groups: tuple[Group, ...]
+    kpis: tuple[KpiView, ...]  # sorted by id
+    people: dict[str, PersonView]  # everyone the map names, by id
+    sources: dict[str, SourceView]  # every source in the map's lineage and fallbacks
+    health: Health
+    check: CheckSummary
+    total_kpis: int  # in the registry, before filters
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.kpi_filter or self.owner_filter)
+
+    @property
+    def teams(self) -> dict[str, TeamView]:
+        found = {p.team.id: p.team for p in self.people.values() if p.team is not None}
+        return dict(sorted(found.items()))
+
+
+# --------------------------------------------------------------------------------------
+# Resolving ids into views (with placeholders for what is missing)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Resolver:
+    registry: Registry
+    _people: dict[str, PersonView] = field(default_factory=dict)
+    _teams: dict[str, TeamView] = field(default_factory=dict)
+    _sources: dict[str, SourceView] = field(default_factory=dict)
+    _lineage: dict[str, LineageNode] = field(default_factory=dict)
+    _ladders: dict[tuple[str, str], LadderView] = field(default_factory=dict)
+
+    def team(self, team_id: str) -> TeamView:
+        view = self._teams.get(team_id)
+        if view is None:
+            team = self.registry.team(team_id)
+            view = (
+                TeamView(team.id, team.name, team.function, team.lead)
+                if team
+                else TeamView(team_id, team_id, None, None, known=False)
+            )
+            self._teams[team_id] = view
+        return view
+
+    def person(self, person_id: str) -> PersonView:
+        view = self._people.get(person_id)
+        if view is None:
+            person = self.registry.person(person_id)
+            view = self._person_view(person) if person else self._unknown_person(person_id)
+            self._people[person_id] = view
+        return view
+
+    def _person_view(self, person: Person) -> PersonView:
+        return PersonView(
+            person.id,
+            person.name,
+            person.title,
+            person.email,
+            self.team(person.team),
+            person.manager,
+            person.active,
+        )
+
+    @staticmethod
+    def _unknown_person(person_id: str) -> PersonView:
+        return PersonView(person_id, person_id, None, None, None, None, True, known=False)
+
+    def people(self, entities: Iterable[Person]) -> tuple[PersonView, ...]:
+        return tuple(self.person(p.id) for p in entities)
+
+    def source(self, source_id: str) -> SourceView:
+        view = self._sources.get(source_id)
+        if view is None:
+            source = self.registry.get(source_id)
+            if isinstance(source, DataSource):
+                view = SourceView(
+                    source.id,
+                    source.name,
+                    source.system,
+                    source.refresh,
+                    self.person(source.owner),
+                    tuple(source.upstream),
+                    source.fallback,
+                )
+            else:
+                view = SourceView(source_id, source_id, None, None, None, (), None, known=False)
+            self._sources[source_id] = view
+        return view
+
+    def lineage(self, source_id: str) -> LineageNode:
+        """The chain below one source; a cycle is cut where it closes."""
+        node, _ = self._walk(source_id, ())
+        return node
+
+    def _walk(self, source_id: str, path: tuple[str, ...]) -> tuple[LineageNode, bool]:
+        cached = self._lineage.get(source_id)
+        if cached is not None:
+            return cached, False
+        view = self.source(source_id)
+        if source_id in path:
+            return LineageNode(view, (), cycle=True), True
+        children: list[LineageNode] = []
+        tainted = False
+        for upstream in dict.fromkeys(view.upstream):
+            child, cut = self._walk(upstream, (*path, source_id))
+            children.append(child)
+            tainted = tainted or cut
+        node = LineageNode(view, tuple(children))
+        # A subtree cut by a cycle depends on the path it was reached by: do not reuse it.
+        if not tainted:
+            self._lineage[source_id] = node
+        return node, tainted
+
+    def ladder(self, kpi: Kpi) -> LadderView:
+        policy = self.registry.get(kpi.escalation)
+        if not isinstance(policy, EscalationPolicy):
+            return LadderView(kpi.escalation, kpi.escalation, (), known=False)
+        tiers = []
+        for tier in policy.tiers:
+            notify: dict[str, PersonView] = {}
+            for ref in tier.notify:
+                for person in self.registry.resolve(ref, kpi):
+                    notify.setdefault(person.id, self.person(person.id))
+            approvers: dict[str, PersonView] = {}
+            if tier.approver:
+                for person in self.registry.resolve(tier.approver, kpi):
+                    approvers.setdefault(person.id, self.person(person.id))
+            tiers.append(
+                TierView(
+                    tier.level,
+                    tier.name,
+                    tier.deviation_pct,
+                    tier.respond_within,
+                    tier.respond_hours,
+                    tier.on_data_outage,
+                    tuple(tier.actions),
+                    tuple(notify.values()),
+                    tuple(approvers.values()),
+                    tuple(tier.notify),
+                    tier.approver,
+                )
+            )
+        return LadderView(policy.id, policy.name, tuple(tiers))
+
+    def kpi(self, kpi: Kpi) -> KpiView:
+        lineage = tuple(self.lineage(source_id) for source_id in dict.fromkeys(kpi.sources))
+        chain = list(_flatten(lineage))
+        capture = tuple(dict.fromkeys(s for s in chain if s.captures))
+        fallbacks = tuple(
+            Fallback(s, self.source(s.fallback)) for s in dict.fromkeys(chain) if s.fallback
+        )
+        return KpiView(
+            id=kpi.id,
+            name=kpi.name,
+            description=kpi.description,
+            stage=kpi.stage,
+            indicator=kpi.indicator,
+            audience=kpi.audience,
+            unit=kpi.unit,
+            direction=kpi.direction,
+            definition=kpi.definition,
+            primary=self.person(kpi.owners.primary),
+            backup=self.person(kpi.owners.backup),
+            lineage=lineage,
+            capture=capture,
+            fallbacks=fallbacks,
+            refresh=kpi.cadence.refresh,
+            review=kpi.cadence.review,
+            escalation=self.ladder(kpi),
+        )
+
+
+def _flatten(nodes: Iterable[LineageNode]) -> Iterable[SourceView]:
+    """Every source in the lineage, depth first, each once."""
+    seen: set[str] = set()
+    stack = list(reversed(tuple(nodes)))
+    while stack:
+        node = stack.pop()
+        if node.source.id in seen:
+            continue
+        seen.add(node.source.id)
+        yield node.source
+        stack.extend(reversed(node.upstream))
+
+
+def lineage_sources(kpi: KpiView) -> list[SourceView]:
+    """Every source a KPI depends on, from the ones it reads down to capture."""
+    return list(_flatten(kpi.lineage))
+
+
+# --------------------------------------------------------------------------------------
+# The map
+# --------------------------------------------------------------------------------------
+
+
+def check_id(what: str, value: str, candidates: Iterable[str]) -> None:
+    """Raise UnknownId (with the closest candidate) unless `value` is among `candidates`."""
+    choices = list(candidates)
+    if value in choices:
+        return
+    # `aisha` for `aisha-okafor`: a unique id that starts with the word given.
+    starts = [c for c in choices if c.startswith(f"{value}-")]
+    close = starts[0] if len(starts) == 1 else suggest(value, choices)
+    raise UnknownId(what, value, close)
+
+
+def select_kpis(
+    registry: Registry, kpi_ids: Sequence[str] = (), owner_ids: Sequence[str] = ()
+) -> list[Kpi]:
+    """The KPIs a map shows: all, or those named by --kpi and/or owned by --owner.
+
+    An owner may be a person (primary or backup) or a team (any member primary or
+    backup). Both filters together mean KPIs that match both.
+    """
+    kpis = sorted(registry.kpis, key=lambda k: k.id)
+    for kpi_id in kpi_ids:
+        check_id("KPI", kpi_id, (k.id for k in kpis))
+    people = {p.id for p in registry.people}
+    teams = {t.id for t in registry.teams}
+    owners: set[str] = set()
+    for owner_id in owner_ids:
+        check_id("person or team", owner_id, sorted(people | teams))
+        if owner_id in people:
+            owners.add(owner_id)
+        else:
+            owners.update(p.id for p in registry.people if p.team == owner_id)
+    if kpi_ids:
+        wanted = set(kpi_ids)
+        kpis = [k for k in kpis if k.id in wanted]
+    if owner_ids:
+        kpis = [k for k in kpis if k.owners.primary in owners or k.owners.backup in owners]
+    return kpis
+
+
+def build_map(
+    registry: Registry,
+    *,
+    by: str = "kpi",
+    kpi_ids: Sequence[str] = (),
+    owner_ids: Sequence[str] = (),
+    check: CheckSummary | None = None,
+) -> AccountabilityMap:
+    """The accountability map of the registry (or of the KPIs the filters select)."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}")
+    resolver = _Resolver(registry)
+    kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
+
+    people: dict[str, PersonView] = {}
+    sources: dict[str, SourceView] = {}
+    for kpi in kpis:
+        people.setdefault(kpi.primary.id, kpi.primary)
+        people.setdefault(kpi.backup.id, kpi.backup)
+        for source in lineage_sources(kpi):
+            sources.setdefault(source.id, source)
+        for item in kpi.fallbacks:
+            sources.setdefault(item.fallback.id, item.fallback)
+        for tier in kpi.escalation.tiers:
+            for person in (*tier.notify, *tier.approvers):
+                people.setdefault(person.id, person)
+    for source in sources.values():
+        if source.owner is not None:
+            people.setdefault(source.owner.id, source.owner)
+
+    return AccountabilityMap(
+        organization=registry.settings.organization,
+        grouped_by=by,
+        kpi_filter=tuple(kpi_ids),
+        owner_filter=tuple(owner_ids),
+        groups=_groups(kpis, by),
+        kpis=kpis,
+        people=dict(sorted(people.items())),
+        sources=dict(sorted(sources.items())),
+        health=health(kpis, sources.values()),
+        check=check or CheckSummary(),
+        total_kpis=len(registry.kpis),
+    )
+
+
+def _groups(kpis: tuple[KpiView, ...], by: str) -> tuple[Group, ...]:
+    if by == "kpi":
+        return (Group("", "", kpis),) if kpis else ()
+    buckets: dict[str, list[KpiView]] = {}
+    if by == "stage":
+        for kpi in kpis:
+            buckets.setdefault(kpi.stage, []).append(kpi)
+        order = sorted(buckets, key=lambda s: (STAGES.index(s) if s in STAGES else 99, s))
+        return tuple(Group(stage, stage, tuple(buckets[stage])) for stage in order)
+    if by == "owner":
+        people: dict[str, PersonView] = {}
+        for kpi in kpis:
+            people[kpi.primary.id] = kpi.primary
+            buckets.setdefault(kpi.primary.id, []).append(kpi)
+        order = sorted(buckets, key=lambda pid: (people[pid].name.casefold(), pid))
+        return tuple(
+            Group(pid, people[pid].name, tuple(buckets[pid]), person=people[pid]) for pid in order
+        )
+    teams: dict[str, TeamView | None] = {}
+    for kpi in kpis:
+        team = kpi.primary.team
+        key = team.id if team else ""
+        teams[key] = team
+        buckets.setdefault(key, []).append(kpi)
+    # KPIs whose primary owner has no known team come last.
+    order = sorted(buckets, key=lambda t: (t == "", _team_name(teams[t]).casefold(), t))
+    return tuple(
+        Group(key, _team_name(teams[key]), tuple(buckets[key]), team=teams[key]) for key in order
+    )
+
+
+def _team_name(team: TeamView | None) -> str:
+    return team.name if team else ""
+
+
+def health(kpis: Sequence[KpiView], sources: Iterable[SourceView]) -> Health:
+    """Where accountability is thin: shared teams, single points of failure, overload."""
+    same_team = tuple(
+        SameTeam(kpi, kpi.primary.team)
+        for kpi in kpis
+        if kpi.primary.team is not None
+        and kpi.primary.team.known
+        and kpi.backup.team is not None
+        and kpi.primary.team.id == kpi.backup.team.id
+    )
+
+    single_points = []
+    for kpi in kpis:
+        if not kpi.primary.known:
+            continue
+        reasons = []
+        read = [node.source for node in kpi.lineage]
+        if read and all(s.owner is not None and s.owner.id == kpi.primary.id for s in read):
+            reasons.append("sources")
+        approvers = {p.id for tier in kpi.escalation.tiers for p in tier.approvers}
+        if approvers == {kpi.primary.id}:
+            reasons.append("approver")
+        if reasons:
+            single_points.append(SinglePoint(kpi.primary, kpi, tuple(reasons)))
+
+    people: dict[str, PersonView] = {}
+    primary: Counter[str] = Counter()
+    backup: Counter[str] = Counter()
+    owned: Counter[str] = Counter()
+    for kpi in kpis:
+        people.setdefault(kpi.primary.id, kpi.primary)
+        people.setdefault(kpi.backup.id, kpi.backup)
+        primary[kpi.primary.id] += 1
+        backup[kpi.backup.id] += 1
+    for source in sources:
+        if source.owner is not None and source.known:
+            people.setdefault(source.owner.id, source.owner)
+            owned[source.owner.id] += 1
+    loads = [
+        OwnerLoad(person, primary[pid], backup[pid], owned[pid])
+        for pid, person in people.items()
+        if person.known
+    ]
+    loads.sort(key=lambda load: (-load.total, -load.primary, load.person.name.casefold()))
+
+    no_business_owner = tuple(
+        kpi
+        for kpi in kpis
+        if kpi.audience == "business" and not any(_business_facing(p) for p in _owners(kpi))
+    )
+    return Health(same_team, tuple(single_points), tuple(loads[:TOP_OWNERS]), no_business_owner)
+
+
+def _owners(kpi: KpiView) -> tuple[PersonView, PersonView]:
+    return kpi.primary, kpi.backup
+
+
+def _business_facing(person: PersonView) -> bool:
+    team = person.team
+    return (
+        person.known
+        and person.active
+        and team is not None
+        and team.known
+        and team.function not in INTERNAL_FUNCTIONS
+    )
+
+
+# --------------------------------------------------------------------------------------
+# who
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRef:
+    id: str
+    name: str
+    stage: str
+    review: str
+
+
+@dataclass(frozen=True, slots=True)
+class KpiDuty:
+    kpi: KpiRef
+    person: PersonView  # for a team: the member who owns it
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDuty:
+    source: SourceView
+    person: PersonView
+    kpis: tuple[KpiRef, ...]  # the KPIs that read it, directly or further down the chain
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationDuty:
+    """One tier of one policy where someone is notified or approves, for some KPIs."""
+
+    person: PersonView
+    policy_id: str
+    policy_name: str
+    level: int
+    tier_name: str
+    respond_within: str
+    notified: bool
+    approves: bool
+    via: tuple[str, ...]  # the entries that name them: "$owner", a team id, their own id
+    kpis: tuple[KpiRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRole:
+    campaign_id: str
+    campaign_name: str
+    status: str
+    framework: Literal["DACI", "RACI"]
+    role: str  # driver, approver, contributor, informed; responsible, accountable, ...
+    activity: str | None  # RACI only
+    person: PersonView | None  # None when the team itself is named
+    via_team: TeamView | None  # set when a person holds the role through their team
+
+
+@dataclass(frozen=True, slots=True)
+class TermDuty:
+    id: str
+    term: str
+    person: PersonView | None  # None when the team itself owns it
+    via_team: TeamView | None
+
+
+@dataclass(frozen=True, slots=True)
+class WhoView:
+    kind: Literal["person", "team"]
+    id: str
+    name: str
+    person: PersonView | None
+    manager: PersonView | None
+    team: TeamView | None  # the person's team, or the team itself
+    lead: PersonView | None
+    members: tuple[PersonView, ...]
+    primary: tuple[KpiDuty, ...]
+    backup: tuple[KpiDuty, ...]
+    sources: tuple[SourceDuty, ...]
+    escalations: tuple[EscalationDuty, ...]
+    campaigns: tuple[CampaignRole, ...]
+    glossary: tuple[TermDuty, ...]
+    check: CheckSummary
+
+    @property
+    def empty(self) -> bool:
+        return (
+            not (self.primary or self.backup or self.sources or self.escalations or self.campaigns)
+            and not self.glossary
+        )
+
+
+def build_who(registry: Registry, subject: str, check: CheckSummary | None = None) -> WhoView:
+    """Everything one person or team answers for. Raises UnknownId for other ids."""
+    people = {p.id: p for p in registry.people}
+    teams = {t.id: t for t in registry.teams}
+    check_id("person or team", subject, sorted(people.keys() | teams.keys()))
+    resolver = _Resolver(registry)
+    person: PersonView | None
+    manager: PersonView | None
+    team: TeamView | None
+    if subject in people:
+        person = resolver.person(subject)
+        members: tuple[PersonView, ...] = (person,)
+        team = person.team if person.team and person.team.known else None
+        team_ids = {team.id} if team else set()
+        manager = resolver.person(person.manager) if person.manager else None
+        lead = resolver.person(team.lead) if team and team.lead else None
+        kind: Literal["person", "team"] = "person"
+        name = person.name
+    else:
+        team = resolver.team(subject)
+        roster = sorted(
+            (p for p in people.values() if p.team == subject), key=lambda p: p.name.casefold()
+        )
+        members = tuple(resolver.person(p.id) for p in roster)
+        team_ids = {subject}
+        lead = resolver.person(team.lead) if team.lead else None
+        person = None
+        manager = None
+        kind = "team"
+        name = team.name
+    member_ids = {m.id: m for m in members}
+    if kind == "team" and lead is not None:
+        # A lead from another team still answers for what is sent to this one.
+        member_ids.setdefault(lead.id, lead)
+
+    kpis = sorted(registry.kpis, key=lambda k: k.id)
+    refs = {k.id: KpiRef(k.id, k.name, k.stage, k.cadence.review) for k in kpis}
+    primary = tuple(
+        KpiDuty(refs[k.id], member_ids[k.owners.primary])
+        for k in kpis
+        if k.owners.primary in member_ids
+    )
+    backup = tuple(
+        KpiDuty(refs[k.id], member_ids[k.owners.backup])
+        for k in kpis
+        if k.owners.backup in member_ids
+    )
+
+    readers: dict[str, list[KpiRef]] = {}
+    for kpi in kpis:
+        chain = _flatten(resolver.lineage(s) for s in dict.fromkeys(kpi.sources))
+        for source in chain:
+            readers.setdefault(source.id, []).append(refs[kpi.id])
+    sources = tuple(
+        SourceDuty(resolver.source(s.id), member_ids[s.owner], tuple(readers.get(s.id, ())))
+        for s in sorted(registry.sources, key=lambda s: s.id)
+        if s.owner in member_ids
+    )
+
+    return WhoView(
+        kind=kind,
+        id=subject,
+        name=name,
+        person=person,
+        manager=manager,
+        team=team,
+        lead=lead,
+        members=members if kind == "team" else (),
+        primary=primary,
+        backup=backup,
+        sources=sources,
+        escalations=_escalation_duties(registry, resolver, kpis, refs, member_ids),
+        campaigns=_campaign_roles(registry, resolver, member_ids, team_ids, kind),
+        glossary=_term_duties(registry, resolver, member_ids, team_ids, kind),
+        check=check or CheckSummary(),
+    )
+
+
+def _escalation_duties(
+    registry: Registry,
+    resolver: _Resolver,
+    kpis: Sequence[Kpi],
+    refs: dict[str, KpiRef],
+    members: dict[str, PersonView],
+) -> tuple[EscalationDuty, ...]:
+    # (person, policy, level) -> [notified, approves, via entries, KPI ids]
+    found: dict[tuple[str, str, int], tuple[set[str], dict[str, None], dict[str, None]]] = {}
+    policies: dict[str, EscalationPolicy] = {}
+    for kpi in kpis:
+        policy = registry.get(kpi.escalation)
+        if not isinstance(policy, EscalationPolicy):
+            continue
+        policies[policy.id] = policy
+        for tier in policy.tiers:
+            entries = [("notify", ref) for ref in tier.notify]
+            if tier.approver:
+                entries.append(("approve", tier.approver))
+            for what, ref in entries:
+                for person in registry.resolve(ref, kpi):
+                    if person.id not in members:
+                        continue
+                    roles, via, named = found.setdefault(
+                        (person.id, policy.id, tier.level), (set(), {}, {})
+                    )
+                    roles.add(what)
+                    via.setdefault(ref, None)
+                    named.setdefault(kpi.id, None)
+    duties = []
+    for (person_id, policy_id, level), (roles, via, named) in found.items():
+        policy = policies[policy_id]
+        tier = next(t for t in policy.tiers if t.level == level)
+        duties.append(
+            EscalationDuty(
+                person=members[person_id],
+                policy_id=policy_id,
+                policy_name=policy.name,
+                level=level,
+                tier_name=tier.name,
+                respond_within=tier.respond_within,
+                notified="notify" in roles,
+                approves="approve" in roles,
+                via=tuple(via),
+                kpis=tuple(refs[k] for k in named),
+            )
+        )
+    duties.sort(key=lambda d: (d.person.name.casefold(), d.person.id, d.policy_id, d.level))
+    return tuple(duties)
+
+
+def _holders(
+    ref: str,
+    resolver: _Resolver,
+    members: dict[str, PersonView],
+    team_ids: set[str],
+    kind: Literal["person", "team"],
+) -> list[tuple[PersonView | None, TeamView | None]]:
+    """Who among the subject holds a role given to `ref`: (person, through team)."""
+    if ref in members:
+        return [(members[ref], None)]
+    if ref in team_ids:
+        team = resolver.team(ref)
+        if kind == "team":
+            return [(None, None)]  # the team itself is named
+        return [(person, team) for person in members.values()]
+    return []
+
+
+def _campaign_roles(
+    registry: Registry,
+    resolver: _Resolver,
+    members: dict[str, PersonView],
+    team_ids: set[str],
+    kind: Literal["person", "team"],
+) -> tuple[CampaignRole, ...]:
+    roles = []
+    for campaign in sorted(registry.of_kind(Campaign), key=lambda c: c.id):
+        entries: list[tuple[Literal["DACI", "RACI"], str, str | None, str]] = []
+        daci = campaign.daci
+        entries.append(("DACI", "driver", None, daci.driver))
+        entries.append(("DACI", "approver", None, daci.approver))
+        entries.extend(("DACI", "contributor", None, ref) for ref in daci.contributors)
+        entries.extend(("DACI", "informed", None, ref) for ref in daci.informed)
+        for row in campaign.raci:
+            entries.extend(("RACI", "responsible", row.activity, ref) for ref in row.responsible)
+            if row.accountable:
+                entries.append(("RACI", "accountable", row.activity, row.accountable))
+            entries.extend(("RACI", "consulted", row.activity, ref) for ref in row.consulted)
+            entries.extend(("RACI", "informed", row.activity, ref) for ref in row.informed)
+        seen: set[tuple[str, str, str | None, str | None]] = set()
+        for framework, role, activity, ref in entries:
+            for person, via_team in _holders(ref, resolver, members, team_ids, kind):
+                key = (framework, role, activity, person.id if person else None)
+                if key in seen:
+                    continue
+                seen.add(key)
+                roles.append(
+                    CampaignRole(
+                        campaign.id,
+                        campaign.name,
+                        campaign.status,
+                        framework,
+                        role,
+                        activity,
+                        person,
+                        via_team,
+                    )
+                )
+    return tuple(roles)
+
+
+def _term_duties(
+    registry: Registry,
+    resolver: _Resolver,
+    members: dict[str, PersonView],
+    team_ids: set[str],
+    kind: Literal["person", "team"],
+) -> tuple[TermDuty, ...]:
+    duties = []
+    for term in sorted(registry.of_kind(GlossaryTerm), key=lambda t: t.id):
+        for person, via_team in _holders(term.owner, resolver, members, team_ids, kind):
+            duties.append(TermDuty(term.id, term.term, person, via_team))
+    return tuple(duties)
+
+
+__all__ = [
+    "GROUPINGS",
+    "STAGES",
+    "AccountabilityMap",
+    "CampaignRole",
+    "CheckSummary",
+    "EscalationDuty",
+    "Fallback",
+    "Group",
+    "Health",
+    "KpiDuty",
+    "KpiRef",
+    "KpiView",
+    "LadderView",
+    "LineageNode",
+    "OwnerLoad",
+    "PersonView",
+    "SameTeam",
+    "SinglePoint",
+    "SourceDuty",
+    "SourceView",
+    "TeamView",
+    "TermDuty",
+    "TierView",
+    "UnknownId",
+    "WhoView",
+    "build_map",
+    "build_who",
+    "check_id",
+    "health",
+    "lineage_sources",
+    "select_kpis",
+]

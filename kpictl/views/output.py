@@ -1,0 +1,324 @@
+"""Renderers for the map and `who`: templates for words, json.dumps for JSON.
+
+Every text format goes through a Jinja template in templates/map/ or templates/who/
+(a registry may override any of them); JSON is built from the data model here, so
+its shape is fixed by code and documented in docs/map-json.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from kpictl.views.accountability import (
+    AccountabilityMap,
+    CampaignRole,
+    EscalationDuty,
+    KpiDuty,
+    KpiRef,
+    KpiView,
+    LineageNode,
+    PersonView,
+    SourceDuty,
+    SourceView,
+    TermDuty,
+    WhoView,
+)
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+MAP_FORMATS = ("text", "markdown", "mermaid", "dot", "json", "html")
+WHO_FORMATS = ("text", "markdown", "json")
+MAP_TEMPLATES = {
+    "text": "map/text.txt.j2",
+    "markdown": "map/markdown.md.j2",
+    "mermaid": "map/mermaid.mmd.j2",
+    "dot": "map/graph.dot.j2",
+    "html": "map/page.html.j2",
+}
+WHO_TEMPLATES = {"text": "who/text.txt.j2", "markdown": "who/markdown.md.j2"}
+# The JSON shape's version: bumped only when a field changes meaning or goes away.
+JSON_VERSION = 1
+# Above this many KPIs the HTML page leaves the picture out: a graph of thousands of
+# boxes is unreadable, and the table, search and filters still work.
+GRAPH_LIMIT = 150
+
+
+def render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
+    """The map in one of MAP_FORMATS."""
+    if output_format == "json":
+        return map_json(view)
+    context: dict[str, Any] = {"view": view}
+    if output_format in ("html", "mermaid", "dot"):
+        from kpictl.views.graph import build_graph, draw
+
+        context["graph"] = build_graph(view)
+        if output_format == "html":
+            context["drawing"] = draw(view) if len(view.kpis) <= GRAPH_LIMIT else None
+            context["graph_limit"] = GRAPH_LIMIT
+    template = env.get_template(MAP_TEMPLATES[output_format])
+    return template.render(**template_data(context))
+
+
+def render_who(view: WhoView, output_format: str, env: Environment) -> str:
+    """`who` in one of WHO_FORMATS."""
+    if output_format == "json":
+        return who_json(view)
+    return env.get_template(WHO_TEMPLATES[output_format]).render(**template_data({"view": view}))
+
+
+def template_data(value: Any, _memo: dict[int, Any] | None = None) -> Any:
+    """The view as plain dicts and lists, under the same names templates use.
+
+    Templates run in Jinja's sandbox, which vets every attribute it reads from an
+    object; reading a key from a dict is not vetted, and is about ten times faster.
+    On a map of thousands of KPIs that is the difference between one second and
+    several. Dataclass fields and properties become keys; shared objects (a person
+    named on many KPIs) are converted once.
+    """
+    memo = {} if _memo is None else _memo
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        data: dict[str, Any] = {}
+        memo[id(value)] = data
+        for item in dataclasses.fields(value):
+            data[item.name] = template_data(getattr(value, item.name), memo)
+        for name, member in vars(type(value)).items():
+            if isinstance(member, property):
+                data[name] = template_data(getattr(value, name), memo)
+        return data
+    if isinstance(value, dict):
+        return {key: template_data(item, memo) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [template_data(item, memo) for item in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _person(person: PersonView) -> dict[str, Any]:
+    return {
+        "name": person.name,
+        "title": person.title,
+        "email": person.email,
+        "team": person.team.id if person.team else None,
+        "manager": person.manager,
+        "active": person.active,
+        "known": person.known,
+    }
+
+
+def _source(source: SourceView) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "system": source.system,
+        "refresh": source.refresh,
+        "owner": source.owner.id if source.owner else None,
+        "upstream": list(source.upstream),
+        "fallback": source.fallback,
+        "captures": source.captures,
+        "known": source.known,
+    }
+
+
+def _lineage(node: LineageNode) -> dict[str, Any]:
+    return {
+        "source": node.source.id,
+        "upstream": [_lineage(child) for child in node.upstream],
+        "cycle": node.cycle,
+    }
+
+
+def _kpi(kpi: KpiView) -> dict[str, Any]:
+    ladder = kpi.escalation
+    return {
+        "id": kpi.id,
+        "name": kpi.name,
+        "description": kpi.description,
+        "stage": kpi.stage,
+        "indicator": kpi.indicator,
+        "audience": kpi.audience,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "definition": kpi.definition,
+        "owners": {"primary": kpi.primary.id, "backup": kpi.backup.id},
+        "cadence": {"refresh": kpi.refresh, "review": kpi.review},
+        "lineage": [_lineage(node) for node in kpi.lineage],
+        "capture": [source.id for source in kpi.capture],
+        "fallbacks": [
+            {"source": item.source.id, "fallback": item.fallback.id} for item in kpi.fallbacks
+        ],
+        "escalation": {
+            "policy": ladder.id,
+            "name": ladder.name,
+            "known": ladder.known,
+            "tiers": [
+                {
+                    "level": tier.level,
+                    "name": tier.name,
+                    "deviation_pct": tier.deviation_pct,
+                    "on_data_outage": tier.on_data_outage,
+                    "respond_within": tier.respond_within,
+                    "respond_hours": tier.respond_hours,
+                    "notify": [p.id for p in tier.notify],
+                    "approvers": [p.id for p in tier.approvers],
+                    "notify_as_written": list(tier.notify_as_written),
+                    "approver_as_written": tier.approver_as_written,
+                    "actions": list(tier.actions),
+                }
+                for tier in ladder.tiers
+            ],
+        },
+    }
+
+
+def _check(view: AccountabilityMap | WhoView) -> dict[str, int]:
+    return {
+        "errors": view.check.errors,
+        "warnings": view.check.warnings,
+        "infos": view.check.infos,
+    }
+
+
+def map_json(view: AccountabilityMap) -> str:
+    """The map as JSON: KPIs reference people, teams and sources by id."""
+    health = view.health
+    return _dump(
+        {
+            "kpictl_map": JSON_VERSION,
+            "organization": view.organization,
+            "grouped_by": view.grouped_by,
+            "filters": {"kpi": list(view.kpi_filter), "owner": list(view.owner_filter)},
+            "check": _check(view),
+            "total_kpis": view.total_kpis,
+            "groups": [
+                {"key": group.key, "label": group.label, "kpis": [k.id for k in group.kpis]}
+                for group in view.groups
+            ],
+            "kpis": [_kpi(kpi) for kpi in view.kpis],
+            "people": {pid: _person(person) for pid, person in view.people.items()},
+            "teams": {
+                tid: {
+                    "name": team.name,
+                    "function": team.function,
+                    "lead": team.lead,
+                    "known": team.known,
+                }
+                for tid, team in view.teams.items()
+            },
+            "sources": {sid: _source(source) for sid, source in view.sources.items()},
+            "health": {
+                "same_team": [
+                    {"kpi": item.kpi.id, "team": item.team.id} for item in health.same_team
+                ],
+                "single_points_of_failure": [
+                    {"person": item.person.id, "kpi": item.kpi.id, "reasons": list(item.reasons)}
+                    for item in health.single_points
+                ],
+                "most_ownership": [
+                    {
+                        "person": load.person.id,
+                        "primary": load.primary,
+                        "backup": load.backup,
+                        "sources": load.sources,
+                        "total": load.total,
+                    }
+                    for load in health.top_owners
+                ],
+                "no_business_facing_owner": [kpi.id for kpi in health.no_business_owner],
+            },
+        }
+    )
+
+
+def _ref(kpi: KpiRef) -> str:
+    return kpi.id
+
+
+def who_json(view: WhoView) -> str:
+    """`who` as JSON: people by id, KPIs by id."""
+    people: dict[str, PersonView] = {}
+    for person in (view.person, view.manager, view.lead, *view.members):
+        if person is not None:
+            people[person.id] = person
+    duties: list[KpiDuty | SourceDuty | EscalationDuty] = [
+        *view.primary,
+        *view.backup,
+        *view.sources,
+        *view.escalations,
+    ]
+    for duty in duties:
+        people[duty.person.id] = duty.person
+    roles: list[CampaignRole | TermDuty] = [*view.campaigns, *view.glossary]
+    for item in roles:
+        if item.person is not None:
+            people[item.person.id] = item.person
+    return _dump(
+        {
+            "kpictl_who": JSON_VERSION,
+            "kind": view.kind,
+            "id": view.id,
+            "name": view.name,
+            "team": view.team.id if view.team else None,
+            "manager": view.manager.id if view.manager else None,
+            "lead": view.lead.id if view.lead else None,
+            "members": [m.id for m in view.members],
+            "check": _check(view),
+            "primary": [{"kpi": d.kpi.id, "person": d.person.id} for d in view.primary],
+            "backup": [{"kpi": d.kpi.id, "person": d.person.id} for d in view.backup],
+            "sources": [
+                {
+                    "source": d.source.id,
+                    "person": d.person.id,
+                    "kpis": [_ref(k) for k in d.kpis],
+                }
+                for d in view.sources
+            ],
+            "escalations": [
+                {
+                    "person": d.person.id,
+                    "policy": d.policy_id,
+                    "level": d.level,
+                    "tier": d.tier_name,
+                    "respond_within": d.respond_within,
+                    "notified": d.notified,
+                    "approves": d.approves,
+                    "via": list(d.via),
+                    "kpis": [_ref(k) for k in d.kpis],
+                }
+                for d in view.escalations
+            ],
+            "campaigns": [
+                {
+                    "campaign": r.campaign_id,
+                    "status": r.status,
+                    "framework": r.framework,
+                    "role": r.role,
+                    "activity": r.activity,
+                    "person": r.person.id if r.person else None,
+                    "via_team": r.via_team.id if r.via_team else None,
+                }
+                for r in view.campaigns
+            ],
+            "glossary": [
+                {
+                    "term": t.id,
+                    "person": t.person.id if t.person else None,
+                    "via_team": t.via_team.id if t.via_team else None,
+                }
+                for t in view.glossary
+            ],
+            "people": {pid: _person(p) for pid, p in sorted(people.items())},
+        }
+    )
