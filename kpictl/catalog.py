@@ -50,6 +50,13 @@ RULES: dict[str, Rule] = {
             W,
             "A person is primary owner of more KPIs than owner_kpi_limit.",
         ),
+        Rule(
+            "O005",
+            "owner-change-without-approval",
+            E,
+            "With --base, a KPI's new primary owner lacks owners.rationale and "
+            "owners.approved_by, or the approver may not approve it.",
+        ),
         Rule("L001", "lineage-cycle", E, "Data sources form a cycle through upstream."),
         Rule(
             "L002",
@@ -69,7 +76,8 @@ RULES: dict[str, Rule] = {
             "T003",
             "target-change-without-approval",
             E,
-            "With --base, a changed target value lacks rationale and approved_by.",
+            "With --base, a changed target lacks rationale and approved_by, or the approver "
+            "may not approve it.",
         ),
         Rule(
             "E001",
@@ -139,5 +147,11 @@ def finding(
     entity: str | None = None,
     related: tuple[Location, ...] = (),
 ) -> Finding:
-    """A finding at its rule's default severity (settings may change it later)."""
+    """A finding at its rule's default severity (settings may change it later).
+
+    Line breaks in the message (a value quoted from the YAML) are shown as \\n, so
+    every finding stays one line in every report.
+    """
+    if "\n" in message or "\r" in message:
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
     return Finding(code, RULES[code].severity, message, location, entity, related)

@@ -18,8 +18,8 @@ from typing import Any
 from kpictl.catalog import finding
 from kpictl.findings import Finding, Location
 
-# Values one document may hold once aliases are expanded. A registry entity has a
-# few hundred at most; an alias bomb reaches millions within a few lines.
+# Values that aliases may add to one document when expanded. A registry entity
+# has a few hundred values at most; an alias bomb reaches millions in a few lines.
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 # Files above this size are still read, but reported: a registry file is a few KB.
@@ -103,6 +103,38 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
 
 
+class YamlInt(int):
+    """An integer read from YAML that remembers how it was written.
+
+    `str()` gives the text as written, so where a model expects text (an id such
+    as `007`, a name such as `1e3`) it gets what the author typed, not `7`.
+    """
+
+    source: str
+
+    def __new__(cls, value: int, source: str) -> YamlInt:
+        number = super().__new__(cls, value)
+        number.source = source
+        return number
+
+    def __str__(self) -> str:
+        return self.source
+
+
+class YamlFloat(float):
+    """A float read from YAML that remembers how it was written (see YamlInt)."""
+
+    source: str
+
+    def __new__(cls, value: float, source: str) -> YamlFloat:
+        number = super().__new__(cls, value)
+        number.source = source
+        return number
+
+    def __str__(self) -> str:
+        return self.source
+
+
 def resolve_plain(text: str) -> Any:
     """Type of an unquoted scalar under the YAML 1.2 core schema.
 
@@ -118,17 +150,17 @@ def resolve_plain(text: str) -> Any:
     first = text[0]
     if first.isdigit() or first in "+-.":
         if _INT.match(text):
-            return int(text)
+            return YamlInt(int(text), text)
         if _OCT.match(text):
-            return int(text[2:], 8)
+            return YamlInt(int(text[2:], 8), text)
         if _HEX.match(text):
-            return int(text[2:], 16)
+            return YamlInt(int(text[2:], 16), text)
         if _FLOAT.match(text):
-            return float(text)
+            return YamlFloat(float(text), text)
         if _INF.match(text):
-            return float("-inf") if first == "-" else float("inf")
+            return YamlFloat(float("-inf") if first == "-" else float("inf"), text)
         if _NAN.match(text):
-            return float("nan")
+            return YamlFloat(float("nan"), text)
     return text
 
 
@@ -191,7 +223,7 @@ class _Builder:
         values = doc.values
         keys = doc.keys
         anchors: dict[str, tuple[Any, int]] = {}
-        total = 0
+        expanded = 0  # values that aliases add, counted as if written out
         # A frame: [container, path, size, pending key, key position, key style,
         #           start mark, anchor]. `pending key` is _NO_KEY while a mapping
         #           waits for its next key.
@@ -220,7 +252,6 @@ class _Builder:
                         anchors[event.anchor] = (text, 1)
                     frame[3] = text
                     frame[4] = (mark.line + 1, mark.column + 1)
-                    total += 1
                     continue
                 value: Any = text if event.style else resolve_plain(text)
                 size = 1
@@ -255,7 +286,6 @@ class _Builder:
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 frame = stack.pop()
                 value, size, mark, anchor = frame[0], frame[2], frame[6], frame[7]
-                total -= size - 1  # its children were counted as they were placed
             elif cls is AliasEvent:
                 target = anchors.get(event.anchor)
                 if target is None:
@@ -268,6 +298,15 @@ class _Builder:
                     raise _Abort
                 value, size = target
                 anchor = None
+                expanded += size
+                if expanded > MAX_VALUES:
+                    self._finding(
+                        "Y003",
+                        f"aliases expand this document to more than {MAX_VALUES:,} values; "
+                        "write the values out instead of nesting aliases",
+                        mark,
+                    )
+                    raise _Abort
                 if stack and stack[-1][3] is no_key and type(stack[-1][0]) is dict:
                     if not isinstance(value, str):
                         self._finding(
@@ -278,21 +317,11 @@ class _Builder:
                         raise _Abort
                     stack[-1][3] = value
                     stack[-1][4] = (mark.line + 1, mark.column + 1)
-                    total += 1
                     continue
             else:  # pragma: no cover - only node events occur inside a document
                 raise AssertionError(f"unexpected event {event!r}")
 
             # Place `value` (of `size` values once aliases are expanded) in its parent.
-            total += size
-            if total > MAX_VALUES:
-                self._finding(
-                    "Y003",
-                    f"aliases expand this document to more than {MAX_VALUES:,} values; "
-                    "write the values out instead of nesting aliases",
-                    mark,
-                )
-                raise _Abort
             if anchor is not None:
                 anchors[anchor] = (value, size)
             if not stack:
@@ -345,6 +374,12 @@ _NO_KEY: Any = object()
 
 
 def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, finding(
+            "Y001",
+            "this file is saved as UTF-16: save it as UTF-8",
+            Location(path, 1, 1),
+        )
     if b"\x00" in raw[:8192]:
         return None, finding(
             "Y001",
@@ -356,7 +391,9 @@ def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Columns count characters, as everywhere else.
+        line_start = before.rfind(b"\n") + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         return None, finding(
             "Y001",
             f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8",
@@ -378,7 +415,9 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
     problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}: {problem}" if context else str(problem)
-    if "tab" in message:
+    lines = text.splitlines()
+    indent = lines[line - 1][: max(column, 1)] if 0 < line <= len(lines) else ""
+    if "tab" in message or "\t" in indent:
         message += " (indent YAML with spaces, not tabs)"
     return finding("Y001", f"invalid YAML, {message}", Location(path, line, column))
 

@@ -271,10 +271,10 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         return
     kind = data.get("kind")
     raw_id = data.get("id")
-    # An all-digit id is valid, but YAML reads it as a number.
-    entity_id = (
-        str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
-    )
+    # An id such as 007 or 1e3 is a valid slug that YAML reads as a number; the
+    # loader's numbers remember their written form, which str() gives back.
+    numeric = isinstance(raw_id, int | float) and not isinstance(raw_id, bool)
+    entity_id = str(raw_id) if isinstance(raw_id, str) or numeric else None
     if kind is None:
         yield finding(
             "S001",

@@ -38,8 +38,11 @@ def _shown(value: Any) -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest of `choices` to `word`, when one is close enough to be a typo."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    by_folded: dict[str, str] = {}
+    for choice in choices:
+        by_folded.setdefault(choice.lower(), choice)
+    matches = difflib.get_close_matches(word.lower(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[matches[0]] if matches else None
 
 
 def _model_at(model: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
