@@ -406,6 +406,11 @@ def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:
 
 def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if mark is not None and context_mark is not None and mark.line >= text.count("\n"):
+        # The parser gave up at the end of the file (an unclosed bracket or quote):
+        # the place where the unclosed thing opened is the useful one.
+        mark = context_mark
     if mark is not None:
         line, column = mark.line + 1, mark.column + 1
     else:  # a reader error carries a character offset instead of a mark
@@ -480,7 +485,8 @@ def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
     """One regex for `exclude` globs; `**` spans folders, `*` stays within one.
 
     A pattern that names a folder excludes everything below it, so `drafts`,
-    `drafts/` and `drafts/**` all mean the same.
+    `drafts/` and `drafts/**` all mean the same. As in .gitignore, a pattern
+    without a slash matches at any depth (`*.draft.yaml`).
     """
     if not patterns:
         return None
@@ -489,6 +495,8 @@ def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
         pattern = pattern.strip().lstrip("./").rstrip("/")
         if pattern.endswith("/**"):
             pattern = pattern[:-3]
+        if "/" not in pattern:
+            pattern = "**/" + pattern
         regex = []
         i = 0
         while i < len(pattern):

@@ -244,7 +244,7 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
         source = read_file(path, shown)
         registry.files.append(source)
         findings.extend(source.findings)
-        if not source.documents and not source.findings:
+        if not source.findings and all(doc.data is None for doc in source.documents):
             findings.append(
                 finding(
                     "Y006",
@@ -338,22 +338,28 @@ def _where(location: Location) -> str:
 
 
 def registry_from_files(
-    root: Path, shown_root: Path, files: Mapping[str, bytes]
+    root: Path, shown_root: Path, files: Mapping[str, bytes | SourceFile]
 ) -> tuple[Registry, list[Finding]] | None:
     """Build a registry from file contents (e.g. read from git), without touching disk.
 
-    `files` maps paths relative to the registry (posix) to raw bytes; `kpictl.yaml`
-    among them marks the registry (None when it is missing). Files are selected as
-    `load_registry` selects them (hidden and `exclude` left out), and findings show
-    `shown_root / path`. `root` is the registry folder on disk, for template lookups.
+    `files` maps paths relative to the registry (posix) to raw bytes, or to a file
+    already parsed (reused as it is); `kpictl.yaml` among them marks the registry
+    (None when it is missing). Files are selected as `load_registry` selects them
+    (hidden and `exclude` left out), and findings show `shown_root / path`. `root` is
+    the registry folder on disk, for template lookups.
     """
     from kpictl.loader import parse_bytes, select_paths
+
+    def parsed(rel: str, content: bytes | SourceFile) -> SourceFile:
+        if isinstance(content, SourceFile):
+            return content
+        return parse_bytes(shown_root / rel, content)
 
     raw_root = files.get(ROOT_FILE)
     if raw_root is None:
         return None
     findings: list[Finding] = []
-    root_file = parse_bytes(shown_root / ROOT_FILE, raw_root)
+    root_file = parsed(ROOT_FILE, raw_root)
     findings.extend(root_file.findings)
     # The same checks of kpictl.yaml as load_registry's.
     if len(root_file.documents) > 1:
@@ -377,7 +383,7 @@ def registry_from_files(
     findings.extend(problems)
     registry = Registry(root, settings, [root_file], root_document=root_doc)
     for rel in select_paths([name for name in files if name != ROOT_FILE], exclude):
-        source = parse_bytes(shown_root / rel, files[rel])
+        source = parsed(rel, files[rel])
         registry.files.append(source)
         findings.extend(source.findings)
         if not source.documents and not source.findings:

@@ -345,3 +345,23 @@ def test_utf16_file_is_named_as_an_encoding_problem(tmp_path: Path, run: Run) ->
     assert found == [("Y001", "bad.yaml", 1, 1)]
     assert "UTF-8" in raw[0]["message"]
     assert "binary" not in raw[0]["message"]
+
+
+def test_unclosed_bracket_points_where_it_opened(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_registry
+
+    write_registry(tmp_path, {"t.yaml": "kind: team\nid: [a, b\n"})
+    result = run("check", str(tmp_path), "--as-of", "2026-11-20", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.splitlines()[0].startswith("t.yaml:2:5: Y001 [error] invalid YAML")
+
+
+def test_file_of_only_document_markers_is_empty(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_registry
+
+    write_registry(tmp_path, {"t.yaml": "---\n---\n"})
+    result = run("check", str(tmp_path), "--as-of", "2026-11-20", cwd=tmp_path)
+    assert result.code == 0
+    assert result.out.splitlines()[0] == (
+        "t.yaml:1:1: Y006 [info] this file holds no YAML document: add an entity or delete the file"
+    )

@@ -421,3 +421,14 @@ def test_use_color(
     else:
         monkeypatch.setenv("NO_COLOR", no_color)
     assert use_color(_Stream(tty)) is expected
+
+
+def test_sarif_uri_outside_the_working_folder_is_a_file_uri(tmp_path: Path, run: Run) -> None:
+    from tests.conftest import write_registry
+
+    root = write_registry(tmp_path / "reg", {"t.yaml": "kind: team\nid: t\n"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run("check", str(root), "--format", "sarif", "--as-of", "2026-11-20", cwd=elsewhere)
+    location = json.loads(result.out)["runs"][0]["results"][0]["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"] == {"uri": (root / "t.yaml").as_uri()}

@@ -834,3 +834,15 @@ def test_broken_entity_with_a_list_definition_is_not_a_crash(tmp_path: Path, run
         ("S001", "kpi.yaml", 7),
         ("G001", "glossary.yaml", 1),
     }
+
+
+def test_exclude_without_a_slash_matches_at_any_depth(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import write_registry
+
+    write_registry(
+        tmp_path,
+        {"kpis/x.draft.yaml": "kind: nonsense\n", "y.draft.yaml": "kind: nonsense\n"},
+        settings='version: 1\nexclude: ["*.draft.yaml"]\n',
+    )
+    result = run("check", str(tmp_path), "--as-of", "2026-11-20", cwd=tmp_path)
+    assert (result.code, result.out) == (0, "No findings in 1 file.\n")

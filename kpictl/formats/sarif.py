@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from kpictl import __version__
 from kpictl.catalog import RULES
@@ -29,6 +31,13 @@ def _rule(code: str) -> dict[str, Any]:
     }
 
 
+def artifact(path: Path) -> dict[str, str]:
+    """A relative path is relative to where kpictl ran (%SRCROOT%); others are file URIs."""
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": quote(path.as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
 def write(report: Report) -> str:
     codes = list(RULES)
     results = []
@@ -43,10 +52,7 @@ def write(report: Report) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {
-                                "uri": loc.path.as_posix(),
-                                "uriBaseId": "%SRCROOT%",
-                            },
+                            "artifactLocation": artifact(loc.path),
                             "region": {"startLine": loc.line, "startColumn": loc.column},
                         }
                     }
