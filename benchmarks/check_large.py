@@ -22,6 +22,12 @@ add a ``Scenario`` to ``SCENARIOS``; ``--scenario`` selects among them.
 
 A run whose exit code differs from the expected one is reported on a ``WARNING`` line
 together with the first lines of its output; the script then exits with status 1.
+
+Sizes: N KPIs come with about N/7 people (nobody is primary owner of more than 8 KPIs),
+N/84 teams, N/12 data sources, N/40 glossary terms, N/250 campaigns and 2 escalation
+policies, one entity per file: N=2000 gives 2,544 files, about 1.7 MB. The registries are
+clean under every rule of the format (no finding even with ``--fail-on info``). Generation
+is mostly file creation; on a slow disk set ``TMPDIR=/dev/shm`` (or ``--keep`` a RAM disk).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -725,13 +732,138 @@ def _check(ctx: Context, target: Target) -> list[str]:
     return [*ctx.kpictl, "check", str(target.path), "--as-of", ctx.as_of]
 
 
+def _map_html(ctx: Context, target: Target) -> list[str]:
+    output = ctx.scratch / f"map-{target.label.replace('=', '')}.html"
+    return [
+        *ctx.kpictl,
+        *("map", str(target.path), "--format", "html", "--output", str(output)),
+        *("--as-of", ctx.as_of),
+    ]
+
+
+_VALUE = re.compile(r"value: ([0-9]+(?:\.[0-9]+)?)")
+
+
+def _git(repo: Path, *args: str) -> None:
+    """Run git in ``repo`` with a fixed identity, so commits work on any machine."""
+    subprocess.run(
+        [
+            *("git", "-C", str(repo)),
+            *("-c", "user.name=kpictl bench", "-c", "user.email=bench@example.invalid"),
+            *args,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _git_copy(target: Target, name: str) -> Path:
+    """A copy of ``target`` committed as a fresh git repository (deleted at exit).
+
+    The generated registry itself stays untouched, so scenarios do not affect each other.
+    """
+    import atexit
+
+    folder = Path(tempfile.mkdtemp(prefix=f"kpictl-bench-{name}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    repo = folder / "registry"
+    shutil.copytree(target.path, repo)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "Generated registry")
+    return repo
+
+
+def _bump_targets(files: Sequence[Path]) -> None:
+    """Raise the first target of each KPI file by 10% (a recalibration)."""
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        match = _VALUE.search(text)
+        if match is None:
+            continue
+        value = float(match[1]) * 1.1
+        shown = str(round(value)) if "." not in match[1] else f"{value:.2f}"
+        text = text[: match.start(1)] + shown + text[match.end(1) :]
+        file.write_text(text, encoding="utf-8")
+
+
+def _changed_since(ctx: Context, target: Target) -> list[str]:
+    # Builders run once per scenario and target, before the timed runs: prepare here.
+    repo = _git_copy(target, "changed-since")
+    _bump_targets(sorted((repo / "kpis").rglob("*.yaml"))[:1])  # one uncommitted change
+    return [*ctx.kpictl, "check", str(repo), "--changed-since", "HEAD", "--as-of", ctx.as_of]
+
+
+def _diff(ctx: Context, target: Target) -> list[str]:
+    repo = _git_copy(target, "diff")
+    _bump_targets(sorted((repo / "kpis").rglob("*.yaml"))[::40][:50])  # 50 recalibrations
+    _git(repo, "commit", "-q", "-a", "-m", "Recalibrate 50 targets")
+    return [*ctx.kpictl, "diff", "HEAD~1", "HEAD", "--registry", str(repo)]
+
+
+_KPI_ID = re.compile(r"^id: (\S+)$", re.MULTILINE)
+_KPI_DIRECTION = re.compile(r"^direction: (increase|decrease)$", re.MULTILINE)
+
+
+def breaching_actuals(target: Target, as_of: str) -> Path:
+    """An actuals CSV in which every KPI of a generated registry misses by far (tier 3).
+
+    Read back from the generated KPI files (whose layout this script controls) and written
+    beside them as a hidden file: kpictl reads only YAML from a registry.
+    """
+    day = date.fromisoformat(as_of)
+    period = f"{day.year}-Q{(day.month - 1) // 3 + 1}"  # generated registries: fiscal = calendar
+    target_value = re.compile(rf"period: {re.escape(period)}, value: ([0-9.]+)")
+    rows = ["kpi,period,value,as_of"]
+    for file in sorted((target.path / "kpis").rglob("*.yaml")):
+        text = file.read_text(encoding="utf-8")
+        kpi, direction = _KPI_ID.search(text), _KPI_DIRECTION.search(text)
+        value = target_value.search(text)
+        if kpi and direction and value:
+            factor = 0.05 if direction[1] == "increase" else 5
+            rows.append(f"{kpi[1]},{period},{float(value[1]) * factor:.2f},{as_of}")
+    path = target.path / ".breaching-actuals.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _escalate(ctx: Context, target: Target) -> list[str]:
+    actuals = breaching_actuals(target, ctx.as_of)
+    out = str(ctx.scratch / "outbox")
+    return [*ctx.kpictl, "escalate", str(target.path), "--out", out, "--actuals", str(actuals),
+            "--as-of", ctx.as_of]  # fmt: skip
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("check", "generated", _check, "kpictl check on each generated registry"),
+    Scenario(
+        "changed-since",
+        "generated",
+        _changed_since,
+        "kpictl check --changed-since HEAD with one KPI file changed in a git copy of each "
+        "generated registry (target: < 1.5 s at N=2000)",
+    ),
+    Scenario(
+        "diff",
+        "generated",
+        _diff,
+        "kpictl diff HEAD~1 HEAD over 50 target changes in a git copy of each generated "
+        "registry (target: < 5 s at N=2000)",
+    ),
     Scenario("check-example", "example", _check, "kpictl check on the example registry"),
-    # Later, e.g.:
-    # Scenario("map-html", "generated",
-    #          lambda c, t: [*c.kpictl, "map", str(t.path), "--format", "html",
-    #                        "--out", str(c.scratch / "map.html")], "kpictl map --format html"),
+    Scenario(
+        "map-html",
+        "generated",
+        _map_html,
+        "kpictl map --format html --output FILE on each generated registry (target: < 5 s "
+        "at N=2000)",
+    ),
+    Scenario(
+        "escalate",
+        "generated",
+        _escalate,
+        "kpictl escalate --out DIR with every KPI breaching (target: < 10 s at N=2000)",
+    ),
 )
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 
@@ -749,6 +881,7 @@ class Result:
     peak_rss_mb: float
     files_per_s: float
     exit_codes: list[int]
+    expected_exit: int
     ok: bool
     argv: list[str]
 
@@ -793,6 +926,7 @@ def measure(
         peak_rss_mb=max(r.max_rss_kb for r in runs) / 1024,
         files_per_s=target.files / best if best > 0 else 0.0,
         exit_codes=[r.exit_code for r in runs],
+        expected_exit=scenario.expected_exit,
         ok=all(r.exit_code == scenario.expected_exit and not r.timed_out for r in runs),
         argv=list(argv),
     )
@@ -1059,6 +1193,8 @@ def resolve_kpictl(cmd: str | None) -> tuple[str, ...]:
         argv = tuple(shlex.split(cmd))
         if not argv:
             raise SystemExit("error: --kpictl-cmd is empty")
+        if shutil.which(argv[0]) is None:
+            raise SystemExit(f"error: --kpictl-cmd: {argv[0]!r} is not an executable")
         return argv
     exe = shutil.which("kpictl")
     if exe is None:
@@ -1086,7 +1222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="kpictl-bench-scratch-") as scratch:
         ctx = Context(kpictl=kpictl, as_of=args.as_of, scratch=Path(scratch))
-        measure_args = {"repeat": args.repeat, "warmup": args.warmup, "timeout": args.timeout}
+
+        def run(scenario: Scenario, target: Target) -> None:
+            results.append(
+                measure(
+                    scenario,
+                    target,
+                    ctx,
+                    repeat=args.repeat,
+                    warmup=args.warmup,
+                    timeout=args.timeout,
+                )
+            )
 
         if wants_example:
             example: Path = args.also_example.resolve()
@@ -1094,7 +1241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target = describe_registry(example, "example")
                 for scenario in selected:
                     if scenario.target == "example":
-                        results.append(measure(scenario, target, ctx, **measure_args))
+                        run(scenario, target)
             else:
                 print(f"WARNING: no kpictl.yaml in {example}; skipping the example scenarios")
 
@@ -1103,9 +1250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with generated_target(n, args.keep) as target:
                     for scenario in selected:
                         if scenario.target == "generated":
-                            results.append(measure(scenario, target, ctx, **measure_args))
+                            run(scenario, target)
 
     print()
+    if not results:
+        print("WARNING: nothing was measured")
+        return 1
     print_table(results)
     failed = [r for r in results if not r.ok]
     for r in results:
@@ -1116,8 +1266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     for r in failed:
         print(
-            f"WARNING: {r.scenario} on {r.target} exited {r.exit_codes}, not 0: "
-            f"{shlex.join(r.argv)}"
+            f"WARNING: {r.scenario} on {r.target} exit codes {r.exit_codes}, expected "
+            f"{r.expected_exit}: {shlex.join(r.argv)}"
         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

@@ -69,11 +69,28 @@ def check(
     select: Collection[str] = (),
     ignore: Collection[str] = (),
     cwd: Path | None = None,
+    base: Registry | None = None,
 ) -> CheckResult:
-    """Check the registry at `root`. `select`/`ignore` hold rule codes."""
+    """Check the registry at `root`. `select`/`ignore` hold rule codes.
+
+    `base` is the registry at the `--base` commit: given, the rules that compare
+    against it (T003, O005) run too.
+    """
     registry, findings = load_registry(root, cwd)
+    return check_loaded(registry, findings, today, select, ignore, base)
+
+
+def check_loaded(
+    registry: Registry,
+    findings: list[Finding],
+    today: date | None = None,
+    select: Collection[str] = (),
+    ignore: Collection[str] = (),
+    base: Registry | None = None,
+) -> CheckResult:
+    """The rest of `check` for a registry already loaded (from disk, or from git)."""
     today = today or registry_today(registry)
-    findings.extend(run_rules(Context(registry, today)))
+    findings = [*findings, *run_rules(Context(registry, today, base))]
     findings, about_ignores = suppress.apply(findings, registry.files, today)
     findings = _configure(findings + about_ignores, registry.settings.rules, select, ignore)
     findings.sort(key=lambda item: item.sort_key)

@@ -92,6 +92,27 @@ def _check_email(value: str) -> str:
     return value
 
 
+# GitHub user names: letters, digits and single hyphens inside, at most 39 characters.
+GITHUB_PATTERN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}\Z")
+
+
+def _check_github(value: str) -> str:
+    if value.startswith("@"):
+        raise PydanticCustomError(
+            "kpictl_github",
+            "write the GitHub handle without the @: '{hint}'",
+            {"hint": value.lstrip("@")},
+        )
+    if not GITHUB_PATTERN.match(value):
+        raise PydanticCustomError(
+            "kpictl_github",
+            "'{value}' is not a GitHub user name: letters, digits and single hyphens, "
+            "not starting or ending with a hyphen, at most 39 characters",
+            {"value": value},
+        )
+    return value
+
+
 def _listify(value: Any) -> Any:
     """Let a single id stand where a list of ids is expected."""
     return [value] if isinstance(value, str) else value
@@ -105,6 +126,7 @@ TextList = Annotated[list[str], BeforeValidator(_listify)]
 PeriodText = Annotated[str, BeforeValidator(_check_period)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Email = Annotated[str, AfterValidator(_check_email)]
+GithubHandle = Annotated[str, AfterValidator(_check_github)]
 
 Function = Literal[
     "marketing",
@@ -150,6 +172,8 @@ class Person(Entity):
     title: str | None = None
     manager: Ref | None = None
     active: bool = True
+    # Code-host handle (no @), for `kpictl codeowners`.
+    github: GithubHandle | None = None
 
 
 class Team(Entity):
@@ -173,6 +197,9 @@ class DataSource(Entity):
 class Owners(Model):
     primary: Ref
     backup: Ref
+    # Who approved the latest change of primary owner, and why (rule O005 with --base).
+    rationale: str | None = None
+    approved_by: Ref | None = None
 
 
 class Cadence(Model):

@@ -18,6 +18,14 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 AS_OF = "2026-11-20"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: takes tens of seconds (e.g. real pre-commit installs); runs by default, "
+        "skip with -m 'not slow'",
+    )
+
+
 @dataclass
 class Result:
     code: int

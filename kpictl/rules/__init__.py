@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from kpictl.findings import Finding
 from kpictl.rules import (
     campaigns,
+    changes,
     escalation,
     glossary,
     lineage,
@@ -29,6 +30,7 @@ RULE_FUNCTIONS: tuple[RuleFunction, ...] = (
     *owners.RULES,
     *lineage.RULES,
     *targets.RULES,
+    *changes.RULES,
     *escalation.RULES,
     *campaigns.RULES,
     *glossary.RULES,

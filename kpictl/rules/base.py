@@ -15,6 +15,8 @@ from kpictl.registry import Registry
 class Context:
     registry: Registry
     today: date
+    # The registry at the `--base` commit, for the rules that compare against it.
+    base: Registry | None = None
 
 
 def at(ctx: Context, code: str, entity_id: str, path: KeyPath, message: str) -> Finding:

@@ -66,6 +66,8 @@ def _kpi(kpi: Kpi) -> Iterator[Reference]:
         yield ("definition",), kpi.definition, ("glossary_term",)
     yield ("owners", "primary"), kpi.owners.primary, PERSON
     yield ("owners", "backup"), kpi.owners.backup, PERSON
+    if kpi.owners.approved_by:
+        yield ("owners", "approved_by"), kpi.owners.approved_by, PERSON
     for i, source in enumerate(kpi.sources):
         yield ("sources", i), source, ("data_source",)
     for i, target in enumerate(kpi.targets):

@@ -1,0 +1,200 @@
+"""`kpictl codeowners`: a CODEOWNERS block so the owners of a KPI review changes to it.
+
+Each file that defines a KPI, a data source, a campaign or a glossary term gets a
+line naming its owners by their code-host handle (`github:` on the person):
+
+- KPI: primary and backup owner
+- data source: owner
+- campaign: DACI driver and approver
+- glossary term: owner
+
+A team named as an owner means its lead. People who are inactive are left out
+(they cannot review), and so are people without a `github:` handle; both are
+listed in a comment at the top of the block and reported as warnings.
+
+The generated lines sit between two marker comments. Running the command again
+replaces what is between them and keeps everything else in the file, so a
+hand-written CODEOWNERS (catch-all owners, other folders) can hold the block; a
+file without the markers gets the block appended at its end, where it takes
+precedence over earlier, broader patterns.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpictl.models import Campaign, DataSource, Entity, GlossaryTerm, Kpi, Person
+from kpictl.registry import Registry
+
+BEGIN = "# BEGIN kpictl codeowners"
+END = "# END kpictl codeowners"
+DEFAULT_PATH = Path(".github/CODEOWNERS")
+
+
+@dataclass
+class Codeowners:
+    """The block for a registry, and who could not be named in it."""
+
+    lines: list[str]
+    files: int  # files with at least one owner named
+    without_handle: list[Person] = field(default_factory=list)
+    inactive: list[Person] = field(default_factory=list)
+    unowned: list[str] = field(default_factory=list)  # files whose owners have no handle
+
+    @property
+    def block(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.without_handle:
+            n = len(self.without_handle)
+            names = _some([person.id for person in self.without_handle])
+            found.append(
+                f"{n} owner{'s' if n != 1 else ''} without a github handle, left out of "
+                f"CODEOWNERS: {names} (add `github: <handle>` to their person entry)"
+            )
+        if self.inactive:
+            n = len(self.inactive)
+            names = _some([person.id for person in self.inactive])
+            found.append(f"{n} inactive owner{'s' if n != 1 else ''} left out: {names}")
+        if self.unowned:
+            n = len(self.unowned)
+            found.append(
+                f"{n} file{'s' if n != 1 else ''} with no owner who can review: "
+                f"{_some(self.unowned)}"
+            )
+        return found
+
+
+def _some(items: list[str], limit: int = 5) -> str:
+    """The first few items, and how many more (the full list is in the file)."""
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+def owners_of(registry: Registry, entity: Entity) -> list[str]:
+    """Person or team ids that own `entity`, in the order they matter."""
+    if isinstance(entity, Kpi):
+        return [entity.owners.primary, entity.owners.backup]
+    if isinstance(entity, DataSource):
+        return [entity.owner]
+    if isinstance(entity, Campaign):
+        return [entity.daci.driver, entity.daci.approver]
+    if isinstance(entity, GlossaryTerm):
+        return [entity.owner]
+    return []
+
+
+def _people(registry: Registry, ref: str) -> list[Person]:
+    person = registry.person(ref)
+    if person is not None:
+        return [person]
+    lead = registry.lead_of(ref)
+    return [lead] if lead is not None else []
+
+
+def pattern(path: str) -> str:
+    """A repository path as an anchored CODEOWNERS pattern (spaces and # escaped)."""
+    escaped = path.replace("\\", "\\\\").replace(" ", "\\ ")
+    escaped = escaped.replace("#", "\\#")
+    return "/" + escaped
+
+
+def build(registry: Registry, registry_folder: str) -> Codeowners:
+    """The CODEOWNERS block; `registry.files` paths must be repository paths."""
+    rows: list[tuple[str, list[str]]] = []
+    without: dict[str, Person] = {}
+    inactive: dict[str, Person] = {}
+    unowned: list[str] = []
+    for source in registry.files:
+        people: list[Person] = []
+        for document in source.documents:
+            data = document.data
+            entity_id = data.get("id") if isinstance(data, dict) else None
+            record = registry.records.get(entity_id) if isinstance(entity_id, str) else None
+            if record is None or record.document is not document:
+                continue
+            for ref in owners_of(registry, record.entity):
+                people.extend(p for p in _people(registry, ref) if p not in people)
+        if not people:
+            continue
+        handles: list[str] = []
+        for person in people:
+            if not person.active:
+                inactive.setdefault(person.id, person)
+            elif person.github is None:
+                without.setdefault(person.id, person)
+            elif f"@{person.github}" not in handles:
+                handles.append(f"@{person.github}")
+        path = source.path.as_posix()
+        if handles:
+            rows.append((pattern(path), handles))
+        else:
+            unowned.append(path)
+
+    where = f"`{registry_folder}`" if registry_folder != "." else "the repository root"
+    lines = [
+        BEGIN,
+        f"# Generated by `kpictl codeowners` from the KPI registry in {where}: the owners",
+        "# of a KPI, data source, campaign or glossary term review changes to its file.",
+        "# Change owners in the registry and run `kpictl codeowners` again; do not edit",
+        "# the lines between these markers by hand.",
+    ]
+    if without:
+        lines.append("#")
+        lines.append("# Owners without a `github:` handle in the registry (not listed below):")
+        lines += [
+            f"#   {p.id} ({' '.join(p.name.split())})" for p in sorted(without.values(), key=_id)
+        ]
+    if inactive:
+        lines.append("#")
+        lines.append("# Inactive owners (not listed below):")
+        lines += [
+            f"#   {p.id} ({' '.join(p.name.split())})" for p in sorted(inactive.values(), key=_id)
+        ]
+    if unowned:
+        lines.append("#")
+        lines.append("# Files with no owner who can review:")
+        lines += [f"#   {pattern(path)}" for path in unowned]
+    lines.append("")
+    width = max((len(p) for p, _ in rows), default=0)
+    lines += [f"{p.ljust(width)} {' '.join(handles)}" for p, handles in rows]
+    lines.append(END)
+    return Codeowners(
+        lines,
+        len(rows),
+        sorted(without.values(), key=_id),
+        sorted(inactive.values(), key=_id),
+        unowned,
+    )
+
+
+def _id(person: Person) -> str:
+    return person.id
+
+
+def merge(existing: str | None, block: str) -> str:
+    """The file with `block` in place of the marked one (or appended, or alone)."""
+    if not existing:
+        return block
+    lines = existing.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == END]
+    if starts and ends and ends[-1] > starts[0]:
+        return "".join(lines[: starts[0]]) + block + "".join(lines[ends[-1] + 1 :])
+    text = existing if existing.endswith("\n") else existing + "\n"
+    return text + "\n" + block
+
+
+def unified_diff(path: str, old: str | None, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{path} (on disk)" if old is not None else "/dev/null",
+            tofile=f"{path} (from the registry)",
+        )
+    )
