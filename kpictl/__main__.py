@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; known errors become one line on stderr, bugs a short crash report."""
+    # kpictl uses no pydantic plugins; looking for them scans every installed
+    # package's entry points on each start. A user who sets the variable wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from kpictl.cli import app
     from kpictl.errors import KpictlError
 

@@ -117,6 +117,9 @@ class YamlInt(int):
         number.source = source
         return number
 
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
+        return int(self), self.source
+
     def __str__(self) -> str:
         return self.source
 
@@ -130,6 +133,9 @@ class YamlFloat(float):
         number = super().__new__(cls, value)
         number.source = source
         return number
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
+        return float(self), self.source
 
     def __str__(self) -> str:
         return self.source

@@ -42,16 +42,18 @@ def _line(exc: BaseException, path: Path) -> int | None:
 
 
 def template_error(ctx: Context) -> Iterator[Finding]:
-    from jinja2 import TemplateError
-
-    from kpictl.emails.env import environment_for
-    from kpictl.emails.samples import sample_contexts
     from kpictl.render import override_folder
 
     registry = ctx.registry
     folder = override_folder(registry)
     if folder is None:
         return
+    # Jinja and the sample data cost ~100 ms to import: only when there are overrides.
+    from jinja2 import TemplateError
+
+    from kpictl.emails.env import environment_for
+    from kpictl.emails.samples import sample_contexts
+
     cwd = Path.cwd()
     if not folder.is_dir():
         document = registry.root_document
