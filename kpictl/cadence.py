@@ -1,0 +1,471 @@
+"""`kpictl calendar`: the governance cadence as calendar events people import.
+
+Four rituals keep KPI ownership alive between quarterly reports, and one more
+closes every campaign:
+
+- a weekly data health check per KPI owner (one event listing the KPIs they
+  own, where the owner confirms the data is fresh and right, or raises it);
+- the monthly performance review (trends, attribution, channel mix) with every
+  KPI owner;
+- the quarterly signal review, where the owners of business-facing KPIs, the
+  leads of the marketing, sales and finance teams and the executive team align;
+- each campaign's readouts (days 30, 60 and 90 after its start, or as its
+  charter says) and its retrospective a week after it ends, with its DACI.
+
+The registry holds who and what, not when people meet, so the times are fixed
+slots (below), in the registry's time zone. Recurring rituals are one event each
+with an RRULE that runs to the end of the window; campaign milestones are
+single events, moved to the Monday after when they fall on a weekend. Every event
+has a UID derived from the organization, the ritual and the ids involved, so
+importing a newer file updates the events instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parseaddr
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from kpictl.models import Campaign, Kpi, Person
+from kpictl.registry import Registry
+
+# When each ritual happens (local time in the registry's zone) and for how long.
+HEALTH_CHECK = (time(9, 30), timedelta(minutes=30))  # Mondays
+PERFORMANCE_REVIEW = (time(10, 0), timedelta(hours=1))  # first Tuesday of the month
+SIGNAL_REVIEW = (time(14, 0), timedelta(minutes=90))  # 2nd Wednesday, 1st month of the quarter
+READOUT = (time(15, 0), timedelta(minutes=45))
+RETROSPECTIVE = (time(14, 0), timedelta(hours=1))
+RETROSPECTIVE_AFTER_END = timedelta(days=7)
+DEFAULT_WINDOW = timedelta(days=90)
+
+EventKind = Literal[
+    "health-check", "performance-review", "signal-review", "readout", "retrospective"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    id: str
+    name: str
+    email: str
+    required: bool = True
+
+
+@dataclass(slots=True)
+class CadenceEvent:
+    uid: str
+    kind: EventKind
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    attendees: list[Attendee] = field(default_factory=list)
+    organizer: Attendee | None = None
+    rrule: dict[str, object] | None = None
+    tentative: bool = False
+
+
+def slug(text: str) -> str:
+    """`text` as a lowercase slug (for UIDs and example e-mail domains)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "registry"
+
+
+def _at(day: date, slot: tuple[time, timedelta], zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, slot[0], zone)
+    end = (start.astimezone(UTC) + slot[1]).astimezone(zone)
+    return start, end
+
+
+def _weekday_on_or_after(day: date, weekday: int) -> date:
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    return _weekday_on_or_after(date(year, month, 1), weekday) + timedelta(weeks=nth - 1)
+
+
+def _next_month(year: int, month: int, step: int = 1) -> tuple[int, int]:
+    index = year * 12 + month - 1 + step
+    return index // 12, index % 12 + 1
+
+
+def _monthly_first(start: date, months: Iterable[int], weekday: int, nth: int) -> date:
+    """The first `nth` `weekday` on or after `start` in one of `months`."""
+    wanted = set(months)
+    year, month = start.year, start.month
+    for _ in range(25):
+        if month in wanted:
+            day = _nth_weekday(year, month, weekday, nth)
+            if day >= start:
+                return day
+        year, month = _next_month(year, month)
+    raise AssertionError("no month found")  # pragma: no cover
+
+
+def _weekday_after(day: date) -> tuple[date, bool]:
+    """`day`, or the Monday after it when it falls on a weekend (and whether it moved)."""
+    if day.weekday() >= 5:
+        return day + timedelta(days=7 - day.weekday()), True
+    return day, False
+
+
+class Cadence:
+    """Builds the events of one registry for a window of dates."""
+
+    def __init__(self, registry: Registry, first: date, last: date) -> None:
+        self.registry = registry
+        self.first = first
+        self.last = last
+        self.zone = ZoneInfo(registry.settings.timezone)
+        self.org = registry.settings.organization or registry.root.resolve().name
+        self.domain = f"{slug(self.org)}.kpictl"
+        # RRULE UNTIL is the end of the window's last day, in UTC as RFC 5545 requires.
+        self.until = datetime.combine(last, time(23, 59, 59), self.zone).astimezone(UTC)
+
+    # People ---------------------------------------------------------------------------
+
+    def attendee(self, person: Person | None, required: bool = True) -> Attendee | None:
+        if person is None or not person.active:
+            return None
+        return Attendee(person.id, person.name, person.email, required)
+
+    def people(self, refs: Iterable[str], required: bool) -> list[Attendee]:
+        out = []
+        for ref in refs:
+            for person in self.registry.resolve(ref):
+                found = self.attendee(person, required)
+                if found is not None:
+                    out.append(found)
+        return out
+
+    @staticmethod
+    def merge(*groups: Iterable[Attendee | None]) -> list[Attendee]:
+        """Attendees in order, each once; required wins over optional."""
+        found: dict[str, Attendee] = {}
+        for group in groups:
+            for attendee in group:
+                if attendee is None:
+                    continue
+                known = found.get(attendee.id)
+                if known is None or (attendee.required and not known.required):
+                    found[attendee.id] = attendee
+        return list(found.values())
+
+    def desk(self) -> Attendee | None:
+        """The sender of kpictl's emails, as organizer of the registry-wide rituals."""
+        email = self.registry.settings.email
+        if email is None:
+            return None
+        name, address = parseaddr(email.from_)
+        if not address:
+            return None
+        return Attendee("kpi-desk", name or address, address)
+
+    def active_kpis(self) -> list[Kpi]:
+        return sorted(self.registry.kpis, key=lambda kpi: kpi.id)
+
+    def steward(self, kpi: Kpi) -> Person | None:
+        """Who checks a KPI's data: its primary owner, or the backup while they are away."""
+        for pid in (kpi.owners.primary, kpi.owners.backup):
+            person = self.registry.person(pid)
+            if person is not None and person.active:
+                return person
+        return None
+
+    # Events ---------------------------------------------------------------------------
+
+    def uid(self, *parts: str) -> str:
+        return "-".join(parts) + "@" + self.domain
+
+    def recurring(
+        self,
+        kind: EventKind,
+        parts: tuple[str, ...],
+        first: date,
+        slot: tuple[time, timedelta],
+        rule: dict[str, object],
+    ) -> CadenceEvent | None:
+        if first > self.last:
+            return None
+        start, end = _at(first, slot, self.zone)
+        return CadenceEvent(
+            self.uid(kind, *parts), kind, "", "", start, end, rrule={**rule, "until": self.until}
+        )
+
+    def health_checks(self) -> list[CadenceEvent]:
+        by_owner: dict[str, list[Kpi]] = {}
+        for kpi in self.active_kpis():
+            steward = self.steward(kpi)
+            if steward is not None:
+                by_owner.setdefault(steward.id, []).append(kpi)
+        monday = _weekday_on_or_after(self.first, 0)
+        out = []
+        for pid in sorted(by_owner):
+            owner = self.registry.person(pid)
+            kpis = by_owner[pid]
+            event = self.recurring(
+                "health-check", (pid,), monday, HEALTH_CHECK, {"freq": "weekly", "byday": "MO"}
+            )
+            if event is None or owner is None:
+                continue
+            lines = [
+                f"{owner.name} confirms that the data behind each KPI below is fresh and "
+                "right: the sources refreshed on schedule, the numbers match the source "
+                "systems, and anything odd is noted (or escalated as a data outage).",
+                "",
+                f"KPIs ({len(kpis)}):",
+            ]
+            for kpi in kpis:
+                sources = ", ".join(kpi.sources)
+                cover = "" if kpi.owners.primary == pid else f", covering for {kpi.owners.primary}"
+                lines.append(
+                    f"- {kpi.id}: {_line(kpi.name)} (refresh {kpi.cadence.refresh}, "
+                    f"review {kpi.cadence.review}; sources {sources}{cover})"
+                )
+            event.summary = f"Data health check: {_line(owner.name)} ({len(kpis)} KPIs)"
+            event.description = "\n".join(lines)
+            me = self.attendee(owner)
+            backups = [
+                self.attendee(self.registry.person(kpi.owners.backup), required=False)
+                for kpi in kpis
+            ]
+            event.organizer = me
+            event.attendees = self.merge([me], backups)
+            out.append(event)
+        return out
+
+    def performance_review(self) -> CadenceEvent | None:
+        first = _monthly_first(self.first, range(1, 13), 1, 1)
+        event = self.recurring(
+            "performance-review", (), first, PERFORMANCE_REVIEW, {"freq": "monthly", "byday": "1TU"}
+        )
+        if event is None:
+            return None
+        kpis = self.active_kpis()
+        event.summary = f"Monthly KPI performance review: {_line(self.org)}"
+        lines = [
+            "Each KPI owner walks through the month's trend against target, what drove it "
+            "(attribution, channel mix), the risks ahead and the actions they own, with "
+            "dates. Escalations still open are reviewed first.",
+            "",
+            f"KPIs ({len(kpis)}):",
+        ]
+        lines += [
+            f"- {kpi.id}: {_line(kpi.name)} ({kpi.stage}, owner {kpi.owners.primary})"
+            for kpi in kpis
+        ]
+        event.description = "\n".join(lines)
+        event.organizer = self.desk()
+        event.attendees = self.merge(
+            [self.attendee(self.registry.person(kpi.owners.primary)) for kpi in kpis],
+            [self.attendee(self.registry.person(kpi.owners.backup), False) for kpi in kpis],
+        )
+        return event
+
+    def signal_review(self) -> CadenceEvent | None:
+        start_month = self.registry.settings.fiscal_year_start_month
+        months = [(start_month - 1 + 3 * q) % 12 + 1 for q in range(4)]
+        first = _monthly_first(self.first, months, 2, 2)
+        event = self.recurring(
+            "signal-review",
+            (),
+            first,
+            SIGNAL_REVIEW,
+            {"freq": "monthly", "interval": 3, "byday": "2WE"},
+        )
+        if event is None:
+            return None
+        kpis = [kpi for kpi in self.active_kpis() if kpi.audience == "business"]
+        teams = sorted(self.registry.teams, key=lambda team: team.id)
+        leads = [
+            self.attendee(self.registry.person(team.lead))
+            for team in teams
+            if team.function in ("marketing", "sales", "finance", "executive")
+        ]
+        executives = {team.id for team in teams if team.function == "executive"}
+        leads += [
+            self.attendee(person)
+            for person in sorted(self.registry.people, key=lambda person: person.id)
+            if person.team in executives
+        ]
+        event.summary = f"Quarterly performance signal review: {_line(self.org)}"
+        lines = [
+            "Marketing, sales and finance leaders read the quarter's signals together: "
+            "the business-facing KPIs against target, leading indicators for next "
+            "quarter, whether targets and incentives still drive the right behaviour, and "
+            "which priorities change.",
+            "",
+            f"Business-facing KPIs ({len(kpis)}):",
+        ]
+        lines += [
+            f"- {kpi.id}: {_line(kpi.name)} ({kpi.indicator}, owner {kpi.owners.primary})"
+            for kpi in kpis
+        ]
+        event.description = "\n".join(lines)
+        event.organizer = self.desk()
+        event.attendees = self.merge(
+            [self.attendee(self.registry.person(kpi.owners.primary)) for kpi in kpis], leads
+        )
+        return event
+
+    def campaign_events(self, campaign: Campaign) -> list[CadenceEvent]:
+        if campaign.status == "cancelled":
+            return []
+        daci = campaign.daci
+        driver = self.attendee(self.registry.person(daci.driver))
+        attendees = self.merge(
+            [driver],
+            self.people([daci.driver, daci.approver], True),
+            self.people(daci.contributors, True),
+            self.people(daci.informed, False),
+        )
+        timeline = campaign.timeline
+        kpis = [f"{campaign.primary_kpi.kpi}{_target(campaign.primary_kpi.target)} (primary)"]
+        kpis += [f"{k.kpi}{_target(k.target)}" for k in campaign.secondary_kpis]
+        context = [
+            f"Objective: {_line(campaign.objective)}",
+            f"KPIs: {', '.join(kpis)}",
+            f"Runs {timeline.start.isoformat()} to {timeline.end.isoformat()}; "
+            f"driver {daci.driver}, approver {daci.approver}.",
+        ]
+        if campaign.status == "draft":
+            context.append("The charter is still a draft: these dates are tentative.")
+        out: list[CadenceEvent] = []
+        total = len(timeline.readouts)
+        for number, days in enumerate(sorted(timeline.readouts), start=1):
+            planned = timeline.start + timedelta(days=days)
+            day, moved = _weekday_after(planned)
+            if not self.first <= day <= self.last:
+                continue
+            start, end = _at(day, READOUT, self.zone)
+            note = (
+                f"Day {days} falls on {planned:%A %Y-%m-%d}; the readout moves to the Monday after."
+                if moved
+                else f"Day {days} after the start."
+            )
+            out.append(
+                CadenceEvent(
+                    self.uid("readout", campaign.id, str(days)),
+                    "readout",
+                    f"{days}-day readout: {_line(campaign.name)}",
+                    "\n".join(
+                        [
+                            f"Results readout {number} of {total}: where each KPI stands "
+                            "against its target, what is working, what is not, and what "
+                            "changes before the next readout.",
+                            note,
+                            "",
+                            *context,
+                        ]
+                    ),
+                    start,
+                    end,
+                    attendees,
+                    driver,
+                    tentative=campaign.status == "draft",
+                )
+            )
+        planned = timeline.end + RETROSPECTIVE_AFTER_END
+        day, moved = _weekday_after(planned)
+        if self.first <= day <= self.last:
+            start, end = _at(day, RETROSPECTIVE, self.zone)
+            out.append(
+                CadenceEvent(
+                    self.uid("retrospective", campaign.id),
+                    "retrospective",
+                    f"Retrospective: {_line(campaign.name)}",
+                    "\n".join(
+                        [
+                            "Close the campaign together: the results against the charter's "
+                            "KPIs, why they came out as they did, what worked, what did not, "
+                            "and what to do next time. Record it under `retrospective:` in "
+                            "the charter; it feeds the recap email.",
+                            "A week after the campaign ends"
+                            + (", moved off the weekend." if moved else "."),
+                            "",
+                            *context,
+                        ]
+                    ),
+                    start,
+                    end,
+                    attendees,
+                    driver,
+                    tentative=campaign.status == "draft",
+                )
+            )
+        return out
+
+    def events(self) -> list[CadenceEvent]:
+        out = self.health_checks()
+        for event in (self.performance_review(), self.signal_review()):
+            if event is not None:
+                out.append(event)
+        for campaign in sorted(self.registry.campaigns, key=lambda c: c.id):
+            out.extend(self.campaign_events(campaign))
+        out.sort(key=lambda event: (event.start, event.uid))
+        return out
+
+
+def _line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _target(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f" (target {value:,.0f})" if value == int(value) else f" (target {value:,g})"
+
+
+def build_events(registry: Registry, first: date, last: date) -> list[CadenceEvent]:
+    """Every ritual of the registry that falls between `first` and `last` (inclusive)."""
+    return Cadence(registry, first, last).events()
+
+
+def to_ics(events: list[CadenceEvent], registry: Registry, stamp: datetime | None = None) -> bytes:
+    """The events as an iCalendar file (RFC 5545) with the time zone they use."""
+    from icalendar import Calendar, Event, vCalAddress, vText
+
+    from kpictl import __version__
+
+    stamp = (stamp or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    calendar = Calendar()
+    calendar.add("prodid", f"-//kpictl//kpictl {__version__}//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    organization = registry.settings.organization or registry.root.resolve().name
+    calendar.add("x-wr-calname", f"KPI governance cadence: {_line(organization)}")
+    calendar.add("x-wr-timezone", registry.settings.timezone)
+
+    def address(attendee: Attendee, role: str | None) -> vCalAddress:
+        value = vCalAddress(f"mailto:{attendee.email}")
+        value.params["cn"] = vText(_line(attendee.name))
+        if role is not None:
+            value.params["role"] = role
+            value.params["partstat"] = "NEEDS-ACTION"
+            value.params["rsvp"] = "TRUE"
+        return value
+
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", stamp)
+        event.add("dtstart", item.start)
+        event.add("dtend", item.end)
+        event.add("summary", item.summary)
+        event.add("description", item.description)
+        event.add("categories", ["kpictl", item.kind])
+        event.add("status", "TENTATIVE" if item.tentative else "CONFIRMED")
+        if item.rrule is not None:
+            event.add("rrule", item.rrule)
+        if item.organizer is not None:
+            event.add("organizer", address(item.organizer, None), encode=False)
+        for attendee in item.attendees:
+            role = "REQ-PARTICIPANT" if attendee.required else "OPT-PARTICIPANT"
+            event.add("attendee", address(attendee, role), encode=False)
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return bytes(calendar.to_ical())
