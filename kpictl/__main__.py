@@ -11,13 +11,14 @@ def main(argv: list[str] | None = None) -> int:
     # kpictl uses no pydantic plugins; looking for them scans every installed
     # package's entry points on each start. A user who sets the variable wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from kpictl.cli import app
+    from kpictl.cli import app, invoked_only
     from kpictl.errors import KpictlError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="kpictl", standalone_mode=False)
+        with invoked_only(args):
+            result = app(args=args, prog_name="kpictl", standalone_mode=False)
     except KpictlError as exc:
         if debug:
             raise

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +32,32 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@contextmanager
+def invoked_only(args: list[str]) -> Iterator[None]:
+    """While running `args`, let typer build only the command being invoked.
+
+    Typer turns every registered command into a click command on each start, which
+    costs more than the rest of `kpictl --version`; the group's own --help, an unknown
+    command and completion still see them all.
+    """
+    word = next((arg for arg in args if not arg.startswith("-")), None)
+    chosen = [info for info in app.registered_commands if _command_name(info) == word]
+    saved = app.registered_commands
+    if chosen:
+        app.registered_commands = chosen
+    try:
+        yield
+    finally:
+        app.registered_commands = saved
+
+
+def _command_name(info: typer.models.CommandInfo) -> str | None:
+    if info.name:
+        return info.name
+    callback = info.callback
+    return callback.__name__.replace("_", "-") if callback else None
 
 
 def _version(value: bool) -> None:
