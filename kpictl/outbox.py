@@ -13,7 +13,7 @@ from typing import TextIO
 from kpictl import display
 from kpictl.actuals import Actuals, ActualsError, parse_actuals, read_text
 from kpictl.emails.build import Email, Mailer
-from kpictl.emails.compose import AddressError, Sender, to_bytes
+from kpictl.emails.compose import AddressError, Sender
 from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
 from kpictl.evaluate import evaluation_moment
@@ -154,7 +154,7 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for email in emails:
-            _write_quick(folder / f"{email.key}.eml", to_bytes(email.message))
+            _write_quick(folder / f"{email.key}.eml", email.as_bytes())
         index = (
             f"# {title}\n\n{summary_table(emails, 'markdown')}\n"
             if emails

@@ -7,19 +7,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kpictl import display
 from kpictl.actuals import Actuals
 from kpictl.emails import context
-from kpictl.emails.compose import AddressError, Sender, address, compose, message_id
+from kpictl.emails.compose import AddressError, Sender, address, compose, message_id, to_bytes
 from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients
 from kpictl.evaluate import CharterResult, KpiStatus, State
 from kpictl.models import Campaign, Person
 from kpictl.registry import Registry
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import Environment, Template
+
+Templates = dict[str, tuple["Template", ...]]
 
 # Each email: a subject, a text and an HTML template under templates/email/.
 KINDS = ("escalation", "outage", "kickoff", "readout", "recap")
@@ -27,6 +30,18 @@ KINDS = ("escalation", "outage", "kickoff", "readout", "recap")
 
 def template_names(kind: str) -> tuple[str, str, str]:
     return (f"email/{kind}.subject.j2", f"email/{kind}.txt.j2", f"email/{kind}.html.j2")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Everything a message needs besides the subject and the two parts."""
+
+    sender: Address
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    reply_to: Address | None
+    date: datetime
+    msgid: str
 
 
 @dataclass
@@ -40,21 +55,61 @@ class Email:
     html: str
     to: list[Person]
     cc: list[Person]
-    message: EmailMessage
+    envelope: Envelope
     facts: dict[str, str] = field(default_factory=dict)  # for the summary and the index
+    # The message as bytes, when a worker process has already made them.
+    data: bytes | None = field(default=None, repr=False)
+    _message: EmailMessage | None = field(default=None, repr=False, compare=False)
 
     @property
     def recipients(self) -> list[Person]:
         return [*self.to, *self.cc]
 
+    @property
+    def message(self) -> EmailMessage:
+        if self._message is None:
+            self._message = _compose(self.envelope, self.subject, self.text, self.html)
+        return self._message
 
-def render_email(env: Environment, kind: str, values: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, text and HTML of one email; the bodies see the subject as `subject`."""
-    subject_name, text_name, html_name = template_names(kind)
-    subject = display.clean(env.get_template(subject_name).render(values))
+    def as_bytes(self) -> bytes:
+        """The message as written to an .eml file."""
+        if self.data is None:
+            self.data = to_bytes(self.message)
+        return self.data
+
+
+def _compose(envelope: Envelope, subject: str, text: str, html: str) -> EmailMessage:
+    return compose(
+        sender=envelope.sender,
+        to=envelope.to,
+        cc=envelope.cc,
+        reply_to=envelope.reply_to,
+        subject=subject,
+        text=text,
+        html=html,
+        date=envelope.date,
+        msgid=envelope.msgid,
+    )
+
+
+def render_email(
+    env: Environment, kind: str, values: dict[str, Any], templates: Templates | None = None
+) -> tuple[str, str, str]:
+    """Subject, text and HTML of one email; the bodies see the subject as `subject`.
+
+    `templates` keeps the three templates of each kind, so a run of thousands of emails
+    looks each one up once.
+    """
+    found = templates.get(kind) if templates is not None else None
+    if found is None:
+        found = tuple(env.get_template(name) for name in template_names(kind))
+        if templates is not None:
+            templates[kind] = found
+    subject_template, text_template, html_template = found
+    subject = display.clean(subject_template.render(values))
     values = {**values, "subject": subject}
-    text = env.get_template(text_name).render(values)
-    html = env.get_template(html_name).render(values)
+    text = text_template.render(values)
+    html = html_template.render(values)
     return subject, text, html
 
 
@@ -75,6 +130,7 @@ class Mailer:
         self.moment = moment
         self.stable = stable  # --as-of given: the same Date and Message-ID on every run
         self.warnings: list[str] = []
+        self.templates: Templates = {}
 
     def _addresses(self, people: Iterable[Person], what: str) -> tuple[Address, ...]:
         out = []
@@ -94,48 +150,55 @@ class Mailer:
         reply_to: Address | None,
         facts: dict[str, str],
     ) -> Email | None:
-        subject, text, html = render_email(self.env, kind, values)
+        subject, text, html = render_email(self.env, kind, values, self.templates)
         to = self._addresses(recipients.to, key)
         cc = self._addresses(recipients.cc, key)
         if not to:
             self.warnings.append(f"{key}: nobody to send the {kind} email to; skipped")
             return None
         msgid = message_id(kind, key, self.moment, self.sender.domain, self.stable)
-        message = compose(
-            sender=self.sender.address,
-            to=to,
-            cc=cc,
-            reply_to=reply_to or self.sender.reply_to,
-            subject=subject,
-            text=text,
-            html=html,
-            date=self.moment,
-            msgid=msgid,
+        envelope = Envelope(
+            self.sender.address, to, cc, reply_to or self.sender.reply_to, self.moment, msgid
         )
-        return Email(kind, key, subject, text, html, recipients.to, recipients.cc, message, facts)
+        message = _compose(envelope, subject, text, html)
+        return Email(
+            kind,
+            key,
+            subject,
+            text,
+            html,
+            recipients.to,
+            recipients.cc,
+            envelope,
+            facts,
+            _message=message,
+        )
 
     def escalations(self, statuses: list[KpiStatus]) -> list[Email]:
-        """One email per KPI whose state fires a tier, worst first."""
+        """One email per KPI whose state fires a tier, worst first.
+
+        Thousands of escalations are built by worker processes (see emails.workers); the
+        emails, their order and their bytes are the same either way.
+        """
+        from kpictl.emails.workers import build_all
+
         by_source = context.outages_by_source(statuses)
-        emails = []
-        for status in statuses:
-            if status.tier is None:
-                continue
-            outage = status.state is State.OUTAGE
-            recipients = escalation_recipients(self.registry, status.kpi, status.tier, outage)
-            values = context.escalation_context(self.registry, status, recipients, by_source)
-            assert status.respond_by is not None
-            facts = {
-                "kpi": status.kpi.id,
-                "state": "data outage" if outage else "deviation",
-                "tier": f"{status.tier.level} · {display.clean(status.tier.name)}",
-                "respond_by": display.moment_short(status.respond_by),
-            }
-            kind = "outage" if outage else "escalation"
-            built = self._email(kind, status.kpi.id, values, recipients, None, facts)
-            if built is not None:
-                emails.append(built)
-        return emails
+        firing = [status for status in statuses if status.tier is not None]
+        return build_all(self, firing, partial(self._escalation, by_source=by_source))
+
+    def _escalation(self, status: KpiStatus, by_source: dict[str, list[str]]) -> Email | None:
+        assert status.tier is not None and status.respond_by is not None
+        outage = status.state is State.OUTAGE
+        recipients = escalation_recipients(self.registry, status.kpi, status.tier, outage)
+        values = context.escalation_context(self.registry, status, recipients, by_source)
+        facts = {
+            "kpi": status.kpi.id,
+            "state": "data outage" if outage else "deviation",
+            "tier": f"{status.tier.level} · {display.clean(status.tier.name)}",
+            "respond_by": display.moment_short(status.respond_by),
+        }
+        kind = "outage" if outage else "escalation"
+        return self._email(kind, status.kpi.id, values, recipients, None, facts)
 
     def _driver_reply_to(self, campaign: Campaign) -> Address | None:
         """Replies to a campaign email go to the person driving the campaign."""

@@ -12,11 +12,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
+from email.generator import BytesGenerator
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
+from io import BytesIO
 from typing import Any
 
 from kpictl.config import Settings
@@ -43,10 +45,32 @@ class _Policy(EmailPolicy):
 
 
 _FOLDS: dict[tuple[str, str], bytes] = {}
+
+
+class _Headers(HeaderRegistry):
+    """The standard header classes, each specialised once.
+
+    HeaderRegistry builds a new class with type() on every lookup, and the email package
+    looks one up for every header set (header_max_count) and every header parsed; the
+    classes are stateless, so one per header name gives the same headers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+
 # One fixed boundary, not a random one, so the same run gives the same bytes. It can
 # never occur inside a part: both parts are quoted-printable, where "=" is always "=3D".
 BOUNDARY = "=_kpictl_alternative"
-POLICY = _Policy(linesep="\r\n")
+POLICY = _Policy(linesep="\r\n", header_factory=_Headers())
 
 
 class AddressError(ValueError):
@@ -158,7 +182,7 @@ def compose(
     msg["Message-ID"] = msgid
     if automatic:
         # RFC 3834: out-of-office replies should not answer a generated message.
-        msg["Auto-Submitted"] = "auto-generated"
+        msg["Auto-Submitted"] = _header("Auto-Submitted", "auto-generated")
     msg["MIME-Version"] = _header("MIME-Version", "1.0")
     msg["Content-Type"] = _header("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"')
     msg.set_payload([_text_part(text, "plain"), _text_part(html, "html")])
@@ -181,5 +205,24 @@ def _text_part(text: str, subtype: str) -> EmailMessage:
     return part
 
 
+class _Generator(BytesGenerator):
+    """BytesGenerator writing each body in one piece rather than line by line.
+
+    The stock _write_lines writes every line and every line end separately (hundreds of
+    calls per part); joining the same lines with the same line end gives the same bytes.
+    """
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            assert self.policy is not None  # flatten() sets it
+            self.write(self.policy.linesep.join(_LINE_END.split(lines)))
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE
+
+
 def to_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=POLICY)
+    """The message as sent and written: what msg.as_bytes(policy=POLICY) gives."""
+    stream = BytesIO()
+    _Generator(stream, mangle_from_=False, policy=POLICY).flatten(msg, unixfrom=False)
+    return stream.getvalue()

@@ -17,4 +17,7 @@ if TYPE_CHECKING:
 def environment_for(registry: Registry | None) -> Environment:
     env = environment(override_folder(registry) if registry is not None else None)
     env.globals["table"] = text_table
+    # One run renders the same templates thousands of times and they do not change
+    # meanwhile: skip the modification-time check of every template (and every import).
+    env.auto_reload = False
     return env
