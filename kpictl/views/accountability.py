@@ -12,6 +12,7 @@ in the templates; this module only carries ids, names and short codes.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from kpictl.models import (
 )
 from kpictl.registry import Registry
 from kpictl.schema_errors import suggest
+from kpictl.views.heap import registry_frozen
 
 STAGES: tuple[str, ...] = get_args(Stage)  # funnel order: awareness first
 GROUPINGS = ("kpi", "owner", "team", "stage")
@@ -283,7 +285,15 @@ class _Resolver:
     _teams: dict[str, TeamView] = field(default_factory=dict)
     _sources: dict[str, SourceView] = field(default_factory=dict)
     _lineage: dict[str, LineageNode] = field(default_factory=dict)
-    _ladders: dict[tuple[str, str], LadderView] = field(default_factory=dict)
+    _fallbacks: dict[str, Fallback] = field(default_factory=dict)
+    # Escalation tiers and ladders are shared by the KPIs whose entries resolve to the
+    # same people, so each is built, converted and rendered once. A role ("$owner") is
+    # resolved once per KPI rather than once per tier; a person or team id once per map.
+    _named: dict[str, tuple[str, ...]] = field(default_factory=dict)  # person ids
+    _tiers: dict[tuple[str, int, tuple[str, ...], tuple[str, ...]], TierView] = field(
+        default_factory=dict
+    )
+    _ladders: dict[tuple[str, tuple[int, ...]], LadderView] = field(default_factory=dict)
 
     def team(self, team_id: str) -> TeamView:
         view = self._teams.get(team_id)
@@ -367,21 +377,29 @@ class _Resolver:
         return node, tainted
 
     def ladder(self, kpi: Kpi) -> LadderView:
+        """The KPI's escalation policy, each tier resolved to the people it names."""
         policy = self.registry.get(kpi.escalation)
         if not isinstance(policy, EscalationPolicy):
-            return LadderView(kpi.escalation, kpi.escalation, (), known=False)
+            missing = LadderView(kpi.escalation, kpi.escalation, (), known=False)
+            return self._ladders.setdefault((kpi.escalation, ()), missing)
+        roles: dict[str, tuple[str, ...]] = {}  # "$owner" and the like: for this KPI only
+
+        def ids(ref: str) -> tuple[str, ...]:
+            cache = roles if ref.startswith("$") else self._named
+            found = cache.get(ref)
+            if found is None:
+                found = tuple(person.id for person in self.registry.resolve(ref, kpi))
+                cache[ref] = found
+            return found
+
         tiers = []
-        for tier in policy.tiers:
-            notify: dict[str, PersonView] = {}
-            for ref in tier.notify:
-                for person in self.registry.resolve(ref, kpi):
-                    notify.setdefault(person.id, self.person(person.id))
-            approvers: dict[str, PersonView] = {}
-            if tier.approver:
-                for person in self.registry.resolve(tier.approver, kpi):
-                    approvers.setdefault(person.id, self.person(person.id))
-            tiers.append(
-                TierView(
+        for index, tier in enumerate(policy.tiers):
+            notify = tuple(dict.fromkeys(itertools.chain.from_iterable(map(ids, tier.notify))))
+            approvers = tuple(dict.fromkeys(ids(tier.approver))) if tier.approver else ()
+            key = (policy.id, index, notify, approvers)
+            view = self._tiers.get(key)
+            if view is None:
+                view = TierView(
                     tier.level,
                     tier.name,
                     tier.deviation_pct,
@@ -389,21 +407,29 @@ class _Resolver:
                     tier.respond_hours,
                     tier.on_data_outage,
                     tuple(tier.actions),
-                    tuple(notify.values()),
-                    tuple(approvers.values()),
+                    tuple(self.person(person_id) for person_id in notify),
+                    tuple(self.person(person_id) for person_id in approvers),
                     tuple(tier.notify),
                     tier.approver,
                 )
-            )
-        return LadderView(policy.id, policy.name, tuple(tiers))
+                self._tiers[key] = view
+            tiers.append(view)
+        ladder = LadderView(policy.id, policy.name, tuple(tiers))
+        return self._ladders.setdefault((policy.id, tuple(id(view) for view in tiers)), ladder)
+
+    def fallback(self, source: SourceView, fallback_id: str) -> Fallback:
+        """`source` and the source to read while it is down (one object per source)."""
+        item = self._fallbacks.get(source.id)
+        if item is None:
+            item = Fallback(source, self.source(fallback_id))
+            self._fallbacks[source.id] = item
+        return item
 
     def kpi(self, kpi: Kpi) -> KpiView:
         lineage = tuple(self.lineage(source_id) for source_id in dict.fromkeys(kpi.sources))
-        chain = list(_flatten(lineage))
-        capture = tuple(dict.fromkeys(s for s in chain if s.captures))
-        fallbacks = tuple(
-            Fallback(s, self.source(s.fallback)) for s in dict.fromkeys(chain) if s.fallback
-        )
+        chain = list(_flatten(lineage))  # each source once
+        capture = tuple(s for s in chain if s.captures)
+        fallbacks = tuple(self.fallback(s, s.fallback) for s in chain if s.fallback)
         return KpiView(
             id=kpi.id,
             name=kpi.name,
@@ -498,6 +524,17 @@ def build_map(
     """The accountability map of the registry (or of the KPIs the filters select)."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}")
+    with registry_frozen():
+        return _build_map(registry, by, kpi_ids, owner_ids, check)
+
+
+def _build_map(
+    registry: Registry,
+    by: str,
+    kpi_ids: Sequence[str],
+    owner_ids: Sequence[str],
+    check: CheckSummary | None,
+) -> AccountabilityMap:
     resolver = _Resolver(registry)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
 

@@ -25,9 +25,11 @@ from kpictl.views.accountability import (
     TermDuty,
     WhoView,
 )
+from kpictl.views.heap import registry_frozen
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from jinja2.runtime import Macro
 
 MAP_FORMATS = ("text", "markdown", "mermaid", "dot", "json", "html")
 WHO_FORMATS = ("text", "markdown", "json")
@@ -48,9 +50,14 @@ GRAPH_LIMIT = 150
 
 def render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
     """The map in one of MAP_FORMATS."""
+    with registry_frozen():
+        return _render_map(view, output_format, env)
+
+
+def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
     if output_format == "json":
         return map_json(view)
-    context: dict[str, Any] = {"view": view}
+    context: dict[str, Any] = {"view": view, "once": Once()}
     if output_format in ("html", "mermaid", "dot"):
         from kpictl.views.graph import build_graph, draw
 
@@ -69,32 +76,92 @@ def render_who(view: WhoView, output_format: str, env: Environment) -> str:
     return env.get_template(WHO_TEMPLATES[output_format]).render(**template_data({"view": view}))
 
 
-def template_data(value: Any, _memo: dict[int, Any] | None = None) -> Any:
+class Once:
+    """`once(macro, value)` in a template: the macro's output for that value, rendered once.
+
+    A map repeats the same pieces on every KPI: a data source's whole upstream chain,
+    an owner, an escalation tier that KPIs with the same owners share. Rendering each
+    piece once per page rather than once per KPI makes a page of thousands of KPIs
+    several times faster. Pieces are keyed by identity: template_data() turns each
+    shared view object into one shared dict. Only macros may be called this way, so
+    the sandbox still vets everything that runs, and autoescape still applies inside
+    the macro. One instance serves one rendering.
+    """
+
+    def __init__(self) -> None:
+        from jinja2.runtime import Macro
+
+        self._macro = Macro
+        # (macro, value, output) by (id(macro), id(value)); holding the objects keeps
+        # their ids from being reused while the page renders.
+        self._done: dict[tuple[int, int], tuple[Macro, Any, Any]] = {}
+
+    def __call__(self, macro: Macro, value: Any) -> Any:
+        key = (id(macro), id(value))
+        done = self._done.get(key)
+        if done is None:
+            if not isinstance(macro, self._macro):
+                from jinja2.exceptions import SecurityError
+
+                raise SecurityError("once() takes a macro defined in a template")
+            done = (macro, value, macro(value))
+            self._done[key] = done
+        return done[2]
+
+
+def template_data(value: Any) -> Any:
     """The view as plain dicts and lists, under the same names templates use.
 
     Templates run in Jinja's sandbox, which vets every attribute it reads from an
     object; reading a key from a dict is not vetted, and is about ten times faster.
     On a map of thousands of KPIs that is the difference between one second and
     several. Dataclass fields and properties become keys; shared objects (a person
-    named on many KPIs) are converted once.
+    named on many KPIs) are converted once, into one shared dict.
     """
-    memo = {} if _memo is None else _memo
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    return _convert(value, {})
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# For each class met: the names of its dataclass fields, then of its properties; None
+# for a class that is not a dataclass.
+_PLANS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _plan(cls: type) -> tuple[str, ...] | None:
+    if cls in _PLANS:
+        return _PLANS[cls]
+    plan = None
+    if dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        plan = tuple(item.name for item in dataclasses.fields(cls)) + tuple(
+            name for name, member in vars(cls).items() if isinstance(member, property)
+        )
+    _PLANS[cls] = plan
+    return plan
+
+
+def _convert(value: Any, memo: dict[int, tuple[Any, dict[str, Any]]]) -> Any:
+    # The memo holds each object with its dict, so no id is reused while it is running.
+    # Scalars, the most common values by far, are passed on without a call.
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is tuple or cls is list:
+        return [item if type(item) in _SCALARS else _convert(item, memo) for item in value]
+    plan = _plan(cls)
+    if plan is not None:
         done = memo.get(id(value))
         if done is not None:
-            return done
+            return done[1]
         data: dict[str, Any] = {}
-        memo[id(value)] = data
-        for item in dataclasses.fields(value):
-            data[item.name] = template_data(getattr(value, item.name), memo)
-        for name, member in vars(type(value)).items():
-            if isinstance(member, property):
-                data[name] = template_data(getattr(value, name), memo)
+        memo[id(value)] = (value, data)
+        for name in plan:
+            item = getattr(value, name)
+            data[name] = item if type(item) in _SCALARS else _convert(item, memo)
         return data
     if isinstance(value, dict):
-        return {key: template_data(item, memo) for key, item in value.items()}
+        return {key: _convert(item, memo) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [template_data(item, memo) for item in value]
+        return [_convert(item, memo) for item in value]
     return value
 
 
