@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -11,6 +12,10 @@ def main(argv: list[str] | None = None) -> int:
     # kpictl uses no pydantic plugins; looking for them scans every installed
     # package's entry points on each start. A user who sets the variable wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # Loading a registry allocates hundreds of thousands of small objects that live
+    # until the end; at the default threshold each full collection walks them all
+    # again (0.15-0.3 s of a 2 s check at 2,000 KPIs). mypy does the same.
+    gc.set_threshold(100_000, 50, 50)
     from kpictl.cli import app, invoked_only
     from kpictl.errors import KpictlError
 
