@@ -200,20 +200,15 @@ def _schema_finding(
     return finding("S001", message, Location(document.path, mark.line, mark.column), entity)
 
 
-def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[Finding]]:
-    """Read every file of the registry at `root`; problems come back as findings."""
-    cwd = cwd or Path.cwd()
-    findings: list[Finding] = []
-    root_path = root / ROOT_FILE
-    root_file = read_file(root_path, display_path(root_path, cwd))
-    findings.extend(root_file.findings)
+def _start(root: Path, root_file: SourceFile) -> tuple[Registry, list[Finding], list[str]]:
+    """A registry holding only its kpictl.yaml: settings, their findings, and `exclude`."""
+    findings = list(root_file.findings)
     if len(root_file.documents) > 1:
-        extra = root_file.documents[1]
         findings.append(
             finding(
                 "Y003",
                 "kpictl.yaml holds one document; move entities into their own files",
-                extra.location(),
+                root_file.documents[1].location(),
             )
         )
     root_doc = root_file.documents[0] if root_file.documents else None
@@ -227,8 +222,28 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
         )
     settings, problems, exclude = _settings_from(root_doc, root_file.path)
     findings.extend(problems)
+    return Registry(root, settings, [root_file], root_document=root_doc), findings, exclude
 
-    registry = Registry(root, settings, [root_file], root_document=root_doc)
+
+def _add_file(registry: Registry, source: SourceFile) -> Iterator[Finding]:
+    """Add one parsed file's entities; its own findings come first."""
+    registry.files.append(source)
+    yield from source.findings
+    if not source.findings and all(doc.data is None for doc in source.documents):
+        yield finding(
+            "Y006",
+            "this file holds no YAML document: add an entity or delete the file",
+            Location(source.path, 1, 1),
+        )
+    for document in source.documents:
+        yield from _add_document(registry, document)
+
+
+def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[Finding]]:
+    """Read every file of the registry at `root`; problems come back as findings."""
+    cwd = cwd or Path.cwd()
+    root_path = root / ROOT_FILE
+    registry, findings, exclude = _start(root, read_file(root_path, display_path(root_path, cwd)))
     # Every file lies below the root, so one prefix serves them all, unless the
     # current folder is inside the registry: then each file is shown on its own.
     shown_root = display_path(root, cwd)
@@ -241,19 +256,7 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
         shown = (
             display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text))
         )
-        source = read_file(path, shown)
-        registry.files.append(source)
-        findings.extend(source.findings)
-        if not source.findings and all(doc.data is None for doc in source.documents):
-            findings.append(
-                finding(
-                    "Y006",
-                    "this file holds no YAML document: add an entity or delete the file",
-                    Location(source.path, 1, 1),
-                )
-            )
-        for document in source.documents:
-            findings.extend(_add_document(registry, document))
+        findings.extend(_add_file(registry, read_file(path, shown)))
     return registry, findings
 
 
@@ -358,44 +361,9 @@ def registry_from_files(
     raw_root = files.get(ROOT_FILE)
     if raw_root is None:
         return None
-    findings: list[Finding] = []
-    root_file = parsed(ROOT_FILE, raw_root)
-    findings.extend(root_file.findings)
-    # The same checks of kpictl.yaml as load_registry's.
-    if len(root_file.documents) > 1:
-        findings.append(
-            finding(
-                "Y003",
-                "kpictl.yaml holds one document; move entities into their own files",
-                root_file.documents[1].location(),
-            )
-        )
-    root_doc = root_file.documents[0] if root_file.documents else None
-    if root_doc is None and not root_file.findings:
-        findings.append(
-            finding(
-                "S001",
-                "kpictl.yaml is empty: it needs at least `version: 1`",
-                Location(root_file.path, 1, 1),
-            )
-        )
-    settings, problems, exclude = _settings_from(root_doc, root_file.path)
-    findings.extend(problems)
-    registry = Registry(root, settings, [root_file], root_document=root_doc)
+    registry, findings, exclude = _start(root, parsed(ROOT_FILE, raw_root))
     for rel in select_paths([name for name in files if name != ROOT_FILE], exclude):
-        source = parsed(rel, files[rel])
-        registry.files.append(source)
-        findings.extend(source.findings)
-        if not source.documents and not source.findings:
-            findings.append(
-                finding(
-                    "Y006",
-                    "this file holds no YAML document: add an entity or delete the file",
-                    Location(source.path, 1, 1),
-                )
-            )
-        for document in source.documents:
-            findings.extend(_add_document(registry, document))
+        findings.extend(_add_file(registry, parsed(rel, files[rel])))
     return registry, findings
 
 
