@@ -11,12 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kpictl import __version__
 from kpictl.errors import KpictlError
+
+if TYPE_CHECKING:
+    from kpictl.models import Campaign
+    from kpictl.outbox import Session
 
 app = typer.Typer(
     name="kpictl",
@@ -827,6 +831,19 @@ def kickoff(
     return deliver(session, emails, mailer.warnings, out, send, f"Kickoff for {charter.id}")
 
 
+def _charter_session(
+    path: Path | None, actuals: str | None, as_of: str | None, campaign: str, draft: str
+) -> tuple[Session, Campaign]:
+    """The evaluation session and the charter for a campaign email; refuses a draft."""
+    from kpictl.outbox import find_campaign, open_session
+
+    session = open_session(resolve_registry(path), actuals, parse_when(as_of))
+    charter = find_campaign(session.registry, campaign)
+    if charter.status == "draft":
+        raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)
+    return session, charter
+
+
 @app.command()
 def readout(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
@@ -853,47 +870,19 @@ def readout(
     prorated over the timeline for linear pacing), from actual rows whose period is the
     campaign id; then the risks and what is next.
     """
-    when = parse_when(as_of)
-    from kpictl.display import day as day_text
-    from kpictl.evaluate import charter_results, readout_dates
-    from kpictl.outbox import deliver, find_campaign, open_session
+    from kpictl.evaluate import charter_results
+    from kpictl.outbox import deliver, pick_readout
 
-    session = open_session(resolve_registry(path), actuals, when)
+    session, charter = _charter_session(
+        path,
+        actuals,
+        as_of,
+        campaign,
+        "is still a draft: readouts start once the charter is signed off",
+    )
     assert session.actuals is not None
-    charter = find_campaign(session.registry, campaign)
-    if charter.status == "draft":
-        raise KpictlError(
-            f"'{charter.id}' is still a draft: readouts start once the charter is signed off",
-            exit_code=1,
-        )
-    dates = readout_dates(charter)
     today = session.moment.date()
-    if day is not None:
-        chosen = [(n, when_) for n, when_ in dates if n == day]
-        if not chosen:
-            listed = ", ".join(str(n) for n, _ in dates) or "none"
-            raise KpictlError(
-                f"'{charter.id}' has no {day}-day readout (timeline.readouts: {listed})",
-                exit_code=1,
-            )
-    else:
-        chosen = [(n, when_) for n, when_ in dates if when_ <= today][-1:]
-        if not chosen:
-            first = (
-                f": the first, day {dates[0][0]}, is on {day_text(dates[0][1])}" if dates else ""
-            )
-            raise KpictlError(
-                f"no readout of '{charter.id}' is due by {day_text(today)}{first}; "
-                "pass --day to pick one",
-                exit_code=1,
-            )
-    number, on = chosen[0]
-    if on > today:
-        raise KpictlError(
-            f"the day-{number} readout of '{charter.id}' is due on {day_text(on)}, after "
-            f"{day_text(today)}; pass --as-of {on.isoformat()} to preview it",
-            exit_code=1,
-        )
+    number, on = pick_readout(charter, day, today)
     results = charter_results(session.registry, charter, session.actuals, on)
     mailer = session.mailer()
     email = mailer.readout(charter, number, on, results)
@@ -920,18 +909,13 @@ def recap(
     and recommendations. Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
-    when = parse_when(as_of)
     from kpictl.evaluate import charter_results
-    from kpictl.outbox import deliver, find_campaign, open_session
+    from kpictl.outbox import deliver
 
-    session = open_session(resolve_registry(path), actuals, when)
+    session, charter = _charter_session(
+        path, actuals, as_of, campaign, "is a draft: there is nothing to recap until it has run"
+    )
     assert session.actuals is not None
-    charter = find_campaign(session.registry, campaign)
-    if charter.status == "draft":
-        raise KpictlError(
-            f"'{charter.id}' is a draft: there is nothing to recap until it has run",
-            exit_code=1,
-        )
     warnings: list[str] = []
     if charter.status == "complete" and charter.retrospective is None:
         warnings.append(

@@ -216,8 +216,8 @@ def campaign_period(campaign: Campaign) -> Period:
 
 def readout_dates(campaign: Campaign) -> list[tuple[int, date]]:
     """Each readout as (day number, date), in order."""
-    start = campaign.timeline.start
-    return sorted((days, start + timedelta(days=days)) for days in campaign.timeline.readouts)
+    timeline = campaign.timeline
+    return sorted((days, timeline.readout_date(days)) for days in timeline.readouts)
 
 
 class Progress(enum.StrEnum):

@@ -89,6 +89,40 @@ def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actua
     return actuals
 
 
+def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, date]:
+    """The readout to send: day `day`, or the last one due by `today`; refuses otherwise."""
+    from kpictl.evaluate import readout_dates
+
+    dates = readout_dates(charter)
+    if day is not None:
+        chosen = [(n, on) for n, on in dates if n == day]
+        if not chosen:
+            listed = ", ".join(str(n) for n, _ in dates) or "none"
+            raise KpictlError(
+                f"'{charter.id}' has no {day}-day readout (timeline.readouts: {listed})",
+                exit_code=1,
+            )
+    else:
+        chosen = [(n, on) for n, on in dates if on <= today][-1:]
+        if not chosen:
+            first = (
+                f": the first, day {dates[0][0]}, is on {display.day(dates[0][1])}" if dates else ""
+            )
+            raise KpictlError(
+                f"no readout of '{charter.id}' is due by {display.day(today)}{first}; "
+                "pass --day to pick one",
+                exit_code=1,
+            )
+    number, on = chosen[0]
+    if on > today:
+        raise KpictlError(
+            f"the day-{number} readout of '{charter.id}' is due on {display.day(on)}, after "
+            f"{display.day(today)}; pass --as-of {on.isoformat()} to preview it",
+            exit_code=1,
+        )
+    return number, on
+
+
 def find_campaign(registry: Registry, campaign_id: str) -> Campaign:
     """The campaign with this id, or a refusal with a did-you-mean (exit 1)."""
     entity = registry.get(campaign_id)
