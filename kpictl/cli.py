@@ -153,6 +153,13 @@ def write_output(text: str, output: Path | None) -> None:
         raise KpictlError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
+REGISTRY_HELP = (
+    "The registry folder, or any file or folder inside it. "
+    "Default: search upward from the current folder for kpictl.yaml."
+)
+# The optional registry argument most commands take first.
+RegistryPath = Annotated[Path | None, typer.Argument(help=REGISTRY_HELP, show_default=False)]
+
 FORMAT_HELP = (
     "text (default; github when GITHUB_ACTIONS=true), json, github (workflow annotations "
     "plus text), sarif (2.1.0, for GitHub code scanning) or junit."
@@ -161,14 +168,7 @@ FORMAT_HELP = (
 
 @app.command()
 def check(
-    path: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The registry folder, or any file or folder inside it. "
-            "Default: search upward from the current folder for kpictl.yaml.",
-            show_default=False,
-        ),
-    ] = None,
+    path: RegistryPath = None,
     output_format: Annotated[
         str | None,
         typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP, show_default=False),
@@ -297,12 +297,6 @@ def rules() -> int:
     return 0
 
 
-REGISTRY_OPTION_HELP = (
-    "The registry folder, or any file or folder inside it. "
-    "Default: search upward from the current folder for kpictl.yaml."
-)
-
-
 @app.command()
 def diff(
     base: Annotated[
@@ -326,7 +320,7 @@ def diff(
     ] = None,
     registry: Annotated[
         Path | None,
-        typer.Option("--registry", metavar="PATH", help=REGISTRY_OPTION_HELP, show_default=False),
+        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
     ] = None,
     output_format: Annotated[
         str,
@@ -387,7 +381,7 @@ def changelog(
     ],
     registry: Annotated[
         Path | None,
-        typer.Option("--registry", metavar="PATH", help=REGISTRY_OPTION_HELP, show_default=False),
+        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
     ] = None,
     rev: Annotated[
         str | None,
@@ -437,7 +431,7 @@ def changelog(
 def codeowners(
     path: Annotated[
         Path | None,
-        typer.Argument(metavar="PATH", help=REGISTRY_OPTION_HELP, show_default=False),
+        typer.Argument(metavar="PATH", help=REGISTRY_HELP, show_default=False),
     ] = None,
     output: Annotated[
         Path | None,
@@ -518,14 +512,7 @@ AS_OF_HELP = (
 
 @app.command("map")
 def map_(
-    path: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The registry folder, or any file or folder inside it. "
-            "Default: search upward from the current folder for kpictl.yaml.",
-            show_default=False,
-        ),
-    ] = None,
+    path: RegistryPath = None,
     output_format: Annotated[
         str, typer.Option("--format", "-f", help=MAP_FORMAT_HELP, show_default=False)
     ] = "text",
@@ -608,14 +595,7 @@ def who(
             metavar="PERSON_OR_TEAM", help="A person id or a team id.", show_default=False
         ),
     ],
-    path: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The registry folder, or any file or folder inside it. "
-            "Default: search upward from the current folder for kpictl.yaml.",
-            show_default=False,
-        ),
-    ] = None,
+    path: RegistryPath = None,
     output_format: Annotated[
         str,
         typer.Option(
@@ -663,10 +643,6 @@ def who(
 
 # --- status and emails ----------------------------------------------------------------------
 
-REGISTRY_ARG_HELP = (
-    "The registry folder, or any file or folder inside it. "
-    "Default: search upward from the current folder for kpictl.yaml."
-)
 ACTUALS_HELP = (
     "CSV of actual values (kpi,period,value,as_of), or - for stdin. For a campaign's own "
     "results, put the campaign id in the period column. Bad rows are reported with their "
@@ -704,7 +680,7 @@ def parse_when(value: str | None) -> date | datetime | None:
 @app.command()
 def status(
     actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
-    path: Annotated[Path | None, typer.Argument(help=REGISTRY_ARG_HELP, show_default=False)] = None,
+    path: RegistryPath = None,
     output_format: Annotated[
         str,
         typer.Option(
@@ -753,7 +729,7 @@ def status(
 @app.command()
 def escalate(
     actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
-    path: Annotated[Path | None, typer.Argument(help=REGISTRY_ARG_HELP, show_default=False)] = None,
+    path: RegistryPath = None,
     out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
@@ -794,7 +770,7 @@ CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
 @app.command()
 def kickoff(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
-    path: Annotated[Path | None, typer.Argument(help=REGISTRY_ARG_HELP, show_default=False)] = None,
+    path: RegistryPath = None,
     actuals: Annotated[
         str | None,
         typer.Option("--actuals", "-a", help=ACTUALS_HELP + " Optional: adds today's values."),
@@ -848,7 +824,7 @@ def _charter_session(
 def readout(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
     actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
-    path: Annotated[Path | None, typer.Argument(help=REGISTRY_ARG_HELP, show_default=False)] = None,
+    path: RegistryPath = None,
     day: Annotated[
         int | None,
         typer.Option(
@@ -895,7 +871,7 @@ def readout(
 def recap(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
     actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
-    path: Annotated[Path | None, typer.Argument(help=REGISTRY_ARG_HELP, show_default=False)] = None,
+    path: RegistryPath = None,
     out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
@@ -937,11 +913,6 @@ def recap(
 # --------------------------------------------------------------------------------------
 # Authoring and governance rituals: schema, init, new, fmt, calendar, drill
 # --------------------------------------------------------------------------------------
-
-REGISTRY_PATH_HELP = (
-    "The registry folder, or any file or folder inside it. "
-    "Default: search upward from the current folder for kpictl.yaml."
-)
 
 
 @app.command()
@@ -1084,9 +1055,7 @@ def new(
     entity_id: Annotated[
         str, typer.Argument(metavar="ID", help="The new id (lowercase slug).", show_default=False)
     ],
-    path: Annotated[
-        Path | None, typer.Argument(help=REGISTRY_PATH_HELP, show_default=False)
-    ] = None,
+    path: RegistryPath = None,
     fields: Annotated[
         list[str] | None,
         typer.Option("--field", "-F", metavar="KEY=VALUE", help=NEW_FIELD_HELP),
@@ -1237,9 +1206,7 @@ def fmt(
 
 @app.command("calendar")
 def calendar_(
-    path: Annotated[
-        Path | None, typer.Argument(help=REGISTRY_PATH_HELP, show_default=False)
-    ] = None,
+    path: RegistryPath = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -1324,9 +1291,7 @@ def drill(
     kpi_id: Annotated[
         str, typer.Argument(metavar="KPI_ID", help="The KPI to rehearse.", show_default=False)
     ],
-    path: Annotated[
-        Path | None, typer.Argument(help=REGISTRY_PATH_HELP, show_default=False)
-    ] = None,
+    path: RegistryPath = None,
     deviation: Annotated[
         float | None,
         typer.Option(
