@@ -514,34 +514,42 @@ AS_OF_HELP = (
 def map_(
     path: RegistryPath = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help=MAP_FORMAT_HELP, show_default=False)
+        str,
+        typer.Option("--format", "-f", metavar="FORMAT", help=MAP_FORMAT_HELP, show_default=False),
     ] = "text",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the map to this file (whole, or not at all)."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the map to this file (whole, or not at all).",
+        ),
     ] = None,
     by: Annotated[
         str,
         typer.Option(
             "--by",
+            metavar="GROUPING",
             help="Group KPIs by kpi (one list), owner (primary owner), team (the primary "
             "owner's team) or stage (funnel order).",
         ),
     ] = "kpi",
     kpi: Annotated[
         list[str] | None,
-        typer.Option("--kpi", help="Show only this KPI id (repeatable)."),
+        typer.Option("--kpi", metavar="ID", help="Show only this KPI id (repeatable)."),
     ] = None,
     owner: Annotated[
         list[str] | None,
         typer.Option(
             "--owner",
+            metavar="ID",
             help="Show only KPIs this person owns, as primary or backup, or that a member "
             "of this team owns (repeatable).",
         ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=AS_OF_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
     ] = None,
 ) -> int:
     """Show who answers for every KPI: owners, data lineage, escalation ladder.
@@ -599,15 +607,24 @@ def who(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", "-f", help="text (default), markdown or json.", show_default=False
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="text (default), markdown or json.",
+            show_default=False,
         ),
     ] = "text",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the answer to this file instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the answer to this file instead of stdout.",
+        ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=AS_OF_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
     ] = None,
 ) -> int:
     """Show everything a person or a team answers for.
@@ -679,22 +696,28 @@ def parse_when(value: str | None) -> date | datetime | None:
 
 @app.command()
 def status(
-    actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
+    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
     path: RegistryPath = None,
     output_format: Annotated[
         str,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="text (default), markdown (paste it into the weekly review), json or csv.",
         ),
     ] = "text",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the scorecard to this file instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the scorecard to this file instead of stdout.",
+        ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=WHEN_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
     ] = None,
 ) -> int:
     """The scorecard: every KPI against its target to date, worst first.
@@ -728,12 +751,12 @@ def status(
 
 @app.command()
 def escalate(
-    actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
+    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
     path: RegistryPath = None,
-    out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=WHEN_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
     ] = None,
 ) -> int:
     """One escalation email for every KPI whose state fires a tier.
@@ -773,12 +796,14 @@ def kickoff(
     path: RegistryPath = None,
     actuals: Annotated[
         str | None,
-        typer.Option("--actuals", "-a", help=ACTUALS_HELP + " Optional: adds today's values."),
+        typer.Option(
+            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=WHEN_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
     ] = None,
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
@@ -823,21 +848,22 @@ def _charter_session(
 @app.command()
 def readout(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
-    actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
+    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
     path: RegistryPath = None,
     day: Annotated[
         int | None,
         typer.Option(
             "--day",
+            metavar="DAYS",
             help="Which readout: days after the start, as listed in timeline.readouts. "
             "Default: the latest readout due on or before the evaluation date.",
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=WHEN_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
     ] = None,
 ) -> int:
     """The 30/60/90-day results readout of a campaign.
@@ -870,12 +896,12 @@ def readout(
 @app.command()
 def recap(
     campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
-    actuals: Annotated[str, typer.Option("--actuals", "-a", help=ACTUALS_HELP)],
+    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
     path: RegistryPath = None,
-    out: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
     send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help=WHEN_HELP, show_default=False)
+        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
     ] = None,
 ) -> int:
     """The executive-summary recap of a campaign.
