@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
 from kpictl.findings import Finding, Location
-from kpictl.loader import Document, KeyPath, SourceFile, discover, read_file
+from kpictl.loader import Document, KeyPath, SourceFile, discover, read_file, read_files
 from kpictl.models import (
     KINDS,
     Campaign,
@@ -250,13 +250,16 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
     inside = Path(os.path.abspath(cwd)).is_relative_to(root) and str(shown_root) != "."  # noqa: PTH100
     prefix = "" if str(shown_root) == "." else f"{shown_root}{os.sep}"
     root_text = f"{root}{os.sep}"
-    for path in discover(root, exclude):
-        if path == root_path:
-            continue
-        shown = (
-            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text))
+    wanted = [
+        (
+            path,
+            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text)),
         )
-        findings.extend(_add_file(registry, read_file(path, shown)))
+        for path in discover(root, exclude)
+        if path != root_path
+    ]
+    for source in read_files(wanted):
+        findings.extend(_add_file(registry, source))
     return registry, findings
 
 
