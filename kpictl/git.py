@@ -141,10 +141,7 @@ class Repository:
         """The commit id `ref` names; a clear error when it names none."""
         if not ref or ref.startswith("-"):
             raise KpictlError(f"'{ref}' is not a git ref: name a branch, tag or commit")
-        out = run_git(
-            self.top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
-        )
-        sha = out.decode("ascii", "replace").strip()
+        sha = self.commit_of(ref)
         if sha:
             return sha
         if self.is_shallow():
@@ -157,10 +154,16 @@ class Repository:
             "(for a remote branch, fetch it first and write it as origin/NAME)"
         )
 
+    def commit_of(self, name: str) -> str | None:
+        """The commit id `name` resolves to, or None when it names no commit."""
+        out = run_git(
+            self.top, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False
+        )
+        return out.decode("ascii", "replace").strip() or None
+
     def head(self) -> str | None:
         """The current commit, or None in a repository without commits."""
-        out = run_git(self.top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
-        return out.decode("ascii").strip() or None
+        return self.commit_of("HEAD")
 
     def default_branch(self) -> str:
         """The branch pull requests target: the PR's base in GitHub Actions, else origin's
@@ -176,10 +179,7 @@ class Repository:
             candidates.append(out.strip().removeprefix("refs/remotes/"))
         candidates += ["origin/main", "origin/master", "main", "master"]
         for name in candidates:
-            found = run_git(
-                self.top, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False
-            )
-            if found.strip():
+            if self.commit_of(name):
                 return name
         raise KpictlError(
             "cannot tell the default branch (no origin/HEAD, main or master): "
