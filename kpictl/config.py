@@ -1,6 +1,7 @@
-"""`kpictl.yaml`: the registry root and its settings."""
+"""`kpictl.yaml`: the registry root and its settings.
 
-from __future__ import annotations
+Annotations are real objects, as in `models.py`, so pydantic need not evaluate strings.
+"""
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -9,7 +10,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from kpictl.catalog import lookup
-from kpictl.models import Model
+from kpictl.models import Model, new_dict, new_list
 
 ROOT_FILE = "kpictl.yaml"
 
@@ -54,14 +55,14 @@ class Settings(Model):
     organization: str | None = None
     timezone: str = "UTC"
     fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=new_list)
     rules: dict[str, Annotated[RuleSetting, BeforeValidator(_rule_setting)]] = Field(
-        default_factory=dict
+        default_factory=new_dict
     )
     owner_kpi_limit: Annotated[int, Field(ge=1)] = 8
     email: EmailSettings | None = None
     templates: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=new_dict)
 
     @field_validator("timezone")
     @classmethod
@@ -95,7 +96,7 @@ class Settings(Model):
         return resolved
 
     @classmethod
-    def default(cls) -> Settings:
+    def default(cls) -> "Settings":
         """Settings to keep checking with when kpictl.yaml itself is broken."""
         return cls(version=1)
 

@@ -3,9 +3,10 @@
 Every model forbids unknown fields (a typo must never pass silently) except
 `labels`, a free string map any entity may carry. References are plain ids;
 `registry.py` resolves them.
-"""
 
-from __future__ import annotations
+Annotations here are real objects, not strings (no `from __future__ import
+annotations`): pydantic would otherwise compile and evaluate each one at start-up.
+"""
 
 import re
 from datetime import date, timedelta
@@ -154,6 +155,17 @@ REFRESH_DAYS: dict[str, int] = {"hourly": 1, "daily": 1, "weekly": 7, "monthly":
 REFRESH_RANK: dict[str, int] = {"hourly": 0, "daily": 1, "weekly": 2, "monthly": 3}
 
 
+# Defaults for list and dict fields. pydantic inspects a default factory's signature
+# when it builds a model; for the builtins `list` and `dict` that means parsing their
+# text signatures (tokenize and ast), about 2% of the start-up of `kpictl check`.
+def new_list() -> list[Any]:
+    return []
+
+
+def new_dict() -> dict[str, Any]:
+    return {}
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
@@ -161,7 +173,7 @@ class Model(BaseModel):
 class Entity(Model):
     kind: str
     id: Id
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=new_dict)
 
 
 class Person(Entity):
@@ -189,7 +201,7 @@ class DataSource(Entity):
     system: str
     owner: Ref
     refresh: Refresh
-    upstream: RefList = Field(default_factory=list)
+    upstream: RefList = Field(default_factory=new_list)
     fallback: Ref | None = None
     description: str | None = None
 
@@ -229,11 +241,11 @@ class Kpi(Entity):
     owners: Owners
     sources: Annotated[RefList, Field(min_length=1)]
     cadence: Cadence
-    targets: list[Target] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=new_list)
     escalation: Ref
 
     @model_validator(mode="after")
-    def _default_pacing(self) -> Kpi:
+    def _default_pacing(self) -> "Kpi":
         if self.pacing is None:
             self.pacing = "linear" if self.unit in ("count", "currency") else "flat"
         return self
@@ -246,7 +258,7 @@ class Tier(Model):
     respond_within: Duration
     notify: Annotated[list[Recipient], BeforeValidator(_listify)]
     approver: Recipient | None = None
-    actions: TextList = Field(default_factory=list)
+    actions: TextList = Field(default_factory=new_list)
     on_data_outage: bool = False
 
     @property
@@ -271,16 +283,16 @@ class CharterKpi(Model):
 class Daci(Model):
     driver: Ref
     approver: Ref
-    contributors: RefList = Field(default_factory=list)
-    informed: RefList = Field(default_factory=list)
+    contributors: RefList = Field(default_factory=new_list)
+    informed: RefList = Field(default_factory=new_list)
 
 
 class Raci(Model):
     activity: str
-    responsible: RefList = Field(default_factory=list)
+    responsible: RefList = Field(default_factory=new_list)
     accountable: Ref | None = None
-    consulted: RefList = Field(default_factory=list)
-    informed: RefList = Field(default_factory=list)
+    consulted: RefList = Field(default_factory=new_list)
+    informed: RefList = Field(default_factory=new_list)
 
 
 class Risk(Model):
@@ -309,9 +321,9 @@ class SignOff(Model):
 
 class Retrospective(Model):
     why: str | None = None
-    worked: TextList = Field(default_factory=list)
-    did_not_work: TextList = Field(default_factory=list)
-    recommendations: TextList = Field(default_factory=list)
+    worked: TextList = Field(default_factory=new_list)
+    did_not_work: TextList = Field(default_factory=new_list)
+    recommendations: TextList = Field(default_factory=new_list)
 
 
 class Campaign(Entity):
@@ -320,16 +332,16 @@ class Campaign(Entity):
     status: CampaignStatus
     context: str
     objective: str
-    strategies: TextList = Field(default_factory=list)
-    out_of_scope: TextList = Field(default_factory=list)
+    strategies: TextList = Field(default_factory=new_list)
+    out_of_scope: TextList = Field(default_factory=new_list)
     primary_kpi: CharterKpi
-    secondary_kpis: list[CharterKpi] = Field(default_factory=list)
+    secondary_kpis: list[CharterKpi] = Field(default_factory=new_list)
     daci: Daci
-    raci: list[Raci] = Field(default_factory=list)
+    raci: list[Raci] = Field(default_factory=new_list)
     governance: Governance | None = None
-    risks: list[Risk] = Field(default_factory=list)
+    risks: list[Risk] = Field(default_factory=new_list)
     timeline: Timeline
-    sign_off: list[SignOff] = Field(default_factory=list)
+    sign_off: list[SignOff] = Field(default_factory=new_list)
     retrospective: Retrospective | None = None
 
 
@@ -338,7 +350,7 @@ class GlossaryTerm(Entity):
     term: str
     definition: str
     owner: Ref
-    agreed_by: RefList = Field(default_factory=list)
+    agreed_by: RefList = Field(default_factory=new_list)
 
 
 AnyEntity = Person | Team | DataSource | Kpi | EscalationPolicy | Campaign | GlossaryTerm
