@@ -5,6 +5,11 @@ is built here, not by a YAML constructor, for three reasons: every key and value
 keeps its line and column; nothing a document says can construct an object
 (tags are reported, never honoured); and aliases are counted as they expand, so
 an alias bomb ends in a finding instead of exhausting memory.
+
+Positions are found when first asked for. The first pass builds only the data; a
+document asked where a value sits parses its file's text again, recording every
+position. A clean registry of thousands of files never asks, and the first pass
+saves a tenth of its time and, on several cores, most of what workers send back.
 """
 
 from __future__ import annotations
@@ -41,24 +46,44 @@ class Mark:
 
 
 @dataclass(slots=True)
-class Document:
-    """One YAML document: its data and where every key and value sits.
+class Positions:
+    """Where every value and every key of one document sits, as 1-based (line, column).
 
-    Positions are stored as plain (line, column) tuples, 1-based: a large
-    registry has hundreds of thousands of them, and tuples are the cheapest.
+    Plain tuples: a document has hundreds of them, and tuples are the cheapest.
+    """
+
+    values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: its data, and where its keys and values sit.
+
+    `text` is the whole file the document came from (shared, not copied), so that
+    positions can be found on demand (see the module's docstring).
     """
 
     path: Path
     index: int
     data: Any
     start: Mark
-    values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    text: str = field(default="", repr=False)
+    found: Positions | None = field(default=None, repr=False)
+
+    @property
+    def positions(self) -> Positions:
+        if self.found is None:
+            documents, _ = _parse(self.path, self.text, positions=True)
+            again = documents[self.index] if self.index < len(documents) else None
+            self.found = again.found if again is not None and again.found else Positions()
+        return self.found
 
     def mark(self, path: KeyPath) -> Mark:
         """Position of the value at `path`, or of its closest present ancestor."""
+        values = self.positions.values
         while path:
-            found = self.values.get(path)
+            found = values.get(path)
             if found is not None:
                 return Mark(*found)
             path = path[:-1]
@@ -66,7 +91,7 @@ class Document:
 
     def key_mark(self, path: KeyPath) -> Mark:
         """Position of the key that holds `path`, falling back like `mark`."""
-        found = self.keys.get(path)
+        found = self.positions.keys.get(path)
         return Mark(*found) if found is not None else self.mark(path)
 
     def location(self, path: KeyPath = ()) -> Location:
@@ -175,16 +200,23 @@ class _Abort(Exception):
     """Stop building the current document; the finding is already recorded."""
 
 
+class _NeedPositions(Exception):
+    """A duplicate key turned up while positions were not recorded: parse again with them."""
+
+
 class _Builder:
     """Turns one file's event stream into documents, recording findings.
 
     This is the hot loop of `kpictl check` on a large registry, so it trades a
     little elegance for speed: events are told apart by class identity and each
     open mapping or list is a small list (a "frame") rather than an object.
+    With `positions` false it records no position (see the module's docstring).
     """
 
-    def __init__(self, path: Path, parser: Any) -> None:
+    def __init__(self, path: Path, text: str, parser: Any, positions: bool) -> None:
         self.path = path
+        self.text = text
+        self.positions = positions
         self.next_event = parser.get_event
         self.documents: list[Document] = []
         self.findings: list[Finding] = []
@@ -205,7 +237,9 @@ class _Builder:
                 return
             if cls is not DocumentStartEvent:
                 continue
-            doc = Document(self.path, len(self.documents), None, Mark(1, 1))
+            doc = Document(self.path, len(self.documents), None, Mark(1, 1), self.text)
+            if self.positions:
+                doc.found = Positions()
             try:
                 doc.data = self._build(doc)
             except _Abort:
@@ -227,8 +261,9 @@ class _Builder:
         )
 
         next_event = self.next_event
-        values = doc.values
-        keys = doc.keys
+        track = doc.found is not None
+        values = doc.found.values if doc.found is not None else {}
+        keys = doc.found.keys if doc.found is not None else {}
         anchors: dict[str, tuple[Any, int]] = {}
         expanded = 0  # values that aliases add, counted as if written out
         # A frame: [container, path, size, pending key, key position, key style,
@@ -258,7 +293,8 @@ class _Builder:
                     if event.anchor is not None:
                         anchors[event.anchor] = (text, 1)
                     frame[3] = text
-                    frame[4] = (mark.line + 1, mark.column + 1)
+                    if track:
+                        frame[4] = (mark.line + 1, mark.column + 1)
                     continue
                 value: Any = text if event.style else resolve_plain(text)
                 size = 1
@@ -271,22 +307,20 @@ class _Builder:
                         "Y003", f"nesting deeper than {MAX_DEPTH} levels is not supported", mark
                     )
                     raise _Abort
+                path: KeyPath = ()
                 if stack:
                     parent = stack[-1]
                     container = parent[0]
-                    if type(container) is list:
-                        path = (*parent[1], len(container))
-                    elif parent[3] is no_key:
+                    if parent[3] is no_key and type(container) is dict:
                         self._finding(
                             "Y003",
                             "a mapping key must be a plain value, not a list or mapping",
                             mark,
                         )
                         raise _Abort
-                    else:
-                        path = (*parent[1], parent[3])
-                else:
-                    path = ()
+                    if track:
+                        last = len(container) if type(container) is list else parent[3]
+                        path = (*parent[1], last)
                 new: Any = {} if cls is MappingStartEvent else []
                 stack.append([new, path, 1, no_key, None, None, mark, event.anchor])
                 continue
@@ -323,7 +357,8 @@ class _Builder:
                         )
                         raise _Abort
                     stack[-1][3] = value
-                    stack[-1][4] = (mark.line + 1, mark.column + 1)
+                    if track:
+                        stack[-1][4] = (mark.line + 1, mark.column + 1)
                     continue
             else:  # pragma: no cover - only node events occur inside a document
                 raise AssertionError(f"unexpected event {event!r}")
@@ -337,14 +372,16 @@ class _Builder:
             frame = stack[-1]
             container = frame[0]
             frame[2] += size
-            here = (mark.line + 1, mark.column + 1)
             if type(container) is list:
-                values.setdefault((*frame[1], len(container)), here)
+                if track:
+                    values.setdefault((*frame[1], len(container)), (mark.line + 1, mark.column + 1))
                 container.append(value)
                 continue
             key = frame[3]
-            child = (*frame[1], key)
             if key in container:
+                if not track:
+                    raise _NeedPositions
+                child = (*frame[1], key)
                 first = keys[child]
                 line, column = frame[4]
                 self.findings.append(
@@ -358,8 +395,10 @@ class _Builder:
                 )
             else:
                 container[key] = value
-                values.setdefault(child, here)
-                keys.setdefault(child, frame[4])
+                if track:
+                    child = (*frame[1], key)
+                    values.setdefault(child, (mark.line + 1, mark.column + 1))
+                    keys.setdefault(child, frame[4])
             frame[3] = no_key
 
     def _reject_tag(self, event: Any) -> None:
@@ -436,11 +475,18 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
 
 def parse_text(path: Path, text: str) -> tuple[list[Document], list[Finding]]:
     """Parse YAML text into documents; problems come back as findings, never raised."""
+    try:
+        return _parse(path, text, positions=False)
+    except _NeedPositions:  # a duplicate key: its finding points at the first one
+        return _parse(path, text, positions=True)
+
+
+def _parse(path: Path, text: str, positions: bool) -> tuple[list[Document], list[Finding]]:
     from _ruamel_yaml import CParser
     from ruamel.yaml.error import YAMLError
 
     parser = CParser(text)
-    builder = _Builder(path, parser)
+    builder = _Builder(path, text, parser, positions)
     try:
         builder.run()
     except YAMLError as exc:

@@ -121,6 +121,25 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     assert source.documents[0].mark(("id",)) == Mark(2, 5)
 
 
+def test_positions_are_found_on_demand_and_kept() -> None:
+    (document,), _ = parse(POSITIONS)
+    assert document.found is None  # the first pass records none
+    assert document.mark(("owners", "backup")) == Mark(5, 13)
+    found = document.found
+    assert found is not None
+    assert found.keys[("targets", 0, "value")] == (10, 5)
+    document.mark(("kind",))
+    assert document.found is found  # parsed again once, not on every question
+
+
+def test_positions_on_demand_skip_a_dropped_document() -> None:
+    # The second document is dropped (a tag); the third keeps its own positions.
+    documents, _ = parse("a: 1\n---\nb: !!str x\n---\n\nc:\n  d: 2\n")
+    assert [d.data for d in documents] == [{"a": 1}, {"c": {"d": 2}}]
+    assert documents[1].mark(("c", "d")) == Mark(7, 6)
+    assert documents[0].mark(("a",)) == Mark(1, 4)
+
+
 # --- documents -----------------------------------------------------------------------------
 
 
