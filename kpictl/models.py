@@ -10,6 +10,7 @@ annotations`): pydantic would otherwise compile and evaluate each one at start-u
 
 import re
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -66,11 +67,20 @@ def _check_period(value: Any) -> Any:
             "'{value}' is not a period: {help}",
             {"value": value, "help": PERIOD_HELP},
         )
-    try:
-        parse_period(value)
-    except ValueError as exc:
-        raise PydanticCustomError("kpictl_period", str(exc)) from None
+    problem = _period_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("kpictl_period", problem)
     return value
+
+
+@lru_cache(maxsize=512)
+def _period_problem(text: str) -> str | None:
+    """Why `text` is no period, or None. Cached: a registry names few periods, many times."""
+    try:
+        parse_period(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _check_duration(value: str) -> str:

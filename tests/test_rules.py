@@ -234,6 +234,7 @@ SCHEMA_CASES = [
     pytest.param(("kpi.yaml", "owners:\n  primary: ann\n  backup: bob\n", "owners: ann\n"), 12, "owners must be a mapping of fields, not 'ann'", id="mapping"),
     pytest.param(("campaign.yaml", "start: 2026-10-01", "start: soon"), 12, "timeline.start must be a date like 2026-10-01, not 'soon'", id="date"),
     pytest.param(("kpi.yaml", "period: 2026-Q4", "period: 2026-Q5"), 20, "targets[0].period: '2026-Q5' is not a period: use YYYY-Qn (2026-Q4), YYYY-MM (2026-11) or YYYY (2026)", id="period"),
+    pytest.param(("kpi.yaml", "period: 2026-Q4", "period: 0999"), 20, "targets[0].period: '0999' is not a period: years run from 1000 to 9998", id="period-year"),
     pytest.param(("policy.yaml", "respond_within: 24h", "respond_within: tomorrow"), 8, "tiers[0].respond_within: 'tomorrow' is not a response time", id="duration"),
     pytest.param(("policy.yaml", "notify: [$owner]", "notify: [$boss]"), 9, "tiers[0].notify[0]: '$boss' is not a role", id="role"),
     pytest.param(("policy.yaml", "deviation_pct: 5", "deviation_pct: -5"), 7, "tiers[0].deviation_pct must be at least 0", id="minimum"),
