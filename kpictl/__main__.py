@@ -16,13 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     # until the end; at the default threshold each full collection walks them all
     # again (0.15-0.3 s of a 2 s check at 2,000 KPIs). mypy does the same.
     gc.set_threshold(100_000, 50, 50)
-    from kpictl.cli import app, invoked_only
+    from kpictl.cli import app, commands_for
     from kpictl.errors import KpictlError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        with invoked_only(args):
+        with commands_for(args):
             result = app(args=args, prog_name="kpictl", standalone_mode=False)
     except KpictlError as exc:
         if debug:

@@ -1,0 +1,175 @@
+"""The Typer app: options in, call the core, print, return an exit code.
+
+The commands live in the modules of this package, by area; a run imports only the
+module of the command it runs (`commands_for`), and each command imports the core
+it needs when called, so `kpictl check` never loads the email or git code and
+`kpictl --version` loads none of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kpictl import __version__
+from kpictl.errors import KpictlError
+
+app = typer.Typer(
+    name="kpictl",
+    help=(
+        "One git-versioned source of truth for marketing KPIs and who answers for them.\n\n"
+        "Definitions, owners, data lineage, escalation policies, campaign charters and a "
+        "shared glossary live as YAML files in a registry folder (the one holding "
+        "kpictl.yaml). Start with `kpictl check` to validate it."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# The command modules, each with its commands in the order `kpictl --help` lists them.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "checking": ("check", "rules"),
+    "history": ("diff", "changelog", "codeowners"),
+    "views": ("map", "who"),
+    "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
+}
+ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}
+
+
+@contextmanager
+def commands_for(args: list[str]) -> Iterator[None]:
+    """Register the commands running `args` needs; while it runs, typer sees only those.
+
+    The command being invoked needs its own module, and typer then builds only that
+    command (turning every command into a click command costs more than the rest of
+    `kpictl --version`). The group's --help, an unknown command and no command at
+    all need every module, and see every command in the order of COMMAND_MODULES.
+    """
+    word = next((arg for arg in args if not arg.startswith("-")), None)
+    modules = [module for module, names in COMMAND_MODULES.items() if word in names]
+    for module in modules or COMMAND_MODULES:
+        importlib.import_module(f"kpictl.cli.{module}")
+    registered = sorted(app.registered_commands, key=lambda info: ORDER[_command_name(info)])
+    chosen = [info for info in registered if _command_name(info) == word]
+    app.registered_commands = chosen or registered
+    try:
+        yield
+    finally:
+        app.registered_commands = registered
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    if info.name:
+        return info.name
+    assert info.callback is not None
+    return info.callback.__name__.replace("_", "-")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"kpictl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback when kpictl itself fails.")
+    ] = False,
+) -> None:
+    """kpictl command line."""
+
+
+def resolve_registry(path: Path | None) -> Path:
+    """The registry root for PATH (or the current folder), or a one-line error."""
+    from kpictl.config import ROOT_FILE, find_root
+
+    start = path if path is not None else Path.cwd()
+    if not start.exists():
+        raise KpictlError(f"no such file or folder: {start}")
+    root = find_root(start)
+    if root is None:
+        where = "the current folder" if path is None else str(path)
+        raise KpictlError(
+            f"no registry found: neither {where} nor any folder above it holds {ROOT_FILE}. "
+            f"Pass the registry folder, or create {ROOT_FILE} with `version: 1`."
+        )
+    return root
+
+
+def parse_as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date: use YYYY-MM-DD") from None
+
+
+def parse_rule_list(values: list[str] | None, option: str) -> set[str]:
+    from kpictl.catalog import lookup
+
+    codes: set[str] = set()
+    for value in values or []:
+        for word in value.split(","):
+            if not word.strip():
+                continue
+            rule = lookup(word)
+            if rule is None:
+                raise typer.BadParameter(
+                    f"'{word.strip()}' is not a rule code or name; `kpictl rules` lists them",
+                    param_hint=option,
+                )
+            codes.add(rule.code)
+    return codes
+
+
+def use_color(stream: object) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Print `text`, or write it whole to `output` (temp file + rename)."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from kpictl.fileio import write_atomic
+
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        raise KpictlError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+REGISTRY_HELP = (
+    "The registry folder, or any file or folder inside it. "
+    "Default: search upward from the current folder for kpictl.yaml."
+)
+# The optional registry argument most commands take first.
+RegistryPath = Annotated[Path | None, typer.Argument(help=REGISTRY_HELP, show_default=False)]

@@ -1,0 +1,214 @@
+"""Commands over git history: `kpictl diff`, `kpictl changelog`, `kpictl codeowners`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kpictl.cli import REGISTRY_HELP, app, resolve_registry, write_output
+from kpictl.errors import KpictlError
+
+
+@app.command()
+def diff(
+    base: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="BASE",
+            help="The git ref to compare from. Default: where HEAD branched off the default "
+            "branch (the pull request's base in GitHub Actions, else origin/HEAD, main or "
+            "master).",
+            show_default=False,
+        ),
+    ] = None,
+    head: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="HEAD",
+            help="The git ref to compare to. Default: the working tree, uncommitted "
+            "changes included.",
+            show_default=False,
+        ),
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="text (default), markdown (for a pull-request comment or job summary) or "
+            "json (documented in docs/diff-json.md).",
+            show_default=False,
+        ),
+    ] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the diff to this file."),
+    ] = None,
+    fail_on_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-breaking",
+            help="Exit 1 when a change is breaking: an entity removed or renamed while "
+            "something still names it, or a KPI's unit or direction changed.",
+        ),
+    ] = False,
+) -> int:
+    """Show what changed in the registry between two git refs, entity by entity.
+
+    KPIs, policies, campaigns, sources, people, teams and glossary terms added,
+    removed, renamed (same content, new id) or changed, with the fields that matter:
+    owners, targets (old -> new and the % change, with approval), escalation tiers,
+    charter status and sign-offs. A file that does not parse on one side is reported,
+    not fatal. Exit code 0, unless --fail-on-breaking finds a breaking change (1).
+
+    Examples: `kpictl diff` (this branch against main, uncommitted changes included),
+    `kpictl diff v1.2 HEAD --format markdown >> "$GITHUB_STEP_SUMMARY"`.
+    """
+    from kpictl.diff import build_diff, resolve_sides
+    from kpictl.diff_output import DIFF_FORMATS, render_diff
+    from kpictl.render import environment
+    from kpictl.revisions import TrackedRegistry
+
+    if output_format not in DIFF_FORMATS:
+        raise typer.BadParameter(
+            f"'{output_format}' is not a diff format: use {', '.join(DIFF_FORMATS)}",
+            param_hint="--format",
+        )
+    tracked = TrackedRegistry.locate(resolve_registry(registry))
+    old, new = resolve_sides(tracked, base, head)
+    result = build_diff(tracked, old, new)
+    write_output(render_diff(result, output_format, environment()), output)
+    return 1 if fail_on_breaking and result.breaking else 0
+
+
+@app.command()
+def changelog(
+    kpi_id: Annotated[
+        str, typer.Argument(metavar="KPI_ID", help="The KPI's id.", show_default=False)
+    ],
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
+    ] = None,
+    rev: Annotated[
+        str | None,
+        typer.Option(
+            "--rev",
+            metavar="REF",
+            help="Walk the history up to this git ref. Default: HEAD, plus uncommitted "
+            "changes in the working tree.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option("--format", "-f", metavar="FORMAT", help="text (default), markdown or json."),
+    ] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the log to this file."),
+    ] = None,
+) -> int:
+    """Show one KPI's history from git: who changed which target or owner, when, and why.
+
+    Each entry is a commit that changed the KPI (on the first-parent line, so a merged
+    pull request appears once, with its commits listed), with its date, author and
+    message, and the fields it changed: targets (old -> new, % change, approver and
+    rationale), owners, escalation policy and the rest. The KPI is followed when it
+    moves to another file. Exit code 1 when the id never appears in the history.
+
+    Example: `kpictl changelog mql --format markdown -o docs/mql-changes.md`.
+    """
+    from kpictl.changelog import CHANGELOG_FORMATS, build_changelog, render_changelog
+    from kpictl.render import environment
+    from kpictl.revisions import TrackedRegistry
+
+    if output_format not in CHANGELOG_FORMATS:
+        raise typer.BadParameter(
+            f"'{output_format}' is not a changelog format: use {', '.join(CHANGELOG_FORMATS)}",
+            param_hint="--format",
+        )
+    tracked = TrackedRegistry.locate(resolve_registry(registry))
+    log = build_changelog(tracked, kpi_id, rev, include_working_tree=True)
+    write_output(render_changelog(log, output_format, environment()), output)
+    return 0
+
+
+@app.command()
+def codeowners(
+    path: Annotated[
+        Path | None,
+        typer.Argument(metavar="PATH", help=REGISTRY_HELP, show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The CODEOWNERS file. Default: .github/CODEOWNERS in the git repository "
+            "that holds the registry.",
+            show_default=False,
+        ),
+    ] = None,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing; exit 1 and print a diff when the file is not up to date.",
+        ),
+    ] = False,
+) -> int:
+    """Write the CODEOWNERS lines that make a KPI's owners review changes to it.
+
+    Each file defining a KPI (primary and backup owner), a data source (owner), a
+    campaign (DACI driver and approver) or a glossary term (owner) is mapped to its
+    owners' GitHub handles (`github:` on each person). The lines go between marker
+    comments; the rest of an existing CODEOWNERS file is kept. Owners without a
+    handle, or inactive, are listed in a comment and reported as warnings.
+    """
+    from kpictl import codeowners as co
+    from kpictl.revisions import TrackedRegistry
+
+    tracked = TrackedRegistry.locate(resolve_registry(path))
+    registry, _ = tracked.working()
+    built = co.build(registry, tracked.prefix or ".")
+    target = output if output is not None else tracked.repo.top / co.DEFAULT_PATH
+    try:
+        existing = target.read_text(encoding="utf-8") if target.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KpictlError(f"cannot read {target}: {exc}") from None
+    wanted = co.merge(existing, built.block)
+    for warning in built.warnings():
+        print(f"kpictl: warning: {warning}", file=sys.stderr)
+    from kpictl.registry import display_path
+
+    shown = display_path(target, Path.cwd()).as_posix()
+    if check_only:
+        if existing == wanted:
+            print(f"{shown} is up to date ({built.files} files).")
+            return 0
+        sys.stdout.write(co.unified_diff(shown, existing, wanted))
+        print(
+            f"kpictl: {shown} is out of date: run `kpictl codeowners` and commit it",
+            file=sys.stderr,
+        )
+        return 1
+    if existing == wanted:
+        print(f"{shown} is up to date ({built.files} files).")
+        return 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KpictlError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+    write_output(wanted, target)
+    print(f"Wrote {shown}: owners for {built.files} files.")
+    return 0

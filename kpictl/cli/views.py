@@ -1,0 +1,173 @@
+"""The accountability map and who answers for what: `kpictl map`, `kpictl who`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kpictl.cli import RegistryPath, app, parse_as_of, resolve_registry, write_output
+from kpictl.errors import KpictlError
+
+MAP_FORMAT_HELP = (
+    "text (default: tables on a terminal, plain when piped), markdown (commit it as "
+    "ACCOUNTABILITY.md or paste it into a wiki), mermaid, dot (Graphviz), json "
+    "(documented in docs/map-json.md) or html (one self-contained page)."
+)
+AS_OF_HELP = (
+    "Check the registry as if today were this date (YYYY-MM-DD), for the error banner. "
+    "Default: today in the registry's time zone."
+)
+
+
+@app.command("map")
+def map_(
+    path: RegistryPath = None,
+    output_format: Annotated[
+        str,
+        typer.Option("--format", "-f", metavar="FORMAT", help=MAP_FORMAT_HELP, show_default=False),
+    ] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the map to this file (whole, or not at all).",
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            metavar="GROUPING",
+            help="Group KPIs by kpi (one list), owner (primary owner), team (the primary "
+            "owner's team) or stage (funnel order).",
+        ),
+    ] = "kpi",
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option("--kpi", metavar="ID", help="Show only this KPI id (repeatable)."),
+    ] = None,
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--owner",
+            metavar="ID",
+            help="Show only KPIs this person owns, as primary or backup, or that a member "
+            "of this team owns (repeatable).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
+    ] = None,
+) -> int:
+    """Show who answers for every KPI: owners, data lineage, escalation ladder.
+
+    For each KPI: stage, leading or lagging, audience, primary and backup owner, the
+    data sources it reads with their whole upstream chain down to the systems that
+    capture the data (and who owns each), fallbacks, review cadence, and each
+    escalation tier resolved to the people it notifies and who approves, with
+    response times. Ends with accountability health: shared-team owner pairs, single
+    points of failure, the busiest owners, business KPIs without a business-facing
+    owner. A registry with check errors still maps, under a banner.
+
+    Examples: `kpictl map --format markdown -o ACCOUNTABILITY.md`,
+    `kpictl map --format html -o map.html`, `kpictl map --by team --owner revops`.
+    """
+    from kpictl.views.accountability import GROUPINGS, UnknownId, build_map
+    from kpictl.views.output import MAP_FORMATS, render_map
+
+    if output_format not in MAP_FORMATS:
+        raise typer.BadParameter(
+            f"'{output_format}' is not a map format: use {', '.join(MAP_FORMATS)}",
+            param_hint="--format",
+        )
+    if by not in GROUPINGS:
+        raise typer.BadParameter(
+            f"'{by}' is not a grouping: use {', '.join(GROUPINGS)}", param_hint="--by"
+        )
+    from kpictl.views.load import checked_registry
+
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    try:
+        view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
+    except UnknownId as exc:
+        raise KpictlError(str(exc), exit_code=1) from None
+    if output_format == "text" and output is None and sys.stdout.isatty():
+        from kpictl.views.terminal import print_map
+
+        print_map(view)
+        return 0
+    from kpictl.render import environment, override_folder
+
+    write_output(render_map(view, output_format, environment(override_folder(registry))), output)
+    return 0
+
+
+@app.command()
+def who(
+    subject: Annotated[
+        str,
+        typer.Argument(
+            metavar="PERSON_OR_TEAM", help="A person id or a team id.", show_default=False
+        ),
+    ],
+    path: RegistryPath = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="text (default), markdown or json.",
+            show_default=False,
+        ),
+    ] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the answer to this file instead of stdout.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
+    ] = None,
+) -> int:
+    """Show everything a person or a team answers for.
+
+    KPIs they own as primary or backup, data sources they own (and the KPIs that read
+    them), escalation tiers where they are notified or approve (for which KPIs, and
+    why: as owner, as manager, as a team lead, by name), campaign roles in DACI and
+    RACI, and glossary terms they own. For a team: its lead, its members, and all of
+    the above for each member plus what names the team itself.
+
+    Examples: `kpictl who aisha-okafor`, `kpictl who revops --format markdown`.
+    """
+    from kpictl.views.accountability import UnknownId, build_who
+    from kpictl.views.output import WHO_FORMATS, render_who
+
+    if output_format not in WHO_FORMATS:
+        raise typer.BadParameter(
+            f"'{output_format}' is not a format for who: use {', '.join(WHO_FORMATS)}",
+            param_hint="--format",
+        )
+    from kpictl.views.load import checked_registry
+
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    try:
+        view = build_who(registry, subject, check=summary)
+    except UnknownId as exc:
+        raise KpictlError(str(exc), exit_code=1) from None
+    from kpictl.render import environment, override_folder
+
+    write_output(render_who(view, output_format, environment(override_folder(registry))), output)
+    return 0
+
+
+# --- status and emails ----------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""The command-line shell: which commands a run loads, and how --help lists them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import AS_OF, EXAMPLE, ROOT
+
+COMMANDS = [
+    "check",
+    "rules",
+    "diff",
+    "changelog",
+    "codeowners",
+    "map",
+    "who",
+    "status",
+    "escalate",
+    "kickoff",
+    "readout",
+    "recap",
+    "schema",
+    "init",
+    "new",
+    "fmt",
+    "calendar",
+    "drill",
+]
+
+
+def listed_commands(help_text: str) -> list[str]:
+    section = help_text.split("Commands:\n", 1)[1]
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
+
+
+def test_help_lists_every_command_in_order(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("--help")
+    assert result.code == 0
+    assert listed_commands(result.out) == COMMANDS
+
+
+def test_help_keeps_the_order_after_other_commands_ran() -> None:
+    # A fresh interpreter, so that `who` registers its module before any other.
+    script = (
+        "import contextlib, io, sys\n"
+        "from kpictl.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['who', 'aisha-okafor', sys.argv[1]]) == 0\n"
+        "    assert main(['drill', '--help']) == 0\n"
+        "main(['--help'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=True,
+    )
+    assert listed_commands(done.stdout) == COMMANDS
+
+
+def test_unknown_command_suggests_from_every_command(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("drll")
+    assert result.code == 2
+    assert "No such command 'drll'. Did you mean 'drill'?" in result.err
+
+
+LOADED = """
+import json, sys
+from kpictl.__main__ import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(("kpictl", "jinja2")))]))
+"""
+
+
+def loaded_by(*args: str) -> tuple[int, list[str]]:
+    """Run kpictl in a fresh interpreter; its exit code and the modules it imported."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("GITHUB_ACTIONS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    return code, modules
+
+
+def test_check_loads_only_what_checking_needs() -> None:
+    code, modules = loaded_by("check", str(EXAMPLE), "--as-of", AS_OF)
+    assert code == 0
+    assert [m for m in modules if m.startswith("kpictl.cli")] == [
+        "kpictl.cli",
+        "kpictl.cli.checking",
+    ]
+    for unneeded in ("jinja2", "kpictl.emails", "kpictl.git", "kpictl.views", "kpictl.diff"):
+        assert unneeded not in modules
+
+
+def test_version_loads_no_command() -> None:
+    code, modules = loaded_by("--version")
+    assert code == 0
+    assert "kpictl.models" not in modules
+    # Without a command every module is registered, but no command runs.
+    assert "kpictl.registry" not in modules
