@@ -3,10 +3,10 @@
 The commands live in the modules of this package, by area; a run imports only the
 module of the command it runs (`commands_for`), and each command imports the core
 it needs when called, so `kpictl check` never loads the email or git code and
-`kpictl --version` loads none of it.
+`kpictl --version` loads none of it. Annotations here are real objects, not
+strings (no `from __future__ import annotations`): typer would compile and evaluate
+each string on every run.
 """
-
-from __future__ import annotations
 
 import importlib
 import os

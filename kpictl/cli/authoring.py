@@ -1,7 +1,5 @@
 """Authoring and governance rituals: `schema`, `init`, `new`, `fmt`, `calendar`, `drill`."""
 
-from __future__ import annotations
-
 import os
 import sys
 from datetime import datetime

@@ -1,7 +1,5 @@
 """`kpictl check` and `kpictl rules`: validate a registry, list the rules."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -190,7 +188,7 @@ def kickoff(
 
 def _charter_session(
     path: Path | None, actuals: str | None, as_of: str | None, campaign: str, draft: str
-) -> tuple[Session, Campaign]:
+) -> "tuple[Session, Campaign]":
     """The evaluation session and the charter for a campaign email; refuses a draft."""
     from kpictl.outbox import find_campaign, open_session
 

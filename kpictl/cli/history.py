@@ -1,7 +1,5 @@
 """Commands over git history: `kpictl diff`, `kpictl changelog`, `kpictl codeowners`."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

@@ -1,7 +1,5 @@
 """The accountability map and who answers for what: `kpictl map`, `kpictl who`."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated
