@@ -726,6 +726,44 @@ class Scenario:
     build: ArgvBuilder
     help: str
     expected_exit: int = 0
+    # Timed in the same runs, interleaved, as a reference point (see IMPORT_FLOOR).
+    baseline: ArgvBuilder | None = None
+
+
+# What every kpictl process imports before kpictl's own code does anything: the
+# interpreter, typer (with its pydantic-based option handling), pydantic and
+# ruamel.yaml's C parser, under the settings kpictl's entry point applies. kpictl
+# cannot start faster than this; the example scenario times it alongside.
+IMPORT_FLOOR = """
+import gc, os
+gc.set_threshold(100_000, 50, 50)
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+import typer
+try:
+    import typer._adapters
+except ImportError:
+    pass
+import pydantic.plugin._loader, ruamel.yaml, _ruamel_yaml
+from pydantic import BaseModel
+"""
+
+
+def kpictl_python(kpictl: Sequence[str]) -> str:
+    """The interpreter kpictl runs under: from `python -m kpictl`, or a script's #! line."""
+    if tuple(kpictl[1:3]) == ("-m", "kpictl"):
+        return shutil.which(kpictl[0]) or kpictl[0]
+    try:
+        first = Path(kpictl[0]).read_bytes()[:512].split(b"\n", 1)[0]
+    except OSError:
+        return sys.executable
+    words = first[2:].decode(errors="replace").split() if first.startswith(b"#!") else []
+    if words and Path(words[0]).name.startswith("python"):
+        return words[0]
+    return sys.executable
+
+
+def _import_floor(ctx: Context, target: Target) -> list[str]:
+    return [kpictl_python(ctx.kpictl), "-c", IMPORT_FLOOR]
 
 
 def _check(ctx: Context, target: Target) -> list[str]:
@@ -861,7 +899,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "kpictl diff HEAD~1 HEAD over 50 target changes in a git copy of each generated "
         "registry (target: < 5 s at N=2000)",
     ),
-    Scenario("check-example", "example", _check, "kpictl check on the example registry"),
+    Scenario(
+        "check-example",
+        "example",
+        _check,
+        f"kpictl check on the example registry (target: < {EXAMPLE_TARGET_SECONDS} s), "
+        "with the import floor timed alongside",
+        baseline=_import_floor,
+    ),
     Scenario(
         "map-html",
         "generated",
@@ -895,14 +940,27 @@ class Result:
     expected_exit: int
     ok: bool
     argv: list[str]
+    baseline_best_s: float | None = None
+    baseline_median_s: float | None = None
 
 
 def measure(
     scenario: Scenario, target: Target, ctx: Context, *, repeat: int, warmup: int, timeout: float
 ) -> Result:
     argv = scenario.build(ctx, target)
+    baseline = scenario.baseline(ctx, target) if scenario.baseline else None
+    baseline_walls: list[float] = []
     runs: list[Run] = []
     for i in range(warmup + repeat):
+        if baseline is not None:
+            reference = run_measured(baseline, timeout=timeout)
+            if reference.exit_code != 0:
+                print(f"WARNING: the baseline of {scenario.name} failed: {shlex.join(baseline)}")
+                for line in reference.output_head:
+                    print(f"    | {line}", flush=True)
+                baseline = None
+            elif i >= warmup:
+                baseline_walls.append(reference.wall)
         for child in ctx.scratch.iterdir():  # every run starts from an empty scratch folder
             if child.is_dir():
                 shutil.rmtree(child)
@@ -940,6 +998,8 @@ def measure(
         expected_exit=scenario.expected_exit,
         ok=all(r.exit_code == scenario.expected_exit and not r.timed_out for r in runs),
         argv=list(argv),
+        baseline_best_s=min(baseline_walls) if baseline_walls else None,
+        baseline_median_s=statistics.median(baseline_walls) if baseline_walls else None,
     )
 
 
@@ -1268,6 +1328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("WARNING: nothing was measured")
         return 1
     print_table(results)
+    for r in results:
+        if r.baseline_best_s is not None and r.baseline_median_s is not None:
+            print(
+                f"{r.scenario}: the import floor (Python, typer, pydantic, ruamel.yaml) took "
+                f"{r.baseline_best_s:.3f} s best, {r.baseline_median_s:.3f} s median in the same "
+                f"runs; kpictl's own share of the best run: {r.best_s - r.baseline_best_s:.3f} s"
+            )
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.target == "example" and r.best_s > EXAMPLE_TARGET_SECONDS:
