@@ -109,3 +109,46 @@ def test_version_loads_no_command() -> None:
     assert "kpictl.models" not in modules
     # Without a command every module is registered, but no command runs.
     assert "kpictl.registry" not in modules
+
+
+def kpictl_process(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    """`python -m kpictl ARGS` in a fresh interpreter: the console script's exit path."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("GITHUB_ACTIONS", None)
+    env.pop("PYTHONUNBUFFERED", None)  # buffered output, as for most users
+    return subprocess.Popen([sys.executable, "-m", "kpictl", *args], env=env, **kwargs)  # type: ignore[call-overload]
+
+
+def test_exit_path_flushes_all_output_and_keeps_the_code(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    registry = tmp_path / "reg"
+    registry.mkdir()
+    (registry / "kpictl.yaml").write_text("version: 1\n", encoding="utf-8")
+    (registry / "team.yaml").write_text(
+        "kind: team\nid: t\nname: T\nfunction: sales\nlead: nobody\n", encoding="utf-8"
+    )
+    expected = run("check", str(registry), "--format", "json")
+    assert expected.code == 1
+    with (tmp_path / "out.json").open("wb") as out:
+        process = kpictl_process("check", str(registry), "--format", "json", stdout=out)
+        assert process.wait() == 1
+    assert (tmp_path / "out.json").read_text(encoding="utf-8") == expected.out
+    # `rules` prints line by line: buffered in a file until the exit path flushes it.
+    listing = run("rules").out
+    with (tmp_path / "rules.txt").open("wb") as out:
+        assert kpictl_process("rules", stdout=out).wait() == 0
+    assert (tmp_path / "rules.txt").read_text(encoding="utf-8") == listing
+
+
+def test_a_reader_that_went_away_is_no_crash() -> None:
+    # `kpictl map | head`, with head gone before kpictl writes: quiet, exit 1 (as click).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        process = kpictl_process(
+            "map", str(EXAMPLE), "--format", "html", "--as-of", AS_OF,
+            stdout=write_end, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    _, err = process.communicate()
+    assert (process.returncode, err) == (1, b"")
