@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 PERIOD_PATTERN = re.compile(r"(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?\Z")
 PERIOD_HELP = "use YYYY-Qn (2026-Q4), YYYY-MM (2026-11) or YYYY (2026)"
@@ -51,8 +52,12 @@ def _month_start(year: int, month: int) -> date:
     return date(year, month, 1)
 
 
+@lru_cache(maxsize=1024)
 def parse_period(text: str, fiscal_start_month: int = 1) -> Period:
-    """Parse a period; raises ValueError with a message that says what to write."""
+    """Parse a period; raises ValueError with a message that says what to write.
+
+    Cached: a registry names a few periods thousands of times (a Period is frozen).
+    """
     match = PERIOD_PATTERN.match(text)
     if match is None:
         raise ValueError(f"'{text}' is not a period: {PERIOD_HELP}")
