@@ -62,6 +62,19 @@ def test_help_keeps_the_order_after_other_commands_ran() -> None:
     assert listed_commands(done.stdout) == COMMANDS
 
 
+def test_help_names_arguments_by_what_they_hold(run) -> None:  # type: ignore[no-untyped-def]
+    usage = {
+        command: run(command, "--help").out.splitlines()[0]
+        for command in ("check", "readout", "init", "who")
+    }
+    assert usage == {
+        "check": "Usage: kpictl check [OPTIONS] [PATH]",
+        "readout": "Usage: kpictl readout [OPTIONS] {CAMPAIGN} [PATH]",
+        "init": "Usage: kpictl init [OPTIONS] [FOLDER]",
+        "who": "Usage: kpictl who [OPTIONS] {PERSON_OR_TEAM} [PATH]",
+    }
+
+
 def test_unknown_command_suggests_from_every_command(run) -> None:  # type: ignore[no-untyped-def]
     result = run("drll")
     assert result.code == 2

@@ -172,4 +172,6 @@ REGISTRY_HELP = (
     "Default: search upward from the current folder for kpictl.yaml."
 )
 # The optional registry argument most commands take first.
-RegistryPath = Annotated[Path | None, typer.Argument(help=REGISTRY_HELP, show_default=False)]
+RegistryPath = Annotated[
+    Path | None, typer.Argument(metavar="PATH", help=REGISTRY_HELP, show_default=False)
+]

@@ -65,7 +65,10 @@ def schema(
 def init(
     folder: Annotated[
         Path,
-        typer.Argument(help="Where to create the registry (created if missing). Default: here."),
+        typer.Argument(
+            metavar="FOLDER",
+            help="Where to create the registry (created if missing). Default: here.",
+        ),
     ] = Path(),
     organization: Annotated[
         str, typer.Option("--organization", metavar="NAME", help="The organization's name.")

@@ -29,6 +29,18 @@ SEND_HELP = (
     "--dry-run (default) only shows the emails; --send sends them through email.smtp in "
     "kpictl.yaml (password from KPICTL_SMTP_PASSWORD) and stops at the first failure."
 )
+CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
+
+# The options these commands share.
+Actuals = Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)]
+When = Annotated[
+    str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
+]
+OutDir = Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)]
+Send = Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)]
+CampaignId = Annotated[
+    str, typer.Argument(metavar="CAMPAIGN", help=CAMPAIGN_ARG_HELP, show_default=False)
+]
 
 
 def parse_when(value: str | None) -> date | datetime | None:
@@ -50,7 +62,7 @@ def parse_when(value: str | None) -> date | datetime | None:
 
 @app.command()
 def status(
-    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
+    actuals: Actuals,
     path: RegistryPath = None,
     output_format: Annotated[
         str,
@@ -70,9 +82,7 @@ def status(
             help="Write the scorecard to this file instead of stdout.",
         ),
     ] = None,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
-    ] = None,
+    as_of: When = None,
 ) -> int:
     """The scorecard: every KPI against its target to date, worst first.
 
@@ -105,13 +115,11 @@ def status(
 
 @app.command()
 def escalate(
-    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
+    actuals: Actuals,
     path: RegistryPath = None,
-    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
-    send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
-    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    as_of: When = None,
 ) -> int:
     """One escalation email for every KPI whose state fires a tier.
 
@@ -141,12 +149,9 @@ def _moment_text(moment: datetime) -> str:
     return moment_text(moment)
 
 
-CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
-
-
 @app.command()
 def kickoff(
-    campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
+    campaign: CampaignId,
     path: RegistryPath = None,
     actuals: Annotated[
         str | None,
@@ -154,11 +159,9 @@ def kickoff(
             "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
-    send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
-    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    as_of: When = None,
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
 
@@ -201,8 +204,8 @@ def _charter_session(
 
 @app.command()
 def readout(
-    campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
-    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
+    campaign: CampaignId,
+    actuals: Actuals,
     path: RegistryPath = None,
     day: Annotated[
         int | None,
@@ -214,11 +217,9 @@ def readout(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
-    send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
-    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    as_of: When = None,
 ) -> int:
     """The 30/60/90-day results readout of a campaign.
 
@@ -249,14 +250,12 @@ def readout(
 
 @app.command()
 def recap(
-    campaign: Annotated[str, typer.Argument(help=CAMPAIGN_ARG_HELP, show_default=False)],
-    actuals: Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)],
+    campaign: CampaignId,
+    actuals: Actuals,
     path: RegistryPath = None,
-    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)] = None,
-    send: Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
-    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    as_of: When = None,
 ) -> int:
     """The executive-summary recap of a campaign.
 
