@@ -10,7 +10,6 @@ annotations`): pydantic would otherwise compile and evaluate each one at start-u
 
 import re
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -67,20 +66,11 @@ def _check_period(value: Any) -> Any:
             "'{value}' is not a period: {help}",
             {"value": value, "help": PERIOD_HELP},
         )
-    problem = _period_problem(value)
-    if problem is not None:
-        raise PydanticCustomError("kpictl_period", problem)
-    return value
-
-
-@lru_cache(maxsize=512)
-def _period_problem(text: str) -> str | None:
-    """Why `text` is no period, or None. Cached: a registry names few periods, many times."""
     try:
-        parse_period(text)
+        parse_period(value)  # cached: a registry names few periods, many times
     except ValueError as exc:
-        return str(exc)
-    return None
+        raise PydanticCustomError("kpictl_period", str(exc)) from None
+    return value
 
 
 def _check_duration(value: str) -> str:
