@@ -261,9 +261,10 @@ class _Builder:
         )
 
         next_event = self.next_event
-        track = doc.found is not None
-        values = doc.found.values if doc.found is not None else {}
-        keys = doc.found.keys if doc.found is not None else {}
+        found = doc.found
+        track = found is not None
+        values = found.values if found is not None else {}
+        keys = found.keys if found is not None else {}
         anchors: dict[str, tuple[Any, int]] = {}
         expanded = 0  # values that aliases add, counted as if written out
         # A frame: [container, path, size, pending key, key position, key style,
