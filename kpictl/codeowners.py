@@ -88,14 +88,6 @@ def owners_of(registry: Registry, entity: Entity) -> list[str]:
     return []
 
 
-def _people(registry: Registry, ref: str) -> list[Person]:
-    person = registry.person(ref)
-    if person is not None:
-        return [person]
-    lead = registry.lead_of(ref)
-    return [lead] if lead is not None else []
-
-
 def pattern(path: str) -> str:
     """A repository path as an anchored CODEOWNERS pattern (spaces and # escaped)."""
     escaped = path.replace("\\", "\\\\").replace(" ", "\\ ")
@@ -118,7 +110,7 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
             if record is None or record.document is not document:
                 continue
             for ref in owners_of(registry, record.entity):
-                people.extend(p for p in _people(registry, ref) if p not in people)
+                people.extend(p for p in registry.resolve(ref) if p not in people)
         if not people:
             continue
         handles: list[str] = []
