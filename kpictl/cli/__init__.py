@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -165,6 +165,16 @@ def write_output(text: str, output: Path | None) -> None:
         write_atomic(output, text)
     except OSError as exc:
         raise KpictlError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def output_option(what: str) -> Any:
+    """The --output option of a command that prints `what` (see `write_output`)."""
+    return typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help=f"Write {what} to this file instead of stdout (whole, or not at all).",
+    )
 
 
 REGISTRY_HELP = (

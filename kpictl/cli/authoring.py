@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
 from kpictl.errors import KpictlError
 
 
@@ -421,12 +421,7 @@ def drill(
             "--format", "-f", metavar="FORMAT", help="text (default) or json.", show_default=False
         ),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
-        ),
-    ] = None,
+    output: Annotated[Path | None, output_option("the rehearsal")] = None,
 ) -> int:
     """Rehearse a KPI's escalation (a tabletop exercise): nothing is sent.
 

@@ -10,6 +10,7 @@ import typer
 from kpictl.cli import (
     RegistryPath,
     app,
+    output_option,
     parse_as_of,
     parse_rule_list,
     resolve_registry,
@@ -30,15 +31,7 @@ def check(
         str | None,
         typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP, show_default=False),
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write the report to this file instead of stdout.",
-        ),
-    ] = None,
+    output: Annotated[Path | None, output_option("the report")] = None,
     fail_on: Annotated[
         str,
         typer.Option(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
 from kpictl.errors import KpictlError
 
 if TYPE_CHECKING:
@@ -73,15 +73,7 @@ def status(
             help="text (default), markdown (paste it into the weekly review), json or csv.",
         ),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write the scorecard to this file instead of stdout.",
-        ),
-    ] = None,
+    output: Annotated[Path | None, output_option("the scorecard")] = None,
     as_of: When = None,
 ) -> int:
     """The scorecard: every KPI against its target to date, worst first.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import REGISTRY_HELP, app, resolve_registry, write_output
+from kpictl.cli import REGISTRY_HELP, app, output_option, resolve_registry, write_output
 from kpictl.errors import KpictlError
 
 
@@ -46,10 +46,7 @@ def diff(
             show_default=False,
         ),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the diff to this file."),
-    ] = None,
+    output: Annotated[Path | None, output_option("the diff")] = None,
     fail_on_breaking: Annotated[
         bool,
         typer.Option(
@@ -110,10 +107,7 @@ def changelog(
         str,
         typer.Option("--format", "-f", metavar="FORMAT", help="text (default), markdown or json."),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the log to this file."),
-    ] = None,
+    output: Annotated[Path | None, output_option("the log")] = None,
 ) -> int:
     """Show one KPI's history from git: who changed which target or owner, when, and why.
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
 from kpictl.errors import KpictlError
 
 MAP_FORMAT_HELP = (
@@ -27,15 +27,7 @@ def map_(
         str,
         typer.Option("--format", "-f", metavar="FORMAT", help=MAP_FORMAT_HELP, show_default=False),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write the map to this file (whole, or not at all).",
-        ),
-    ] = None,
+    output: Annotated[Path | None, output_option("the map")] = None,
     by: Annotated[
         str,
         typer.Option(
@@ -124,15 +116,7 @@ def who(
             show_default=False,
         ),
     ] = "text",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Write the answer to this file instead of stdout.",
-        ),
-    ] = None,
+    output: Annotated[Path | None, output_option("the answer")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
     ] = None,
