@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from kpictl.display import plural
 from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN
 from kpictl.schema_errors import suggest
 
@@ -184,7 +185,7 @@ def _parse_row(
     if len(fields) < width:
         return Problem(
             row,
-            f"has {len(fields)} value{'s' if len(fields) != 1 else ''} where the header has "
+            f"has {plural(len(fields), 'value')} where the header has "
             f"{width} columns: write kpi,period,value,as_of",
         )
     kpi, period, value, as_of = (fields[index[name]].strip() for name in COLUMNS)

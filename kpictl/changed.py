@@ -28,6 +28,7 @@ from pathlib import Path
 
 from kpictl.check import CheckResult, check_loaded
 from kpictl.config import ROOT_FILE
+from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.findings import Finding
 from kpictl.registry import Registry, load_registry, registry_from_files
@@ -157,14 +158,14 @@ def check_with_git(
     )
     files = len(report.changed_files)
     note = (
-        f"kpictl: --changed-since {changed_ref}: {files} registry file"
-        f"{'s' if files != 1 else ''} changed; showing the findings in them and those the "
+        f"kpictl: --changed-since {changed_ref}: {plural(files, 'registry file')} "
+        "changed; showing the findings in them and those the "
         "change caused elsewhere"
     )
     if report.hidden:
         were = "were" if report.hidden != 1 else "was"
         note += (
-            f" ({report.hidden} finding{'s' if report.hidden != 1 else ''} in unchanged "
+            f" ({plural(report.hidden, 'finding')} in unchanged "
             f"files {were} already there at {changed_ref}: not shown)"
         )
     return report.result, note

@@ -25,6 +25,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kpictl.display import plural
 from kpictl.models import Campaign, DataSource, Entity, GlossaryTerm, Kpi, Person
 from kpictl.registry import Registry
 
@@ -53,19 +54,16 @@ class Codeowners:
             n = len(self.without_handle)
             names = _some([person.id for person in self.without_handle])
             found.append(
-                f"{n} owner{'s' if n != 1 else ''} without a github handle, left out of "
+                f"{plural(n, 'owner')} without a github handle, left out of "
                 f"CODEOWNERS: {names} (add `github: <handle>` to their person entry)"
             )
         if self.inactive:
             n = len(self.inactive)
             names = _some([person.id for person in self.inactive])
-            found.append(f"{n} inactive owner{'s' if n != 1 else ''} left out: {names}")
+            found.append(f"{plural(n, 'inactive owner')} left out: {names}")
         if self.unowned:
             n = len(self.unowned)
-            found.append(
-                f"{n} file{'s' if n != 1 else ''} with no owner who can review: "
-                f"{_some(self.unowned)}"
-            )
+            found.append(f"{plural(n, 'file')} with no owner who can review: {_some(self.unowned)}")
         return found
 
 

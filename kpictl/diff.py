@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kpictl.config import ROOT_FILE
+from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.git import WORKING_TREE
 from kpictl.loader import SourceFile, discover, parse_bytes, select_paths
@@ -189,14 +190,12 @@ class RegistryDiff:
         owners = self.owner_changes
         extra = []
         if targets:
-            extra.append(f"{targets} target change{'s' if targets != 1 else ''}")
+            extra.append(f"{plural(targets, 'target change')}")
         if owners:
-            extra.append(f"{owners} owner change{'s' if owners != 1 else ''}")
+            extra.append(f"{plural(owners, 'owner change')}")
         breaking = len(self.breaking)
         extra.append(
-            f"{breaking} breaking change{'s' if breaking != 1 else ''}"
-            if breaking
-            else "no breaking changes"
+            f"{plural(breaking, 'breaking change')}" if breaking else "no breaking changes"
         )
         return "; ".join(parts) + " (" + ", ".join(extra) + ")."
 

@@ -139,6 +139,11 @@ def hours(value: int) -> str:
     return f"{value} hour" if value == 1 else f"{value} hours"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 file', '3 files'; `many` for a plural that is not `one` + s ('2 people')."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def joined(items: list[str], word: str = "and") -> str:
     """`a`, `a and b`, `a, b and c`."""
     if len(items) <= 1:

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from kpictl import display
 from kpictl.actuals import Actuals, ActualsError, parse_actuals, read_text
+from kpictl.display import plural
 from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
 from kpictl.emails.env import environment_for
@@ -51,7 +52,7 @@ def open_session(
     errors = sum(1 for item in findings if item.severity is Severity.ERROR)
     if errors:
         print(
-            f"kpictl: warning: the registry has {errors} error{'s' if errors != 1 else ''}; "
+            f"kpictl: warning: the registry has {plural(errors, 'error')}; "
             "entities that failed to load are left out (run `kpictl check`)",
             file=err,
         )
@@ -221,7 +222,7 @@ def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) 
         for addr in delivery.not_sent:
             print(f"not sent  {delivery.key}  {addr}", file=out)
     total = len(emails)
-    print(f"Sent {report.sent} of {total} email{'s' if total != 1 else ''}.", file=out)
+    print(f"Sent {report.sent} of {plural(total, 'email')}.", file=out)
     if report.ok:
         return 0
     not_sent = [d.key for d in report.deliveries if not d.accepted]
@@ -247,8 +248,7 @@ def deliver(
     if out_dir is not None:
         write_all(emails, out_dir, title)
         print(
-            f"Wrote {len(emails)} email{'s' if len(emails) != 1 else ''} to {out_dir} "
-            "(index.md lists them).",
+            f"Wrote {plural(len(emails), 'email')} to {out_dir} (index.md lists them).",
             file=stdout,
         )
     if do_send:

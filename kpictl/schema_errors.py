@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from kpictl.display import plural
 from kpictl.loader import KeyPath
 
 
@@ -133,7 +134,7 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[KeyPath, str,
         return path, f"{label} must be a date like 2026-10-01, not {_shown(value)}", False
     if kind == "too_short":
         least = ctx.get("min_length", 1)
-        return path, f"{label} must list at least {least} item{'s' if least != 1 else ''}", False
+        return path, f"{label} must list at least {plural(least, 'item')}", False
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         words = {
             "greater_than_equal": "at least",

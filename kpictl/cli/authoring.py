@@ -268,6 +268,7 @@ def fmt(
 
     Examples: `kpictl fmt`, `kpictl fmt --check` (for CI), `kpictl fmt kpis/mql.yaml`.
     """
+    from kpictl.display import plural
     from kpictl.yamlfmt import collect, format_files
 
     cwd = Path.cwd()
@@ -293,8 +294,7 @@ def fmt(
                 sys.stdout.write(outcome.diff)
     unchanged = len(outcomes) - len(errors) - len(changed)
     parts = [
-        f"{len(changed)} file{'s' if len(changed) != 1 else ''} "
-        f"{'would be reformatted' if check_only else 'reformatted'}",
+        f"{plural(len(changed), 'file')} {'would be reformatted' if check_only else 'reformatted'}",
         f"{unchanged} already formatted",
     ]
     if errors:
@@ -350,6 +350,7 @@ def calendar_(
     """
     from kpictl.cadence import DEFAULT_WINDOW, build_events, to_ics
     from kpictl.check import registry_today
+    from kpictl.display import plural
     from kpictl.findings import Severity
     from kpictl.registry import load_registry
 
@@ -363,7 +364,7 @@ def calendar_(
     errors = sum(1 for item in findings if item.severity >= Severity.ERROR)
     if errors:
         print(
-            f"kpictl: warning: {errors} problem{'s' if errors != 1 else ''} in the registry "
+            f"kpictl: warning: {plural(errors, 'problem')} in the registry "
             "(`kpictl check` lists them); entities that do not pass the schema are left out",
             file=sys.stderr,
         )
@@ -379,9 +380,7 @@ def calendar_(
         write_atomic(out, data)
     except OSError as exc:
         raise KpictlError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(
-        f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} ({first} to {last}) to {out}."
-    )
+    print(f"Wrote {plural(len(events), 'event')} ({first} to {last}) to {out}.")
     return 0
 
 

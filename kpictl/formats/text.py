@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kpictl.display import plural
 from kpictl.findings import Finding, Severity
 from kpictl.formats import Report
 
@@ -59,13 +60,13 @@ def _lines(report: Report, path: str) -> list[str]:
 
 def summary(report: Report) -> str:
     result = report.result
-    files = f"{result.files} file{'s' if result.files != 1 else ''}"
+    files = plural(result.files, "file")
     if not result.findings:
         return f"No findings in {files}."
     counts = []
     for severity, word in ((Severity.ERROR, "error"), (Severity.WARNING, "warning")):
         n = result.count(severity)
-        counts.append(f"{n} {word}{'s' if n != 1 else ''}")
+        counts.append(plural(n, word))
     counts.append(f"{result.count(Severity.INFO)} info")
     verdict = "failed" if result.failed(report.fail_on) else "passed"
     threshold = report.fail_on.label

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kpictl.display import plural
 from kpictl.views.accountability import (
     AccountabilityMap,
     KpiView,
@@ -32,10 +33,6 @@ GROUPED = {
     "team": "primary owner's team",
     "stage": "funnel stage",
 }
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _name(person: PersonView | None) -> Text:
@@ -148,12 +145,12 @@ def print_map(view: AccountabilityMap, console: Console | None = None) -> None:
     if view.organization:
         title.append(f": {view.organization}")
     console.print(title)
-    shown = _plural(len(view.kpis), "KPI", "KPIs")
+    shown = plural(len(view.kpis), "KPI", "KPIs")
     if view.filtered:
         shown += f" of {view.total_kpis}"
     console.print(
-        f"{shown}, {_plural(len(view.people), 'person', 'people')}, "
-        f"{_plural(len(view.sources), 'data source', 'data sources')}; "
+        f"{shown}, {plural(len(view.people), 'person', 'people')}, "
+        f"{plural(len(view.sources), 'data source', 'data sources')}; "
         f"grouped by {GROUPED[view.grouped_by]}",
         style="dim",
         markup=False,
@@ -162,7 +159,7 @@ def print_map(view: AccountabilityMap, console: Console | None = None) -> None:
         console.print(
             Panel(
                 Text(
-                    f"`kpictl check` reports {_plural(view.check.errors, 'error', 'errors')} "
+                    f"`kpictl check` reports {plural(view.check.errors, 'error', 'errors')} "
                     "in this registry. This map shows what could be read; missing entities "
                     "are marked. Fix the errors and run again."
                 ),
@@ -174,7 +171,7 @@ def print_map(view: AccountabilityMap, console: Console | None = None) -> None:
     for group in view.groups:
         if view.grouped_by != "kpi":
             label = group.person.name if group.person else (group.label or "No team")
-            console.print(Rule(Text(f"{label}: {_plural(len(group.kpis), 'KPI', 'KPIs')}")))
+            console.print(Rule(Text(f"{label}: {plural(len(group.kpis), 'KPI', 'KPIs')}")))
         for kpi in group.kpis:
             console.print()
             console.print(_kpi(kpi))
