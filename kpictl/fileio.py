@@ -2,27 +2,101 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+# What a path that is not a regular file holds, in the words of the error message.
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class NotRegularFileError(OSError):
+    """The target exists and is not a regular file, so kpictl will not replace it."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(
+            errno.EEXIST,
+            f"it is {kind}, not a regular file: remove it, or choose another path",
+            str(path),
+        )
+
+
+def _refuse_unless_regular(path: Path) -> os.stat_result | None:
+    """The target's own status (links not followed), or None when it does not exist.
+
+    The rename below would replace a symlink, FIFO or device node with a regular
+    file (as root, `/dev/full` itself); a pull request can plant any of them where
+    CI writes a report, so anything but a regular file is refused.
+    """
+    try:
+        status = path.lstat()
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(status.st_mode):
+        return status
+    kind = next((word for test, word in _KINDS if test(status.st_mode)), "not a regular file")
+    raise NotRegularFileError(path, kind)
+
+
+def read_regular_text(path: Path) -> str | None:
+    """The text of `path` (UTF-8), or None when it does not exist.
+
+    Raises NotRegularFileError for a symlink, FIFO, device or folder: a link planted
+    in a pull request must not make kpictl print a file from outside the repository,
+    and opening a FIFO would block forever.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        handle = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise NotRegularFileError(path, "a symbolic link") from None
+        raise
+    with os.fdopen(handle, "rb") as stream:
+        mode = os.fstat(stream.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
+            raise NotRegularFileError(path, kind)
+        return stream.read().decode("utf-8")
+
 
 def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write `path` so that readers see the old content or the new, never a part."""
+    """Write `path` so that readers see the old content or the new, never a part.
+
+    Raises NotRegularFileError (an OSError) when `path` exists and is not a regular
+    file: a symlink is never written through or replaced.
+    """
     data = text.encode("utf-8") if isinstance(text, str) else text
+    existing = _refuse_unless_regular(path)
     folder = path.parent if str(path.parent) else Path()
+    # mkstemp creates the temp file with O_CREAT | O_EXCL under a random name, so a
+    # name planted in advance (a link, a FIFO) can never be opened in its place.
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
-            Path(temp).chmod(path.stat().st_mode & 0o777)
+        if existing is not None:
+            Path(temp).chmod(existing.st_mode & 0o777)
         else:
             umask = os.umask(0)
             os.umask(umask)
             Path(temp).chmod(0o666 & ~umask)
+        # Checked again just before the rename: the window left is the rename itself,
+        # and a rename replaces a link that appears there, it never writes through it.
+        _refuse_unless_regular(path)
         Path(temp).replace(path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

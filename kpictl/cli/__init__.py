@@ -153,18 +153,54 @@ def use_color(stream: object) -> bool:
     return bool(isatty and isatty())
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Print `text`, or write it whole to `output` (temp file + rename)."""
+def write_output(text: str | bytes, output: Path | None) -> None:
+    """Print `text`, or write it whole to `output` (temp file + rename).
+
+    `output` must not be a file a registry reads (see `refuse_registry_file`), nor
+    anything but a regular file (see `kpictl.fileio.write_atomic`).
+    """
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
         return
     from kpictl.fileio import write_atomic
 
+    refuse_registry_file(output)
     try:
         write_atomic(output, text)
     except OSError as exc:
         raise KpictlError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def refuse_registry_file(output: Path) -> None:
+    """Refuse an output path that a registry reads as part of itself.
+
+    `-o kpis/mql.yaml` would silently replace a KPI definition with a report (or add
+    a file that no longer parses as an entity). Any registry counts, not only the
+    one the command runs on, and `exclude:` is not consulted: a report has no
+    business being a registry's YAML file either way.
+    """
+    from kpictl.config import ROOT_FILE, find_root
+    from kpictl.loader import select_paths
+
+    try:
+        folder = output.parent.resolve()
+    except OSError:
+        return  # write_atomic reports the unusable folder
+    root = find_root(folder)
+    if root is None:
+        return
+    relative = (folder / output.name).relative_to(root).as_posix()
+    if relative == ROOT_FILE or select_paths([relative], []):
+        raise KpictlError(
+            f"not writing {output}: it is a file of the registry in {root} "
+            f"({relative}); write the output outside the registry, or to a file "
+            "whose name does not end in .yaml or .yml"
+        )
 
 
 def output_option(what: str) -> Any:

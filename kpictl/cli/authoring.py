@@ -370,16 +370,9 @@ def calendar_(
         )
     events = build_events(registry, first, last)
     data = to_ics(events, registry)
+    write_output(data, out)
     if out is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
         return 0
-    from kpictl.fileio import write_atomic
-
-    try:
-        write_atomic(out, data)
-    except OSError as exc:
-        raise KpictlError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"Wrote {plural(len(events), 'event')} ({first} to {last}) to {out}.")
     return 0
 
