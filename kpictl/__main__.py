@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import sys
 from typing import NoReturn
+
+STDOUT_CLOSED = (
+    "cannot write the output: standard output is closed; redirect it to a file or /dev/null"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if sys.stdout is None:
+        # Started with file descriptor 1 closed (`kpictl check >&-`): Python then has
+        # no sys.stdout at all, and every print would fail as a bug.
+        print(f"kpictl: {STDOUT_CLOSED}", file=sys.stderr)
+        return 2
     try:
         with commands_for(args):
             result = app(args=args, prog_name="kpictl", standalone_mode=False)
@@ -31,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"kpictl: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # Standard output that cannot be written (closed, or open read-only) fails
+        # the first write that fills the buffer; that is the caller's set-up, not a bug.
+        if exc.errno != errno.EBADF or debug:
+            raise
+        print(f"kpictl: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("kpictl: interrupted", file=sys.stderr)
         return 130
@@ -68,12 +85,14 @@ def run() -> NoReturn:
     """
     code = main()
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # main() reported a closed stdout already
+            sys.stdout.flush()
     except BrokenPipeError:
         pass  # the reader stopped early (`kpictl map | head`): it has what it wanted
     except OSError as exc:
+        # The report never reached its reader: findings or not, kpictl could not run.
         print(f"kpictl: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-        code = code or 2
+        code = 2
     with contextlib.suppress(OSError):  # nowhere left to report it
         sys.stderr.flush()
     os._exit(code)
