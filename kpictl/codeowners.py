@@ -166,15 +166,52 @@ def _id(person: Person) -> str:
     return person.id
 
 
+class MarkerError(ValueError):
+    """The CODEOWNERS file's marker comments do not enclose exactly one block."""
+
+
+def _marked_block(lines: list[str]) -> tuple[int, int] | None:
+    """The first and last line index of the one marked block, None when unmarked.
+
+    Anything but one BEGIN followed by one END is refused: replacing from the first
+    BEGIN to the last END would delete the hand-written lines between two blocks,
+    and an unterminated BEGIN would take every line below it.
+    """
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == END]
+    if not starts and not ends:
+        return None
+    if len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0]:
+        return starts[0], ends[0]
+    where = ", ".join(
+        f"line {i + 1}: {'BEGIN' if i in starts else 'END'}" for i in sorted(starts + ends)
+    )
+    if len(starts) > 1 or len(ends) > 1:
+        problem = "more than one kpictl block"
+    elif not ends:
+        problem = f"'{BEGIN}' without '{END}' after it"
+    elif not starts:
+        problem = f"'{END}' without '{BEGIN}' before it"
+    else:
+        problem = f"'{END}' before '{BEGIN}'"
+    raise MarkerError(
+        f"{problem} ({where}); leave exactly one BEGIN/END pair around kpictl's "
+        "lines and run again (nothing was changed)"
+    )
+
+
 def merge(existing: str | None, block: str) -> str:
-    """The file with `block` in place of the marked one (or appended, or alone)."""
+    """The file with `block` in place of the marked one (or appended, or alone).
+
+    Raises MarkerError when the markers do not enclose exactly one block.
+    """
     if not existing:
         return block
     lines = existing.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == BEGIN]
-    ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == END]
-    if starts and ends and ends[-1] > starts[0]:
-        return "".join(lines[: starts[0]]) + block + "".join(lines[ends[-1] + 1 :])
+    marked = _marked_block(lines)
+    if marked is not None:
+        start, end = marked
+        return "".join(lines[:start]) + block + "".join(lines[end + 1 :])
     text = existing if existing.endswith("\n") else existing + "\n"
     return text + "\n" + block
 

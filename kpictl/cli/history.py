@@ -174,16 +174,29 @@ def codeowners(
     registry, _ = tracked.working()
     built = co.build(registry, tracked.prefix or ".")
     target = output if output is not None else tracked.repo.top / co.DEFAULT_PATH
-    try:
-        existing = target.read_text(encoding="utf-8") if target.exists() else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KpictlError(f"cannot read {target}: {exc}") from None
-    wanted = co.merge(existing, built.block)
-    for warning in built.warnings():
-        print(f"kpictl: warning: {warning}", file=sys.stderr)
+    top = tracked.repo.top.resolve()
+    if output is None and not target.parent.resolve().is_relative_to(top):
+        # A `.github` planted as a link out of the repository would take the write.
+        raise KpictlError(
+            f"{target.parent} leads outside the repository (a symbolic link?); "
+            "pass --output FILE to say where CODEOWNERS goes"
+        )
+    from kpictl.fileio import read_regular_text
     from kpictl.registry import display_path
 
     shown = display_path(target, Path.cwd()).as_posix()
+    try:
+        existing = read_regular_text(target)
+    except OSError as exc:
+        raise KpictlError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise KpictlError(f"cannot read {shown}: not UTF-8 ({exc.reason})") from None
+    try:
+        wanted = co.merge(existing, built.block)
+    except co.MarkerError as exc:
+        raise KpictlError(f"{shown}: {exc}") from None
+    for warning in built.warnings():
+        print(f"kpictl: warning: {warning}", file=sys.stderr)
     if check_only:
         if existing == wanted:
             print(f"{shown} is up to date ({built.files} files).")
