@@ -23,9 +23,71 @@ def oneline(value: Any) -> str:
     return _SPACES.sub(" ", _CONTROL.sub(" ", str(value))).strip()
 
 
+# What `visible` spells out: the controls above (tab included: one line stays one
+# line), the Unicode line and paragraph separators, lone surrogates (the bytes of a
+# file name that is not UTF-8, which no encoder takes) and the two non-characters
+# that XML 1.0 forbids.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+# What json.dumps(ensure_ascii=False) leaves raw of those (it escapes C0 itself; a
+# raw newline in its output is indentation, not data).
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _spell(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the original byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible(value: Any) -> str:
+    """Text with every control character spelled out (`\\x1b`, `\\n`), for reports.
+
+    Unlike `plain`, nothing is lost: a file name with a newline, an escape sequence
+    or a carriage return reads back as what it is, on one line, and can neither move
+    the cursor of a terminal nor start a new line that a CI runner would obey.
+    """
+    return _INVISIBLE.sub(_spell, str(value))
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """`json.dumps(data, ensure_ascii=False)`, with nothing invisible left raw.
+
+    json escapes C0 controls itself but passes C1 controls (`\\x9b` is a CSI to some
+    terminals), bidirectional overrides, line separators and lone surrogates through;
+    those become `\\uXXXX` escapes, which is the same JSON value.
+    """
+    import json
+
+    text = json.dumps(data, ensure_ascii=False, **options)
+    return _JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def plain(value: Any) -> str:
     """Text for a terminal or a .txt file: one line, no control characters."""
     return oneline(value)
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet(value: Any) -> Any:
+    """A CSV cell that Excel or Sheets shows as text and never evaluates.
+
+    Text starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+    `'`, as OWASP recommends; numbers and everything else are left as they are, so
+    a negative number stays a number.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 # Characters that start Markdown syntax anywhere in a line (GitHub flavour included:
@@ -85,6 +147,7 @@ def dot(value: Any) -> str:
 FILTERS: dict[str, Callable[[Any], str]] = {
     "oneline": oneline,
     "plain": plain,
+    "visible": visible,
     "md": markdown,
     "mermaid": mermaid,
     "mermaid_id": mermaid_id,

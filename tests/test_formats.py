@@ -282,8 +282,8 @@ def test_sarif(run: Run, three: Path) -> None:
         assert rules[item["ruleIndex"]]["id"] == item["ruleId"]
         assert item["message"]["text"]
     location = results[2]["locations"][0]["physicalLocation"]
-    prefix = three.name
-    assert location["artifactLocation"]["uri"] == f"{prefix}/source.yaml"
+    # Relative to the registry (it is in no git repository), not to where kpictl ran.
+    assert location["artifactLocation"] == {"uri": "source.yaml", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {"startLine": 5, "startColumn": 8}
     for item in results:
         uri = item["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -310,7 +310,8 @@ def test_junit(run: Run, three: Path) -> None:
     assert (root.get("tests"), root.get("failures")) == ("3", "1")
     assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
     failed = [case for case in cases if case.find("failure") is not None]
-    assert [case.get("name") for case in failed] == ["R002 unknown-reference at source.yaml:5:8"]
+    # Named by rule, file and entity (not line and column), so an edit above keeps the name.
+    assert [case.get("name") for case in failed] == ["R002 unknown-reference: source.yaml (crm)"]
     failure = failed[0].find("failure")
     assert failure is not None
     assert (
@@ -423,7 +424,7 @@ def test_use_color(
     assert use_color(_Stream(tty)) is expected
 
 
-def test_sarif_uri_outside_the_working_folder_is_a_file_uri(tmp_path: Path, run: Run) -> None:
+def test_sarif_uri_does_not_depend_on_the_working_folder(tmp_path: Path, run: Run) -> None:
     from tests.conftest import write_registry
 
     root = write_registry(tmp_path / "reg", {"t.yaml": "kind: team\nid: t\n"})
@@ -431,4 +432,7 @@ def test_sarif_uri_outside_the_working_folder_is_a_file_uri(tmp_path: Path, run:
     elsewhere.mkdir()
     result = run("check", str(root), "--format", "sarif", "--as-of", "2026-11-20", cwd=elsewhere)
     location = json.loads(result.out)["runs"][0]["results"][0]["locations"][0]
-    assert location["physicalLocation"]["artifactLocation"] == {"uri": (root / "t.yaml").as_uri()}
+    assert location["physicalLocation"]["artifactLocation"] == {
+        "uri": "t.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }

@@ -9,18 +9,21 @@ malformed XML comes out.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from kpictl.fileio import NotRegularFileError, read_regular_text, write_atomic
-from tests.conftest import EXAMPLE
+from tests.conftest import AS_OF, EXAMPLE
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
-from tests.helpers import BASE, Run, write_registry
+from tests.helpers import BASE, Patch, Run, make, write_registry
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 
@@ -335,3 +338,306 @@ def test_codeowners_refuses_a_github_folder_linked_out_of_the_repository(
         "pass --output FILE to say where CODEOWNERS goes\n"
     )
     assert list(outside.iterdir()) == []
+
+
+# --- 2. hostile names and values in every output format ------------------------------
+
+NEWLINE_FILE = "evil\n::error::pwned.yaml"
+ESCAPE_FILE = "::notice::bell\x07\x1b[2J.yaml"
+HOSTILE_FILES = {
+    NEWLINE_FILE: "kind: team\nid: evil\nname: x\nfunction: marketing\nlead: nobody\n",
+    ESCAPE_FILE: (
+        "kind: team\nid: bell\nname: x\nfunction: marketing\nlead: ann\n---\n"
+        'kind: team\nid: "ctl\\e[31m\\a\\r\\0x"\nname: y\nfunction: marketing\n'
+    ),
+}
+HOSTILE_PATCHES: tuple[Patch, ...] = (
+    *((name, None, text) for name, text in HOSTILE_FILES.items()),
+    ("source.yaml", "owner: ann", 'owner: "=HYPERLINK(\\"x\\")"'),
+)
+ID_RULE = (
+    "is not a valid id: use lowercase letters, digits and hyphens, starting with a letter "
+    "or digit, at most 63 characters"
+)
+CTL_MESSAGE = f"id: 'ctl\\x1b[31m\\x07\\r\\x00x' {ID_RULE} (e.g. 'ctl-31m-x')"
+R002_MESSAGE = "lead names 'nobody', which is not a person in this registry"
+FORMULA_MESSAGE = f"owner: '=HYPERLINK(\"x\")' {ID_RULE} (e.g. 'hyperlink-x')"
+TEXT_LINES = [
+    f"./::notice::bell\\x07\\x1b[2J.yaml:8:5: S001 [error] {CTL_MESSAGE}",
+    f"evil\\n::error::pwned.yaml:5:7: R002 [error] {R002_MESSAGE}",
+    f"source.yaml:5:8: S001 [error] {FORMULA_MESSAGE}",
+    "Found 3 errors, 0 warnings, 0 info in 10 files (check failed, failing on error).",
+]
+SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    return make(tmp_path / "reg", *HOSTILE_PATCHES)
+
+
+def hostile_check(run: Run, root: Path, *options: str) -> str:
+    result = run("check", "--as-of", AS_OF, *options, cwd=root)
+    assert (result.code, result.err) == (1, "")
+    return str(result.out)
+
+
+def test_text_spells_out_control_characters(run: Run, hostile: Path) -> None:
+    out = hostile_check(run, hostile)
+    assert out.split("\n") == [*TEXT_LINES, ""]
+    assert out.isprintable() is False  # only the line ends
+    assert out.replace("\n", "").isprintable()
+
+
+def test_text_show_source_keeps_the_caret_under_the_value(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", {})
+    (root / "x.yaml").write_bytes(b'kind: "\x1b[2J"\nid: x\n')
+    out = run("check", "--as-of", AS_OF, "--show-source", cwd=root).out
+    assert out.split("\n") == [
+        "x.yaml:1:8: Y001 [error] invalid YAML, control characters are not allowed",
+        '    1 | kind: "\\x1b[2J"',
+        "      |        ^^^^^^^^",
+        "Found 1 error, 0 warnings, 0 info in 2 files (check failed, failing on error).",
+        "",
+    ]
+
+
+def test_github_annotations_follow_actions_core_and_the_report_obeys_no_command(
+    run: Run, hostile: Path
+) -> None:
+    out = hostile_check(run, hostile, "--format", "github")
+    assert out.split("\n") == [
+        "::error file=%3A%3Anotice%3A%3Abell\\x07\\x1b[2J.yaml,line=8,col=5,"
+        f"title=S001 schema::{CTL_MESSAGE}",
+        "::error file=evil%0A%3A%3Aerror%3A%3Apwned.yaml,line=5,col=7,"
+        f"title=R002 unknown-reference::{R002_MESSAGE}",
+        f"::error file=source.yaml,line=5,col=8,title=S001 schema::{FORMULA_MESSAGE}",
+        *TEXT_LINES,
+        "",
+    ]
+    # The runner trims leading white space, then obeys `::`; only the annotations may.
+    commands = [line for line in out.split("\n") if line.lstrip().startswith("::")]
+    assert len(commands) == 3
+
+
+def test_github_report_spells_out_old_style_commands(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", {"##[error]x %.yaml": "kind: team\nid: t\n"})
+    out = run("check", "--as-of", AS_OF, "--format", "github", cwd=root).out
+    # The runner also obeys `##[command]` anywhere in a line, unless the line is a
+    # `::` command already (the annotations).
+    assert out.split("\n") == [
+        "::error file=##[error]x %25.yaml,line=1,col=1,title=S001 schema::"
+        "missing required field 'function'",
+        "::error file=##[error]x %25.yaml,line=1,col=1,title=S001 schema::"
+        "missing required field 'name'",
+        "#\\#[error]x %.yaml:1:1: S001 [error] missing required field 'function'",
+        "#\\#[error]x %.yaml:1:1: S001 [error] missing required field 'name'",
+        "Found 2 errors, 0 warnings, 0 info in 2 files (check failed, failing on error).",
+        "",
+    ]
+
+
+def test_json_keeps_names_exact_and_escaped(run: Run, hostile: Path) -> None:
+    out = hostile_check(run, hostile, "--format", "json")
+    assert out.isascii() and "\x1b" not in out
+    items = json.loads(out)
+    assert [(i["path"], i["entity"]) for i in items] == [
+        (ESCAPE_FILE, "ctl\x1b[31m\x07\r\x00x"),
+        (NEWLINE_FILE, "evil"),
+        ("source.yaml", "crm"),
+    ]
+
+
+def test_junit_is_well_formed_xml_without_control_characters(run: Run, hostile: Path) -> None:
+    out = hostile_check(run, hostile, "--format", "junit")
+    assert not any(ord(char) < 32 and char != "\n" for char in out)
+    cases = ET.fromstring(out).findall("testsuite/testcase")
+    assert [(case.get("classname"), case.get("name")) for case in cases] == [
+        (
+            "::notice::bell\\x07\\x1b[2J.yaml",
+            "S001 schema: ::notice::bell\\x07\\x1b[2J.yaml (ctl\\x1b[31m\\x07\\r\\x00x)",
+        ),
+        ("evil\\n::error::pwned.yaml", "R002 unknown-reference: evil\\n::error::pwned.yaml (evil)"),
+        ("source.yaml", "S001 schema: source.yaml (crm)"),
+    ]
+    failures = [case.find("failure") for case in cases]
+    assert [f.get("message") for f in failures if f is not None] == [
+        CTL_MESSAGE,
+        R002_MESSAGE,
+        FORMULA_MESSAGE,
+    ]
+    assert [f.text for f in failures if f is not None] == [
+        line.removeprefix("./") for line in TEXT_LINES[:3]
+    ]
+
+
+def test_junit_names_do_not_move_with_lines(tmp_path: Path, run: Run) -> None:
+    names = []
+    for blank in ("", "\n\n"):
+        root = make(
+            tmp_path / f"reg{len(blank)}",
+            ("team.yaml", "kind: team\n", f"{blank}kind: team\n"),
+            ("team.yaml", "lead: ann", "lead: ann\ncolour: red"),
+            ("team.yaml", "function: marketing", "function: sorcery"),
+        )
+        out = run("check", "--as-of", AS_OF, "--format", "junit", cwd=root).out
+        names.append([case.get("name") for case in ET.fromstring(out).iter("testcase")])
+    # Two findings of one rule on one entity are numbered, in report order.
+    assert (
+        names[0]
+        == names[1]
+        == [
+            "S001 schema: team.yaml (demand-gen)",
+            "S001 schema: team.yaml (demand-gen) #2",
+        ]
+    )
+
+
+def test_sarif_is_valid_and_neutral(run: Run, hostile: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    out = hostile_check(run, hostile, "--format", "sarif")
+    log = json.loads(out)
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+    (sarif_run,) = log["runs"]
+    assert list(sarif_run["originalUriBaseIds"]) == ["%SRCROOT%"]
+    results = sarif_run["results"]
+    assert [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in results] == [
+        {"uri": "%3A%3Anotice%3A%3Abell%07%1B%5B2J.yaml", "uriBaseId": "%SRCROOT%"},
+        {"uri": "evil%0A%3A%3Aerror%3A%3Apwned.yaml", "uriBaseId": "%SRCROOT%"},
+        {"uri": "source.yaml", "uriBaseId": "%SRCROOT%"},
+    ]
+    assert [r["message"]["text"] for r in results] == [
+        CTL_MESSAGE,
+        R002_MESSAGE,
+        FORMULA_MESSAGE,
+    ]
+
+
+def test_sarif_uris_and_fingerprints_are_stable(tmp_path: Path, run: Run) -> None:
+    """Same findings from another folder, after lines moved and a message changed."""
+    repo = tmp_path / "repo"
+    logs = []
+    for blank, near in (("", "zed"), ("\n\n", "zeb")):
+        registry = make(
+            repo / "registry",
+            ("team.yaml", "kind: team\n", f"{blank}kind: team\n"),
+            ("team.yaml", "lead: ann", f"lead: {near}"),
+        )
+        (repo / ".git").mkdir(exist_ok=True)
+        for cwd in (registry, repo, tmp_path):
+            out = run("check", "--as-of", AS_OF, "--format", "sarif", str(registry), cwd=cwd).out
+            logs.append(json.loads(out)["runs"][0]["results"])
+    located = {
+        json.dumps(
+            [
+                (
+                    r["locations"][0]["physicalLocation"]["artifactLocation"],
+                    r["partialFingerprints"],
+                )
+                for r in results
+            ]
+        )
+        for results in logs
+    }
+    assert len(located) == 1
+    (result,) = logs[0]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "registry/team.yaml",
+        "uriBaseId": "%SRCROOT%",
+    }
+    expected = hashlib.sha256(b"R002\0registry/team.yaml\0demand-gen").hexdigest()
+    assert result["partialFingerprints"] == {"kpictlFinding/v2": f"{expected}:1"}
+    assert logs[0][0]["message"] != logs[-1][0]["message"]
+
+
+def test_sarif_two_findings_on_one_entity_keep_two_fingerprints(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", {"t.yaml": "kind: team\nid: t\n"})
+    out = run("check", "--as-of", AS_OF, "--format", "sarif", cwd=root).out
+    results = json.loads(out)["runs"][0]["results"]
+    digest = hashlib.sha256(b"S001\0t.yaml\0t").hexdigest()
+    assert [r["partialFingerprints"] for r in results] == [
+        {"kpictlFinding/v2": f"{digest}:1"},
+        {"kpictlFinding/v2": f"{digest}:2"},
+    ]
+
+
+STATUS_PATCHES: tuple[Patch, ...] = (
+    ("kpi.yaml", "name: MQLs", 'name: "=HYPERLINK(\\"http://evil.example\\")\\e[2J\\a\\r\\0"'),
+    ("people.yaml", "name: Ann Lee", 'name: "@Ann\\e[31mRED\\a\\rBELL\\0NUL"'),
+    ("policy.yaml", "name: Owner review", 'name: "-1+2\\x9b31m\\u202e"'),
+)
+
+
+@pytest.fixture
+def scorecard(tmp_path: Path) -> tuple[Path, str]:
+    root = make(tmp_path / "reg", *STATUS_PATCHES)
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("kpi,period,value,as_of\nmql,2026-Q4,10,2026-11-20\n", encoding="utf-8")
+    return root, str(actuals)
+
+
+def test_status_csv_cells_never_start_a_formula(run: Run, scorecard: tuple[Path, str]) -> None:
+    root, actuals = scorecard
+    result = run("status", str(root), "-a", actuals, "--as-of", AS_OF, "-f", "csv")
+    assert result.code == 0
+    header, row, end = result.out.split("\n")
+    assert end == ""
+    assert header.startswith("kpi,name,unit,direction,pacing,period,")
+    assert row == (
+        'mql,"\'=HYPERLINK(""http://evil.example"") [2J",count,increase,linear,2026-Q4,'
+        "Q4 2026,100.0,55.43,10.0,2026-11-20,81.96,tier,,1,'-1+2 31m,standard,ann,"
+        "'@Ann [31mRED BELL NUL,ann@acme.example,2026-11-21T09:00:00+00:00"
+    )
+
+
+def test_spreadsheet_cells() -> None:
+    from kpictl.escaping import spreadsheet
+
+    assert [spreadsheet(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1")] == [
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "'\t=1",
+        "'\r=1",
+    ]
+    assert [spreadsheet(v) for v in (-5.0, -3, None, "a=b", "")] == [-5.0, -3, None, "a=b", ""]
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
+def test_status_other_formats_carry_no_control_characters(
+    run: Run, scorecard: tuple[Path, str], output_format: str
+) -> None:
+    root, actuals = scorecard
+    result = run("status", str(root), "-a", actuals, "--as-of", AS_OF, "-f", output_format)
+    assert result.code == 0
+    assert result.out.replace("\n", "").isprintable()
+    assert "\u202e" not in result.out and "\x9b" not in result.out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("map",),
+        ("map", "-f", "markdown"),
+        ("map", "-f", "json"),
+        ("who", "ann"),
+        ("who", "ann", "-f", "json"),
+        ("drill", "mql", "--deviation", "50", "--at", "2026-11-20T09:00"),
+        ("drill", "mql", "--deviation", "50", "--at", "2026-11-20T09:00", "-f", "json"),
+    ],
+)
+def test_views_and_drill_carry_no_control_characters(
+    run: Run, scorecard: tuple[Path, str], args: tuple[str, ...]
+) -> None:
+    root, _ = scorecard
+    result = (
+        run(*args[:2], str(root), *args[2:])
+        if args[0] != "map"
+        else run("map", str(root), *args[1:])
+    )
+    assert result.code == 0, result.err
+    assert result.out.replace("\n", "").isprintable(), repr(result.out)
+    if "json" in args:
+        assert "\\u202e" in result.out or "\\u001b" in result.out

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kpictl.display import plural
+from kpictl.escaping import visible
 from kpictl.findings import Finding, Severity
 from kpictl.formats import Report
 
@@ -15,14 +18,21 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"{code}{text}{_RESET}" if color else text
 
 
+def shown_path(path: Path) -> str:
+    """A finding's path as reports print it: control characters spelled out, and
+    never starting with `::` (GitHub Actions would run the line as a workflow command)."""
+    text = visible(path.as_posix())
+    return f"./{text}" if text.lstrip().startswith("::") else text
+
+
 def line_of(item: Finding, report: Report) -> str:
     loc = item.location
-    where = f"{loc.path.as_posix()}:{loc.line}:{loc.column}:"
+    where = f"{shown_path(loc.path)}:{loc.line}:{loc.column}:"
     severity = f"[{item.severity.label}]"
     color = report.color
     return (
         f"{_paint(where, _BOLD, color)} {_paint(item.code, _COLORS[item.severity], color)} "
-        f"{_paint(severity, _COLORS[item.severity], color)} {item.message}"
+        f"{_paint(severity, _COLORS[item.severity], color)} {visible(item.message)}"
     )
 
 
@@ -42,11 +52,13 @@ def source_excerpt(item: Finding, report: Report) -> list[str]:
     else:
         while end < len(text) and text[end] not in _STOP:
             end += 1
-    width = max(1, end - start)
+    # The line as printed spells out control characters; the caret follows it.
+    offset = len(visible(text[:start]))
+    width = max(1, len(visible(text[start:end])))
     gutter = f"{loc.line:>5} | "
-    caret = " " * (len(gutter) - 2) + "| " + " " * start + "^" * width
+    caret = " " * (len(gutter) - 2) + "| " + " " * offset + "^" * width
     return [
-        _paint(gutter, _DIM, report.color) + text,
+        _paint(gutter, _DIM, report.color) + visible(text),
         _paint(caret, _COLORS[item.severity], report.color),
     ]
 
