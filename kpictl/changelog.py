@@ -279,9 +279,9 @@ def changelog_data(log: KpiChangelog) -> dict[str, Any]:
 
 
 def render_changelog(log: KpiChangelog, output_format: str, env: Any) -> str:
-    import json
+    from kpictl.escaping import json_text
 
     data = changelog_data(log)
     if output_format == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return json_text(data, indent=2) + "\n"
     return str(env.get_template(CHANGELOG_TEMPLATES[output_format]).render(log=data))

@@ -7,10 +7,10 @@ template can rely on the documented names.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from kpictl.diff import EntityChange, FieldChange, RegistryDiff
+from kpictl.escaping import json_text
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -88,7 +88,7 @@ def diff_data(diff: RegistryDiff) -> dict[str, Any]:
 
 
 def diff_json(diff: RegistryDiff) -> str:
-    return json.dumps(diff_data(diff), indent=2, ensure_ascii=False) + "\n"
+    return json_text(diff_data(diff), indent=2) + "\n"
 
 
 def render_diff(diff: RegistryDiff, output_format: str, env: Environment) -> str:

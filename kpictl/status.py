@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kpictl import display
+from kpictl.escaping import json_text, spreadsheet
 from kpictl.evaluate import KpiStatus, State
 from kpictl.registry import Registry
 
@@ -92,7 +92,7 @@ def render(
             "timezone": registry.settings.timezone,
             "kpis": [{k: v for k, v in item.items() if k != "text"} for item in rows],
         }
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        return json_text(payload, indent=2) + "\n"
     if output_format == "csv":
         buffer = io.StringIO()
         fields = [key for key in rows[0] if key != "text"] if rows else ["kpi"]
@@ -100,7 +100,7 @@ def render(
             buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n"
         )
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: spreadsheet(value) for key, value in item.items()} for item in rows)
         return buffer.getvalue()
     assert env is not None
     org = registry.settings.organization

@@ -426,9 +426,8 @@ def drill(
     Examples: `kpictl drill mql --deviation 18 --at 2026-11-20T09:00`,
     `kpictl drill pipeline-sourced --outage --format json`.
     """
-    import json
-
     from kpictl.drill import DrillError, as_json, build_drill, parse_at
+    from kpictl.escaping import json_text
     from kpictl.registry import load_registry
     from kpictl.render import environment, override_folder, render
 
@@ -452,7 +451,7 @@ def drill(
     except DrillError as exc:
         raise KpictlError(str(exc), exit_code=1) from None
     if output_format == "json":
-        text = json.dumps(as_json(result), indent=2, ensure_ascii=False) + "\n"
+        text = json_text(as_json(result), indent=2) + "\n"
     else:
         text = render(environment(override_folder(registry)), "drill/text.txt.j2", drill=result)
     write_output(text, output)

@@ -8,9 +8,9 @@ its shape is fixed by code and documented in docs/map-json.md.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import TYPE_CHECKING, Any
 
+from kpictl.escaping import json_text
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,
@@ -171,7 +171,7 @@ def _convert(value: Any, memo: dict[int, tuple[Any, dict[str, Any]]]) -> Any:
 
 
 def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(data, indent=2, sort_keys=True) + "\n"
 
 
 def _person(person: PersonView) -> dict[str, Any]:
