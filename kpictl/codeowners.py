@@ -25,7 +25,8 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpictl.display import plural
+from kpictl.display import clean, plural
+from kpictl.escaping import visible
 from kpictl.models import Campaign, DataSource, Entity, GlossaryTerm, Kpi, Person
 from kpictl.registry import Registry
 
@@ -43,6 +44,8 @@ class Codeowners:
     without_handle: list[Person] = field(default_factory=list)
     inactive: list[Person] = field(default_factory=list)
     unowned: list[str] = field(default_factory=list)  # files whose owners have no handle
+    # Files whose names CODEOWNERS cannot hold (a newline would start a rule of its own).
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def block(self) -> str:
@@ -64,6 +67,13 @@ class Codeowners:
         if self.unowned:
             n = len(self.unowned)
             found.append(f"{plural(n, 'file')} with no owner who can review: {_some(self.unowned)}")
+        if self.unlisted:
+            n = len(self.unlisted)
+            names = _some([visible(path) for path in self.unlisted])
+            found.append(
+                f"{plural(n, 'file')} left out of CODEOWNERS because the name holds a control "
+                f"character: {names} (rename the file)"
+            )
         return found
 
 
@@ -99,7 +109,12 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
     without: dict[str, Person] = {}
     inactive: dict[str, Person] = {}
     unowned: list[str] = []
+    unlisted: list[str] = []
     for source in registry.files:
+        path = source.path.as_posix()
+        if not path.isprintable():
+            unlisted.append(path)
+            continue
         people: list[Person] = []
         for document in source.documents:
             data = document.data
@@ -119,7 +134,6 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
                 without.setdefault(person.id, person)
             elif f"@{person.github}" not in handles:
                 handles.append(f"@{person.github}")
-        path = source.path.as_posix()
         if handles:
             rows.append((pattern(path), handles))
         else:
@@ -136,15 +150,11 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
     if without:
         lines.append("#")
         lines.append("# Owners without a `github:` handle in the registry (not listed below):")
-        lines += [
-            f"#   {p.id} ({' '.join(p.name.split())})" for p in sorted(without.values(), key=_id)
-        ]
+        lines += [f"#   {p.id} ({clean(p.name)})" for p in sorted(without.values(), key=_id)]
     if inactive:
         lines.append("#")
         lines.append("# Inactive owners (not listed below):")
-        lines += [
-            f"#   {p.id} ({' '.join(p.name.split())})" for p in sorted(inactive.values(), key=_id)
-        ]
+        lines += [f"#   {p.id} ({clean(p.name)})" for p in sorted(inactive.values(), key=_id)]
     if unowned:
         lines.append("#")
         lines.append("# Files with no owner who can review:")
@@ -159,6 +169,7 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
         sorted(without.values(), key=_id),
         sorted(inactive.values(), key=_id),
         unowned,
+        unlisted,
     )
 
 

@@ -641,3 +641,50 @@ def test_views_and_drill_carry_no_control_characters(
     assert result.out.replace("\n", "").isprintable(), repr(result.out)
     if "json" in args:
         assert "\\u202e" in result.out or "\\u001b" in result.out
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+@pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
+def test_diff_carries_no_control_characters(tmp_path: Path, run: Run, output_format: str) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    write_registry(repo.path / "registry", BASE)
+    repo.commit("Registry")
+    repo.write(
+        "registry/evil\n::error::x\x1b[2J.yaml",
+        'kind: "gadget\\e[2J\\u202e"\nid: odd\nname: "\\a=Odd\\r::error::y"\n',
+    )
+    repo.replace("registry/kpi.yaml", "name: MQLs", 'name: "MQLs\\e]8;;x\\a\\x9b"')
+    result = run("diff", "HEAD", "--registry", "registry", "-f", output_format, cwd=repo.path)
+    assert result.code == 0, result.err
+    assert result.out.replace("\n", "").isprintable(), repr(result.out)
+    assert not [line for line in result.out.split("\n") if line.lstrip().startswith("::")]
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_codeowners_never_writes_a_rule_from_a_file_name(tmp_path: Path, run: Run) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    files = dict(BASE)
+    files["people.yaml"] = (
+        BASE["people.yaml"]
+        .replace("id: ann\n", "id: ann\ngithub: ann-lee\n")
+        .replace("name: Bob Ray", 'name: "Bob\\e[2J\\rRay"')
+    )
+    files["evil\n* @attacker.yaml"] = (
+        "kind: data_source\nid: evil\nname: Evil\nsystem: X\nowner: ann\nrefresh: daily\n"
+    )
+    write_registry(repo.path / "registry", files)
+    repo.commit("Registry")
+    result = run("codeowners", "registry", cwd=repo.path)
+    assert result.code == 0
+    assert result.err == (
+        "kpictl: warning: 1 owner without a github handle, left out of CODEOWNERS: bob "
+        "(add `github: <handle>` to their person entry)\n"
+        "kpictl: warning: 1 file left out of CODEOWNERS because the name holds a control "
+        "character: registry/evil\\n* @attacker.yaml (rename the file)\n"
+    )
+    text = (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8")
+    assert "@attacker" not in text
+    assert "#   bob (Bob [2J Ray)\n" in text
+    assert text.replace("\n", "").isprintable()
