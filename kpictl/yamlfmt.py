@@ -976,12 +976,14 @@ def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> O
     if diff:
         import difflib
 
+        from kpictl.escaping import visible
+
         patch = "".join(
             difflib.unified_diff(
                 source.text.splitlines(keepends=True),
                 result.splitlines(keepends=True),
-                f"a/{display.as_posix()}",
-                f"b/{display.as_posix()}",
+                f"a/{visible(display.as_posix())}",
+                f"b/{visible(display.as_posix())}",
             )
         )
     if write:

@@ -688,3 +688,16 @@ def test_codeowners_never_writes_a_rule_from_a_file_name(tmp_path: Path, run: Ru
     assert "@attacker" not in text
     assert "#   bob (Bob [2J Ray)\n" in text
     assert text.replace("\n", "").isprintable()
+
+
+def test_fmt_spells_out_control_characters_in_names(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", {})
+    (root / "a\x1b[2Jb.yaml").write_text("kind:    team\nid: t\n", encoding="utf-8")
+    result = run("fmt", "--check", "--diff", cwd=root)
+    assert result.code == 1
+    assert result.out.split("\n")[:3] == [
+        "would reformat a\\x1b[2Jb.yaml",
+        "--- a/a\\x1b[2Jb.yaml",
+        "+++ b/a\\x1b[2Jb.yaml",
+    ]
+    assert result.out.replace("\n", "").isprintable()

@@ -172,6 +172,7 @@ def new(
     """
     from kpictl.authoring import NewError, Shape, build, convert, folder_for, resolve_kind
     from kpictl.check import check as run_check
+    from kpictl.escaping import visible
     from kpictl.fileio import write_atomic
     from kpictl.models import ID_PATTERN
     from kpictl.registry import display_path, load_registry
@@ -231,7 +232,7 @@ def new(
     for item in mine:
         print(
             f"{item.location.path.as_posix()}:{item.location.line}:{item.location.column}: "
-            f"{item.code} [{item.severity.label}] {item.message}"
+            f"{item.code} [{item.severity.label}] {visible(item.message)}"
         )
     return 1 if any(item.severity.label == "error" for item in mine) else 0
 
@@ -269,6 +270,7 @@ def fmt(
     Examples: `kpictl fmt`, `kpictl fmt --check` (for CI), `kpictl fmt kpis/mql.yaml`.
     """
     from kpictl.display import plural
+    from kpictl.escaping import visible
     from kpictl.yamlfmt import collect, format_files
 
     cwd = Path.cwd()
@@ -282,11 +284,12 @@ def fmt(
     errors = [o for o in outcomes if o.status == "error"]
     changed = [o for o in outcomes if o.status == "changed"]
     for outcome in outcomes:
-        shown = outcome.display.as_posix()
+        # Names and messages come from the files: control characters are spelled out.
+        shown = visible(outcome.display.as_posix())
         if outcome.status == "error":
             print(
                 f"{shown}:{outcome.line}:{outcome.column}: cannot format (left untouched): "
-                f"{outcome.message}"
+                f"{visible(outcome.message)}"
             )
         elif outcome.status == "changed":
             print(f"{'would reformat' if check_only else 'reformatted'} {shown}")
