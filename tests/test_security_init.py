@@ -21,6 +21,27 @@ from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is
 from tests.helpers import BASE, write_registry
 from tests.test_action import _run_step
 
+USAGE = "Usage: kpictl init [OPTIONS] [FOLDER]\nTry 'kpictl init -h' for help.\n\n"
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Europe", "Europe"),  # a folder of the time zone database: it crashed init
+        ("Europe/\x1b[31mBerlin", "Europe/ [31mBerlin"),  # no escape reaches the terminal
+    ],
+)
+def test_init_refuses_a_zone_that_is_not_one(run, tmp_path: Path, zone: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "reg"
+    result = run("init", str(root), "--timezone", zone)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"{USAGE}Error: Invalid value for --timezone: '{shown}' is not a known time zone: "
+        "use an IANA name such as Europe/Berlin\n"
+    )
+    assert not root.exists()
+
+
 # The composite action: inputs reach kpictl as values, never as options or output lines.
 
 

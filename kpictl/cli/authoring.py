@@ -105,13 +105,16 @@ def init(
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from kpictl.check import check as run_check
+    from kpictl.escaping import oneline
     from kpictl.scaffold import ScaffoldError, plan, write
 
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the time zone database, such as `Europe`, is not a zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise typer.BadParameter(
-            f"'{timezone}' is not a known time zone: use an IANA name such as Europe/Berlin",
+            f"'{oneline(timezone)}' is not a known time zone: use an IANA name such as "
+            "Europe/Berlin",
             param_hint="--timezone",
         ) from None
 
