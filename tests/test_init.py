@@ -100,12 +100,14 @@ def test_editor_settings_map_the_schemas(tmp_path: Path) -> None:
 def test_ci_and_pre_commit(tmp_path: Path) -> None:
     written = {item.path.as_posix(): item.text for item in plan("X", "UTC", date(2026, 11, 22))}
     workflow = written[".github/workflows/kpictl.yml"]
-    assert "pip install kpictl" in workflow
+    # kpictl is not on PyPI: the workflow installs it from its repository
+    # (tests/test_security_init.py checks the exact step).
+    assert 'python -m pip install "$KPICTL_REQUIREMENT"' in workflow
     assert "kpictl check --format github" in workflow
     assert "kpictl fmt --check" in workflow
     hooks = written[".pre-commit-config.yaml"]
-    for entry in ("entry: kpictl fmt", "entry: kpictl check", "kpictl schema --out .kpictl/schema"):
-        assert entry in hooks
+    for hook in ("id: kpictl-fmt", "id: kpictl-check", "id: kpictl-schema"):
+        assert hook in hooks
     for name in (".github/workflows/kpictl.yml", ".pre-commit-config.yaml"):
         assert parse_text(Path(name), written[name])[1] == []
 

@@ -91,6 +91,25 @@ def init(
             help="1-12; 1 = calendar year.",
         ),
     ] = 1,
+    kpictl_source: Annotated[
+        str | None,
+        typer.Option(
+            "--kpictl-source",
+            metavar="URL",
+            help="The git repository the pre-commit hooks and the workflow install kpictl "
+            "from (kpictl is not on PyPI). Default: kpictl's own repository.",
+            show_default=False,
+        ),
+    ] = None,
+    kpictl_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--kpictl-ref",
+            metavar="REF",
+            help="The tag or commit of that repository to pin. Default: v<this kpictl's version>.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> int:
     """Start a new registry: kpictl.yaml, one example of each kind, editor and CI set-up.
 
@@ -99,25 +118,47 @@ def init(
     in .kpictl/schema/ with .vscode/settings.json mapping them for the YAML language
     server; a .pre-commit-config.yaml (fmt, check, schemas); and a GitHub Actions
     workflow in .github/workflows/kpictl.yml running `kpictl fmt --check` and
-    `kpictl check --format github`. Refuses (exit 1) a folder that already holds
-    kpictl.yaml or YAML files, and never overwrites a file.
+    `kpictl check --format github`. Both install kpictl from its git repository at a
+    pinned tag (--kpictl-source, --kpictl-ref). Refuses (exit 1) a folder that already
+    holds kpictl.yaml or YAML files, and never overwrites a file.
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from kpictl.check import check as run_check
-    from kpictl.scaffold import ScaffoldError, plan, write
+    from kpictl.escaping import oneline
+    from kpictl.scaffold import (
+        Install,
+        ScaffoldError,
+        default_install,
+        git_ref,
+        plan,
+        repository_url,
+        write,
+    )
 
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the time zone database, such as `Europe`, is not a zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise typer.BadParameter(
-            f"'{timezone}' is not a known time zone: use an IANA name such as Europe/Berlin",
+            f"'{oneline(timezone)}' is not a known time zone: use an IANA name such as "
+            "Europe/Berlin",
             param_hint="--timezone",
         ) from None
+    default = default_install()
+    try:
+        repository = repository_url(default.repository if kpictl_source is None else kpictl_source)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kpictl-source") from None
+    try:
+        ref = git_ref(default.ref if kpictl_ref is None else kpictl_ref)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kpictl-ref") from None
 
     today = datetime.now(zone).date()
+    files = plan(organization, timezone, today, fiscal_year_start_month, Install(repository, ref))
     try:
-        written = write(folder, plan(organization, timezone, today, fiscal_year_start_month))
+        written = write(folder, files)
     except ScaffoldError as exc:
         raise KpictlError(str(exc), exit_code=1) from None
     except OSError as exc:
