@@ -1,0 +1,171 @@
+"""Email security: no header injection from registry text, no writes through planted links,
+no resending after a dropped SMTP connection, no crash on an unknown signer."""
+
+from __future__ import annotations
+
+import email.policy
+import shutil
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from kpictl.emails.compose import address, compose, to_bytes
+from tests.conftest import AS_OF, EXAMPLE
+from tests.helpers import make
+
+ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
+# The name from the issue: on Python 3.11 it became a real Bcc header and a forged body.
+ENCODED_NAME = "Marcus =?utf-8?q?=0D=0ABcc:_evil@evil.example=0D=0A=0D=0APay?= Webb"
+ENCODED_SUBJECT = "Leads =?utf-8?q?=0D=0ABcc:_y@evil.example=0D=0A=0D=0AForged?= behind"
+# What kpictl writes instead: the same text, its encoded-word opener made inert.
+INERT_NAME = "Marcus =\u200b?utf-8?q?=0D=0ABcc:_evil@evil.example=0D=0A=0D=0APay?= Webb"
+# Parts as read back from the wire (CRLF line ends).
+BODIES = [("text/plain", "Body\r\n"), ("text/html", "<p>Body</p>\r\n")]
+HEADERS = [
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Auto-Submitted",
+    "MIME-Version",
+    "Content-Type",
+]
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def bodies(message: EmailMessage) -> list[tuple[str, str]]:
+    """(content type, content) of every leaf part."""
+    out = []
+    for part in message.walk():
+        if not part.is_multipart():
+            assert isinstance(part, EmailMessage)
+            out.append((part.get_content_type(), part.get_content()))
+    return out
+
+
+def addresses(message: EmailMessage, name: str) -> list[str]:
+    return [a.addr_spec for a in message[name].addresses]
+
+
+def hostile_message(name: str, subject: str) -> EmailMessage:
+    sender = address("KPI Desk", "desk@acme.example")
+    msg = compose(
+        sender=sender,
+        to=(address(name, "marcus.webb@acme.example"), address("Ann Lee", "ann@acme.example")),
+        cc=(address(name, "cc@acme.example"),),
+        subject=subject,
+        text="Body\n",
+        html="<p>Body</p>\n",
+        date=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+        msgid="<kpictl.20261120.abc@acme.example>",
+    )
+    return parse(to_bytes(msg))
+
+
+# --- 1. encoded words and control characters never become headers ---------------------
+
+
+def test_header_text_makes_encoded_words_inert() -> None:
+    from kpictl.emails.compose import header_text
+
+    assert header_text(ENCODED_NAME) == INERT_NAME
+    assert header_text("Ann\r\nBcc: x@evil.example") == "Ann Bcc: x@evil.example"
+    assert header_text("Plain Name") == "Plain Name"
+
+
+def test_encoded_word_in_a_display_name_forges_no_header() -> None:
+    message = hostile_message(ENCODED_NAME, "Weekly KPIs")
+    assert list(message.keys()) == HEADERS
+    assert message["Bcc"] is None
+    assert addresses(message, "To") == ["marcus.webb@acme.example", "ann@acme.example"]
+    assert addresses(message, "Cc") == ["cc@acme.example"]
+    assert addresses(message, "From") == ["desk@acme.example"]
+    assert bodies(message) == BODIES
+    shown = message["To"].addresses[0].display_name
+    # The email package may fold a long encoded name into two encoded words; a reader
+    # sees the name as written, with no line break anywhere.
+    assert "\r" not in shown and "\n" not in shown
+    assert shown.replace(" ", "") == INERT_NAME.replace(" ", "")
+    assert message.defects == []
+
+
+def test_encoded_word_and_line_breaks_in_the_subject_forge_no_header() -> None:
+    message = hostile_message("Ann Lee", ENCODED_SUBJECT + "\r\nX-Injected: yes")
+    assert list(message.keys()) == HEADERS
+    assert message["Subject"] == (
+        "Leads =\u200b?utf-8?q?=0D=0ABcc:_y@evil.example=0D=0A=0D=0AForged?= behind X-Injected: yes"
+    )
+    assert bodies(message) == BODIES
+
+
+def test_check_reports_control_characters_and_encoded_words_in_names(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make(
+        tmp_path / "r",
+        ("people.yaml", "name: Ann Lee", 'name: "Ann\\r\\nBcc: x@evil.example"'),
+        ("people.yaml", "name: Bob Ray", f'name: "{ENCODED_NAME}"'),
+        ("team.yaml", "name: Demand Generation", 'name: "Demand\\u202eGen"'),
+        settings='version: 1\norganization: "Acme\\nBcc: z@evil.example"\n',
+    )
+    result = run("check", str(root), "--as-of", AS_OF, "--select", "S001", cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.splitlines()[:4] == [
+        "r/kpictl.yaml:2:15: S001 [error] organization: holds the control character U+000A "
+        "at position 5: write it on one line without control characters",
+        "r/people.yaml:3:7: S001 [error] name: holds the control character U+000D at "
+        "position 4: write it on one line without control characters",
+        "r/people.yaml:9:7: S001 [error] name: holds the encoded word "
+        "'=?utf-8?q?=0D=0ABcc:_evil@evil.example=0D=0A=0D=0APay?=': write the text itself "
+        "(the registry is UTF-8), not its email-header encoding",
+        "r/team.yaml:3:7: S001 [error] name: holds the control character U+202E at position "
+        "7: write it on one line without control characters",
+    ]
+
+
+def test_hostile_kpi_name_is_a_finding(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make(
+        tmp_path / "r",
+        ("kpi.yaml", "name: MQLs", f'name: "{ENCODED_SUBJECT}"'),
+    )
+    result = run("check", str(root), "--as-of", AS_OF, "--select", "S001", cwd=tmp_path)
+    assert (result.code, result.out.splitlines()[0]) == (
+        1,
+        "r/kpi.yaml:3:7: S001 [error] name: holds the encoded word "
+        "'=?utf-8?q?=0D=0ABcc:_y@evil.example=0D=0A=0D=0AForged?=': write the text itself "
+        "(the registry is UTF-8), not its email-header encoding",
+    )
+
+
+def test_subject_from_an_override_template_forges_no_header(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Template overrides and free-text fields (descriptions) are not name fields: the
+    # subject they make is made safe when the message is composed.
+    root = tmp_path / "r"
+    shutil.copytree(EXAMPLE, root)
+    settings = (root / "kpictl.yaml").read_text(encoding="utf-8")
+    (root / "kpictl.yaml").write_text(settings + "templates: overrides\n", encoding="utf-8")
+    folder = root / "overrides" / "email"
+    folder.mkdir(parents=True)
+    (folder / "escalation.subject.j2").write_text(
+        "{{ kpi.name }} " + ENCODED_SUBJECT + "\n", encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    result = run("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(out))
+    assert result.code == 0, result.err
+    message = parse((out / "mql.eml").read_bytes())
+    assert list(message.keys()) == [h for h in HEADERS if h != "Cc"]
+    assert message["Subject"] == (
+        "Marketing Qualified Leads Leads =\u200b?utf-8?q?=0D=0ABcc:_y@evil.example"
+        "=0D=0A=0D=0AForged?= behind"
+    )
+    assert addresses(message, "To") == [
+        "aisha.okafor@northwind.example",
+        "sofia.lindqvist@northwind.example",
+    ]
+    assert [kind for kind, _ in bodies(message)] == ["text/plain", "text/html"]
