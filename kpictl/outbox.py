@@ -3,6 +3,7 @@ evaluation moment, then preview, write or send the emails. The CLI calls these."
 
 from __future__ import annotations
 
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -171,31 +172,59 @@ def summary_table(emails: Sequence[Email], style: str = "text") -> str:
     return display.text_table(rows, style, right=(1, 2))
 
 
-def _write_quick(path: Path, data: bytes) -> None:
-    """Write whole (a temp file, then a rename), without write_atomic's fsync.
+def _refuse_odd_target(path: Path) -> None:
+    """Refuse to replace anything at `path` but a regular file.
 
-    Thousands of .eml files, each fsynced, take seconds; a crash leaves old or new
-    files, never half-written ones, and the run can simply be repeated.
+    An --out folder can sit in a checkout someone else controls. A symlink, FIFO or
+    folder planted at `mql.eml` was put there on purpose: replacing it silently would
+    hide that, and the user should look before kpictl writes there.
     """
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise KpictlError(
+            f"cannot write {path}: something other than a regular file is there "
+            f"({_file_type(mode)}); remove it or choose another --out folder"
+        )
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
-    """One .eml per email plus index.md, which lists them."""
+    """One .eml per email plus index.md, which lists them.
+
+    Each file goes through write_atomic: a unique temp file created with O_EXCL, then a
+    rename, so no link planted under a predictable temp name is ever followed.
+    """
     from kpictl.fileio import write_atomic
 
+    targets = [(folder / f"{email.key}.eml", email) for email in emails]
+    index_path = folder / "index.md"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for email in emails:
-            _write_quick(folder / f"{email.key}.eml", email.as_bytes())
+        # All refusals before the first write: a refused run leaves the folder as it was.
+        for path in (*(path for path, _ in targets), index_path):
+            _refuse_odd_target(path)
+        for path, email in targets:
+            write_atomic(path, email.as_bytes())
         index = (
             f"# {title}\n\n{summary_table(emails, 'markdown')}\n"
             if emails
             else f"# {title}\n\nNo emails.\n"
         )
-        write_atomic(folder / "index.md", index)
+        write_atomic(index_path, index)
     except OSError as exc:
         raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 

@@ -4,6 +4,7 @@ no resending after a dropped SMTP connection, no crash on an unknown signer."""
 from __future__ import annotations
 
 import email.policy
+import os
 import shutil
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -169,3 +170,68 @@ def test_subject_from_an_override_template_forges_no_header(run, tmp_path: Path)
         "sofia.lindqvist@northwind.example",
     ]
     assert [kind for kind, _ in bodies(message)] == ["text/plain", "text/html"]
+
+
+# --- 2. --out DIR never writes through a planted link ----------------------------------
+
+
+def escalate_out(run, out: Path):  # type: ignore[no-untyped-def]
+    return run("escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(out))
+
+
+def test_link_at_the_old_temp_name_is_not_followed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".mql.eml.tmp").symlink_to(victim)
+    result = escalate_out(run, out)
+    assert result.code == 0, result.err
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert (out / ".mql.eml.tmp").readlink() == victim
+    assert (out / "mql.eml").is_file() and not (out / "mql.eml").is_symlink()
+
+
+def test_link_at_the_eml_name_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mql.eml").symlink_to(victim)
+    result = escalate_out(run, out)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: cannot write {out / 'mql.eml'}: something other than a regular file is "
+        "there (a symbolic link); remove it or choose another --out folder\n"
+    )
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert (out / "mql.eml").readlink() == victim
+    assert sorted(p.name for p in out.iterdir()) == ["mql.eml"]  # nothing else written
+
+
+def test_fifo_at_the_index_name_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "index.md")
+    result = escalate_out(run, out)
+    assert result.code == 2
+    assert result.err == (
+        f"kpictl: cannot write {out / 'index.md'}: something other than a regular file is "
+        "there (a named pipe); remove it or choose another --out folder\n"
+    )
+
+
+def test_existing_eml_files_are_replaced(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mql.eml").write_bytes(b"old")
+    result = escalate_out(run, out)
+    assert result.code == 0, result.err
+    assert (out / "mql.eml").read_bytes().startswith(b"From: ")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "branded-search-clicks.eml",
+        "expansion-pipeline.eml",
+        "index.md",
+        "mql.eml",
+        "sales-cycle-length.eml",
+    ]
