@@ -139,6 +139,25 @@ def find_campaign(registry: Registry, campaign_id: str) -> Campaign:
     raise KpictlError(f"no campaign '{campaign_id}'{tip}{known}", exit_code=1)
 
 
+def check_signers(registry: Registry, charter: Campaign) -> None:
+    """Refuse a charter whose sign_off names someone who is not a person (exit 2).
+
+    The kickoff email tells everyone who signed; a typo there is a broken registry
+    (`kpictl check` reports it as R002), not something to send or guess around.
+    """
+    people = [person.id for person in registry.people]
+    for i, sign in enumerate(charter.sign_off):
+        if registry.person(sign.by) is not None:
+            continue
+        close = suggest(sign.by, people)
+        tip = f" (did you mean '{close}'?)" if close else ""
+        raise KpictlError(
+            f"'{charter.id}' sign_off[{i}].by names '{sign.by}', which is not a person{tip}: "
+            "fix the charter (`kpictl check` lists every such problem) before the kickoff "
+            "email goes out"
+        )
+
+
 def _people(people: Sequence[object]) -> str:
     parts = []
     for person in people:

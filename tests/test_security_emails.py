@@ -235,3 +235,42 @@ def test_existing_eml_files_are_replaced(run, tmp_path: Path) -> None:  # type: 
         "mql.eml",
         "sales-cycle-length.eml",
     ]
+
+
+# --- 4. kickoff with a sign_off by an unknown id ----------------------------------------
+
+
+def test_kickoff_refuses_an_unknown_signer(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "r"
+    shutil.copytree(EXAMPLE, root)
+    charter = root / "campaigns" / "q4-legacy-bi-displacement.yaml"
+    text = charter.read_text(encoding="utf-8")
+    charter.write_text(text.replace("{by: marcus-webb,", "{by: marcus-web,"), encoding="utf-8")
+    result = run("kickoff", "q4-legacy-bi-displacement", str(root), "--as-of", AS_OF)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "kpictl: 'q4-legacy-bi-displacement' sign_off[1].by names 'marcus-web', which is not "
+        "a person (did you mean 'marcus-webb'?): fix the charter (`kpictl check` lists every "
+        "such problem) before the kickoff email goes out\n"
+    )
+
+
+def test_readout_leaves_an_unknown_signer_out(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Readouts do not list signatures; an override that does sees only known people.
+    root = tmp_path / "r"
+    shutil.copytree(EXAMPLE, root)
+    charter = root / "campaigns" / "q4-legacy-bi-displacement.yaml"
+    text = charter.read_text(encoding="utf-8")
+    charter.write_text(text.replace("{by: marcus-webb,", "{by: marcus-web,"), encoding="utf-8")
+    settings = (root / "kpictl.yaml").read_text(encoding="utf-8")
+    (root / "kpictl.yaml").write_text(settings + "templates: overrides\n", encoding="utf-8")
+    folder = root / "overrides" / "email"
+    folder.mkdir(parents=True)
+    (folder / "readout.txt.j2").write_text(
+        "{% for s in campaign.signed %}{{ s.by.name }} {{ s.date }}\n{% endfor %}",
+        encoding="utf-8",
+    )
+    result = run("readout", "q4-legacy-bi-displacement", str(root), "-a", ACTUALS, "--as-of", AS_OF)
+    assert result.code == 0, result.err
+    assert "\nPriya Raman Tue 22 Sep 2026\n" in result.out
+    assert "marcus" not in result.out.lower().split("subject:")[-1]

@@ -159,15 +159,17 @@ def kickoff(
 
     Context, objective, strategies, out of scope, primary and secondary KPIs with their
     targets, who drives and who approves, risks, timeline and readout dates. Refuses
-    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter).
+    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
+    and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
     when = parse_when(as_of)
-    from kpictl.outbox import deliver, find_campaign, open_session
+    from kpictl.outbox import check_signers, deliver, find_campaign, open_session
     from kpictl.rules.base import Context
     from kpictl.rules.campaigns import approver_signed
 
     session = open_session(resolve_registry(path), actuals, when)
     charter = find_campaign(session.registry, campaign)
+    check_signers(session.registry, charter)
     if not approver_signed(Context(session.registry, session.moment.date()), charter):
         raise KpictlError(
             f"'{charter.id}' is not signed off by its approver {charter.daci.approver}: add "
