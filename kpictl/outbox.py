@@ -248,9 +248,20 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
         raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
-def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) -> int:
-    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure."""
-    from kpictl.smtp import SmtpSetupError, send_all
+def send(
+    registry: Registry,
+    emails: Sequence[Email],
+    out: TextIO,
+    err: TextIO,
+    sent_log: Path | None = None,
+) -> int:
+    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure.
+
+    With `sent_log`, recipients it records for an email are left out, and every email
+    the server accepts is recorded there before the next one is sent.
+    """
+    from kpictl.sentlog import DeliveryRecord, SentLog, SentLogError, email_id
+    from kpictl.smtp import Delivery, SmtpSetupError, send_all
 
     block = registry.settings.email
     if block is None or block.smtp is None:
@@ -258,11 +269,38 @@ def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) 
             "cannot send: kpictl.yaml has no email.smtp settings (host, port, starttls); "
             "add them, or use --out DIR to write .eml files instead"
         )
+    ids = {
+        email.key: email_id(email.kind, email.key, email.envelope.date.date()) for email in emails
+    }
+    msgids = {email.key: email.envelope.msgid for email in emails}
+    record: DeliveryRecord | None = None
+    delivered: dict[str, frozenset[str]] = {}
+    if sent_log is not None:
+        try:
+            record = SentLog.open(sent_log)
+        except SentLogError as exc:
+            raise KpictlError(str(exc)) from None
+        delivered = {key: record.delivered(ident) for key, ident in ids.items()}
+
+    def remember(delivery: Delivery) -> None:
+        if record is not None and delivery.accepted:
+            record.record(ids[delivery.key], msgids[delivery.key], delivery.accepted)
+
     try:
-        report = send_all(block.smtp, [(email.key, email.message) for email in emails])
+        report = send_all(
+            block.smtp,
+            [(email.key, email.message) for email in emails],
+            progress=remember,
+            delivered=delivered,
+        )
     except SmtpSetupError as exc:
         raise KpictlError(f"cannot send: {exc}") from None
+    except SentLogError as exc:
+        # The server has the email but the log does not: a rerun would send it again.
+        raise KpictlError(f"sending stopped: {exc}; the last email sent is not recorded") from None
     for delivery in report.deliveries:
+        for addr in delivery.already:
+            print(f"was sent  {delivery.key}  {addr}", file=out)
         for addr in delivery.accepted:
             print(f"sent      {delivery.key}  {addr}", file=out)
         for addr, reply in delivery.refused.items():
@@ -270,7 +308,10 @@ def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) 
         for addr in delivery.not_sent:
             print(f"not sent  {delivery.key}  {addr}", file=out)
     total = len(emails)
-    print(f"Sent {report.sent} of {plural(total, 'email')}.", file=out)
+    before = (
+        f"; {report.sent_before} sent before, as {sent_log} records" if report.sent_before else ""
+    )
+    print(f"Sent {report.sent} of {plural(total, 'email')}{before}.", file=out)
     if report.ok:
         return 0
     not_sent = [d.key for d in report.deliveries if not d.accepted]
@@ -288,8 +329,11 @@ def deliver(
     out_dir: Path | None,
     do_send: bool,
     title: str,
+    sent_log: Path | None = None,
 ) -> int:
-    """Preview (default), write .eml files (--out) and/or send (--send)."""
+    """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
+    if sent_log is not None and not do_send:
+        raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")
     stdout, stderr = sys.stdout, sys.stderr
     for warning in warnings:
         print(f"kpictl: warning: {warning}", file=stderr)
@@ -300,7 +344,7 @@ def deliver(
             file=stdout,
         )
     if do_send:
-        code = send(session.registry, emails, stdout, stderr)
+        code = send(session.registry, emails, stdout, stderr, sent_log)
         stdout.flush()
         return code
     if out_dir is None:

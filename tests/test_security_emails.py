@@ -4,16 +4,22 @@ no resending after a dropped SMTP connection, no crash on an unknown signer."""
 from __future__ import annotations
 
 import email.policy
+import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from kpictl.emails.compose import address, compose, to_bytes
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import make
+from tests.test_smtp import free_port, registry_with_smtp
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
 # The name from the issue: on Python 3.11 it became a real Bcc header and a forged body.
@@ -274,3 +280,143 @@ def test_readout_leaves_an_unknown_signer_out(run, tmp_path: Path) -> None:  # t
     assert result.code == 0, result.err
     assert "\nPriya Raman Tue 22 Sep 2026\n" in result.out
     assert "marcus" not in result.out.lower().split("subject:")[-1]
+
+
+# --- 3. a rerun after a dropped SMTP connection sends only the rest --------------------
+
+
+@pytest.fixture
+def smtp() -> Iterator[Callable[[Any], int]]:
+    """Start a real SMTP server (aiosmtpd on 127.0.0.1) with a handler; gives its port."""
+    from aiosmtpd.controller import Controller
+
+    started: list[Controller] = []
+
+    def start(handler: Any) -> int:
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        started.append(controller)
+        return int(controller.port)
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+class Dropper:
+    """Accepts `accept` messages, then hangs up in the middle of the next one, once."""
+
+    def __init__(self, accept: int) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.accept = accept
+        self.dropped = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.dropped and len(self.messages) >= self.accept:
+            self.dropped = True
+            server.transport.close()
+            return "421 4.3.0 going away"
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted"
+
+
+def subjects(handler: Dropper) -> list[str]:
+    return [parse(raw)["Subject"].split("] ", 1)[1].split(" ")[0] for _, raw in handler.messages]
+
+
+def test_rerun_with_a_sent_log_sends_only_what_did_not_go_out(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = Dropper(accept=1)
+    root = registry_with_smtp(tmp_path, smtp(handler))
+    log = tmp_path / "sent.jsonl"
+    args = ("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log")
+    first = run(*args, str(log))
+    assert first.code == 1
+    assert first.out.splitlines()[-1] == "Sent 1 of 4 emails."
+    assert len(handler.messages) == 1
+    assert [json.loads(line)["email"] for line in log.read_text().splitlines()] == [
+        "escalation/expansion-pipeline/2026-11-20"
+    ]
+
+    second = run(*args, str(log))
+    assert second.code == 0, second.err
+    assert second.err == ""
+    assert (
+        second.out.splitlines()[0] == "was sent  expansion-pipeline  aisha.okafor@northwind.example"
+    )
+    assert second.out.splitlines()[-1] == (f"Sent 3 of 4 emails; 1 sent before, as {log} records.")
+    assert len(handler.messages) == 4  # 1 + the remaining 3, none twice
+    keys = [json.loads(line)["email"].split("/")[1] for line in log.read_text().splitlines()]
+    assert keys == ["expansion-pipeline", "branded-search-clicks", "sales-cycle-length", "mql"]
+
+    third = run(*args, str(log))
+    assert (third.code, third.err) == (0, "")
+    assert third.out.splitlines()[-1] == f"Sent 0 of 4 emails; 4 sent before, as {log} records."
+    assert len(handler.messages) == 4
+
+
+def test_without_a_sent_log_a_rerun_sends_everything_again(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = Dropper(accept=1)
+    root = registry_with_smtp(tmp_path, smtp(handler))
+    args = ("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send")
+    assert run(*args).code == 1
+    assert run(*args).code == 0
+    assert len(handler.messages) == 5  # what --sent-log is for
+
+
+def test_sent_log_is_never_followed_through_a_link(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = Dropper(accept=10)
+    root = registry_with_smtp(tmp_path, smtp(handler))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    log = tmp_path / "sent.jsonl"
+    log.symlink_to(victim)
+    result = run(
+        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+    )
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: cannot use {log} as the sent log: it is a symbolic link; name the file itself\n"
+    )
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert handler.messages == []
+
+
+def test_sent_log_with_a_foreign_line_is_refused(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = Dropper(accept=10)
+    root = registry_with_smtp(tmp_path, smtp(handler))
+    log = tmp_path / "sent.jsonl"
+    log.write_text("hello\n{}\n", encoding="utf-8")
+    result = run(
+        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+    )
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: {log}:1: not a line kpictl wrote to a sent log; fix or remove it (each "
+        "line records one email that went out)\n"
+    )
+    assert handler.messages == []
+
+
+def test_sent_log_ignores_a_torn_last_line(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    handler = Dropper(accept=10)
+    root = registry_with_smtp(tmp_path, smtp(handler))
+    log = tmp_path / "sent.jsonl"
+    log.write_text('{"email": "escalation/mql/2026-11-20", "to": ["aisha.okafor@nor', "utf-8")
+    result = run(
+        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+    )
+    assert result.code == 0, result.err
+    assert len(handler.messages) == 4
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 5 and lines[0].endswith("@nor")  # kept, and the next line apart
+    assert json.loads(lines[1])["email"] == "escalation/expansion-pipeline/2026-11-20"
+
+
+def test_sent_log_needs_send(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "sent.jsonl"
+    result = run("escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--sent-log", str(log))
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "kpictl: --sent-log records what --send delivers: add --send, or leave it out\n"
+    )
+    assert not log.exists()
