@@ -178,6 +178,36 @@ def test_subject_from_an_override_template_forges_no_header(run, tmp_path: Path)
     assert [kind for kind, _ in bodies(message)] == ["text/plain", "text/html"]
 
 
+def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
+    # `check` rejects these names, but the email builder must not rely on it: entities
+    # may come from elsewhere later (a store, an API). Patch them in after loading.
+    from datetime import date
+
+    from kpictl.evaluate import evaluate
+    from kpictl.outbox import open_session
+
+    session = open_session(EXAMPLE, ACTUALS, date.fromisoformat(AS_OF))
+    registry = session.registry
+    kpi = registry.get("mql")
+    owner = registry.person("aisha-okafor")
+    assert kpi is not None and owner is not None
+    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[union-attr]
+    owner.name = ENCODED_NAME
+    assert session.actuals is not None
+    emails = session.mailer().escalations(evaluate(registry, session.actuals, session.moment))
+    message = parse(next(e for e in emails if e.key == "mql").as_bytes())
+    assert list(message.keys()) == [h for h in HEADERS if h != "Cc"]
+    assert message["Subject"] == (
+        "[Tier 1 · respond by Sat 21 Nov 09:00 CET] Leads =\u200b?utf-8?q?=0D=0ABcc:_y@evil"
+        ".example=0D=0A=0D=0AForged?= behind X-Injected: yes 7.9% behind Q4 target to date"
+    )
+    assert addresses(message, "To") == [
+        "aisha.okafor@northwind.example",
+        "sofia.lindqvist@northwind.example",
+    ]
+    assert [kind for kind, _ in bodies(message)] == ["text/plain", "text/html"]
+
+
 # --- 2. --out DIR never writes through a planted link ----------------------------------
 
 
