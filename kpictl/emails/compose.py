@@ -79,11 +79,11 @@ class AddressError(ValueError):
 
 
 # The opener of an RFC 2047 encoded word. The email package decodes encoded words found
-# in a header value it is given and, before Python 3.13 (and 3.11.10), writes the
-# decoded text back out unencoded, so `=?utf-8?q?=0D=0ABcc:...?=` in a name became a
-# real CR LF and a forged header. A zero-width space after the "=" leaves the text
-# readable as typed, and makes the email package encode the word as UTF-8 on every
-# version, which clients decode back to the literal text.
+# in a header value it is given; older releases (3.11.7, for one) then write the decoded
+# text back out unencoded, so `=?utf-8?q?=0D=0ABcc:...?=` in a name became a real CR LF
+# and a forged header, and patched ones refuse to write the header at all. A zero-width
+# space after the "=" leaves the text readable as typed, and makes every version encode
+# the word as UTF-8, which mail clients decode back to the literal text.
 _ENCODED_WORD = "=?"
 _INERT_OPENER = "=\u200b?"
 
