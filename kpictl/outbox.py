@@ -237,7 +237,7 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
         for path in (*(path for path, _ in targets), index_path):
             _refuse_odd_target(path)
         for path, email in targets:
-            write_atomic(path, email.as_bytes())
+            write_atomic(path, email.as_bytes(), sync=False)
         index = (
             f"# {title}\n\n{summary_table(emails, 'markdown')}\n"
             if emails
