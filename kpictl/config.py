@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from kpictl.catalog import lookup
-from kpictl.models import Model, new_dict, new_list
+from kpictl.models import Line, Model, new_dict, new_list
 
 ROOT_FILE = "kpictl.yaml"
 
@@ -45,14 +45,14 @@ class Smtp(Model):
 
 
 class EmailSettings(Model):
-    from_: Annotated[str, Field(alias="from")]
-    reply_to: str | None = None
+    from_: Annotated[Line, Field(alias="from")]
+    reply_to: Line | None = None
     smtp: Smtp | None = None
 
 
 class Settings(Model):
     version: Literal[1]
-    organization: str | None = None
+    organization: Line | None = None
     timezone: str = "UTC"
     fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
     exclude: list[str] = Field(default_factory=new_list)

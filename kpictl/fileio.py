@@ -23,6 +23,7 @@ class NotRegularFileError(OSError):
     """The target exists and is not a regular file, so kpictl will not replace it."""
 
     def __init__(self, path: Path, kind: str) -> None:
+        self.kind = kind
         super().__init__(
             errno.EEXIST,
             f"it is {kind}, not a regular file: remove it, or choose another path",
@@ -30,7 +31,7 @@ class NotRegularFileError(OSError):
         )
 
 
-def _refuse_unless_regular(path: Path) -> os.stat_result | None:
+def refuse_unless_regular(path: Path) -> os.stat_result | None:
     """The target's own status (links not followed), or None when it does not exist.
 
     The rename below would replace a symlink, FIFO or device node with a regular
@@ -71,14 +72,16 @@ def read_regular_text(path: Path) -> str | None:
         return stream.read().decode("utf-8")
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
+def write_atomic(path: Path, text: str | bytes, *, sync: bool = True) -> None:
     """Write `path` so that readers see the old content or the new, never a part.
 
     Raises NotRegularFileError (an OSError) when `path` exists and is not a regular
-    file: a symlink is never written through or replaced.
+    file: a symlink is never written through or replaced. `sync=False` skips the
+    fsync, for batches of files (thousands of .eml files, each fsynced, take
+    seconds) that a rerun simply writes again after a crash.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
-    existing = _refuse_unless_regular(path)
+    existing = refuse_unless_regular(path)
     folder = path.parent if str(path.parent) else Path()
     # mkstemp creates the temp file with O_CREAT | O_EXCL under a random name, so a
     # name planted in advance (a link, a FIFO) can never be opened in its place.
@@ -87,7 +90,8 @@ def write_atomic(path: Path, text: str | bytes) -> None:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fsync(stream.fileno())
+            if sync:
+                os.fsync(stream.fileno())
         if existing is not None:
             Path(temp).chmod(existing.st_mode & 0o777)
         else:
@@ -96,7 +100,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             Path(temp).chmod(0o666 & ~umask)
         # Checked again just before the rename: the window left is the rename itself,
         # and a rename replaces a link that appears there, it never writes through it.
-        _refuse_unless_regular(path)
+        refuse_unless_regular(path)
         Path(temp).replace(path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

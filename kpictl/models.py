@@ -83,7 +83,38 @@ def _check_duration(value: str) -> str:
     return value.strip()
 
 
+# Characters a one-line text never needs: C0/C1 controls (tab included), DEL, line and
+# paragraph separators and bidirectional overrides. In a name they end up in email
+# headers, terminal tables and CI annotations, where they break lines or reorder text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# An RFC 2047 encoded word. The registry is UTF-8, so a name never needs one; mail
+# software would decode it (into anything, line breaks included) instead of showing it.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def _check_line(value: str) -> str:
+    """One line of plain text: names, titles, terms, emails."""
+    bad = _CONTROL.search(value)
+    if bad:
+        raise PydanticCustomError(
+            "kpictl_control",
+            "holds the control character U+{code} at position {at}: write it on one "
+            "line without control characters",
+            {"code": f"{ord(bad.group()):04X}", "at": bad.start() + 1},
+        )
+    word = _ENCODED_WORD.search(value)
+    if word:
+        raise PydanticCustomError(
+            "kpictl_encoded_word",
+            "holds the encoded word '{word}': write the text itself (the registry is "
+            "UTF-8), not its email-header encoding",
+            {"word": word.group()},
+        )
+    return value
+
+
 def _check_email(value: str) -> str:
+    _check_line(value)
     if not EMAIL_PATTERN.match(value):
         raise PydanticCustomError(
             "kpictl_email",
@@ -127,6 +158,7 @@ TextList = Annotated[list[str], BeforeValidator(_listify)]
 PeriodText = Annotated[str, BeforeValidator(_check_period)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Email = Annotated[str, AfterValidator(_check_email)]
+Line = Annotated[str, AfterValidator(_check_line)]
 GithubHandle = Annotated[str, AfterValidator(_check_github)]
 
 Function = Literal[
@@ -178,10 +210,10 @@ class Entity(Model):
 
 class Person(Entity):
     kind: Literal["person"]
-    name: str
+    name: Line
     email: Email
     team: Ref
-    title: str | None = None
+    title: Line | None = None
     manager: Ref | None = None
     active: bool = True
     # Code-host handle (no @), for `kpictl codeowners`.
@@ -190,15 +222,15 @@ class Person(Entity):
 
 class Team(Entity):
     kind: Literal["team"]
-    name: str
+    name: Line
     function: Function
     lead: Ref | None = None
 
 
 class DataSource(Entity):
     kind: Literal["data_source"]
-    name: str
-    system: str
+    name: Line
+    system: Line
     owner: Ref
     refresh: Refresh
     upstream: RefList = Field(default_factory=new_list)
@@ -228,7 +260,7 @@ class Target(Model):
 
 class Kpi(Entity):
     kind: Literal["kpi"]
-    name: str
+    name: Line
     description: str
     definition: Ref | None = None
     formula: str
@@ -253,7 +285,7 @@ class Kpi(Entity):
 
 class Tier(Model):
     level: int
-    name: str
+    name: Line
     deviation_pct: Annotated[float, Field(ge=0)]
     respond_within: Duration
     notify: Annotated[list[Recipient], BeforeValidator(_listify)]
@@ -270,7 +302,7 @@ class Tier(Model):
 
 class EscalationPolicy(Entity):
     kind: Literal["escalation_policy"]
-    name: str
+    name: Line
     description: str | None = None
     tiers: Annotated[list[Tier], Field(min_length=1)]
 
@@ -328,7 +360,7 @@ class Retrospective(Model):
 
 class Campaign(Entity):
     kind: Literal["campaign"]
-    name: str
+    name: Line
     status: CampaignStatus
     context: str
     objective: str
@@ -347,7 +379,7 @@ class Campaign(Entity):
 
 class GlossaryTerm(Entity):
     kind: Literal["glossary_term"]
-    term: str
+    term: Line
     definition: str
     owner: Ref
     agreed_by: RefList = Field(default_factory=new_list)

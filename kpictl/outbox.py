@@ -138,6 +138,25 @@ def find_campaign(registry: Registry, campaign_id: str) -> Campaign:
     raise KpictlError(f"no campaign '{campaign_id}'{tip}{known}", exit_code=1)
 
 
+def check_signers(registry: Registry, charter: Campaign) -> None:
+    """Refuse a charter whose sign_off names someone who is not a person (exit 2).
+
+    The kickoff email tells everyone who signed; a typo there is a broken registry
+    (`kpictl check` reports it as R002), not something to send or guess around.
+    """
+    people = [person.id for person in registry.people]
+    for i, sign in enumerate(charter.sign_off):
+        if registry.person(sign.by) is not None:
+            continue
+        close = suggest(sign.by, people)
+        tip = f" (did you mean '{close}'?)" if close else ""
+        raise KpictlError(
+            f"'{charter.id}' sign_off[{i}].by names '{sign.by}', which is not a person{tip}: "
+            "fix the charter (`kpictl check` lists every such problem) before the kickoff "
+            "email goes out"
+        )
+
+
 def _people(people: Sequence[object]) -> str:
     parts = []
     for person in people:
@@ -171,38 +190,65 @@ def summary_table(emails: Sequence[Email], style: str = "text") -> str:
     return display.text_table(rows, style, right=(1, 2))
 
 
-def _write_quick(path: Path, data: bytes) -> None:
-    """Write whole (a temp file, then a rename), without write_atomic's fsync.
+def _refuse_odd_target(path: Path) -> None:
+    """Refuse to replace anything at `path` but a regular file.
 
-    Thousands of .eml files, each fsynced, take seconds; a crash leaves old or new
-    files, never half-written ones, and the run can simply be repeated.
+    An --out folder can sit in a checkout someone else controls. A symlink, FIFO or
+    folder planted at `mql.eml` was put there on purpose: replacing it silently would
+    hide that, and the user should look before kpictl writes there.
     """
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    from kpictl.fileio import NotRegularFileError, refuse_unless_regular
+
+    try:
+        refuse_unless_regular(path)
+    except NotRegularFileError as exc:
+        raise KpictlError(
+            f"cannot write {path}: something other than a regular file is there "
+            f"({exc.kind}); remove it or choose another --out folder"
+        ) from None
 
 
 def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
-    """One .eml per email plus index.md, which lists them."""
+    """One .eml per email plus index.md, which lists them.
+
+    Each file goes through write_atomic: a unique temp file created with O_EXCL, then a
+    rename, so no link planted under a predictable temp name is ever followed.
+    """
     from kpictl.fileio import write_atomic
 
+    targets = [(folder / f"{email.key}.eml", email) for email in emails]
+    index_path = folder / "index.md"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for email in emails:
-            _write_quick(folder / f"{email.key}.eml", email.as_bytes())
+        # All refusals before the first write: a refused run leaves the folder as it was.
+        for path in (*(path for path, _ in targets), index_path):
+            _refuse_odd_target(path)
+        for path, email in targets:
+            write_atomic(path, email.as_bytes(), sync=False)
         index = (
             f"# {title}\n\n{summary_table(emails, 'markdown')}\n"
             if emails
             else f"# {title}\n\nNo emails.\n"
         )
-        write_atomic(folder / "index.md", index)
+        write_atomic(index_path, index)
     except OSError as exc:
         raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
-def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) -> int:
-    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure."""
-    from kpictl.smtp import SmtpSetupError, send_all
+def send(
+    registry: Registry,
+    emails: Sequence[Email],
+    out: TextIO,
+    err: TextIO,
+    sent_log: Path | None = None,
+) -> int:
+    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure.
+
+    With `sent_log`, recipients it records for an email are left out, and every email
+    the server accepts is recorded there before the next one is sent.
+    """
+    from kpictl.sentlog import DeliveryRecord, SentLog, SentLogError, email_id
+    from kpictl.smtp import Delivery, SmtpSetupError, send_all
 
     block = registry.settings.email
     if block is None or block.smtp is None:
@@ -210,11 +256,38 @@ def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) 
             "cannot send: kpictl.yaml has no email.smtp settings (host, port, starttls); "
             "add them, or use --out DIR to write .eml files instead"
         )
+    ids = {
+        email.key: email_id(email.kind, email.key, email.envelope.date.date()) for email in emails
+    }
+    msgids = {email.key: email.envelope.msgid for email in emails}
+    record: DeliveryRecord | None = None
+    delivered: dict[str, frozenset[str]] = {}
+    if sent_log is not None:
+        try:
+            record = SentLog.open(sent_log)
+        except SentLogError as exc:
+            raise KpictlError(str(exc)) from None
+        delivered = {key: record.delivered(ident) for key, ident in ids.items()}
+
+    def remember(delivery: Delivery) -> None:
+        if record is not None and delivery.accepted:
+            record.record(ids[delivery.key], msgids[delivery.key], delivery.accepted)
+
     try:
-        report = send_all(block.smtp, [(email.key, email.message) for email in emails])
+        report = send_all(
+            block.smtp,
+            [(email.key, email.message) for email in emails],
+            progress=remember,
+            delivered=delivered,
+        )
     except SmtpSetupError as exc:
         raise KpictlError(f"cannot send: {exc}") from None
+    except SentLogError as exc:
+        # The server has the email but the log does not: a rerun would send it again.
+        raise KpictlError(f"sending stopped: {exc}; the last email sent is not recorded") from None
     for delivery in report.deliveries:
+        for addr in delivery.already:
+            print(f"was sent  {delivery.key}  {addr}", file=out)
         for addr in delivery.accepted:
             print(f"sent      {delivery.key}  {addr}", file=out)
         for addr, reply in delivery.refused.items():
@@ -222,7 +295,10 @@ def send(registry: Registry, emails: Sequence[Email], out: TextIO, err: TextIO) 
         for addr in delivery.not_sent:
             print(f"not sent  {delivery.key}  {addr}", file=out)
     total = len(emails)
-    print(f"Sent {report.sent} of {plural(total, 'email')}.", file=out)
+    before = (
+        f"; {report.sent_before} sent before, as {sent_log} records" if report.sent_before else ""
+    )
+    print(f"Sent {report.sent} of {plural(total, 'email')}{before}.", file=out)
     if report.ok:
         return 0
     not_sent = [d.key for d in report.deliveries if not d.accepted]
@@ -240,8 +316,11 @@ def deliver(
     out_dir: Path | None,
     do_send: bool,
     title: str,
+    sent_log: Path | None = None,
 ) -> int:
-    """Preview (default), write .eml files (--out) and/or send (--send)."""
+    """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
+    if sent_log is not None and not do_send:
+        raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")
     stdout, stderr = sys.stdout, sys.stderr
     for warning in warnings:
         print(f"kpictl: warning: {warning}", file=stderr)
@@ -252,7 +331,7 @@ def deliver(
             file=stdout,
         )
     if do_send:
-        code = send(session.registry, emails, stdout, stderr)
+        code = send(session.registry, emails, stdout, stderr, sent_log)
         stdout.flush()
         return code
     if out_dir is None:

@@ -4,6 +4,8 @@ One connection for the whole batch. The first failure stops the batch: nothing
 after it is sent, and the report says exactly which recipients the server accepted
 and which it did not. A message is only reported as sent once the server has
 accepted it; if the connection breaks before that, it counts as not sent.
+Recipients that an earlier run already delivered to (see kpictl.sentlog) are left
+out, and a message with none left is not sent at all.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -33,6 +35,7 @@ class Delivery:
     accepted: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # address → server reply
     not_sent: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # delivered by an earlier run
 
 
 @dataclass
@@ -47,6 +50,11 @@ class SendReport:
     @property
     def sent(self) -> int:
         return sum(1 for d in self.deliveries if d.accepted and not d.refused and not d.not_sent)
+
+    @property
+    def sent_before(self) -> int:
+        """Messages left out whole: an earlier run delivered them to everyone."""
+        return sum(1 for d in self.deliveries if d.already and not (d.accepted or d.not_sent))
 
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
@@ -146,26 +154,43 @@ def send_all(
     settings: Smtp,
     messages: Sequence[tuple[str, EmailMessage]],
     progress: Callable[[Delivery], None] | None = None,
+    delivered: Mapping[str, Collection[str]] | None = None,
 ) -> SendReport:
-    """Send (key, message) pairs in order; stop at the first failure."""
+    """Send (key, message) pairs in order; stop at the first failure.
+
+    `delivered` maps a key to the addresses an earlier run already delivered it to.
+    """
     password = password_for(settings)
     report = SendReport()
-    pending = [(key, msg, *envelope(msg)) for key, msg in messages]
+    delivered = delivered or {}
+    pending = []
+    for key, msg in messages:
+        sender, rcpts = envelope(msg)
+        before = delivered.get(key, ())
+        already = [addr for addr in rcpts if addr in before]
+        pending.append((key, msg, sender, [a for a in rcpts if a not in before], already))
 
     def give_up(start: int, reason: str) -> SendReport:
-        for key, _, _, rcpts in pending[start:]:
-            report.deliveries.append(Delivery(key, not_sent=list(rcpts)))
+        for key, _, _, rcpts, already in pending[start:]:
+            report.deliveries.append(Delivery(key, not_sent=list(rcpts), already=already))
         report.error = reason
         return report
 
+    if not any(rcpts for _, _, _, rcpts, _ in pending):
+        # Everything went out before: no need to reach the server at all.
+        report.deliveries = [Delivery(key, already=already) for key, *_, already in pending]
+        return report
     try:
         client = _connect(settings, password)
     except ConnectionError as exc:
         return give_up(0, str(exc))
     where = f"{settings.host}:{settings.port}"
     try:
-        for i, (key, msg, sender, rcpts) in enumerate(pending):
-            delivery = Delivery(key)
+        for i, (key, msg, sender, rcpts, already) in enumerate(pending):
+            delivery = Delivery(key, already=already)
+            if not rcpts:
+                report.deliveries.append(delivery)
+                continue
             try:
                 refused = client.send_message(msg, from_addr=sender, to_addrs=rcpts)
             except smtplib.SMTPRecipientsRefused as exc:

@@ -152,7 +152,7 @@ def test_names_are_escaped_and_inactive_owners_covered(run, tmp_path: Path) -> N
             "kpi.yaml": """
                 kind: kpi
                 id: k
-                name: "Leads,\\nnew"
+                name: "Leads, new"
                 description: d
                 formula: f
                 unit: count

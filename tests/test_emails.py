@@ -193,7 +193,7 @@ HOSTILE = {
     "people.yaml": """
         kind: person
         id: eve
-        name: "Eve\\nBcc: x@evil.example"
+        name: "Eve, Bcc: x@evil.example <x@evil.example>"
         email: eve@example.com
         team: t
         manager: mal
@@ -222,7 +222,7 @@ HOSTILE = {
         name: Policy
         tiers:
           - level: 1
-            name: "One\\r\\nX-Injected: yes"
+            name: "One, X-Injected: yes"
             deviation_pct: 5
             respond_within: 24h
             notify: [$owner, $owner.manager]
@@ -230,7 +230,7 @@ HOSTILE = {
         ---
         kind: kpi
         id: k
-        name: "Leads\\nBcc: y@evil.example"
+        name: "Leads, Bcc: y@evil.example"
         description: d
         formula: f
         unit: count
@@ -251,7 +251,7 @@ def test_hostile_names_never_reach_a_header_or_raw_html(run, tmp_path: Path) -> 
     root = write_registry(
         tmp_path / "r",
         HOSTILE,
-        'version: 1\nemail: {from: "Desk\\nBcc: z@evil.example <desk@example.com>"}\n',
+        'version: 1\nemail: {from: "Desk, Bcc: z@evil.example <desk@example.com>"}\n',
     )
     csv = tmp_path / "a.csv"
     csv.write_text("kpi,period,value,as_of\nk,2026-Q4,100,2026-11-20\n")
@@ -267,7 +267,7 @@ def test_hostile_names_never_reach_a_header_or_raw_html(run, tmp_path: Path) -> 
     assert message.defects == []
     to = message["To"].addresses
     assert [(a.display_name, a.addr_spec) for a in to] == [
-        ("Eve Bcc: x@evil.example", "eve@example.com"),
+        ("Eve, Bcc: x@evil.example <x@evil.example>", "eve@example.com"),
         ("<script>alert(1)</script>", "mal@example.com"),
     ]
     assert message["From"].addresses[0].addr_spec == "desk@example.com"

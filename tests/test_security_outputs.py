@@ -562,10 +562,17 @@ def test_sarif_two_findings_on_one_entity_keep_two_fingerprints(tmp_path: Path, 
     ]
 
 
+# Names must be one line without control characters (S001), so the control characters
+# ride in the description, which is free text; the names start spreadsheet formulas.
 STATUS_PATCHES: tuple[Patch, ...] = (
-    ("kpi.yaml", "name: MQLs", 'name: "=HYPERLINK(\\"http://evil.example\\")\\e[2J\\a\\r\\0"'),
-    ("people.yaml", "name: Ann Lee", 'name: "@Ann\\e[31mRED\\a\\rBELL\\0NUL"'),
-    ("policy.yaml", "name: Owner review", 'name: "-1+2\\x9b31m\\u202e"'),
+    ("kpi.yaml", "name: MQLs", 'name: "=HYPERLINK(\\"http://evil.example\\")"'),
+    (
+        "kpi.yaml",
+        "description: Leads that meet the MQL definition.",
+        'description: "Leads\\e[2J\\a\\r\\0 that\\x9b31m\\u202e meet it."',
+    ),
+    ("people.yaml", "name: Ann Lee", "name: '@Ann Lee'"),
+    ("policy.yaml", "name: Owner review", "name: '-1+2 review'"),
 )
 
 
@@ -585,9 +592,9 @@ def test_status_csv_cells_never_start_a_formula(run: Run, scorecard: tuple[Path,
     assert end == ""
     assert header.startswith("kpi,name,unit,direction,pacing,period,")
     assert row == (
-        'mql,"\'=HYPERLINK(""http://evil.example"") [2J",count,increase,linear,2026-Q4,'
-        "Q4 2026,100.0,55.43,10.0,2026-11-20,81.96,tier,,1,'-1+2 31m,standard,ann,"
-        "'@Ann [31mRED BELL NUL,ann@acme.example,2026-11-21T09:00:00+00:00"
+        'mql,"\'=HYPERLINK(""http://evil.example"")",count,increase,linear,2026-Q4,'
+        "Q4 2026,100.0,55.43,10.0,2026-11-20,81.96,tier,,1,'-1+2 review,standard,ann,"
+        "'@Ann Lee,ann@acme.example,2026-11-21T09:00:00+00:00"
     )
 
 
@@ -639,7 +646,7 @@ def test_views_and_drill_carry_no_control_characters(
     )
     assert result.code == 0, result.err
     assert result.out.replace("\n", "").isprintable(), repr(result.out)
-    if "json" in args:
+    if args[0] == "map" and "json" in args:  # the description is the one field with them
         assert "\\u202e" in result.out or "\\u001b" in result.out
 
 
@@ -666,11 +673,8 @@ def test_diff_carries_no_control_characters(tmp_path: Path, run: Run, output_for
 def test_codeowners_never_writes_a_rule_from_a_file_name(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     files = dict(BASE)
-    files["people.yaml"] = (
-        BASE["people.yaml"]
-        .replace("id: ann\n", "id: ann\ngithub: ann-lee\n")
-        .replace("name: Bob Ray", 'name: "Bob\\e[2J\\rRay"')
-    )
+    # (A name with control characters is an S001 finding, so only the file name is hostile.)
+    files["people.yaml"] = BASE["people.yaml"].replace("id: ann\n", "id: ann\ngithub: ann-lee\n")
     files["evil\n* @attacker.yaml"] = (
         "kind: data_source\nid: evil\nname: Evil\nsystem: X\nowner: ann\nrefresh: daily\n"
     )
@@ -686,7 +690,7 @@ def test_codeowners_never_writes_a_rule_from_a_file_name(tmp_path: Path, run: Ru
     )
     text = (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8")
     assert "@attacker" not in text
-    assert "#   bob (Bob [2J Ray)\n" in text
+    assert "#   bob (Bob Ray)\n" in text
     assert text.replace("\n", "").isprintable()
 
 

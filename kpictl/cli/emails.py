@@ -29,6 +29,12 @@ SEND_HELP = (
     "--dry-run (default) only shows the emails; --send sends them through email.smtp in "
     "kpictl.yaml (password from KPICTL_SMTP_PASSWORD) and stops at the first failure."
 )
+SENT_LOG_HELP = (
+    "With --send: a file recording each email the server accepted and for whom (JSON "
+    "lines, appended as it goes; created if missing, never followed if it is a link). "
+    "Recipients it already records for the same email and evaluation date are left out, "
+    "so after a dropped connection the same command sends only the rest."
+)
 CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
 
 # The options these commands share.
@@ -38,6 +44,10 @@ When = Annotated[
 ]
 OutDir = Annotated[Path | None, typer.Option("--out", metavar="DIR", help=OUT_HELP)]
 Send = Annotated[bool, typer.Option("--send/--dry-run", help=SEND_HELP)]
+SentLog = Annotated[
+    Path | None,
+    typer.Option("--sent-log", metavar="FILE", help=SENT_LOG_HELP, show_default=False),
+]
 CampaignId = Annotated[
     str, typer.Argument(metavar="CAMPAIGN", help=CAMPAIGN_ARG_HELP, show_default=False)
 ]
@@ -111,6 +121,7 @@ def escalate(
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
+    sent_log: SentLog = None,
     as_of: When = None,
 ) -> int:
     """One escalation email for every KPI whose state fires a tier.
@@ -132,7 +143,7 @@ def escalate(
     mailer = session.mailer()
     emails = mailer.escalations(statuses)
     title = f"Escalations for {_moment_text(session.moment)}"
-    return deliver(session, emails, mailer.warnings, out, send, title)
+    return deliver(session, emails, mailer.warnings, out, send, title, sent_log)
 
 
 def _moment_text(moment: datetime) -> str:
@@ -153,21 +164,24 @@ def kickoff(
     ] = None,
     out: OutDir = None,
     send: Send = False,
+    sent_log: SentLog = None,
     as_of: When = None,
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
 
     Context, objective, strategies, out of scope, primary and secondary KPIs with their
     targets, who drives and who approves, risks, timeline and readout dates. Refuses
-    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter).
+    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
+    and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
     when = parse_when(as_of)
-    from kpictl.outbox import deliver, find_campaign, open_session
+    from kpictl.outbox import check_signers, deliver, find_campaign, open_session
     from kpictl.rules.base import Context
     from kpictl.rules.campaigns import approver_signed
 
     session = open_session(resolve_registry(path), actuals, when)
     charter = find_campaign(session.registry, campaign)
+    check_signers(session.registry, charter)
     if not approver_signed(Context(session.registry, session.moment.date()), charter):
         raise KpictlError(
             f"'{charter.id}' is not signed off by its approver {charter.daci.approver}: add "
@@ -178,7 +192,9 @@ def kickoff(
     mailer = session.mailer()
     email = mailer.kickoff(charter, session.actuals)
     emails = [email] if email else []
-    return deliver(session, emails, mailer.warnings, out, send, f"Kickoff for {charter.id}")
+    return deliver(
+        session, emails, mailer.warnings, out, send, f"Kickoff for {charter.id}", sent_log
+    )
 
 
 def _charter_session(
@@ -211,6 +227,7 @@ def readout(
     ] = None,
     out: OutDir = None,
     send: Send = False,
+    sent_log: SentLog = None,
     as_of: When = None,
 ) -> int:
     """The 30/60/90-day results readout of a campaign.
@@ -237,7 +254,7 @@ def readout(
     email = mailer.readout(charter, number, on, results)
     emails = [email] if email else []
     title = f"Day-{number} readout for {charter.id}"
-    return deliver(session, emails, mailer.warnings, out, send, title)
+    return deliver(session, emails, mailer.warnings, out, send, title, sent_log)
 
 
 @app.command()
@@ -247,6 +264,7 @@ def recap(
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
+    sent_log: SentLog = None,
     as_of: When = None,
 ) -> int:
     """The executive-summary recap of a campaign.
@@ -277,7 +295,13 @@ def recap(
     email = mailer.recap(charter, results, day)
     emails = [email] if email else []
     return deliver(
-        session, emails, [*warnings, *mailer.warnings], out, send, f"Recap of {charter.id}"
+        session,
+        emails,
+        [*warnings, *mailer.warnings],
+        out,
+        send,
+        f"Recap of {charter.id}",
+        sent_log,
     )
 
 

@@ -1,8 +1,9 @@
 """RFC 5322 messages: multipart text + HTML, with headers built only from clean values.
 
-Every display name and subject passes through `display.clean` (no CR, LF or other
-control characters can reach a header), addresses are `email.headerregistry.Address`
-objects so names are quoted and encoded by the email package, never by hand.
+Every display name and subject passes through `header_text` (no CR, LF or other
+control characters, and no RFC 2047 encoded word can reach a header), addresses are
+`email.headerregistry.Address` objects so names are quoted and encoded by the email
+package, never by hand.
 """
 
 from __future__ import annotations
@@ -77,12 +78,28 @@ class AddressError(ValueError):
     """An address kpictl cannot put in a header."""
 
 
+# The opener of an RFC 2047 encoded word. The email package decodes encoded words found
+# in a header value it is given; older releases (3.11.7, for one) then write the decoded
+# text back out unencoded, so `=?utf-8?q?=0D=0ABcc:...?=` in a name became a real CR LF
+# and a forged header, and patched ones refuse to write the header at all. A zero-width
+# space after the "=" leaves the text readable as typed, and makes every version encode
+# the word as UTF-8, which mail clients decode back to the literal text.
+_ENCODED_WORD = "=?"
+_INERT_OPENER = "=\u200b?"
+
+
+def header_text(text: str) -> str:
+    """Registry text fit for a header value: one line, no control characters, and no
+    encoded word that the email package would decode into something else."""
+    return clean(text).replace(_ENCODED_WORD, _INERT_OPENER)
+
+
 @lru_cache(maxsize=4096)
 def address(name: str, addr: str) -> Address:
     """An Address from a (possibly hostile) display name and an address."""
     addr = clean(addr)
     try:
-        return Address(display_name=clean(name), addr_spec=addr)
+        return Address(display_name=header_text(name), addr_spec=addr)
     except (ValueError, IndexError) as exc:
         raise AddressError(f"'{addr}' is not an address an email can be sent to: {exc}") from None
 
@@ -177,7 +194,7 @@ def compose(
         msg["Cc"] = _header("Cc", cc)
     if reply_to is not None:
         msg["Reply-To"] = _header("Reply-To", reply_to)
-    msg["Subject"] = clean(subject)
+    msg["Subject"] = header_text(subject)
     msg["Date"] = _header("Date", format_datetime(date))
     msg["Message-ID"] = msgid
     if automatic:

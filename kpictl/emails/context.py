@@ -340,9 +340,11 @@ def campaign_view(registry: Registry, campaign: Campaign) -> View:
             }
             for risk in campaign.risks
         ],
+        # Only sign-offs by known people: a template may read `by.name` of any of them.
         "signed": [
-            {"by": party_view(registry, sign.by), "date": display.day(sign.date)}
+            {"by": by, "date": display.day(sign.date)}
             for sign in campaign.sign_off
+            if (by := party_view(registry, sign.by)) is not None
         ],
     }
 
