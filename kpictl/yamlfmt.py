@@ -50,8 +50,11 @@ PARALLEL_THRESHOLD = 200
 _BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 _MARKER = re.compile(r"(---|\.\.\.)(?=[ \t]|\Z)")
 # What may follow the last node that ends on a line: indicators, anchors, a block
-# scalar header, and then perhaps a comment.
-_REST = re.compile(r"(?:[ \t]+|[:?,\-\[\]{}]|&\S+|[|>][1-9+-]{0,2})*?(?P<comment>#.*)?\Z")
+# scalar header, and then perhaps a comment. Each piece starts with a character no
+# other piece starts with and is matched possessively, so a line that does not fit
+# is given up in one pass: with `[ \t]+` free to split a run of spaces every which
+# way, a deeply indented line took seconds, twice as long with each extra space.
+_REST = re.compile(r"(?:[ \t]++|[:?,\-\[\]{}]|(?>&\S+)|[|>][1-9+-]{0,2}+)*?(?P<comment>#.*)?\Z")
 _BLOCK_HEADER = re.compile(r"[|>](?P<ind>[1-9+-]{0,2})")
 _IN_FLOW = (
     "a comment inside a flow list or mapping ([...] or {...}) spanning several lines "
