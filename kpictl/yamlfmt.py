@@ -55,6 +55,8 @@ _MARKER = re.compile(r"(---|\.\.\.)(?=[ \t]|\Z)")
 # is given up in one pass: with `[ \t]+` free to split a run of spaces every which
 # way, a deeply indented line took seconds, twice as long with each extra space.
 _REST = re.compile(r"(?:[ \t]++|[:?,\-\[\]{}]|(?>&\S+)|[|>][1-9+-]{0,2}+)*?(?P<comment>#.*)?\Z")
+# Plain scalars that might be dates or times; the resolver decides (see _impossible_time).
+_TIME_LIKE = re.compile(r"[0-9]{4}-[0-9]")
 _BLOCK_HEADER = re.compile(r"[|>](?P<ind>[1-9+-]{0,2})")
 _IN_FLOW = (
     "a comment inside a flow list or mapping ([...] or {...}) spanning several lines "
@@ -172,7 +174,8 @@ class _Scan:
     # ruamel's own (slow, pure-Python) loader keeps, so such files take that road.
     needs_pure_loader: bool = False
     marker_comments: dict[int, str] = field(default_factory=dict)
-    # (line, column, why) of comments fmt cannot keep in place, e.g. inside a flow list.
+    # (line, column, why) of what fmt cannot keep as written: a comment inside a flow
+    # list, a date that does not exist.
     stuck: list[tuple[int, int, str]] = field(default_factory=list)
 
     def comments(self) -> Counter[str]:
@@ -186,6 +189,42 @@ class _Scan:
         for text in self.marker_comments.values():
             found[text] += 1
         return found
+
+
+def _impossible_time(text: str) -> str | None:
+    """Why a plain scalar that YAML reads as a date or time is not a valid one, or None.
+
+    ruamel's round-trip loader turns `2026-02-30` into a date, and raises for a day,
+    month, hour or offset out of range; kpictl's loader keeps dates as text (the
+    models say where one is wrong), so only fmt meets this, before loading.
+    """
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.nodes import ScalarNode
+
+    tag = _resolver().resolve(ScalarNode, text, (True, False))
+    if tag != "tag:yaml.org,2002:timestamp":
+        return None
+    try:
+        RoundTripConstructor(preserve_quotes=True).construct_object(ScalarNode(tag, text))
+    except (ValueError, OverflowError) as exc:
+        return (
+            f"'{text}' is not a valid date or time ({exc}): correct it, "
+            "or quote it if it is not meant as one"
+        )
+    return None
+
+
+_RESOLVER: Any = None
+
+
+def _resolver() -> Any:
+    """The resolver fmt's loader uses (YAML 1.2), to tell which scalars are dates."""
+    global _RESOLVER
+    if _RESOLVER is None:
+        from ruamel.yaml.resolver import VersionedResolver
+
+        _RESOLVER = VersionedResolver(version=(1, 2))
+    return _RESOLVER
 
 
 def _split(text: str) -> list[str]:
@@ -230,6 +269,10 @@ def _scan(text: str) -> _Scan:
             if getattr(event, "anchor", None) is not None:
                 scan.needs_pure_loader = True
             if name == "ScalarEvent":
+                if not event.style and _TIME_LIKE.match(event.value):
+                    problem = _impossible_time(event.value)
+                    if problem is not None:
+                        scan.stuck.append((start.line, start.column, problem))
                 if start.line == end.line:
                     spans.setdefault(start.line, []).append((start.column, end.column))
                 elif event.style not in ("|", ">"):
