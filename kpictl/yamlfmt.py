@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kpictl.config import ROOT_FILE, Settings
-from kpictl.loader import parse_text, read_file
+from kpictl.loader import parse_bytes, parse_text
 from kpictl.models import KINDS
 
 # Above this many files, formatting is spread over worker processes: ruamel's
@@ -1002,15 +1002,35 @@ class Outcome:
 
 
 def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> Outcome:
-    """Format one file; with `write`, replace it (whole) when it changes."""
-    source = read_file(path, display)
-    problems = [item for item in source.findings if item.code != "Y005"]
-    if problems:
-        first = problems[0]
+    """Format one file; with `write`, replace it (whole) when it changes.
+
+    Only a regular file is read or replaced: a link is neither followed (it may point
+    out of the registry, or at itself) nor replaced by a file, and a FIFO is never
+    waited on.
+    """
+    from kpictl.fileio import NotRegularFile, read_regular
+
+    try:
+        raw = read_regular(path)
+    except NotRegularFile as exc:
+        return Outcome(
+            path,
+            display,
+            "error",
+            1,
+            1,
+            f"this is {exc.what}, not a regular file: fmt reads and rewrites regular files "
+            "only; put the file itself here, or add it to `exclude` in kpictl.yaml",
+        )
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        return Outcome(path, display, "error", 1, 1, f"cannot read this file ({reason})")
+    source = parse_bytes(display, raw)
+    if source.findings:
+        first = source.findings[0]
         return Outcome(
             path, display, "error", first.location.line, first.location.column, first.message
         )
-    raw = path.read_bytes()
     try:
         before = [doc.data for doc in source.documents if doc.data is not None]
         result = format_text(source.text, root_file=path.name == ROOT_FILE, before=before)
@@ -1094,22 +1114,27 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
         root_file = root / ROOT_FILE
         candidates = [root_file, *discover(root, _exclude(root_file))]
         for path in candidates:
-            if path.resolve().is_relative_to(folder):
-                found[_as_given(path, root, given)] = None
+            # `root` is resolved and `discover` follows no folder link, so the paths
+            # compare as written. Resolving them would follow a file's link, and
+            # raise on a link loop.
+            if path.is_relative_to(folder):
+                found[given / path.relative_to(folder)] = None
     return [(path, display_path(path, cwd)) for path in found]
 
 
-def _as_given(path: Path, root: Path, given: Path) -> Path:
-    """`path` (below the resolved `root`) spelled from `given`, as the user named it."""
-    try:
-        return given / path.resolve().relative_to(given.resolve())
-    except ValueError:  # pragma: no cover - symlinks pointing out of the folder
-        return path
-
-
 def _exclude(root_file: Path) -> list[str]:
-    """The `exclude` globs of kpictl.yaml, read without validating the rest."""
-    source = read_file(root_file, root_file)
+    """The `exclude` globs of kpictl.yaml, read without validating the rest.
+
+    A kpictl.yaml that is not a regular file, or does not parse, excludes nothing;
+    fmt reports it with the other files.
+    """
+    from kpictl.fileio import read_regular
+
+    try:
+        raw = read_regular(root_file)
+    except OSError:
+        return []
+    source = parse_bytes(root_file, raw)
     data = source.documents[0].data if source.documents else None
     exclude = data.get("exclude") if isinstance(data, dict) else None
     if not isinstance(exclude, list):
