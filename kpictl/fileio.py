@@ -54,7 +54,7 @@ def read_regular(path: Path) -> bytes:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         # Linux says ELOOP for a link under O_NOFOLLOW, the BSDs EMLINK.
-        if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
             raise NotRegularFile(path, "a symbolic link") from None
         raise
     with os.fdopen(handle, "rb") as stream:

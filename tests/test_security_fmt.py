@@ -114,9 +114,7 @@ def test_impossible_date_or_time_is_a_format_error_at_the_value(
     with pytest.raises(FormatError) as caught:
         format_text(text)
     assert (caught.value.line, caught.value.column) == (line, column)
-    assert caught.value.message == (
-        f"{why}: correct it, or quote it if it is not meant as one"
-    )
+    assert caught.value.message == f"{why}: correct it, or quote it if it is not meant as one"
 
 
 def test_real_and_quoted_dates_still_format() -> None:
