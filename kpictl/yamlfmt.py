@@ -1024,7 +1024,15 @@ def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> O
         )
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
-        return Outcome(path, display, "error", 1, 1, f"cannot read this file ({reason})")
+        return Outcome(
+            path,
+            display,
+            "error",
+            1,
+            1,
+            f"cannot read this file ({reason}): fix its permissions or add it to `exclude` "
+            "in kpictl.yaml",
+        )
     source = parse_bytes(display, raw)
     if source.findings:
         first = source.findings[0]
