@@ -217,21 +217,30 @@ def shown(value: Any, limit: int = SHORT) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            return str(value)
-        return format_number(float(value))
-    if isinstance(value, list):
+        number = _number(value)
+        if number is not None:
+            return format_number(number)
+        # nan, inf, or an integer no float can hold: as written, shortened like text.
+    elif isinstance(value, list):
         return "[" + ", ".join(shown(item, limit) for item in value) + "]"
-    if isinstance(value, dict):
+    elif isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {shown(v, limit)}" for k, v in value.items()) + "}"
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _number(value: Any) -> float | None:
+    """`value` as a finite float; None for anything else, so no % change is computed.
+
+    An integer of a few hundred digits is valid YAML and overflows float().
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # --------------------------------------------------------------------------------------

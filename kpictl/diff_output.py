@@ -8,6 +8,7 @@ template can rely on the documented names.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from kpictl.diff import EntityChange, FieldChange, RegistryDiff
@@ -88,7 +89,23 @@ def diff_data(diff: RegistryDiff) -> dict[str, Any]:
 
 
 def diff_json(diff: RegistryDiff) -> str:
-    return json.dumps(diff_data(diff), indent=2, ensure_ascii=False) + "\n"
+    data = _finite(diff_data(diff))
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every nan and infinity as the text written (`.nan`, `-.inf`).
+
+    json.dumps would write them as NaN and Infinity, which are not JSON: strict
+    readers (jq before 1.7, most languages' parsers) reject the whole document.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def render_diff(diff: RegistryDiff, output_format: str, env: Environment) -> str:
