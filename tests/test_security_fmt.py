@@ -389,3 +389,22 @@ def test_diff_shows_numbers_no_float_can_hold(tmp_path: Path, run) -> None:  # t
         ("targets[2026-Q4]", {"period": "2026-Q4", "value": int(huge)}, None),
         ("size", ".nan", None),
     ]
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_changelog_does_not_follow_a_link_in_the_working_tree(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # `kpictl changelog` reads uncommitted changes the way `kpictl diff` does.
+    repo = Repo.init(tmp_path / "repo")
+    repo.write("reg/kpictl.yaml", "version: 1\n")
+    kpi = "kind: kpi\nid: k\nname: K\ntargets:\n  - period: 2026-Q4\n    value: 100\n"
+    repo.write("reg/kpi.yaml", kpi)
+    repo.commit("Registry")
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(kpi.replace("name: K", "name: TOPSECRET"))
+    (repo.path / "reg" / "kpi.yaml").unlink()
+    (repo.path / "reg" / "kpi.yaml").symlink_to(secret)
+    result = run("changelog", "k", "--registry", "reg", cwd=repo.path)
+    assert (result.code, result.err) == (0, "")
+    assert "TOPSECRET" not in result.out
+    assert "(uncommitted)  working tree\n    * removed from the registry\n" in result.out
