@@ -25,6 +25,7 @@ from typing import Any
 from kpictl.config import ROOT_FILE
 from kpictl.diff import Entry, FieldChange, Parsed, compare, exclude_of
 from kpictl.errors import KpictlError
+from kpictl.fileio import read_regular
 from kpictl.git import BlobReader, Commit
 from kpictl.loader import YAML_SUFFIXES, compile_globs, parse_bytes
 from kpictl.revisions import TrackedRegistry
@@ -219,7 +220,8 @@ def _working_tree_entry(
     found = None
     for rel in _first(location, [r for r in rels if r.endswith(YAML_SUFFIXES)]):
         try:
-            raw = (tracked.root / rel).read_bytes()
+            # Never through a link (it may point out of the registry) nor from a FIFO.
+            raw = read_regular(tracked.root / rel)
         except OSError:
             continue
         parsed = Parsed()

@@ -217,21 +217,30 @@ def shown(value: Any, limit: int = SHORT) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            return str(value)
-        return format_number(float(value))
-    if isinstance(value, list):
+        number = _number(value)
+        if number is not None:
+            return format_number(number)
+        # nan, inf, or an integer no float can hold: as written, shortened like text.
+    elif isinstance(value, list):
         return "[" + ", ".join(shown(item, limit) for item in value) + "]"
-    if isinstance(value, dict):
+    elif isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {shown(v, limit)}" for k, v in value.items()) + "}"
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _number(value: Any) -> float | None:
+    """`value` as a finite float; None for anything else, so no % change is computed.
+
+    An integer of a few hundred digits is valid YAML and overflows float().
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # --------------------------------------------------------------------------------------
@@ -630,9 +639,8 @@ class Version:
             root_raw = self.read([ROOT_FILE]).get(ROOT_FILE) if self.exists else None
             candidates = list(self._oids)
         else:
-            root_file = tracked.root / ROOT_FILE
-            self.exists = root_file.is_file()
-            root_raw = root_file.read_bytes() if self.exists else None
+            root_raw = _read_working(tracked.root / ROOT_FILE)
+            self.exists = root_raw is not None
             root_text = str(tracked.root)
             candidates = [
                 Path(path).relative_to(root_text).as_posix() for path in discover(tracked.root, [])
@@ -654,11 +662,25 @@ class Version:
             return {rel: blobs[oid] for rel, oid in wanted.items() if oid in blobs}
         out = {}
         for rel in rels:
-            try:
-                out[rel] = (self.tracked.root / rel).read_bytes()
-            except OSError:
-                continue  # unreadable now: the check reports it (Y004)
+            raw = _read_working(self.tracked.root / rel)
+            if raw is not None:
+                out[rel] = raw
         return out
+
+
+def _read_working(path: Path) -> bytes | None:
+    """A working-tree file's content; None when it cannot be read or is not a file.
+
+    A link is left out as `Repository.tree` leaves out a link at a commit: following
+    it would read whatever it points at, outside the registry included, and a FIFO
+    would never answer. The check reports such files.
+    """
+    from kpictl.fileio import read_regular
+
+    try:
+        return read_regular(path)
+    except OSError:
+        return None
 
 
 def changed_paths(tracked: TrackedRegistry, base: Version, head: Version) -> set[str]:

@@ -8,6 +8,7 @@ here, and templates apply it to every value they did not write themselves.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -61,12 +62,24 @@ def json_text(data: Any, **options: Any) -> str:
 
     json escapes C0 controls itself but passes C1 controls (`\\x9b` is a CSI to some
     terminals), bidirectional overrides, line separators and lone surrogates through;
-    those become `\\uXXXX` escapes, which is the same JSON value.
+    those become `\\uXXXX` escapes, which is the same JSON value. A nan or infinity
+    becomes its text (`"nan"`): json.dumps would write NaN or Infinity, which are not
+    JSON, and strict readers reject the whole document.
     """
     import json
 
-    text = json.dumps(data, ensure_ascii=False, **options)
+    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, **options)
     return _JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def plain(value: Any) -> str:

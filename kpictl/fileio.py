@@ -1,4 +1,5 @@
-"""Writing files whole: a temp file beside the target, then an atomic rename."""
+"""Writing files whole (a temp file beside the target, then an atomic rename), and
+reading a file only when it is a regular file, never through a link."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ _KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def _kind(mode: int) -> str:
+    return next((word for test, word in _KINDS if test(mode)), "not a regular file")
 
 
 class NotRegularFileError(OSError):
@@ -44,32 +49,39 @@ def refuse_unless_regular(path: Path) -> os.stat_result | None:
         return None
     if stat.S_ISREG(status.st_mode):
         return status
-    kind = next((word for test, word in _KINDS if test(status.st_mode)), "not a regular file")
-    raise NotRegularFileError(path, kind)
+    raise NotRegularFileError(path, _kind(status.st_mode))
 
 
-def read_regular_text(path: Path) -> str | None:
-    """The text of `path` (UTF-8), or None when it does not exist.
+def read_regular(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file; NotRegularFileError otherwise.
 
-    Raises NotRegularFileError for a symlink, FIFO, device or folder: a link planted
-    in a pull request must not make kpictl print a file from outside the repository,
-    and opening a FIFO would block forever.
+    A registry comes from whoever opened the pull request: a file in it may be a
+    symbolic link (to a secret outside the registry, or to itself) or a FIFO
+    (whose open() would wait forever for a writer). O_NOFOLLOW refuses the link,
+    O_NONBLOCK returns at once on a FIFO, and fstat checks what was actually
+    opened, so a file swapped after a check cannot slip through.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        handle = os.open(path, flags)
-    except FileNotFoundError:
-        return None
+        handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+        # Linux says ELOOP for a link under O_NOFOLLOW, the BSDs EMLINK.
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
             raise NotRegularFileError(path, "a symbolic link") from None
         raise
     with os.fdopen(handle, "rb") as stream:
-        mode = os.fstat(stream.fileno()).st_mode
+        mode = os.fstat(handle).st_mode
         if not stat.S_ISREG(mode):
-            kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
-            raise NotRegularFileError(path, kind)
-        return stream.read().decode("utf-8")
+            raise NotRegularFileError(path, _kind(mode))
+        return stream.read()
+
+
+def read_regular_text(path: Path) -> str | None:
+    """The text of `path` (UTF-8) as `read_regular` reads it, or None when it does not exist."""
+    try:
+        return read_regular(path).decode("utf-8")
+    except FileNotFoundError:
+        return None
 
 
 def write_atomic(path: Path, text: str | bytes, *, sync: bool = True) -> None:

@@ -265,11 +265,13 @@ class _Builder:
         track = found is not None
         values = found.values if found is not None else {}
         keys = found.keys if found is not None else {}
-        anchors: dict[str, tuple[Any, int]] = {}
+        # anchor -> (value, values in it, levels of lists and mappings in it)
+        anchors: dict[str, tuple[Any, int, int]] = {}
         expanded = 0  # values that aliases add, counted as if written out
         # A frame: [container, path, size, pending key, key position, key style,
-        #           start mark, anchor]. `pending key` is _NO_KEY while a mapping
-        #           waits for its next key.
+        #           start mark, anchor, height]. `pending key` is _NO_KEY while a
+        #           mapping waits for its next key; `height` counts the levels of the
+        #           container and the deepest value in it, aliases expanded.
         stack: list[list[Any]] = []
         no_key = _NO_KEY
 
@@ -292,13 +294,14 @@ class _Builder:
                         )
                         raise _Abort
                     if event.anchor is not None:
-                        anchors[event.anchor] = (text, 1)
+                        anchors[event.anchor] = (text, 1, 0)
                     frame[3] = text
                     if track:
                         frame[4] = (mark.line + 1, mark.column + 1)
                     continue
                 value: Any = text if event.style else resolve_plain(text)
                 size = 1
+                height = 0
                 anchor = event.anchor
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
                 if event.tag is not None:
@@ -323,11 +326,11 @@ class _Builder:
                         last = len(container) if type(container) is list else parent[3]
                         path = (*parent[1], last)
                 new: Any = {} if cls is MappingStartEvent else []
-                stack.append([new, path, 1, no_key, None, None, mark, event.anchor])
+                stack.append([new, path, 1, no_key, None, None, mark, event.anchor, 1])
                 continue
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 frame = stack.pop()
-                value, size, mark, anchor = frame[0], frame[2], frame[6], frame[7]
+                value, size, mark, anchor, height = frame[0], frame[2], frame[6], frame[7], frame[8]
             elif cls is AliasEvent:
                 target = anchors.get(event.anchor)
                 if target is None:
@@ -338,8 +341,19 @@ class _Builder:
                         mark,
                     )
                     raise _Abort
-                value, size = target
+                value, size, height = target
                 anchor = None
+                if len(stack) + height > MAX_DEPTH:
+                    # Written nesting is bounded above; an alias of a deep value inside
+                    # another deep value nests deeper than anything written, and every
+                    # reader that walks the data recursively would overflow.
+                    self._finding(
+                        "Y003",
+                        f"aliases nest this document deeper than {MAX_DEPTH} levels: "
+                        "write the values out instead of nesting aliases",
+                        mark,
+                    )
+                    raise _Abort
                 expanded += size
                 if expanded > MAX_VALUES:
                     self._finding(
@@ -366,13 +380,15 @@ class _Builder:
 
             # Place `value` (of `size` values once aliases are expanded) in its parent.
             if anchor is not None:
-                anchors[anchor] = (value, size)
+                anchors[anchor] = (value, size, height)
             if not stack:
                 doc.start = Mark(mark.line + 1, mark.column + 1)
                 return value
             frame = stack[-1]
             container = frame[0]
             frame[2] += size
+            if height >= frame[8]:
+                frame[8] = height + 1
             if type(container) is list:
                 if track:
                     values.setdefault((*frame[1], len(container)), (mark.line + 1, mark.column + 1))

@@ -179,7 +179,9 @@ def _root_schema() -> JsonSchemaValue:
 
 def _entity_schema() -> JsonSchemaValue:
     union = Union[tuple(models.KINDS.values())]  # type: ignore[valid-type]  # noqa: UP007
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[union, Field(discriminator="kind")])
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        Annotated[union, Field(discriminator="kind")]  # type: ignore[arg-type]
+    )
     body = adapter.json_schema(mode="validation", schema_generator=_Generator)
     for kind, model in models.KINDS.items():
         definition = body["$defs"][model.__name__]

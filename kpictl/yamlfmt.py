@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kpictl.config import ROOT_FILE, Settings
-from kpictl.loader import parse_text, read_file
+from kpictl.loader import parse_bytes, parse_text
 from kpictl.models import KINDS
 
 # Above this many files, formatting is spread over worker processes: ruamel's
@@ -50,8 +50,13 @@ PARALLEL_THRESHOLD = 200
 _BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 _MARKER = re.compile(r"(---|\.\.\.)(?=[ \t]|\Z)")
 # What may follow the last node that ends on a line: indicators, anchors, a block
-# scalar header, and then perhaps a comment.
-_REST = re.compile(r"(?:[ \t]+|[:?,\-\[\]{}]|&\S+|[|>][1-9+-]{0,2})*?(?P<comment>#.*)?\Z")
+# scalar header, and then perhaps a comment. Each piece starts with a character no
+# other piece starts with and is matched possessively, so a line that does not fit
+# is given up in one pass: with `[ \t]+` free to split a run of spaces every which
+# way, a deeply indented line took seconds, twice as long with each extra space.
+_REST = re.compile(r"(?:[ \t]++|[:?,\-\[\]{}]|(?>&\S+)|[|>][1-9+-]{0,2}+)*?(?P<comment>#.*)?\Z")
+# Plain scalars that might be dates or times; the resolver decides (see _impossible_time).
+_TIME_LIKE = re.compile(r"[0-9]{4}-[0-9]")
 _BLOCK_HEADER = re.compile(r"[|>](?P<ind>[1-9+-]{0,2})")
 _IN_FLOW = (
     "a comment inside a flow list or mapping ([...] or {...}) spanning several lines "
@@ -169,7 +174,8 @@ class _Scan:
     # ruamel's own (slow, pure-Python) loader keeps, so such files take that road.
     needs_pure_loader: bool = False
     marker_comments: dict[int, str] = field(default_factory=dict)
-    # (line, column, why) of comments fmt cannot keep in place, e.g. inside a flow list.
+    # (line, column, why) of what fmt cannot keep as written: a comment inside a flow
+    # list, a date that does not exist.
     stuck: list[tuple[int, int, str]] = field(default_factory=list)
 
     def comments(self) -> Counter[str]:
@@ -183,6 +189,42 @@ class _Scan:
         for text in self.marker_comments.values():
             found[text] += 1
         return found
+
+
+def _impossible_time(text: str) -> str | None:
+    """Why a plain scalar that YAML reads as a date or time is not a valid one, or None.
+
+    ruamel's round-trip loader turns `2026-02-30` into a date, and raises for a day,
+    month, hour or offset out of range; kpictl's loader keeps dates as text (the
+    models say where one is wrong), so only fmt meets this, before loading.
+    """
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.nodes import ScalarNode
+
+    tag = _resolver().resolve(ScalarNode, text, (True, False))
+    if tag != "tag:yaml.org,2002:timestamp":
+        return None
+    try:
+        RoundTripConstructor(preserve_quotes=True).construct_object(ScalarNode(tag, text))
+    except (ValueError, OverflowError) as exc:
+        return (
+            f"'{text}' is not a valid date or time ({exc}): correct it, "
+            "or quote it if it is not meant as one"
+        )
+    return None
+
+
+_RESOLVER: Any = None
+
+
+def _resolver() -> Any:
+    """The resolver fmt's loader uses (YAML 1.2), to tell which scalars are dates."""
+    global _RESOLVER
+    if _RESOLVER is None:
+        from ruamel.yaml.resolver import VersionedResolver
+
+        _RESOLVER = VersionedResolver(version=(1, 2))
+    return _RESOLVER
 
 
 def _split(text: str) -> list[str]:
@@ -227,6 +269,10 @@ def _scan(text: str) -> _Scan:
             if getattr(event, "anchor", None) is not None:
                 scan.needs_pure_loader = True
             if name == "ScalarEvent":
+                if not event.style and _TIME_LIKE.match(event.value):
+                    problem = _impossible_time(event.value)
+                    if problem is not None:
+                        scan.stuck.append((start.line, start.column, problem))
                 if start.line == end.line:
                     spans.setdefault(start.line, []).append((start.column, end.column))
                 elif event.style not in ("|", ">"):
@@ -956,15 +1002,43 @@ class Outcome:
 
 
 def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> Outcome:
-    """Format one file; with `write`, replace it (whole) when it changes."""
-    source = read_file(path, display)
-    problems = [item for item in source.findings if item.code != "Y005"]
-    if problems:
-        first = problems[0]
+    """Format one file; with `write`, replace it (whole) when it changes.
+
+    Only a regular file is read or replaced: a link is neither followed (it may point
+    out of the registry, or at itself) nor replaced by a file, and a FIFO is never
+    waited on.
+    """
+    from kpictl.fileio import NotRegularFileError, read_regular
+
+    try:
+        raw = read_regular(path)
+    except NotRegularFileError as exc:
+        return Outcome(
+            path,
+            display,
+            "error",
+            1,
+            1,
+            f"this is {exc.kind}, not a regular file: fmt reads and rewrites regular files "
+            "only; put the file itself here, or add it to `exclude` in kpictl.yaml",
+        )
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        return Outcome(
+            path,
+            display,
+            "error",
+            1,
+            1,
+            f"cannot read this file ({reason}): fix its permissions or add it to `exclude` "
+            "in kpictl.yaml",
+        )
+    source = parse_bytes(display, raw)
+    if source.findings:
+        first = source.findings[0]
         return Outcome(
             path, display, "error", first.location.line, first.location.column, first.message
         )
-    raw = path.read_bytes()
     try:
         before = [doc.data for doc in source.documents if doc.data is not None]
         result = format_text(source.text, root_file=path.name == ROOT_FILE, before=before)
@@ -1050,22 +1124,27 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
         root_file = root / ROOT_FILE
         candidates = [root_file, *discover(root, _exclude(root_file))]
         for path in candidates:
-            if path.resolve().is_relative_to(folder):
-                found[_as_given(path, root, given)] = None
+            # `root` is resolved and `discover` follows no folder link, so the paths
+            # compare as written. Resolving them would follow a file's link, and
+            # raise on a link loop.
+            if path.is_relative_to(folder):
+                found[given / path.relative_to(folder)] = None
     return [(path, display_path(path, cwd)) for path in found]
 
 
-def _as_given(path: Path, root: Path, given: Path) -> Path:
-    """`path` (below the resolved `root`) spelled from `given`, as the user named it."""
-    try:
-        return given / path.resolve().relative_to(given.resolve())
-    except ValueError:  # pragma: no cover - symlinks pointing out of the folder
-        return path
-
-
 def _exclude(root_file: Path) -> list[str]:
-    """The `exclude` globs of kpictl.yaml, read without validating the rest."""
-    source = read_file(root_file, root_file)
+    """The `exclude` globs of kpictl.yaml, read without validating the rest.
+
+    A kpictl.yaml that is not a regular file, or does not parse, excludes nothing;
+    fmt reports it with the other files.
+    """
+    from kpictl.fileio import read_regular
+
+    try:
+        raw = read_regular(root_file)
+    except OSError:
+        return []
+    source = parse_bytes(root_file, raw)
     data = source.documents[0].data if source.documents else None
     exclude = data.get("exclude") if isinstance(data, dict) else None
     if not isinstance(exclude, list):

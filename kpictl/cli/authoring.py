@@ -306,7 +306,12 @@ def fmt(
     indentation with list items indented under their key, `---` between documents,
     at most one blank line in a row, nothing re-wrapped. Flow lists stay flow, quotes
     stay as written. Each file is written whole (temp file + rename). A file that does
-    not parse, or holds tags or duplicate keys, is reported and left untouched (exit 1).
+    not parse, holds tags, duplicate keys or a date that does not exist (2026-02-30),
+    or is not a regular file (a symbolic link, a FIFO: never followed, never replaced)
+    is reported with its line and left untouched; the other files are still formatted.
+
+    Exit code: 0 when all is well, 1 when a file was left untouched or, with --check,
+    would be reformatted, 2 when fmt could not run (no registry, no such PATH).
 
     Examples: `kpictl fmt`, `kpictl fmt --check` (for CI), `kpictl fmt kpis/mql.yaml`.
     """
