@@ -125,6 +125,16 @@ def test_a_zone_without_summer_time_and_utc(run, tmp_path: Path) -> None:  # typ
     text = out.read_text(encoding="utf-8")
     assert text.count("BEGIN:STANDARD") == 1
     assert "BEGIN:DAYLIGHT" not in text
+    assert "TZOFFSETFROM:+0530\nTZOFFSETTO:+0530\n" in text
+
+    # UTC needs no VTIMEZONE: times are written with a Z.
+    utc = example_in(tmp_path / "utc", "UTC")
+    out = export(run, utc, tmp_path, "2026-07-01", "2026-07-31")
+    text = out.read_text(encoding="utf-8")
+    assert "BEGIN:VTIMEZONE" not in text
+    assert "DTSTART:20260706T093000Z\n" in text
+    event = vobject_event(out, HEALTH_CHECK)
+    assert event.dtstart.value.astimezone(UTC) == datetime(2026, 7, 6, 9, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
