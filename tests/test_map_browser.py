@@ -230,6 +230,15 @@ def test_clicking_a_kpi_in_the_graph_opens_its_row(
     browser.click(*browser.centre("#n-kpi-nrr rect"))
     browser.settle()
     assert browser.evaluate(OPEN) == ["nrr"]
+    # A KPI the search box hides is shown again when its box is clicked.
+    browser.evaluate("document.querySelector('#kpi-nrr tr.main').click()")
+    browser.type("#q", "zzz")
+    assert browser.evaluate(VISIBLE) == []
+    browser.click(*browser.centre("#n-kpi-nrr rect"))
+    browser.settle()
+    assert browser.evaluate(OPEN) == ["nrr"]
+    assert len(browser.evaluate(VISIBLE)) == 11
+    assert browser.evaluate("document.getElementById('q').value") == ""
 
 
 def test_a_link_to_a_kpi_opens_and_shows_it(page: Path, shots: Path, browser: Browser) -> None:
