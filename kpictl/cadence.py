@@ -436,7 +436,7 @@ def window_problem(first: date, last: date) -> str | None:
     if last < first:
         return f"--to {last} is before --from {first}"
     if first < EARLIEST or last > LATEST:
-        return f"export a window between {EARLIEST} and {LATEST}"
+        return f"--from and --to must lie between {EARLIEST} and {LATEST}"
     if last - first > LONGEST_WINDOW:
         return f"--to {last} is more than 10 years after --from {first}: export less at a time"
     return None

@@ -140,8 +140,16 @@ def test_a_zone_without_summer_time_and_utc(run, tmp_path: Path) -> None:  # typ
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
-        ("0001-01-01", "0002-01-01", "export a window between 1900-01-01 and 9998-12-31"),
-        ("9998-01-01", "9999-12-31", "export a window between 1900-01-01 and 9998-12-31"),
+        (
+            "0001-01-01",
+            "0002-01-01",
+            "Invalid value: --from and --to must lie between 1900-01-01 and 9998-12-31",
+        ),
+        (
+            "9998-01-01",
+            "9999-12-31",
+            "Invalid value: --from and --to must lie between 1900-01-01 and 9998-12-31",
+        ),
         (
             "2026-01-01",
             "2036-01-03",

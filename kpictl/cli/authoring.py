@@ -364,7 +364,7 @@ def calendar_(
     last = last or first + DEFAULT_WINDOW
     problem = window_problem(first, last)
     if problem:
-        raise typer.BadParameter(problem, param_hint="--to")
+        raise typer.BadParameter(problem)  # the message names the options
     errors = sum(1 for item in findings if item.severity >= Severity.ERROR)
     if errors:
         print(
