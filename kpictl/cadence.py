@@ -27,11 +27,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
+from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
+
+if TYPE_CHECKING:
+    from icalendar import Timezone
 
 # When each ritual happens (local time in the registry's zone) and for how long.
 HEALTH_CHECK = (time(9, 30), timedelta(minutes=30))  # Mondays
@@ -41,6 +45,12 @@ READOUT = (time(15, 0), timedelta(minutes=45))
 RETROSPECTIVE = (time(14, 0), timedelta(hours=1))
 RETROSPECTIVE_AFTER_END = timedelta(days=7)
 DEFAULT_WINDOW = timedelta(days=90)
+# A window is a planning horizon: ten years is plenty, and it keeps the file (one
+# time zone change per half year) and the time it takes small. The years keep every
+# date arithmetic, the day either side included, inside what datetime holds.
+LONGEST_WINDOW = timedelta(days=3653)
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9998, 12, 31)
 
 EventKind = Literal[
     "health-check", "performance-review", "signal-review", "readout", "retrospective"
@@ -213,7 +223,7 @@ class Cadence:
             if event is None or owner is None:
                 continue
             lines = [
-                f"{owner.name} confirms that the data behind each KPI below is fresh and "
+                f"{oneline(owner.name)} confirms that the data behind each KPI below is fresh and "
                 "right: the sources refreshed on schedule, the numbers match the source "
                 "systems, and anything odd is noted (or escalated as a data outage).",
                 "",
@@ -223,10 +233,10 @@ class Cadence:
                 sources = ", ".join(kpi.sources)
                 cover = "" if kpi.owners.primary == pid else f", covering for {kpi.owners.primary}"
                 lines.append(
-                    f"- {kpi.id}: {_line(kpi.name)} (refresh {kpi.cadence.refresh}, "
+                    f"- {kpi.id}: {oneline(kpi.name)} (refresh {kpi.cadence.refresh}, "
                     f"review {kpi.cadence.review}; sources {sources}{cover})"
                 )
-            event.summary = f"Data health check: {_line(owner.name)} ({len(kpis)} KPIs)"
+            event.summary = f"Data health check: {oneline(owner.name)} ({len(kpis)} KPIs)"
             event.description = "\n".join(lines)
             me = self.attendee(owner)
             backups = [
@@ -246,7 +256,7 @@ class Cadence:
         if event is None:
             return None
         kpis = self.active_kpis()
-        event.summary = f"Monthly KPI performance review: {_line(self.org)}"
+        event.summary = f"Monthly KPI performance review: {oneline(self.org)}"
         lines = [
             "Each KPI owner walks through the month's trend against target, what drove it "
             "(attribution, channel mix), the risks ahead and the actions they own, with "
@@ -255,7 +265,7 @@ class Cadence:
             f"KPIs ({len(kpis)}):",
         ]
         lines += [
-            f"- {kpi.id}: {_line(kpi.name)} ({kpi.stage}, owner {kpi.owners.primary})"
+            f"- {kpi.id}: {oneline(kpi.name)} ({kpi.stage}, owner {kpi.owners.primary})"
             for kpi in kpis
         ]
         event.description = "\n".join(lines)
@@ -292,7 +302,7 @@ class Cadence:
             for person in sorted(self.registry.people, key=lambda person: person.id)
             if person.team in executives
         ]
-        event.summary = f"Quarterly performance signal review: {_line(self.org)}"
+        event.summary = f"Quarterly performance signal review: {oneline(self.org)}"
         lines = [
             "Marketing, sales and finance leaders read the quarter's signals together: "
             "the business-facing KPIs against target, leading indicators for next "
@@ -302,7 +312,7 @@ class Cadence:
             f"Business-facing KPIs ({len(kpis)}):",
         ]
         lines += [
-            f"- {kpi.id}: {_line(kpi.name)} ({kpi.indicator}, owner {kpi.owners.primary})"
+            f"- {kpi.id}: {oneline(kpi.name)} ({kpi.indicator}, owner {kpi.owners.primary})"
             for kpi in kpis
         ]
         event.description = "\n".join(lines)
@@ -327,7 +337,7 @@ class Cadence:
         kpis = [f"{campaign.primary_kpi.kpi}{_target(campaign.primary_kpi.target)} (primary)"]
         kpis += [f"{k.kpi}{_target(k.target)}" for k in campaign.secondary_kpis]
         context = [
-            f"Objective: {_line(campaign.objective)}",
+            f"Objective: {oneline(campaign.objective)}",
             f"KPIs: {', '.join(kpis)}",
             f"Runs {timeline.start.isoformat()} to {timeline.end.isoformat()}; "
             f"driver {daci.driver}, approver {daci.approver}.",
@@ -351,7 +361,7 @@ class Cadence:
                 CadenceEvent(
                     self.uid("readout", campaign.id, str(days)),
                     "readout",
-                    f"{days}-day readout: {_line(campaign.name)}",
+                    f"{days}-day readout: {oneline(campaign.name)}",
                     "\n".join(
                         [
                             f"Results readout {number} of {total}: where each KPI stands "
@@ -377,7 +387,7 @@ class Cadence:
                 CadenceEvent(
                     self.uid("retrospective", campaign.id),
                     "retrospective",
-                    f"Retrospective: {_line(campaign.name)}",
+                    f"Retrospective: {oneline(campaign.name)}",
                     "\n".join(
                         [
                             "Close the campaign together: the results against the charter's "
@@ -410,10 +420,6 @@ class Cadence:
         return out
 
 
-def _line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _target(value: float | None) -> str:
     if value is None:
         return ""
@@ -425,8 +431,25 @@ def build_events(registry: Registry, first: date, last: date) -> list[CadenceEve
     return Cadence(registry, first, last).events()
 
 
-def to_ics(events: list[CadenceEvent], registry: Registry, stamp: datetime | None = None) -> bytes:
-    """The events as an iCalendar file (RFC 5545) with the time zone they use."""
+def window_problem(first: date, last: date) -> str | None:
+    """Why `first`..`last` cannot be exported, or None when it can."""
+    if last < first:
+        return f"--to {last} is before --from {first}"
+    if first < EARLIEST or last > LATEST:
+        return f"--from and --to must lie between {EARLIEST} and {LATEST}"
+    if last - first > LONGEST_WINDOW:
+        return f"--to {last} is more than 10 years after --from {first}: export less at a time"
+    return None
+
+
+def to_ics(
+    events: list[CadenceEvent],
+    registry: Registry,
+    first: date,
+    last: date,
+    stamp: datetime | None = None,
+) -> bytes:
+    """The events of `first`..`last` as an iCalendar file (RFC 5545) with their time zone."""
     from icalendar import Calendar, Event, vCalAddress, vText
 
     from kpictl import __version__
@@ -437,12 +460,13 @@ def to_ics(events: list[CadenceEvent], registry: Registry, stamp: datetime | Non
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     organization = registry.settings.organization or registry.root.resolve().name
-    calendar.add("x-wr-calname", f"KPI governance cadence: {_line(organization)}")
+    # An X- property is written as it is unless it is typed as TEXT, which escapes it.
+    calendar.add("x-wr-calname", vText(f"KPI governance cadence: {oneline(organization)}"))
     calendar.add("x-wr-timezone", registry.settings.timezone)
 
     def address(attendee: Attendee, role: str | None) -> vCalAddress:
         value = vCalAddress(f"mailto:{attendee.email}")
-        value.params["cn"] = vText(_line(attendee.name))
+        value.params["cn"] = vText(oneline(attendee.name))
         if role is not None:
             value.params["role"] = role
             value.params["partstat"] = "NEEDS-ACTION"
@@ -455,8 +479,10 @@ def to_ics(events: list[CadenceEvent], registry: Registry, stamp: datetime | Non
         event.add("dtstamp", stamp)
         event.add("dtstart", item.start)
         event.add("dtend", item.end)
-        event.add("summary", item.summary)
-        event.add("description", item.description)
+        # Names come from the registry: vText escapes what RFC 5545 TEXT needs (\\ ; ,
+        # newline); control characters have no escape, so they are taken out first.
+        event.add("summary", oneline(item.summary))
+        event.add("description", multiline(item.description))
         event.add("categories", ["kpictl", item.kind])
         event.add("status", "TENTATIVE" if item.tentative else "CONFIRMED")
         if item.rrule is not None:
@@ -467,5 +493,64 @@ def to_ics(events: list[CadenceEvent], registry: Registry, stamp: datetime | Non
             role = "REQ-PARTICIPANT" if attendee.required else "OPT-PARTICIPANT"
             event.add("attendee", address(attendee, role), encode=False)
         calendar.add_component(event)
-    calendar.add_missing_timezones()
+    if registry.settings.timezone in calendar.get_missing_tzids():
+        zone = ZoneInfo(registry.settings.timezone)
+        calendar.add_component(_vtimezone(zone, first, last))
     return bytes(calendar.to_ical())
+
+
+def _vtimezone(zone: ZoneInfo, first: date, last: date) -> Timezone:
+    """`zone` as a VTIMEZONE for `first`..`last`: one STANDARD or DAYLIGHT per change.
+
+    icalendar's own (Calendar.add_missing_timezones, Timezone.from_tzid) puts all the
+    changes of one kind in a single comma-separated RDATE, which vobject and ical.js
+    misread (summer events an hour off), and dates a change to summer time by the new
+    wall time, where RFC 5545 3.6.5 wants the old one.
+    """
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
+    # A day either side, so events near midnight at either end are covered too.
+    start = datetime.combine(first - timedelta(days=1), time(), zone).astimezone(UTC)
+    stop = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)
+    vtimezone = Timezone()
+    vtimezone.add("tzid", zone.key)
+    before = start.astimezone(zone).utcoffset()
+    for moment in [start, *_offset_changes(zone, start, stop)]:
+        local = moment.astimezone(zone)
+        after = local.utcoffset()
+        assert before is not None and after is not None  # a ZoneInfo always has one
+        part = TimezoneDaylight() if local.dst() else TimezoneStandard()
+        # DTSTART is the wall time just before the change, in the offset it changes from.
+        part.add("dtstart", (moment + before).replace(tzinfo=None))
+        part.add("tzname", local.tzname())
+        part.add("tzoffsetfrom", before)
+        part.add("tzoffsetto", after)
+        vtimezone.add_component(part)
+        before = after
+    return vtimezone
+
+
+def _offset_changes(zone: ZoneInfo, start: datetime, stop: datetime) -> list[datetime]:
+    """The instants (UTC, to the second) in `start`..`stop` when `zone`'s offset changes.
+
+    A day at a time, then halving the day that holds a change: no time zone has changed
+    its offset twice within one day.
+    """
+    changes: list[datetime] = []
+    day = timedelta(days=1)
+    second = timedelta(seconds=1)
+    low, offset = start, start.astimezone(zone).utcoffset()
+    while low < stop:
+        high = min(low + day, stop)
+        if high.astimezone(zone).utcoffset() == offset:
+            low = high
+            continue
+        while high - low > second:  # the offset is `offset` at low and not at high
+            middle = low + (high - low) // 2 // second * second
+            if middle.astimezone(zone).utcoffset() == offset:
+                low = middle
+            else:
+                high = middle
+        changes.append(high)
+        low, offset = high, high.astimezone(zone).utcoffset()
+    return changes

@@ -82,6 +82,15 @@ def _finite(value: Any) -> Any:
     return value
 
 
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def multiline(value: Any) -> str:
+    """Text that keeps its line breaks (as \\n) and loses every other control character."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _CONTROL_BUT_NEWLINE.sub("", text)
+
+
 def plain(value: Any) -> str:
     """Text for a terminal or a .txt file: one line, no control characters."""
     return oneline(value)

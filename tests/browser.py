@@ -57,6 +57,8 @@ class Browser:
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
         self.session: str | None = None
+        # Every uncaught exception and console or log error since the browser started.
+        self.errors: list[str] = []
 
     def __enter__(self) -> Browser:
         self._profile = tempfile.TemporaryDirectory(prefix="kpictl-chromium-")
@@ -102,6 +104,7 @@ class Browser:
         self.session = attached["sessionId"]
         self.call("Page.enable")
         self.call("Runtime.enable")
+        self.call("Log.enable")  # CSP violations and failed loads are reported here
         self.call(
             "Emulation.setDeviceMetricsOverride",
             {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
@@ -160,7 +163,20 @@ class Browser:
                 result: dict[str, Any] = reply.get("result", {})
                 return result
             if "method" in reply:
-                self._events.append(reply)
+                self._keep(reply)
+
+    def _keep(self, event: dict[str, Any]) -> None:
+        self._events.append(event)
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            thrown = details.get("exception", {}).get("description") or details.get("text")
+            self.errors.append(f"uncaught: {thrown}")
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            texts = [str(arg.get("value", arg.get("description", ""))) for arg in params["args"]]
+            self.errors.append(f"console.{params['type']}: {' '.join(texts)}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            self.errors.append(f"log ({params['entry']['source']}): {params['entry']['text']}")
 
     def wait_for(self, event: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
@@ -170,14 +186,22 @@ class Browser:
                     return self._events.pop(i)
             message = self._receive(deadline)
             if "method" in message:
-                self._events.append(message)
+                self._keep(message)
 
     # -- what a test does -------------------------------------------------------------
 
-    def open(self, path: Path) -> None:
+    def open(self, path: Path, fragment: str = "") -> None:
         self._events.clear()
-        self.call("Page.navigate", {"url": path.resolve().as_uri()})
+        url = path.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+        self.call("Page.navigate", {"url": url})
         self.wait_for("Page.loadEventFired")
+
+    def resize(self, width: int, height: int, mobile: bool = False) -> None:
+        self.width, self.height = width, height
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(
@@ -187,6 +211,34 @@ class Browser:
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def settle(self) -> None:
+        """Let the page run what it queued (timers, frames), and gather what it reported."""
+        self.evaluate(
+            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))"
+        )
+
+    def mouse(self, kind: str, x: float, y: float) -> None:
+        """A real pointer event at viewport coordinates: mouseMoved, mousePressed, ..."""
+        params: dict[str, Any] = {"type": kind, "x": x, "y": y}
+        if kind in ("mousePressed", "mouseReleased"):
+            params.update(button="left", clickCount=1)
+        self.call("Input.dispatchMouseEvent", params)
+
+    def click(self, x: float, y: float) -> None:
+        self.mouse("mouseMoved", x, y)
+        self.mouse("mousePressed", x, y)
+        self.mouse("mouseReleased", x, y)
+
+    def centre(self, selector: str) -> tuple[float, float]:
+        """Scroll an element into view; the viewport coordinates of its centre."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center', inline: 'center'});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];"
+            " })()"
+        )
+        return float(box[0]), float(box[1])
 
     def type(self, selector: str, text: str) -> None:
         """Focus an element and type into it, as a keyboard would (input events fire)."""

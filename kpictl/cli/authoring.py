@@ -369,7 +369,10 @@ def calendar_(
         typer.Option(
             "--to",
             metavar="DATE",
-            help="Last day (YYYY-MM-DD). Default: 90 days after --from.",
+            help=(
+                "Last day (YYYY-MM-DD), at most 10 years after --from. "
+                "Default: 90 days after --from."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -397,7 +400,7 @@ def calendar_(
 
     Example: `kpictl calendar --from 2026-10-01 --to 2026-12-31 --out cadence.ics`.
     """
-    from kpictl.cadence import DEFAULT_WINDOW, build_events, to_ics
+    from kpictl.cadence import DEFAULT_WINDOW, build_events, to_ics, window_problem
     from kpictl.check import registry_today
     from kpictl.display import plural
     from kpictl.findings import Severity
@@ -408,8 +411,9 @@ def calendar_(
     registry, findings = load_registry(resolve_registry(path))
     first = first or registry_today(registry)
     last = last or first + DEFAULT_WINDOW
-    if last < first:
-        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    problem = window_problem(first, last)
+    if problem:
+        raise typer.BadParameter(problem)  # the message names the options
     errors = sum(1 for item in findings if item.severity >= Severity.ERROR)
     if errors:
         print(
@@ -418,7 +422,7 @@ def calendar_(
             file=sys.stderr,
         )
     events = build_events(registry, first, last)
-    data = to_ics(events, registry)
+    data = to_ics(events, registry, first, last)
     write_output(data, out)
     if out is None:
         return 0

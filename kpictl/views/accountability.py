@@ -182,7 +182,12 @@ class KpiView:
         words.append(self.escalation.name)
         for source in _flatten(self.lineage):
             words += [source.id, source.name, source.system or ""]
-        return " ".join(word for word in words if word).lower()
+            # Whoever fixes the data is someone people look a KPI up by.
+            if source.owner:
+                words += [source.owner.id, source.owner.name]
+        # Each word once: a source owner is often a KPI owner too, and a map of
+        # thousands of KPIs carries this string on every row.
+        return " ".join(dict.fromkeys(word for word in words if word)).lower()
 
 
 # --------------------------------------------------------------------------------------

@@ -210,10 +210,19 @@ def shorten(text: str, limit: int) -> str:
 @dataclass(frozen=True, slots=True)
 class DrawnNode:
     node: Node
-    label: str  # shortened to fit the box
+    label: str  # at most LABEL_CHARS; the page shortens it further to fit its box
     detail: str
     title: str  # the full text, shown on hover
-    related: tuple[str, ...]  # slugs of the nodes joined to this one
+    # Slugs of the nodes a hover traces: everything upstream of this one (the sources
+    # it is built from, back to the capturing systems) and everything downstream (the
+    # KPIs it feeds and their owners).
+    up: tuple[str, ...]
+    down: tuple[str, ...]
+
+    @property
+    def related(self) -> tuple[str, ...]:
+        """Every node a hover on this one lights up."""
+        return self.up + self.down
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,19 +251,34 @@ DETAIL_CHARS = 42
 def draw(view: AccountabilityMap) -> Drawing:
     """The map's graph, laid out and ready for an SVG template."""
     graph = layout(build_graph(view))
-    near: dict[str, list[str]] = {key: [] for key in graph.nodes}
+    inputs: dict[str, list[str]] = {key: [] for key in graph.nodes}
+    outputs: dict[str, list[str]] = {key: [] for key in graph.nodes}
     for edge in graph.edges:
-        near[edge.source].append(graph.nodes[edge.target].slug)
-        near[edge.target].append(graph.nodes[edge.source].slug)
+        outputs[edge.source].append(edge.target)
+        inputs[edge.target].append(edge.source)
+    order = sorted(graph.nodes.values(), key=lambda n: (n.column, n.y))
+    rank = {node.key: i for i, node in enumerate(order)}
+
+    def traced(start: str, step: dict[str, list[str]]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        todo = list(step[start])
+        while todo:
+            key = todo.pop()
+            if key not in seen and key != start:
+                seen.add(key)
+                todo.extend(step[key])
+        return tuple(graph.nodes[key].slug for key in sorted(seen, key=rank.__getitem__))
+
     nodes = tuple(
         DrawnNode(
             node,
             shorten(node.label, LABEL_CHARS),
             shorten(node.detail, DETAIL_CHARS),
             f"{node.label} ({node.id})" + (f"\n{node.detail}" if node.detail else ""),
-            tuple(near[node.key]),
+            traced(node.key, inputs),
+            traced(node.key, outputs),
         )
-        for node in sorted(graph.nodes.values(), key=lambda n: (n.column, n.y))
+        for node in order
     )
     edges = tuple(
         DrawnEdge(
