@@ -3,8 +3,54 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# How much of a file's text a message may quote. A finding names a value so that its
+# author recognises it; more than a line's worth only helps whoever linked a secret in.
+EXCERPT_CHARS = 60
+# C0/C1 controls, DEL, line and paragraph separators, bidirectional overrides and the
+# byte-order mark: characters that could rewrite a terminal, an annotation or a log line.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_char(char: str) -> str:
+    """One unsafe character as its escape (`\\n`, `\\x1b`, `\\u202e`)."""
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_text(text: str) -> str:
+    """`text` with every unsafe character escaped, nothing cut."""
+    return _UNSAFE.sub(lambda match: escape_char(match.group()), text)
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A value from a file as a message may quote it: escaped, and cut to `limit` characters.
+
+    Cut first (a value may be megabytes), then escaped; what was left out shows as `…`.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    shown = escape_text(text[:limit] if cut else text)
+    if len(shown) > limit:  # escapes made it longer: cut again, never inside an escape
+        shown, cut = escape_text(_fit(text, limit)), True
+    return shown + "…" if cut else shown
+
+
+def _fit(text: str, limit: int) -> str:
+    """The longest start of `text` whose escaped form fits in `limit` characters."""
+    width = 0
+    for index, char in enumerate(text):
+        width += len(escape_char(char)) if _UNSAFE.match(char) else 1
+        if width > limit:
+            return text[:index]
+    return text
 
 
 class Severity(enum.IntEnum):

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
 from kpictl.findings import Finding, Location
-from kpictl.loader import Document, KeyPath, SourceFile, discover, read_file, read_files
+from kpictl.loader import Document, KeyPath, SourceFile, read_file, read_files, scan, unreadable
 from kpictl.models import (
     KINDS,
     Campaign,
@@ -243,22 +243,25 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
     """Read every file of the registry at `root`; problems come back as findings."""
     cwd = cwd or Path.cwd()
     root_path = root / ROOT_FILE
-    registry, findings, exclude = _start(root, read_file(root_path, display_path(root_path, cwd)))
+    registry, findings, exclude = _start(
+        root, read_file(root_path, display_path(root_path, cwd), root, settings=True)
+    )
     # Every file lies below the root, so one prefix serves them all, unless the
     # current folder is inside the registry: then each file is shown on its own.
     shown_root = display_path(root, cwd)
     inside = Path(os.path.abspath(cwd)).is_relative_to(root) and str(shown_root) != "."  # noqa: PTH100
     prefix = "" if str(shown_root) == "." else f"{shown_root}{os.sep}"
     root_text = f"{root}{os.sep}"
-    wanted = [
-        (
-            path,
-            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text)),
+
+    def shown(path: Path) -> Path:
+        return (
+            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text))
         )
-        for path in discover(root, exclude)
-        if path != root_path
-    ]
-    for source in read_files(wanted):
+
+    paths, refused = scan(root, exclude)
+    findings.extend(unreadable(shown(path), problem) for path, problem in refused)
+    wanted = [(path, shown(path)) for path in paths if path != root_path]
+    for source in read_files(wanted, root):
         findings.extend(_add_file(registry, source))
     return registry, findings
 
