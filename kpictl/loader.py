@@ -137,10 +137,14 @@ class SourceFile:
     text: str
     documents: list[Document]
     findings: list[Finding]
+    split: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        # Kept: --show-source asks once per finding, and a file may have thousands.
+        if self.split is None:
+            self.split = self.text.splitlines()
+        return self.split
 
 
 class RegistryFileError(Exception):

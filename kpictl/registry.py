@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
-from kpictl.findings import Finding, Location
+from kpictl.findings import Finding, Location, excerpt
 from kpictl.loader import Document, KeyPath, SourceFile, read_file, read_files, scan, unreadable
 from kpictl.models import (
     KINDS,
@@ -271,7 +271,12 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
     if data is None:
         return  # an empty document between two `---` lines
     if not isinstance(data, dict):
-        what = "a list" if isinstance(data, list) else f"the value {data!r}"
+        if isinstance(data, list):
+            what = "a list"
+        elif isinstance(data, str):
+            what = f"the value '{excerpt(data)}'"
+        else:
+            what = f"the value {excerpt(repr(data))}"
         yield finding(
             "Y003",
             f"each document must be a mapping (one entity with kind and id), not {what}",
@@ -298,7 +303,7 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         tip = f" (did you mean '{close}'?)" if close else ""
         yield finding(
             "S001",
-            f"unknown kind '{kind}': use one of {', '.join(KINDS)}{tip}",
+            f"unknown kind '{excerpt(kind)}': use one of {', '.join(KINDS)}{tip}",
             document.location(("kind",)),
             entity_id,
         )
@@ -321,7 +326,8 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         first_kind = registry.kind_of(entity_id)
         yield finding(
             "R001",
-            f"id '{entity_id}' is used twice: the {first_kind} at {_where(first_loc)} has it "
+            f"id '{excerpt(entity_id)}' is used twice: the {first_kind} at {_where(first_loc)} "
+            "has it "
             "too; ids must be unique across the registry",
             here,
             entity_id,
@@ -329,7 +335,7 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         )
         yield finding(
             "R001",
-            f"id '{entity_id}' is used twice: the {kind} at {_where(here)} has it too; "
+            f"id '{excerpt(entity_id)}' is used twice: the {kind} at {_where(here)} has it too; "
             "ids must be unique across the registry",
             first_loc,
             entity_id,
