@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Findings of one rule shown per file. A generated or hostile file can hold a million
+# unknown keys; past a hundred, more lines of the same help nobody and fill the log.
+MAX_SAME_FINDINGS = 100
 # How much of a file's text a message may quote. A finding names a value so that its
 # author recognises it; more than a line's worth only helps whoever linked a secret in.
 EXCERPT_CHARS = 60

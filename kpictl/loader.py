@@ -33,8 +33,10 @@ from typing import Any
 from kpictl.catalog import finding
 from kpictl.findings import Finding, Location, excerpt
 
-# Values that aliases may add to one document when expanded. A registry entity
-# has a few hundred values at most; an alias bomb reaches millions in a few lines.
+# Values that aliases may add to one document when expanded, and values one document
+# may hold as written. A registry entity has a few hundred values at most; an alias
+# bomb reaches millions in a few lines, and a generated file a million keys in 10 MB
+# (each of which would become a schema error, and all of them gigabytes).
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 # Files above this size are still read, but reported: a registry file is a few KB.
@@ -306,6 +308,7 @@ class _Builder:
         keys = found.keys if found is not None else {}
         anchors: dict[str, tuple[Any, int]] = {}
         expanded = 0  # values that aliases add, counted as if written out
+        written = 0  # values placed in the document
         # A frame: [container, path, size, pending key, key position, key style,
         #           start mark, anchor]. `pending key` is _NO_KEY while a mapping
         #           waits for its next key.
@@ -405,6 +408,15 @@ class _Builder:
                 raise AssertionError(f"unexpected event {event!r}")
 
             # Place `value` (of `size` values once aliases are expanded) in its parent.
+            written += 1
+            if written > MAX_VALUES:
+                self._finding(
+                    "Y003",
+                    f"this document holds more than {MAX_VALUES:,} values; a registry entity "
+                    "holds a few hundred: split it, or remove what was generated into it",
+                    mark,
+                )
+                raise _Abort
             if anchor is not None:
                 anchors[anchor] = (value, size)
             if not stack:

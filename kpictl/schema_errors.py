@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from kpictl.display import plural
-from kpictl.findings import excerpt
+from kpictl.findings import MAX_SAME_FINDINGS, excerpt
 from kpictl.loader import KeyPath
 
 
@@ -171,10 +171,26 @@ def _quoted_briefly(message: str, ctx: dict[str, Any]) -> str:
 def validation_messages(
     exc: ValidationError, model: type[BaseModel]
 ) -> list[tuple[KeyPath, str, bool]]:
-    """Every error of a failed validation, in plain words, deduplicated."""
+    """Every error of a failed validation, in plain words, deduplicated.
+
+    Past MAX_SAME_FINDINGS errors, one more message counts the rest: describing each
+    costs a search for a close field name, and a document can hold 100,000 unknown keys.
+    """
     seen: set[tuple[KeyPath, str]] = set()
-    out = []
-    for error in exc.errors(include_url=False):
+    out: list[tuple[KeyPath, str, bool]] = []
+    errors = exc.errors(include_url=False)
+    for done, error in enumerate(errors):
+        if len(out) == MAX_SAME_FINDINGS - 1:  # and this one: no more than the report shows
+            more = len(errors) - done
+            out.append(
+                (
+                    (),
+                    f"{more:,} more schema error{'s' if more > 1 else ''} in this entity not "
+                    "shown: fix the ones above and check again",
+                    False,
+                )
+            )
+            break
         path, message, at_key = describe(error, model)
         if (path, message) in seen:
             continue
