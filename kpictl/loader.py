@@ -824,6 +824,8 @@ def scan(root: Path, exclude: list[str]) -> tuple[list[Path], list[tuple[Path, U
 
 def parse_bytes(display: Path, raw: bytes) -> SourceFile:
     """Parse a file's content that did not come from disk (e.g. from git at a commit)."""
+    if len(raw) > MAX_FILE_BYTES:  # a commit can hold a huge file as well as a folder can
+        return SourceFile(display, "", [], [unreadable(display, _too_large(MAX_FILE_BYTES))])
     text, problem = _decode(display, raw)
     if text is None:
         assert problem is not None

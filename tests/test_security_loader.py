@@ -230,6 +230,18 @@ def test_file_over_the_hard_cap_is_not_parsed(tmp_path: Path, run: Run) -> None:
     )
 
 
+def test_content_from_git_over_the_hard_cap_is_not_parsed() -> None:
+    source = loader.parse_bytes(Path("big.yaml"), b"k: 1\n" * (MAX_FILE_BYTES // 5 + 1))
+    assert source.documents == []
+    assert [(item.code, item.message) for item in source.findings] == [
+        (
+            "Y004",
+            "this file is over 8 MB and is not read: registry files are a few KB; split it, "
+            "or add it to `exclude` in kpictl.yaml if it is data",
+        )
+    ]
+
+
 def test_read_bytes_reads_at_most_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_bytes(b"x" * 11)
