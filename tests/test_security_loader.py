@@ -376,6 +376,33 @@ def test_yaml_messages_quote_briefly(tmp_path: Path, run: Run, text: str, messag
     assert message in [item[4] for item in found]
 
 
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        pytest.param(
+            "# kpictl: ignore[" + "Z" * 300 + "]",
+            f"ignore comment with unknown code {'Z' * 60}…: write # kpictl: ignore[CODE], "
+            "e.g. ignore[O004]",
+            id="code",
+        ),
+        pytest.param(
+            "# kpictl: ignore[O004] until " + "9" * 300,
+            f"'{'9' * 60}…' is not a date: write until YYYY-MM-DD",
+            id="until",
+        ),
+    ],
+)
+def test_ignore_comment_messages_quote_briefly(
+    tmp_path: Path, run: Run, comment: str, message: str
+) -> None:
+    root = make(tmp_path)
+    (root / "team2.yaml").write_text(
+        f"kind: team\nid: ops\nname: Ops\nfunction: other\nlead: ann\n{comment}\n",
+        encoding="utf-8",
+    )
+    assert check_json(run, root) == (0, [("X001", "team2.yaml", 6, 1, message)])
+
+
 def test_show_source_prints_a_window_of_a_long_line(tmp_path: Path, run: Run) -> None:
     root = make(tmp_path)
     (root / "bad.yaml").write_text(
