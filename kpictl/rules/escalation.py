@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kpictl.findings import Finding
+from kpictl.findings import Finding, excerpt
 from kpictl.models import EscalationPolicy, Kpi, Tier
 from kpictl.rules.base import Context, at
 
@@ -30,7 +30,7 @@ def tier_order(ctx: Context) -> Iterator[Finding]:
                     "E001",
                     policy.id,
                     ("tiers", i, "deviation_pct"),
-                    f"tier '{tier.name}' fires at {tier.deviation_pct:g}%, not above the "
+                    f"tier '{excerpt(tier.name)}' fires at {tier.deviation_pct:g}%, not above the "
                     f"{lower.deviation_pct:g}% of the tier before it: deviation_pct must "
                     "rise with level",
                 )
@@ -53,7 +53,7 @@ def _check_tier(
             "E002",
             policy.id,
             ("tiers", i),
-            f"tier '{tier.name}' has no approver: name who approves the corrective action",
+            f"tier '{excerpt(tier.name)}' has no approver: name who approves the corrective action",
         )
     for field, refs in (
         ("notify", tier.notify),
@@ -66,7 +66,7 @@ def _check_tier(
                     "E002",
                     policy.id,
                     ("tiers", i, "notify"),
-                    f"tier '{tier.name}' notifies nobody: list who must hear of it",
+                    f"tier '{excerpt(tier.name)}' notifies nobody: list who must hear of it",
                 )
             continue
         if _role_free(refs):
@@ -76,7 +76,7 @@ def _check_tier(
                     "E002",
                     policy.id,
                     ("tiers", i, field),
-                    f"tier '{tier.name}' {field} reaches nobody: its teams have no lead",
+                    f"tier '{excerpt(tier.name)}' {field} reaches nobody: its teams have no lead",
                 )
             continue
         missed = sorted(kpi.id for kpi in kpis if _nobody(ctx, refs, kpi))
@@ -86,7 +86,7 @@ def _check_tier(
                 "E002",
                 policy.id,
                 ("tiers", i, field),
-                f"tier '{tier.name}' {field} reaches nobody for {', '.join(missed)} "
+                f"tier '{excerpt(tier.name)}' {field} reaches nobody for {', '.join(missed)} "
                 f"({', '.join(refs)} resolve to no person, e.g. an owner without a manager)",
             )
 
