@@ -23,10 +23,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from kpictl.actuals import Actual, Actuals
+from kpictl.bounds import later
 from kpictl.models import REFRESH_DAYS, Campaign, EscalationPolicy, Kpi, Target, Tier
 from kpictl.periods import Period, parse_period
 from kpictl.registry import Registry
@@ -60,7 +61,7 @@ def evaluation_moment(when: date | datetime | None, timezone: str, now: datetime
 
 def after_hours(moment: datetime, hours: int) -> datetime:
     """`moment` plus `hours` real hours, shown in `moment`'s time zone."""
-    return (moment.astimezone(UTC) + timedelta(hours=hours)).astimezone(moment.tzinfo)
+    return later(moment, hours)
 
 
 def current_target(kpi: Kpi, day: date, fiscal_start_month: int) -> tuple[Target, Period] | None:

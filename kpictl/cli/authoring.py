@@ -102,18 +102,14 @@ def init(
     `kpictl check --format github`. Refuses (exit 1) a folder that already holds
     kpictl.yaml or YAML files, and never overwrites a file.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    from kpictl.bounds import load_zone
     from kpictl.check import check as run_check
     from kpictl.scaffold import ScaffoldError, plan, write
 
     try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise typer.BadParameter(
-            f"'{timezone}' is not a known time zone: use an IANA name such as Europe/Berlin",
-            param_hint="--timezone",
-        ) from None
+        zone = load_zone(timezone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--timezone") from None
 
     today = datetime.now(zone).date()
     try:
@@ -354,8 +350,8 @@ def calendar_(
     from kpictl.findings import Severity
     from kpictl.registry import load_registry
 
-    first = parse_as_of(start)
-    last = parse_as_of(end)
+    first = parse_as_of(start, "--from")
+    last = parse_as_of(end, "--to")
     registry, findings = load_registry(resolve_registry(path))
     first = first or registry_today(registry)
     last = last or first + DEFAULT_WINDOW

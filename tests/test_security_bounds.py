@@ -1,0 +1,265 @@
+"""Absurd values from a pull request end in a finding or a one-line error, never a crash.
+
+Time zones that are folders or paths, `.nan` and `.inf`, dates and durations past what
+date arithmetic can hold, and oversized actuals files: each case is one line, the YAML
+(or option) in and the exact finding or error out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kpictl.check import check
+from tests.conftest import AS_OF, EXAMPLE
+from tests.helpers import POLICY, TODAY, Patch, Run, make
+
+Finding4 = tuple[str, str, int, str]
+
+ZONE_HELP = "is not a known time zone: use an IANA name such as Europe/Berlin or America/New_York"
+OUT_OF_RANGE = "is out of range: use a date from 1900-01-01 to 9000-12-31"
+
+
+def schema_findings(root: Path) -> list[Finding4]:
+    """Every finding of the registry at `root` as (code, path, line, message)."""
+    result = check(root, today=TODAY, cwd=root)
+    return sorted(
+        (item.code, item.location.path.as_posix(), item.location.line, item.message)
+        for item in result.findings
+    )
+
+
+# --- kpictl.yaml: the time zone -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Europe", "Europe"),  # a folder of the tz database: IsADirectoryError
+        ("America", "America"),
+        ("A" * 300, "A" * 40 + "…"),  # longer than a file name may be
+        ("../../../../etc/passwd", "../../../../etc/passwd"),
+        ("/etc/localtime", "/etc/localtime"),
+        ("Europe/../Europe/Berlin", "Europe/../Europe/Berlin"),
+        ("zone1970.tab", "zone1970.tab"),  # a data file beside the zones
+        ("Mars/Base", "Mars/Base"),
+    ],
+)
+def test_bad_time_zone_is_a_finding(tmp_path: Path, zone: str, shown: str) -> None:
+    make(tmp_path, settings=f"version: 1\ntimezone: '{zone}'\n")
+    assert schema_findings(tmp_path) == [
+        ("S001", "kpictl.yaml", 2, f"timezone: '{shown}' {ZONE_HELP}")
+    ]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5"])
+def test_real_time_zones_still_load(tmp_path: Path, zone: str) -> None:
+    make(tmp_path, settings=f"version: 1\ntimezone: {zone}\n")
+    assert schema_findings(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "--actuals", "actuals.csv", "--as-of", AS_OF],
+        ["escalate", "--actuals", "actuals.csv", "--as-of", AS_OF],
+        ["kickoff", "spring-push", "--as-of", AS_OF],
+        ["readout", "spring-push", "--day", "30", "--actuals", "actuals.csv", "--as-of", AS_OF],
+        ["calendar", "--from", "2026-10-01", "--to", "2026-10-31"],
+        ["drill", "mql", "--deviation", "20", "--at", AS_OF],
+    ],
+)
+def test_every_command_runs_with_a_folder_as_time_zone(
+    tmp_path: Path, run: Run, command: list[str]
+) -> None:
+    root = make(
+        tmp_path,
+        ("actuals.csv", None, "kpi,period,value,as_of\nmql,2026-Q4,50,2026-11-20\n"),
+        settings="version: 1\ntimezone: Europe\n",
+    )
+    result = run(*command, cwd=root)
+    # The registry runs with UTC, as it does whenever kpictl.yaml is broken.
+    assert "internal error" not in result.err
+    assert result.code == 0, result.err
+
+
+@pytest.mark.parametrize("zone", ["Europe", "A" * 300, "../../etc/passwd", "/etc/localtime"])
+def test_init_refuses_a_bad_time_zone(tmp_path: Path, run: Run, zone: str) -> None:
+    result = run("init", str(tmp_path / "reg"), "--timezone", zone)
+    shown = f"{zone[:40]}…" if len(zone) > 40 else zone
+    assert (result.code, result.err.splitlines()[-1]) == (
+        2,
+        f"Error: Invalid value for --timezone: '{shown}' {ZONE_HELP}",
+    )
+    assert not (tmp_path / "reg").exists()
+
+
+# --- entities: non-finite and out-of-range values --------------------------------------------
+
+SECONDARY = ("campaign.yaml", "daci:", "secondary_kpis:\n  - {kpi: mql, target: 1}\ndaci:")
+
+
+@pytest.mark.parametrize(
+    ("patches", "expected"),
+    [
+        # KPI targets: line 21 is `value: 100`.
+        (
+            [("kpi.yaml", "value: 100", "value: .nan")],
+            ("kpi.yaml", 21, "targets[0].value must be a finite number, not '.nan'"),
+        ),
+        (
+            [("kpi.yaml", "value: 100", "value: .inf")],
+            ("kpi.yaml", 21, "targets[0].value must be a finite number, not '.inf'"),
+        ),
+        (
+            [("kpi.yaml", "value: 100", "value: -.Inf")],
+            ("kpi.yaml", 21, "targets[0].value must be a finite number, not '-.Inf'"),
+        ),
+        (
+            [("kpi.yaml", "value: 100", "value: -1e308")],
+            (
+                "kpi.yaml",
+                21,
+                "targets[0].value: -1e+308 is too large: values are at most 10^15 (1e15) in size",
+            ),
+        ),
+        # Campaign charters: line 7 is primary_kpi, 8 the secondary KPI added here.
+        (
+            [("campaign.yaml", "target: 150", "target: .nan")],
+            ("campaign.yaml", 7, "primary_kpi.target must be a finite number, not '.nan'"),
+        ),
+        (
+            [SECONDARY, ("campaign.yaml", "target: 1}", "target: .inf}")],
+            ("campaign.yaml", 9, "secondary_kpis[0].target must be a finite number, not '.inf'"),
+        ),
+        # Policies: line 8 is respond_within.
+        (
+            [("policy.yaml", "respond_within: 24h", "respond_within: 99999999999h")],
+            (
+                "policy.yaml",
+                8,
+                "tiers[0].respond_within: '99999999999h' is longer than a year: "
+                "write at most 365d (8760h)",
+            ),
+        ),
+        (
+            [("policy.yaml", "respond_within: 24h", "respond_within: 366d")],
+            (
+                "policy.yaml",
+                8,
+                "tiers[0].respond_within: '366d' is longer than a year: write at most 365d (8760h)",
+            ),
+        ),
+        (
+            [("policy.yaml", "deviation_pct: 5", "deviation_pct: .nan")],
+            ("policy.yaml", 7, "tiers[0].deviation_pct must be a finite number, not '.nan'"),
+        ),
+        # Timelines: 12 start, 13 end, 14 the readouts added here, 16 the sign-off.
+        (
+            [("campaign.yaml", "end: 2026-12-31", "end: 9999-12-31")],
+            ("campaign.yaml", 13, f"timeline.end: 9999-12-31 {OUT_OF_RANGE}"),
+        ),
+        (
+            [("campaign.yaml", "start: 2026-10-01", "start: 0001-01-01")],
+            ("campaign.yaml", 12, f"timeline.start: 0001-01-01 {OUT_OF_RANGE}"),
+        ),
+        (
+            [
+                (
+                    "campaign.yaml",
+                    "end: 2026-12-31\n",
+                    "end: 2026-12-31\n  readouts: [30, 99999999999]\n",
+                )
+            ],
+            ("campaign.yaml", 14, "timeline.readouts[1] must be at most 3660, not '99999999999'"),
+        ),
+        (
+            [("campaign.yaml", "date: 2026-09-24", "date: 9999-09-24")],
+            ("campaign.yaml", 15, f"sign_off[0].date: 9999-09-24 {OUT_OF_RANGE}"),
+        ),
+    ],
+)
+def test_absurd_value_is_a_schema_finding(
+    tmp_path: Path, patches: list[Patch], expected: tuple[str, int, str]
+) -> None:
+    make(tmp_path, *patches)
+    assert [f for f in schema_findings(tmp_path) if f[0] == "S001"] == [("S001", *expected)]
+
+
+def test_smtp_timeout_must_be_finite(tmp_path: Path) -> None:
+    settings = "version: 1\nemail:\n  from: a@acme.example\n  smtp: {host: x, timeout: .inf}\n"
+    make(tmp_path, settings=settings)
+    assert schema_findings(tmp_path) == [
+        ("S001", "kpictl.yaml", 4, "email.smtp.timeout must be a finite number, not '.inf'")
+    ]
+
+
+def test_the_bounds_accept_every_realistic_value(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        ("kpi.yaml", "value: 100", "value: 1e15"),
+        ("policy.yaml", "respond_within: 24h", "respond_within: 365d"),
+        ("campaign.yaml", "target: 150", "target: -1000000000000000"),
+        ("campaign.yaml", "start: 2026-10-01", "start: 1900-01-01"),
+        ("campaign.yaml", "end: 2026-12-31\n", "end: 9000-12-31\n  readouts: [1, 3660]\n"),
+    )
+    assert [f for f in schema_findings(tmp_path) if f[0] == "S001"] == []
+
+
+def test_the_example_registry_is_within_the_bounds() -> None:
+    assert [f for f in schema_findings(EXAMPLE) if f[0] == "S001"] == []
+
+
+# --- date options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "day"),
+    [
+        (["drill", "mql", "--deviation", "20", "--at", "9999-12-31"], "--at", "9999-12-31"),
+        (["drill", "mql", "--outage", "--at", "9999-12-31T23:00+01:00"], "--at", "9999-12-31"),
+        (["drill", "mql", "--outage", "--at", "0001-01-01T00:30+01:00"], "--at", "0001-01-01"),
+        (["status", "--actuals", "a.csv", "--as-of", "9999-12-31"], "--as-of", "9999-12-31"),
+        (
+            ["escalate", "--actuals", "a.csv", "--as-of", "9999-12-31T23:59"],
+            "--as-of",
+            "9999-12-31",
+        ),
+        (
+            ["readout", "spring-push", "-a", "a.csv", "--as-of", "1899-12-31"],
+            "--as-of",
+            "1899-12-31",
+        ),
+        (["calendar", "--from", "9999-12-01"], "--from", "9999-12-01"),
+        (["calendar", "--to", "9999-12-31"], "--to", "9999-12-31"),
+        (["check", "--as-of", "9999-12-31"], "--as-of", "9999-12-31"),
+        (["map", "--as-of", "9999-12-31"], "--as-of", "9999-12-31"),
+    ],
+)
+def test_date_option_out_of_range_is_a_usage_error(
+    tmp_path: Path, run: Run, command: list[str], option: str, day: str
+) -> None:
+    root = make(tmp_path)
+    result = run(*command, cwd=root)
+    assert (result.code, result.err.splitlines()[-1]) == (
+        2,
+        f"Error: Invalid value for {option}: {day} {OUT_OF_RANGE}",
+    )
+
+
+def test_drill_ladder_past_year_9999_is_not_a_crash(tmp_path: Path, run: Run) -> None:
+    tier = (
+        "  - level: {n}\n    name: Tier {n}\n    deviation_pct: {n}\n"
+        "    respond_within: 365d\n    notify: [$owner]\n    approver: $owner\n"
+    )
+    policy = "kind: escalation_policy\nid: standard\nname: Long\ntiers:\n"
+    policy += "".join(tier.format(n=n) for n in range(1, 1201))
+    root = make(tmp_path, ("policy.yaml", POLICY, policy))
+    command = ("drill", "mql", "--deviation", "1", "--at", "9000-12-31T23:59", "-f", "json")
+    result = run(*command, cwd=root)
+    assert result.code == 0, result.err
+    steps = json.loads(result.out)["steps"]
+    # 1,200 years of respond-by from 9000 pass year 9999: the ladder stays at its end.
+    assert (len(steps), steps[-1]["respond_by"]) == (1200, "9999-12-30T00:00:00+00:00")
