@@ -7,11 +7,18 @@ date arithmetic can hold, and oversized actuals files: each case is one line, th
 
 from __future__ import annotations
 
+import io
 import json
+import signal
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from kpictl.actuals import MAX_PROBLEMS, ActualsError, read_actuals
 from kpictl.check import check
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import POLICY, TODAY, Patch, Run, make
@@ -263,3 +270,212 @@ def test_drill_ladder_past_year_9999_is_not_a_crash(tmp_path: Path, run: Run) ->
     steps = json.loads(result.out)["steps"]
     # 1,200 years of respond-by from 9000 pass year 9999: the ladder stays at its end.
     assert (len(steps), steps[-1]["respond_by"]) == (1200, "9999-12-30T00:00:00+00:00")
+
+
+# --- actual values from CSV ------------------------------------------------------------------
+
+HEADER = "kpi,period,value,as_of\n"
+NOT_A_NUMBER = (
+    "is not a number: write digits with a dot for decimals and no thousands separators or "
+    "units (1225, 36.6); row skipped"
+)
+
+
+def csv_problems(data: bytes) -> list[tuple[int, str]]:
+    actuals = read_actuals(io.BytesIO(data), "actuals.csv", ("mql", "sql"), ("q4-push",))
+    return [(p.row, p.message) for p in actuals.problems]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "mql,2026-Q4,-1e308,2026-11-20",
+            (2, "value -1e+308 is too large: values are at most 10^15 (1e15) in size; row skipped"),
+        ),
+        (
+            "mql,2026-Q4,1000000000000001,2026-11-20",
+            (2, "value 1e+15 is too large: values are at most 10^15 (1e15) in size; row skipped"),
+        ),
+        ("mql,2026-Q4,1e999,2026-11-20", (2, f"value '1e999' {NOT_A_NUMBER}")),
+        ("mql,2026-Q4,inf,2026-11-20", (2, f"value 'inf' {NOT_A_NUMBER}")),
+        (
+            "mql,2026-Q4,1,9999-12-31",
+            (2, f"as_of 9999-12-31 {OUT_OF_RANGE}; row skipped"),
+        ),
+        (
+            "mql,2026-Q4,1,0001-01-01T00:00",
+            (2, f"as_of 0001-01-01 {OUT_OF_RANGE}; row skipped"),
+        ),
+        # A field over csv's own limit (128 KiB) was `_csv.Error: field larger than field limit`.
+        (
+            "mql,2026-Q4," + "1" * 200_000 + ",2026-11-20",
+            (2, "the line is longer than 65,536 bytes; row skipped"),
+        ),
+        (
+            'mql,2026-Q4,"' + ("x" * 60_000 + "\n") * 2 + "x" * 60_000 + '",2026-11-20',
+            (
+                4,
+                "the line cannot be read as CSV (field larger than field limit (131072)); "
+                "row skipped",
+            ),
+        ),
+        (
+            "mql,2026-Q4," + "9" * 70 + "x,2026-11-20",
+            (2, f"value '{'9' * 60}…' {NOT_A_NUMBER}"),
+        ),
+        # Control characters are never echoed (a terminal escape, a workflow command).
+        ("mq\x1b]0;x\x07l,2026-Q4,1,2026-11-20", (2, "unknown KPI 'mq ]0;x l': row skipped")),
+    ],
+)
+def test_absurd_actuals_row_is_a_row_problem(row: str, expected: tuple[int, str]) -> None:
+    data = (HEADER + row + "\nsql,2026-Q4,10,2026-11-20\n").encode()
+    assert csv_problems(data)[:1] == [expected]
+
+
+def test_the_second_row_of_a_problem_still_counts() -> None:
+    data = (HEADER + "mql,2026-Q4,1e999,2026-11-20\nsql,2026-Q4,10,2026-11-20\n").encode()
+    actuals = read_actuals(io.BytesIO(data), "actuals.csv", ("mql", "sql"))
+    assert actuals.latest("sql", "2026-Q4") is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "row", "message"),
+    [
+        (
+            b"kpi,period,value,as_of" * 4000 + b"\n",
+            1,
+            "the header line is longer than 65,536 bytes: "
+            "start the file with the header kpi,period,value,as_of",
+        ),
+        (
+            HEADER.encode() + b"mql,2026-Q4,1,2026-11-20\nmql,2026-Q4,\xff,2026-11-20\n",
+            3,
+            "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)",
+        ),
+    ],
+)
+def test_unusable_actuals_file(data: bytes, row: int, message: str) -> None:
+    with pytest.raises(ActualsError) as caught:
+        csv_problems(data)
+    assert (caught.value.row, caught.value.message) == (row, message)
+
+
+def test_lone_carriage_returns_still_end_lines() -> None:
+    data = b"kpi,period,value,as_of\rmql,2026-Q4,1,2026-11-20\rmql,2026-Q4,x,2026-11-20\r"
+    assert csv_problems(data) == [(3, f"value 'x' {NOT_A_NUMBER}")]
+
+
+def test_problems_beyond_a_thousand_are_counted_not_kept() -> None:
+    data = (HEADER + "mqls,2026-Q4,1,2026-11-20\n" * (MAX_PROBLEMS + 500)).encode()
+    actuals = read_actuals(io.BytesIO(data), "actuals.csv", ("mql",))
+    assert (len(actuals.problems), actuals.more_problems) == (1000, 500)
+    assert actuals.problems[0] == (actuals.problems[0].__class__)(
+        2, "unknown KPI 'mqls' (did you mean 'mql'?): row skipped"
+    )
+
+
+class _Rows(io.RawIOBase):
+    """A large CSV produced line by line, never whole: `count` rows from `row(i)`."""
+
+    def __init__(self, count: int, row: Iterator[bytes]) -> None:
+        self.rows = iter([HEADER.encode()])
+        self.more = row
+        self.left = count
+
+    def readline(self, size: int | None = -1) -> bytes:
+        for line in self.rows:
+            return line
+        if self.left == 0:
+            return b""
+        self.left -= 1
+        return next(self.more)
+
+
+def _repeat(line: bytes) -> Iterator[bytes]:
+    while True:
+        yield line
+
+
+def test_a_large_actuals_file_is_read_in_constant_memory() -> None:
+    # 20,000 repeated rows: 540 KB of CSV, and a peak below that means it was never
+    # held whole (read whole, it cost several times its size). The peak is constant:
+    # the first thousand problems, kept to show.
+    rows = _Rows(20_000, _repeat(b"mql,2026-Q4,610,2026-11-20\n"))
+    tracemalloc.start()
+    try:
+        actuals = read_actuals(rows, "big.csv", ("mql",))  # type: ignore[arg-type]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (len(actuals), len(actuals.problems), actuals.more_problems) == (1, 1000, 18_999)
+    assert peak < 400_000, peak
+
+
+@contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging: a quadratic regression would take minutes here."""
+
+    def _expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_corrections_of_many_days_take_linear_time() -> None:
+    # Each later row corrects an earlier day, newest first: finding the value it
+    # replaces in a list was quadratic (5,000 days took 9 s, 20,000 about 150 s).
+    days = [date(1950, 1, 1) + timedelta(days=n) for n in range(20_000)]
+    lines = [f"mql,2026-Q4,1,{day}\n".encode() for day in days]
+    lines += [f"mql,2026-Q4,2,{day}\n".encode() for day in reversed(days)]
+    with _deadline(60):
+        actuals = read_actuals(_Rows(len(lines), iter(lines)), "x.csv", ("mql",))  # type: ignore[arg-type]
+    assert (len(actuals), actuals.more_problems) == (20_000, 20_000 - MAX_PROBLEMS)
+    latest = actuals.latest("mql", "2026-Q4")
+    assert latest is not None and (latest.value, latest.as_of) == (2, days[-1])
+
+
+@pytest.mark.parametrize("command", ["status", "escalate", "readout"])
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "mql,2026-Q4,-1e308,2026-11-20",
+            "value -1e+308 is too large: values are at most 10^15 (1e15) in size; row skipped",
+        ),
+        (
+            "mql,2026-Q4," + "1" * 200_000 + ",2026-11-20",
+            "the line is longer than 65,536 bytes; row skipped",
+        ),
+    ],
+)
+def test_cli_reports_an_absurd_actual_and_carries_on(
+    run: Run, tmp_path: Path, command: str, row: str, message: str
+) -> None:
+    csv = tmp_path / "actuals.csv"
+    good = (EXAMPLE / "actuals" / "2026-11-20.csv").read_text(encoding="utf-8")
+    csv.write_text(good + row + "\n", encoding="utf-8")
+    args = [command, str(EXAMPLE), "--actuals", str(csv), "--as-of", AS_OF]
+    if command == "readout":
+        args[1:1] = ["q4-legacy-bi-displacement"]
+    result = run(*args)
+    assert (result.code, result.err) == (0, f"{csv}:{len(good.splitlines()) + 1}: {message}\n")
+
+
+def test_cli_says_how_many_problems_it_does_not_show(run: Run, tmp_path: Path) -> None:
+    csv = tmp_path / "actuals.csv"
+    good = (EXAMPLE / "actuals" / "2026-11-20.csv").read_text(encoding="utf-8")
+    csv.write_text(good + "mqls,2026-Q4,1,2026-11-20\n" * 1002, encoding="utf-8")
+    result = run("status", str(EXAMPLE), "--actuals", str(csv), "--as-of", AS_OF, "-f", "csv")
+    lines = result.err.splitlines()
+    assert (result.code, len(lines), lines[-1]) == (
+        0,
+        1001,
+        f"{csv}: 2 more rows with problems not shown: fix the rows above and run again",
+    )
