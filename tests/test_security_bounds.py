@@ -479,3 +479,42 @@ def test_cli_says_how_many_problems_it_does_not_show(run: Run, tmp_path: Path) -
         1001,
         f"{csv}: 2 more rows with problems not shown: fix the rows above and run again",
     )
+
+
+# --- kpictl new --field ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        # Growing the list to a hundred million items took minutes and gigabytes.
+        (
+            ["targets.99999999.period=2026-Q4"],
+            "'targets.99999999.period': targets has 0 items so far; number them from 0 "
+            "without gaps: the next is targets.0",
+        ),
+        (
+            ["targets.0.period=2026-Q4", "targets.2.value=5"],
+            "'targets.2.value': targets has 1 item so far; number them from 0 "
+            "without gaps: the next is targets.1",
+        ),
+        # '²' passes str.isdigit but not int(): it was an internal error.
+        (
+            ["targets.².period=2026-Q4"],
+            "'targets.².period': targets is a list; pick an item by number, like targets.0.²",
+        ),
+        (
+            ["targets.9999999999.period=2026-Q4"],
+            "'targets.9999999999.period': targets is a list; pick an item by number, "
+            "like targets.0.9999999999",
+        ),
+    ],
+)
+def test_new_field_index_is_bounded(
+    tmp_path: Path, run: Run, fields: list[str], message: str
+) -> None:
+    root = make(tmp_path)
+    args = [arg for field in fields for arg in ("--field", field)]
+    result = run("new", "kpi", "win-rate", str(root), *args, cwd=root)
+    assert (result.code, result.err) == (2, f"kpictl: {message}\n")
+    assert not (root / "kpis").exists()
