@@ -21,6 +21,7 @@ Follows REGISTRY.md, "Actual values":
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
@@ -77,12 +78,14 @@ def current_target(kpi: Kpi, day: date, fiscal_start_month: int) -> tuple[Target
 def deviation(expected: float, actual: float, direction: str) -> float | None:
     """Percent by which `actual` is worse than `expected` (negative: better).
 
-    None when `expected` is zero: no percentage of nothing exists.
+    None when `expected` is zero: no percentage of nothing exists. Nor of next to
+    nothing: a target of 5e-324 would make any miss an infinite percentage.
     """
     if expected == 0:
         return None
     worse_by = expected - actual if direction == "increase" else actual - expected
-    return round(worse_by / abs(expected) * 100, _DIGITS)
+    percent = worse_by / abs(expected) * 100
+    return round(percent, _DIGITS) if math.isfinite(percent) else None
 
 
 def is_worse(expected: float, actual: float, direction: str) -> bool:

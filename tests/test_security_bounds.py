@@ -20,6 +20,7 @@ import pytest
 
 from kpictl.actuals import MAX_PROBLEMS, ActualsError, read_actuals
 from kpictl.check import check
+from kpictl.evaluate import deviation
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import POLICY, TODAY, Patch, Run, make
 
@@ -518,3 +519,33 @@ def test_new_field_index_is_bounded(
     result = run("new", "kpi", "win-rate", str(root), *args, cwd=root)
     assert (result.code, result.err) == (2, f"kpictl: {message}\n")
     assert not (root / "kpis").exists()
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "direction", "result"),
+    [
+        (5e-324, 1e15, "increase", None),  # was -inf: `-Infinity` in status --format json
+        (5e-324, 1e15, "decrease", None),
+        (1e-300, -1e15, "increase", None),
+        (100.0, 90.0, "increase", 10.0),
+    ],
+)
+def test_deviation_is_finite_or_none(
+    expected: float, actual: float, direction: str, result: float | None
+) -> None:
+    assert deviation(expected, actual, direction) == result
+
+
+def test_status_json_stays_json_with_a_minute_target(run: Run, tmp_path: Path) -> None:
+    root = make(
+        tmp_path,
+        ("kpi.yaml", "value: 100", "value: 5e-324"),
+        ("actuals.csv", None, "kpi,period,value,as_of\nmql,2026-Q4,1e15,2026-11-20\n"),
+    )
+    result = run("status", "--actuals", "actuals.csv", "--as-of", AS_OF, "-f", "json", cwd=root)
+    assert result.code == 0, result.err
+    (mql,) = json.loads(result.out, parse_constant=pytest.fail)["kpis"]
+    assert (mql["deviation_pct"], mql["state"]) == (None, "on-track")
