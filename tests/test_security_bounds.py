@@ -257,6 +257,17 @@ def test_date_option_out_of_range_is_a_usage_error(
     )
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_drill_deviation_must_be_finite(tmp_path: Path, run: Run, value: str) -> None:
+    root = make(tmp_path)
+    result = run("drill", "mql", "--deviation", value, "--at", AS_OF, "-f", "json", cwd=root)
+    assert (result.code, result.err.splitlines()[-1]) == (
+        2,
+        f"Error: Invalid value for --deviation: '{value}' is not a finite number: "
+        "give the percentage behind target, like 18",
+    )
+
+
 def test_drill_ladder_past_year_9999_is_not_a_crash(tmp_path: Path, run: Run) -> None:
     tier = (
         "  - level: {n}\n    name: Tier {n}\n    deviation_pct: {n}\n"

@@ -430,6 +430,7 @@ def drill(
     `kpictl drill pipeline-sourced --outage --format json`.
     """
     import json
+    import math
 
     from kpictl.drill import DrillError, as_json, build_drill, parse_at
     from kpictl.registry import load_registry
@@ -437,6 +438,12 @@ def drill(
 
     if (deviation is None) == (not outage):
         raise typer.BadParameter("give either --deviation PCT or --outage (one of them)")
+    if deviation is not None and not math.isfinite(deviation):
+        # typer reads 'inf' and 'nan' as floats; JSON has no such numbers.
+        raise typer.BadParameter(
+            f"'{deviation}' is not a finite number: give the percentage behind target, like 18",
+            param_hint="--deviation",
+        )
     if deviation is not None and deviation < 0:
         raise typer.BadParameter(
             "the deviation is a percentage behind target: 0 or more", param_hint="--deviation"
