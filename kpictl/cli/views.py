@@ -81,7 +81,7 @@ def map_(
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
     try:
         view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
     except UnknownId as exc:
@@ -141,7 +141,7 @@ def who(
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
