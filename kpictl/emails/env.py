@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import text_table
-from kpictl.render import environment, override_folder
+from kpictl.render import environment, registry_environment
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def environment_for(registry: Registry | None) -> Environment:
-    env = environment(override_folder(registry) if registry is not None else None)
+    env = registry_environment(registry) if registry is not None else environment()
     env.globals["table"] = text_table
     # One run renders the same templates thousands of times and they do not change
     # meanwhile: skip the modification-time check of every template (and every import).
