@@ -78,6 +78,10 @@ class TemplateLimitError(TemplateRuntimeError):
 class OverrideRefused(TemplateError):
     """An override file kpictl will not read (a symlink, not UTF-8, too large)."""
 
+    def __init__(self, message: str, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.filename = filename
+
 
 class TemplateFailure(KpictlError):
     """A template failed: where, and what kind of error, without any rendered value."""
@@ -111,6 +115,7 @@ def _shown(filename: str | None) -> str:
 class Listing:
     """The override folder's templates by name, and the files refused, with why."""
 
+    folder: Path
     templates: dict[str, Path] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
 
@@ -121,7 +126,7 @@ def list_overrides(folder: Path) -> Listing:
     Hidden files and folders are skipped, as the registry loader does. A symlink is
     refused whatever it points at: following it could leave the registry.
     """
-    listing = Listing()
+    listing = Listing(folder)
     pending: list[tuple[Path, str, int]] = [(folder, "", 0)]
     seen = 0
     while pending:
@@ -197,12 +202,12 @@ class OverrideLoader(BaseLoader):
         if path is None:
             reason = self.listing.refused.get(template)
             if reason is not None:
-                raise OverrideRefused(f"{template} {reason}")
+                raise OverrideRefused(f"{template} {reason}", str(self.listing.folder / template))
             raise TemplateNotFound(template)
         try:
             source = read_override(path)
         except OverrideRefused as exc:
-            raise OverrideRefused(f"{template} {exc.message}") from None
+            raise OverrideRefused(f"{template} {exc.message}", str(path)) from None
         # An environment lives for one run, and the files do not change meanwhile.
         return source, str(path), lambda: True
 
@@ -739,6 +744,8 @@ def position(exc: BaseException) -> tuple[str | None, int | None]:
     """The template file and line where `exc` happened (the innermost template frame)."""
     if isinstance(exc, TemplateSyntaxError) and exc.filename:
         return exc.filename, exc.lineno
+    if isinstance(exc, OverrideRefused) and exc.filename:
+        return exc.filename, None
     found: tuple[str | None, int | None] = (None, None)
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.endswith(".j2"):
