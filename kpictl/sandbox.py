@@ -286,6 +286,15 @@ def weight(value: Any, limit: int = MAX_SIZE) -> int:
     return total
 
 
+def _steps(value: Any) -> int:
+    """Steps printing or joining `value` costs: a structure is walked item by item."""
+    if isinstance(value, str):
+        return len(value) // 64
+    if isinstance(value, tuple) and all(isinstance(part, str) for part in value):
+        return sum(map(len, value)) // 64
+    return weight(value) // 4
+
+
 def _too_big(size: int, what: str) -> None:
     if size > MAX_SIZE:
         _limit(f"{what} of more than {MAX_SIZE:,} characters or items")
@@ -468,12 +477,6 @@ class CountedRange:
         return repr(self.range)
 
 
-class _QuietUndefined(StrictUndefined):
-    """StrictUndefined whose message never quotes a computed key (see BoundedSandbox.getitem)."""
-
-    __slots__ = ()
-
-
 class _Generator(CodeGenerator):
     """Jinja's code generator, with every for-loop's iterable wrapped in a counter.
 
@@ -566,7 +569,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, limited: bool = True, entities: int = 0, **kwargs: Any) -> None:
         """`limited`: apply the limits (the environment has overrides); `entities`: the
         registry's size, which legitimately makes renders longer."""
-        super().__init__(*args, undefined=_QuietUndefined, finalize=self._finalize, **kwargs)
+        super().__init__(*args, undefined=StrictUndefined, finalize=self._finalize, **kwargs)
         self.limited = limited
         self.max_steps = MAX_STEPS + STEPS_PER_ENTITY * entities
         self.max_output = MAX_OUTPUT + OUTPUT_PER_ENTITY * entities
@@ -599,7 +602,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if meter.limited:
             size = sum(len(p) if isinstance(p, str) else weight(p) for p in parts)
             _too_big(size, "a joined string")
-            meter.tick(1 + size // 64, size)
+            meter.tick(1 + _steps(parts), size)
         return join(parts)
 
     def _finalize(self, value: Any) -> Any:
@@ -608,7 +611,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if meter.limited:
             size = len(value) if isinstance(value, str) else weight(value)
             _too_big(size, "a printed value")
-            meter.tick(1 + size // 64, size)
+            meter.tick(1 + _steps(value), size)
         return value
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -674,7 +677,7 @@ def _checked_call(
     return args
 
 
-class _Masked(_QuietUndefined):
+class _Masked(StrictUndefined):
     """An undefined value whose message was written by kpictl, quoting nothing computed."""
 
     __slots__ = ()

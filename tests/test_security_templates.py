@@ -201,6 +201,33 @@ def test_a_fifo_template_is_refused_without_blocking(run, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"x" * 1_000_001, "is larger than 1,000,000 bytes"),
+        (b"caf\xe9\n", "is not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_template_is_one_line(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, data: bytes, problem: str
+) -> None:
+    root = checkout(tmp_path, "tpl")
+    override(root, "email/escalation.txt.j2", "").write_bytes(data)
+    result = check_m001(run, root)
+    assert (result.code, result.out.splitlines()[0]) == (
+        1,
+        "registry/tpl/email/escalation.txt.j2:1:1: M001 [error] email/escalation.txt.j2 does "
+        f"not compile: OverrideRefused: email/escalation.txt.j2 {problem}",
+    )
+    result = run("escalate", "registry", "-a", ACTUALS, "--as-of", AS_OF, cwd=root.parent)
+    assert (result.code, result.out, result.err) == (
+        2,
+        "",
+        "kpictl: template registry/tpl/email/escalation.txt.j2 failed: OverrideRefused: "
+        f"email/escalation.txt.j2 {problem}\n",
+    )
+
+
+@pytest.mark.parametrize(
     "include",
     [
         "kpictl.yaml",  # a registry file, but not a template
@@ -486,6 +513,18 @@ def test_ordinary_templates_pass_the_limits(run, tmp_path: Path) -> None:  # typ
     )  # fmt: skip
     assert result.code == 0, result.err
     assert "012   3.1 2,000,000 1, 2 [0, 1, 2] ababab 1024   x  |\n" in result.out
+
+
+def test_jinja_version_the_sandbox_hooks_were_written_for() -> None:
+    """kpictl.sandbox subclasses Jinja's code generator: pinned to the version it fits."""
+    import jinja2
+
+    from kpictl.render import environment
+
+    assert jinja2.__version__.startswith("3.1."), "review kpictl/sandbox.py's _Generator"
+    env = environment()
+    code = env.compile("{% for i in x %}{{ i ~ 'a' }}{% endfor %}", raw=True)
+    assert "environment.counted(" in code and "environment.joined(str_join, (" in code
 
 
 # --------------------------------------------------------------------------------------
