@@ -446,6 +446,29 @@ def _check_filter(name: str, base: Any, rest: tuple[Any, ...], kwargs: dict[str,
         _too_big(weight(base) ** 2, "a sum of strings or lists")
 
 
+def checked_table(func: Callable[..., str]) -> Callable[..., str]:
+    """A `table(rows, ...)` global for templates, refused before it is built when too large.
+
+    Every row is padded to the longest row and every column to its widest cell, so a
+    table can be far larger than its cells: one long cell and many short rows.
+    """
+
+    @wraps(func)
+    def table(rows: Any, *args: Any, **kwargs: Any) -> str:
+        meter = _meter()
+        if meter.limited and isinstance(rows, list | tuple):
+            widths: dict[int, int] = {}
+            for row in rows:
+                cells = list(row) if isinstance(row, list | tuple) else [row]
+                meter.tick(1 + len(cells))
+                for i, cell in enumerate(cells):
+                    widths[i] = max(widths.get(i, 0), weight(cell))
+            _too_big(len(rows) * (sum(widths.values()) + 2 * len(widths)), "a table")
+        return func(rows, *args, **kwargs)
+
+    return table
+
+
 def _counting(iterable: Iterable[Any], meter: Meter, steps: int, chars: int) -> Iterator[Any]:
     for item in iterable:
         meter.tick(steps, chars)

@@ -408,6 +408,10 @@ def test_a_failing_partial_is_reported_at_its_own_line(run, tmp_path: Path) -> N
         ("{% set s = 'x' * 10**6 %}{% set l = [s, s, s, s, s, s, s, s, s, s] %}"
          "{{ (l + l + l) | tojson }}",
          "the tojson filter's result of more than 20,000,000 characters or items"),
+        ("{{ table([['x' * 10**5]] + [['y']] * 10**4) }}",
+         "a table of more than 20,000,000 characters or items"),
+        ("{{ table([range(10**4)|list] + [[1]] * 10**4) }}",
+         "a table of more than 20,000,000 characters or items"),
         ("{% set x %}{% for i in range(10**5) %}{% for j in range(10**3) %}" + "y" * 1000
          + "{% endfor %}{% endfor %}{% endset %}",
          "output longer than 51,340,000 characters"),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from kpictl.display import text_table
 from kpictl.render import environment, registry_environment
+from kpictl.sandbox import checked_table
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
 def environment_for(registry: Registry | None) -> Environment:
     env = registry_environment(registry) if registry is not None else environment()
-    env.globals["table"] = text_table
+    # Rows padded to the widest cell: bounded when the environment has overrides.
+    env.globals["table"] = checked_table(text_table)
     # One run renders the same templates thousands of times and they do not change
     # meanwhile: skip the modification-time check of every template (and every import).
     env.auto_reload = False
