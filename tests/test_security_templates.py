@@ -112,21 +112,21 @@ def test_parent_folder_cannot_include_the_checkout_token(run, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("setting", "problem"),
+    ("setting", "shown", "problem"),
     [
-        ("/", "is an absolute path"),
-        ("/etc", "is an absolute path"),
-        ("'C:\\templates'", "is an absolute path"),
-        ("../registry/tpl", "goes up with '..'"),
-        ("tpl/../..", "goes up with '..'"),
+        ("/", "/", "is an absolute path"),
+        ("/etc", "/etc", "is an absolute path"),
+        ("'C:\\templates'", "C:\\templates", "is an absolute path"),
+        ("../registry/tpl", "../registry/tpl", "goes up with '..'"),
+        ("tpl/../..", "tpl/../..", "goes up with '..'"),
+        ('"tpl\\e[2J"', "tpl [2J", "holds a control character"),
     ],
 )
 def test_a_folder_outside_the_registry_is_a_finding(  # type: ignore[no-untyped-def]
-    run, tmp_path: Path, setting: str, problem: str
+    run, tmp_path: Path, setting: str, shown: str, problem: str
 ) -> None:
     root = checkout(tmp_path, setting)
     result = check_m001(run, root)
-    shown = setting.strip("'").replace("\\\\", "\\")
     assert (result.code, result.out.splitlines()[0]) == (
         1,
         f"registry/kpictl.yaml:{SETTING_LINE}:12: M001 [error] templates: '{shown}' {problem}"

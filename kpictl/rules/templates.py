@@ -3,8 +3,11 @@
 Every `*.j2` file in the override folder is compiled; each one that replaces a
 template kpictl renders (an email, a status table) is rendered with sample data
 built from this registry, and a partial (a file the others include) is exercised
-by rendering the templates beside it. A syntax error, an undefined variable or a
-sandbox violation becomes a finding at the template's line.
+by rendering the templates beside it. A syntax error, an undefined variable, a
+sandbox violation or a limit passed (kpictl.sandbox) becomes a finding at the
+template's line; so does a `templates:` setting that leaves the registry, and a file
+in the folder that kpictl will not read (a symlink, a FIFO). The message names the
+kind of error, never a value the template computed.
 """
 
 from __future__ import annotations
