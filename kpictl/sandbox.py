@@ -35,7 +35,7 @@ from jinja2.exceptions import (
     TemplateSyntaxError,
     UndefinedError,
 )
-from jinja2.nodes import Concat, EvalContext, For, Node, TemplateData
+from jinja2.nodes import Compare, Concat, EvalContext, For, Getitem, Node, Slice, TemplateData
 from jinja2.runtime import Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import object_type_repr
@@ -423,9 +423,9 @@ def _checked_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             if inspect and values:
                 _check_filter(name, values[0], tuple(values[1:]), kwargs)
         result = func(*args, **kwargs)
-        if meter.limited and isinstance(result, str):
-            meter.tick(len(result) // 64, len(result))
-        elif name == "attr" and isinstance(result, StrictUndefined) and values:
+        if meter.limited:
+            meter.tick(_cost(result), len(result) if isinstance(result, str) else 0)
+        if name == "attr" and isinstance(result, StrictUndefined) and values:
             # attr(name) with a computed name: the message must not quote it.
             return _Masked(hint=f"{object_type_repr(values[0])} has no such attribute")
         return result
@@ -510,10 +510,16 @@ class _Generator(CodeGenerator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._counted: dict[int, int] = {}  # id of a loop's iterable → its body's literal text
+        self._charged: set[int] = set()  # ids of compared values
 
     def visit_For(self, node: For, frame: Frame) -> None:
         self._counted[id(node.iter)] = sum(len(data.data) for data in node.find_all(TemplateData))
         super().visit_For(node, frame)
+
+    def visit_Compare(self, node: Compare, frame: Frame) -> None:
+        # `'x' in s` or `s == t` goes through all of a long string: charge each operand.
+        self._charged.update(id(operand) for operand in (node.expr, *(o.expr for o in node.ops)))
+        super().visit_Compare(node, frame)
 
     @optimizeconst
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
@@ -532,6 +538,14 @@ class _Generator(CodeGenerator):
         self.write("))")
 
     def visit(self, node: Node, *args: Any, **kwargs: Any) -> Any:
+        # s[1:] is Python's own slicing, a copy: charge it like a compared value.
+        sliced = isinstance(node, Getitem) and isinstance(node.arg, Slice)
+        if id(node) in self._charged or sliced:
+            self._charged.discard(id(node))
+            self.write("environment.charged(")
+            super().visit(node, *args, **kwargs)
+            self.write(")")
+            return None
         literal = self._counted.pop(id(node), None)
         if literal is None:
             return super().visit(node, *args, **kwargs)
@@ -619,6 +633,13 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             return iterable  # type: ignore[no-any-return]
         return _counting(iterable, meter, 1 + literal // 64, literal)
 
+    def charged(self, value: Any) -> Any:
+        """A compared or sliced value, its length charged (see _Generator.visit)."""
+        meter = _meter()
+        if meter.limited:
+            meter.tick(_cost(value))
+        return value
+
     def joined(self, join: Callable[[Any], str], parts: tuple[Any, ...]) -> str:
         """`a ~ b ~ c`, refused before it is made when the result would be too long."""
         meter = _meter()
@@ -650,17 +671,22 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             _check_sum(left, right)
         elif operator == "%" and isinstance(left, str):
             _check_printf(left, right)
-        return super().call_binop(context, operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        meter.tick(_cost(result))  # `s * 2` in a loop copies a long string each time
+        return result
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         meter = _meter()
         if meter.limited:
             args = _checked_call(meter, __obj, args, kwargs)
         try:
-            return super().call(__context, __obj, *args, **kwargs)
+            result = super().call(__context, __obj, *args, **kwargs)
         except SecurityError:
             # Jinja's message quotes the callable's repr, which can hold a value.
             raise SecurityError("a call the sandbox does not allow") from None
+        if meter.limited:
+            meter.tick(_cost(result))
+        return result
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         value = super().getitem(obj, argument)
@@ -683,13 +709,14 @@ def _checked_call(
     """Count a call from a template and refuse one that would build too much; the arguments."""
     # A macro call or a recursive loop's loop(...) costs Jinja ~20 loop iterations.
     heavy = isinstance(obj, Macro | LoopContext)
-    meter.tick((CALL_STEPS if heavy else 1) + sum(map(_cost, args)))
     if isinstance(obj, LoopContext) and args:
         # loop(children) in a recursive for-loop: count those iterations too.
+        meter.tick(CALL_STEPS + _cost(args[0]))
         return (_counting(args[0], meter, 1, 0), *args[1:])
     wrapped = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
-    owner = getattr(wrapped, "__self__", None)
+    owner = getattr(wrapped, "__self__", None)  # `s` of s.split(): it goes through all of s
     name = getattr(wrapped, "__name__", "")
+    meter.tick((CALL_STEPS if heavy else 1) + _cost(owner) + sum(map(_cost, args)))
     if isinstance(owner, str | bytes):
         if name in ("format", "format_map") and isinstance(owner, str):
             _check_format(owner, args, kwargs)

@@ -450,6 +450,22 @@ def test_size_limits(run, tmp_path: Path, source: str, limit: str) -> None:  # t
          "{% endfor %}",
          "TemplateLimitError: the template went past a limit: more than 200,000 steps (loop "
          "iterations and calls): a loop or a macro that does not end?"),
+        # A long string gone through on every iteration: each costs its length.
+        *[
+            ("{% set s = 'x' * 10**6 %}{% for i in range(10**5) %}" + body + "{% endfor %}",
+             "TemplateLimitError: the template went past a limit: more than 200,000 steps "
+             "(loop iterations and calls): a loop or a macro that does not end?")
+            for body in (
+                "{% if 'zz' in s %}{% endif %}",
+                "{% if s == s ~ '' %}{% endif %}",
+                "{% if s.split('y') %}{% endif %}",
+                "{% if s.upper() %}{% endif %}",
+                "{% set t = s * 2 %}",
+                "{% set t = s + 'y' %}",
+                "{% set t = s[1:] %}",
+                "{% set t = s | list %}",
+            )
+        ],
         # Recursion without end: Python's own limit.
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
          "RecursionError: too deep recursion (a macro or recursive loop that does not end?)"),
