@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from jinja2 import BaseLoader, Environment, Template, TemplateNotFound
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
@@ -409,10 +409,12 @@ def _check_join(separator: Any, items: Any) -> None:
     _too_big(weight(items) + weight(separator) * count, "a joined string")
 
 
-def _checked_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """`func` with its steps counted and an oversized result refused before it is made."""
+def _checked_filter(name: str, func: Callable[..., Any], test: bool = False) -> Callable[..., Any]:
+    """`func` with its steps counted and an oversized result refused before it is made.
 
-    inspect = name in _CHECKED_FILTERS
+    `test`: a Jinja test (`x is in(s)`, `select('in', s)`), only counted.
+    """
+    inspect = name in _CHECKED_FILTERS and not test
 
     @wraps(func)  # keeps Jinja's pass_context / pass_eval_context marker
     def checked(*args: Any, **kwargs: Any) -> Any:
@@ -614,6 +616,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         # lipsum(n=10**9) writes paragraphs without end; nothing kpictl ships uses it.
         self.globals.pop("lipsum", None)
         self.add_filters(dict(self.filters))
+        # select('in', s) runs the test once per item: each run counts.
+        tests = cast("dict[str, Callable[..., Any]]", self.tests)  # Jinja types them loosely
+        tests.update({n: _checked_filter(n, f, test=True) for n, f in tests.items()})
 
     def add_filters(self, filters: Mapping[str, Callable[..., Any]]) -> None:
         """Add filters (kpictl's escapes), counted and checked like Jinja's own."""

@@ -464,6 +464,17 @@ def test_size_limits(run, tmp_path: Path, source: str, limit: str) -> None:  # t
                 "{% set t = s + 'y' %}",
                 "{% set t = s[1:] %}",
                 "{% set t = s | list %}",
+                "{% if s is in(s) %}{% endif %}",
+            )
+        ],
+        *[
+            (source,
+             "TemplateLimitError: the template went past a limit: more than 200,000 steps "
+             "(loop iterations and calls): a loop or a macro that does not end?")
+            for source in (
+                "{% set s = 'x' * 10**6 %}{{ range(10**5) | map('string') | select('in', s) "
+                "| list }}",
+                "{% set s = 'x' * 10**6 %}{{ range(10**5) | map('replace', 'a', s) | list }}",
             )
         ],
         # Recursion without end: Python's own limit.
