@@ -477,7 +477,7 @@ def drill(
     from kpictl.drill import DrillError, as_json, build_drill, parse_at
     from kpictl.escaping import json_text
     from kpictl.registry import load_registry
-    from kpictl.render import environment, override_folder, render
+    from kpictl.render import registry_environment, render
 
     if (deviation is None) == (not outage):
         raise typer.BadParameter("give either --deviation PCT or --outage (one of them)")
@@ -507,6 +507,6 @@ def drill(
     if output_format == "json":
         text = json_text(as_json(result), indent=2) + "\n"
     else:
-        text = render(environment(override_folder(registry)), "drill/text.txt.j2", drill=result)
+        text = render(registry_environment(registry), "drill/text.txt.j2", drill=result)
     write_output(text, output)
     return 0

@@ -91,9 +91,9 @@ def map_(
 
         print_map(view)
         return 0
-    from kpictl.render import environment, override_folder
+    from kpictl.render import registry_environment
 
-    write_output(render_map(view, output_format, environment(override_folder(registry))), output)
+    write_output(render_map(view, output_format, registry_environment(registry)), output)
     return 0
 
 
@@ -146,9 +146,9 @@ def who(
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc), exit_code=1) from None
-    from kpictl.render import environment, override_folder
+    from kpictl.render import registry_environment
 
-    write_output(render_who(view, output_format, environment(override_folder(registry))), output)
+    write_output(render_who(view, output_format, registry_environment(registry)), output)
     return 0
 
 
