@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from kpictl.actuals import MAX_PROBLEMS, ActualsError, read_actuals
 from kpictl.check import check
 from kpictl.evaluate import deviation
 from tests.conftest import AS_OF, EXAMPLE
-from tests.helpers import POLICY, TODAY, Patch, Run, make
+from tests.helpers import POLICY, TODAY, Patch, Run, deadline, make
 
 Finding4 = tuple[str, str, int, str]
 
@@ -424,29 +422,13 @@ def test_a_large_actuals_file_is_read_in_constant_memory() -> None:
     assert peak < 400_000, peak
 
 
-@contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    """Fail instead of hanging: a quadratic regression would take minutes here."""
-
-    def _expired(signum: int, frame: object) -> None:
-        raise AssertionError(f"took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def test_corrections_of_many_days_take_linear_time() -> None:
     # Each later row corrects an earlier day, newest first: finding the value it
     # replaces in a list was quadratic (5,000 days took 9 s, 20,000 about 150 s).
     days = [date(1950, 1, 1) + timedelta(days=n) for n in range(20_000)]
     lines = [f"mql,2026-Q4,1,{day}\n".encode() for day in days]
     lines += [f"mql,2026-Q4,2,{day}\n".encode() for day in reversed(days)]
-    with _deadline(60):
+    with deadline(60):
         actuals = read_actuals(_Rows(len(lines), iter(lines)), "x.csv", ("mql",))  # type: ignore[arg-type]
     assert (len(actuals), actuals.more_problems) == (20_000, 20_000 - MAX_PROBLEMS)
     latest = actuals.latest("mql", "2026-Q4")

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ from kpictl import loader
 from kpictl.findings import MAX_SAME_FINDINGS, excerpt
 from kpictl.loader import MAX_FILE_BYTES, MAX_VALUES, Unreadable, read_bytes
 from tests.conftest import AS_OF
-from tests.helpers import Run, make
+from tests.helpers import Run, deadline, make
 
 FIX = (
     "kpictl reads only regular files; replace it with the file itself, or add it to "
@@ -37,22 +34,6 @@ KEY_LINES = [
 FAKE_KEY = "\n".join(
     ["-----BEGIN OPENSSH PRIVATE KEY-----", *KEY_LINES, "-----END OPENSSH PRIVATE KEY-----", ""]
 )
-
-
-@contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Fail (instead of hanging the suite) when the block runs longer than `seconds`."""
-
-    def expired(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def check_json(run: Run, root: Path) -> tuple[int, list[tuple[str, str, int, int, str]]]:

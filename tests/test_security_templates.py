@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import AS_OF, EXAMPLE
+from tests.helpers import deadline
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
 SECRET = "ghp_TOKEN0123456789"
@@ -35,17 +35,8 @@ EMAIL_COMMANDS = [
 @pytest.fixture(autouse=True)
 def _no_hang() -> Iterator[None]:
     """A regression that makes a template run without end fails here, not in CI's timeout."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise AssertionError("a template ran for more than 60 s")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(60)
-    try:
+    with deadline(60):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def checkout(tmp_path: Path, setting: str) -> Path:
