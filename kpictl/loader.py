@@ -21,10 +21,8 @@ finding, not in a message quoting the secret or a process filling the memory.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -597,19 +595,6 @@ def _too_large(limit: int) -> Unreadable:
     )
 
 
-def _kind_of(mode: int) -> str:
-    """What a file of this type (from stat) is, in words."""
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a regular file"
-
-
 def _link(path: Path, root: Path | None) -> str:
     """What a symbolic link at `path` points to, said without quoting its target."""
     try:
@@ -624,51 +609,21 @@ def _link(path: Path, root: Path | None) -> str:
 def read_bytes(path: Path, root: Path | None = None, limit: int = MAX_FILE_BYTES) -> bytes:
     """The content of the regular file `path`; links, pipes, devices and huge files raise.
 
-    Raises Unreadable. The file is opened without following a link and without
-    waiting for a FIFO's writer, then checked on the open descriptor, so what is
-    checked is what is read. At most `limit` + 1 bytes are read, whatever size the
-    file claims. `root` (the registry) only sharpens the message about a link.
+    Raises Unreadable, worded for a finding (fileio.read_regular does the reading).
+    `root` (the registry) only sharpens the message about a link.
     """
+    from kpictl.fileio import FileTooLargeError, NotRegularFileError, read_regular
+
     try:
-        mode = path.lstat().st_mode
+        return read_regular(path, limit)
+    except NotRegularFileError as exc:
+        raise _not_regular(
+            _link(path, root) if exc.kind == "a symbolic link" else exc.kind
+        ) from None
+    except FileTooLargeError:
+        raise _too_large(limit) from None
     except OSError as exc:
         raise _cannot_read(exc) from None
-    if stat.S_ISLNK(mode):
-        raise _not_regular(_link(path, root))
-    if not stat.S_ISREG(mode):  # not even opened: opening a device can have effects
-        raise _not_regular(_kind_of(mode))
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        handle = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # replaced by a link since lstat
-            raise _not_regular(_link(path, root)) from None
-        raise _cannot_read(exc) from None
-    try:
-        opened = os.fstat(handle)
-        if not stat.S_ISREG(opened.st_mode):
-            raise _not_regular(_kind_of(opened.st_mode))
-        if opened.st_size > limit:
-            raise _too_large(limit)
-        chunks: list[bytes] = []
-        size = 0
-        # Ask for what fstat promised (plus one byte, to notice growth): asking for the
-        # limit each time would allocate 8 MB for every few-KB file.
-        want = opened.st_size + 1
-        while size <= limit:
-            chunk = os.read(handle, min(want, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            want = 64 * 1024
-        if size > limit:  # it grew since fstat
-            raise _too_large(limit)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise _cannot_read(exc) from None
-    finally:
-        os.close(handle)
 
 
 def unreadable(display: Path, problem: Unreadable, settings: bool = False) -> Finding:

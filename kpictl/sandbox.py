@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import string
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -172,17 +171,16 @@ def list_overrides(folder: Path) -> Listing:
 
 def read_override(path: Path) -> str:
     """One override's source: a regular file read without following a link, bounded."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    from kpictl.fileio import FileTooLargeError, NotRegularFileError, read_regular
+
     try:
-        fd = os.open(path, flags)
+        data = read_regular(path, MAX_TEMPLATE_BYTES)
+    except NotRegularFileError:
+        raise OverrideRefused("is not a regular file") from None
+    except FileTooLargeError:
+        raise OverrideRefused(f"is larger than {MAX_TEMPLATE_BYTES:,} bytes") from None
     except OSError as exc:
         raise OverrideRefused(f"cannot be read ({exc.strerror or 'error'})") from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OverrideRefused("is not a regular file")
-        data = handle.read(MAX_TEMPLATE_BYTES + 1)
-    if len(data) > MAX_TEMPLATE_BYTES:
-        raise OverrideRefused(f"is larger than {MAX_TEMPLATE_BYTES:,} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
