@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 
 if TYPE_CHECKING:
     from icalendar import Timezone
@@ -146,7 +147,7 @@ class Cadence:
     def people(self, refs: Iterable[str], required: bool) -> list[Attendee]:
         out = []
         for ref in refs:
-            for person in self.registry.resolve(ref):
+            for person in resolve(self.registry, ref).people:
                 found = self.attendee(person, required)
                 if found is not None:
                     out.append(found)

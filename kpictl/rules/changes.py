@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from kpictl.findings import Finding
 from kpictl.models import EscalationPolicy, Kpi
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
 
 
@@ -47,7 +48,7 @@ def _policy_approvers(registry: Registry, kpi: Kpi) -> list[str]:
     if isinstance(policy, EscalationPolicy):
         for tier in policy.tiers:
             if tier.approver:
-                found.extend(person.id for person in registry.resolve(tier.approver, kpi))
+                found.extend(person.id for person in resolve(registry, tier.approver, kpi).people)
     return found
 
 
