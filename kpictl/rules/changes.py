@@ -11,9 +11,10 @@ registry next to the value it changes:
 Who may approve is read from the registry at the base commit, so a pull request
 cannot grant itself the right to approve its own change: the primary owner's
 manager (for O005, the old or the new owner's manager), or anyone the KPI's
-escalation policy names as a tier approver (roles and team leads resolved for the
-KPI). Nobody approves a change to their own KPI: the primary owner (old and new,
-for O005) is never a valid approver, even where a tier says `approver: $owner`.
+escalation policy names as a tier approver (resolved for the KPI by kpictl.resolve,
+as `escalate` would: roles, team leads, the backup standing in for someone
+inactive). Nobody approves a change to their own KPI: the primary owner (old and
+new, for O005) is never a valid approver, even where a tier says `approver: $owner`.
 """
 
 from __future__ import annotations
