@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
-from kpictl.resolve import resolve
+from kpictl.resolve import acting_owner, resolve
 
 if TYPE_CHECKING:
     from icalendar import Timezone
@@ -181,11 +181,8 @@ class Cadence:
 
     def steward(self, kpi: Kpi) -> Person | None:
         """Who checks a KPI's data: its primary owner, or the backup while they are away."""
-        for pid in (kpi.owners.primary, kpi.owners.backup):
-            person = self.registry.person(pid)
-            if person is not None and person.active:
-                return person
-        return None
+        acting = acting_owner(self.registry, kpi).people
+        return acting[0] if acting else None
 
     # Events ---------------------------------------------------------------------------
 
