@@ -106,6 +106,9 @@ def find_root(start: Path) -> Path | None:
     start = start.resolve()
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
-        if (candidate / ROOT_FILE).is_file():
+        marker = candidate / ROOT_FILE
+        # Anything but a folder marks the registry, so that a kpictl.yaml that is a
+        # link or a pipe is reported as such instead of making kpictl look further up.
+        if marker.is_symlink() or (marker.exists() and not marker.is_dir()):
             return candidate
     return None

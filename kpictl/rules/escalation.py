@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kpictl.findings import Finding
+from kpictl.findings import Finding, excerpt
 from kpictl.models import EscalationPolicy, Kpi, Tier
 from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
@@ -31,7 +31,7 @@ def tier_order(ctx: Context) -> Iterator[Finding]:
                     "E001",
                     policy.id,
                     ("tiers", i, "deviation_pct"),
-                    f"tier '{tier.name}' fires at {tier.deviation_pct:g}%, not above the "
+                    f"tier '{excerpt(tier.name)}' fires at {tier.deviation_pct:g}%, not above the "
                     f"{lower.deviation_pct:g}% of the tier before it: deviation_pct must "
                     "rise with level",
                 )
@@ -54,7 +54,7 @@ def _check_tier(
             "E002",
             policy.id,
             ("tiers", i),
-            f"tier '{tier.name}' has no approver: name who approves the corrective action",
+            f"tier '{excerpt(tier.name)}' has no approver: name who approves the corrective action",
         )
     for field, refs in (
         ("notify", tier.notify),
@@ -67,7 +67,7 @@ def _check_tier(
                     "E002",
                     policy.id,
                     ("tiers", i, "notify"),
-                    f"tier '{tier.name}' notifies nobody: list who must hear of it",
+                    f"tier '{excerpt(tier.name)}' notifies nobody: list who must hear of it",
                 )
             continue
         roles = any(ref.startswith("$") for ref in refs)
@@ -92,7 +92,9 @@ def _check_tier(
                 "E002",
                 policy.id,
                 ("tiers", i, field),
-                f"tier '{tier.name}' {field} reaches nobody{for_whom} ({'; '.join(reasons)})",
+                # Reasons name only ids, which the schema keeps to slugs.
+                f"tier '{excerpt(tier.name)}' {field} reaches nobody{for_whom} "
+                f"({'; '.join(reasons)})",
             )
 
 
