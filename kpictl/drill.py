@@ -12,10 +12,11 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from kpictl.bounds import day_problem, later
 from kpictl.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry import Registry
 from kpictl.resolve import resolve
@@ -103,13 +104,18 @@ def parse_at(value: str | None, timezone: str, now: datetime | None = None) -> d
     text = value.strip()
     try:
         if "T" not in text and " " not in text and len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), DEFAULT_START, zone)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(date.fromisoformat(text), DEFAULT_START)
+        else:
+            moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
             f"'{value}' is not a date-time: use YYYY-MM-DDTHH:MM (registry time zone), "
             "YYYY-MM-DDTHH:MM+01:00, or a date YYYY-MM-DD (09:00)"
         ) from None
+    # Checked before the time zone is applied: converting 9999-12-31T23:00 overflows.
+    problem = day_problem(moment.date())
+    if problem is not None:
+        raise ValueError(problem)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=zone)
     return moment.astimezone(zone)
@@ -229,7 +235,8 @@ def build_drill(
     for tier in tiers[tiers.index(start) :]:
         notified = _reach(registry, list(tier.notify), kpi)
         approvers = _reach(registry, [tier.approver] if tier.approver else [], kpi)
-        respond_by = (moment.astimezone(UTC) + timedelta(hours=tier.respond_hours)).astimezone(zone)
+        # Bounded: each tier answers within a year, but a policy may have many tiers.
+        respond_by = later(moment, tier.respond_hours).astimezone(zone)
         missing = [ref for ref in approvers.unresolved if ref not in notified.unresolved]
         step = Step(
             tier.level,

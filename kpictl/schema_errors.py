@@ -160,10 +160,11 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[KeyPath, str,
 def _quoted_briefly(message: str, ctx: dict[str, Any]) -> str:
     """`message` with every value it quotes from the file (its context) as an excerpt.
 
-    The models' own errors put the offending value into their message whole.
+    The models' own errors put the offending value into their message whole. A context
+    value that is the whole message is kpictl's own wording (`"{problem}"`), not a value.
     """
     for value in ctx.values():
-        if isinstance(value, str) and value and excerpt(value) != value:
+        if isinstance(value, str) and value and value != message and excerpt(value) != value:
             message = message.replace(value, excerpt(value))
     return message
 

@@ -55,19 +55,26 @@ CampaignId = Annotated[
 
 def parse_when(value: str | None) -> date | datetime | None:
     """--as-of for commands that evaluate: a date (09:00 that day) or a date-time."""
+    from kpictl.bounds import day_problem
+
     if value is None:
         return None
+    when: date | datetime
     try:
-        return date.fromisoformat(value)
+        when = date.fromisoformat(value)
     except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
-            param_hint="--as-of",
-        ) from None
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
+                param_hint="--as-of",
+            ) from None
+    # Checked before any time zone is applied: converting 9999-12-31T23:00 overflows.
+    problem = day_problem(when.date() if isinstance(when, datetime) else when)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--as-of")
+    return when
 
 
 @app.command()
