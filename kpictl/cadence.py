@@ -34,6 +34,7 @@ from kpictl.bounds import add_days
 from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
+from kpictl.resolve import acting_owner, resolve
 
 if TYPE_CHECKING:
     from icalendar import Timezone
@@ -147,7 +148,7 @@ class Cadence:
     def people(self, refs: Iterable[str], required: bool) -> list[Attendee]:
         out = []
         for ref in refs:
-            for person in self.registry.resolve(ref):
+            for person in resolve(self.registry, ref).people:
                 found = self.attendee(person, required)
                 if found is not None:
                     out.append(found)
@@ -181,11 +182,8 @@ class Cadence:
 
     def steward(self, kpi: Kpi) -> Person | None:
         """Who checks a KPI's data: its primary owner, or the backup while they are away."""
-        for pid in (kpi.owners.primary, kpi.owners.backup):
-            person = self.registry.person(pid)
-            if person is not None and person.active:
-                return person
-        return None
+        acting = acting_owner(self.registry, kpi).people
+        return acting[0] if acting else None
 
     # Events ---------------------------------------------------------------------------
 

@@ -103,42 +103,6 @@ class Registry:
     def glossary(self) -> list[GlossaryTerm]:
         return list(self.of_kind(GlossaryTerm))
 
-    def lead_of(self, team_id: str) -> Person | None:
-        team = self.team(team_id)
-        return self.person(team.lead) if team else None
-
-    def resolve(self, ref: str, kpi: Kpi | None = None) -> list[Person]:
-        """The people a notify/approver entry means: a person, a team's lead, or a role.
-
-        Roles need a KPI: `$owner` and `$backup` are its owners, `$owner.manager` the
-        primary owner's manager, `$source.owner` the owners of its data sources.
-        Unknown ids and unresolvable roles mean nobody.
-        """
-        if not ref.startswith("$"):
-            person = self.person(ref)
-            if person is not None:
-                return [person]
-            lead = self.lead_of(ref)
-            return [lead] if lead else []
-        if kpi is None:
-            return []
-        if ref == "$owner":
-            found = self.person(kpi.owners.primary)
-        elif ref == "$backup":
-            found = self.person(kpi.owners.backup)
-        elif ref == "$owner.manager":
-            owner = self.person(kpi.owners.primary)
-            found = self.person(owner.manager) if owner else None
-        else:  # $source.owner
-            people: list[Person] = []
-            for source_id in kpi.sources:
-                source = self.get(source_id)
-                owner = self.person(source.owner) if isinstance(source, DataSource) else None
-                if owner is not None and owner not in people:
-                    people.append(owner)
-            return people
-        return [found] if found else []
-
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
         return self.records[entity_id].document.location(path)

@@ -134,7 +134,8 @@ def escalate(
     """One escalation email for every KPI whose state fires a tier.
 
     To: the tier's notify list as people (roles and team leads resolved, inactive people
-    replaced by the KPI's backup); Cc: the approver. The email says what is wrong, what
+    replaced by the KPI's backup); Cc: the approver, and the KPI's owner (or the backup
+    standing in) when the tier does not notify them. The email says what is wrong, what
     may cause it (from the KPI's data lineage), what it means for the period target, what
     the tier asks for, who approves and who acts, the respond-by time and the next tier.
     A data outage gets its own email naming the source owners and the fallback source.
