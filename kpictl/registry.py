@@ -14,6 +14,7 @@ from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
 from kpictl.findings import Finding, Location, excerpt
 from kpictl.loader import Document, KeyPath, SourceFile, read_file, read_files, scan, unreadable
+from kpictl.membership import Members, exclude_in
 from kpictl.models import (
     KINDS,
     Campaign,
@@ -149,11 +150,7 @@ def _settings_from(
             _schema_finding(document, item_path, message, at_key)
             for item_path, message, at_key in validation_messages(exc, Settings)
         ]
-        exclude = data.get("exclude")
-        usable = (
-            [item for item in exclude if isinstance(item, str)] if isinstance(exclude, list) else []
-        )
-        return Settings.default(), findings, usable
+        return Settings.default(), findings, exclude_in(data)
     return settings, [], settings.exclude
 
 
@@ -327,7 +324,7 @@ def registry_from_files(
     (hidden and `exclude` left out), and findings show `shown_root / path`. `root` is
     the registry folder on disk, for template lookups.
     """
-    from kpictl.loader import parse_bytes, select_paths
+    from kpictl.loader import parse_bytes
 
     def parsed(rel: str, content: bytes | SourceFile) -> SourceFile:
         if isinstance(content, SourceFile):
@@ -338,7 +335,7 @@ def registry_from_files(
     if raw_root is None:
         return None
     registry, findings, exclude = _start(root, parsed(ROOT_FILE, raw_root))
-    for rel in select_paths([name for name in files if name != ROOT_FILE], exclude):
+    for rel in Members(exclude).entity_files(files):
         findings.extend(_add_file(registry, parsed(rel, files[rel])))
     return registry, findings
 
