@@ -22,9 +22,9 @@ from kpictl.membership import ROOT_FILE, YAML_SUFFIXES, Members
 from kpictl.registry import Registry, load_registry
 from kpictl.revisions import TrackedRegistry
 from kpictl.yamlfmt import collect
-from tests.conftest import write_registry
+from tests.conftest import AS_OF, write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
-from tests.helpers import BASE
+from tests.helpers import BASE, patched
 
 # (exclude, path, read?, why .gitignore says otherwise or None)
 TABLE: list[tuple[list[str], str, bool, str | None]] = [
@@ -141,6 +141,24 @@ def test_folders_are_entered_as_their_files_belong() -> None:
 # --------------------------------------------------------------------------------------
 
 REG = "registry"
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_changed_since_counts_only_files_the_registry_reads(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    repo = Repo.init(tmp_path / "repo")
+    write_registry(repo.path / REG, patched(), settings='version: 1\nexclude: ["drafts/**"]\n')
+    repo.commit("Add the registry")
+    repo.replace(f"{REG}/team.yaml", "name: Demand Generation", "name: Demand Gen")
+    repo.write(f"{REG}/README.md", "How we keep KPIs.\n")
+    repo.write(f"{REG}/drafts/idea.yaml", "kind: team\n")
+    repo.write(f"{REG}/.github/workflows/check.yaml", "on: push\n")
+    result = run("check", REG, "--changed-since", "HEAD", "--as-of", AS_OF, cwd=repo.path)
+    assert result.code == 0, result.out
+    assert result.err == (
+        "kpictl: --changed-since HEAD: 1 registry file changed; showing the findings in "
+        "them and those the change caused elsewhere\n"
+    )
 
 
 @requires_git
