@@ -69,6 +69,7 @@ CASES = [
     pytest.param([("kpi.yaml", "escalation: standard\n", "")], [("S001", "kpi.yaml", 1)], id="missing-escalation-no-R002"),
     pytest.param([("kpi.yaml", "backup: bob", "backup: Bob Ray")], [("S001", "kpi.yaml", 14)], id="invalid-owner-id-no-R002"),
     pytest.param([("team.yaml", "lead: ann", "lead: Ann Lee")], [("S001", "team.yaml", 5)], id="invalid-lead-no-O003"),
+    pytest.param([("people.yaml", "name: Ann Lee", "name: Ann Lee\ntitel: Lead")], [("S001", "people.yaml", 4)], id="broken-owner-no-E002"),
     pytest.param([("kpi.yaml", "sources: [crm]", "sources: []")], [("S001", "kpi.yaml", 15)], id="empty-sources-no-finding"),
     pytest.param([("people.yaml", "id: ann", "id: Ann")], [("E002", "policy.yaml", 9), ("E002", "policy.yaml", 10), ("R002", "campaign.yaml", 9), ("R002", "glossary.yaml", 5), ("R002", "kpi.yaml", 13), ("R002", "people.yaml", 12), ("R002", "source.yaml", 5), ("R002", "team.yaml", 5), ("S001", "people.yaml", 2)], id="invalid-id-is-not-an-entity"),
 ]
