@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.registry import has, load_registry
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import (
     INACTIVE_CARL,
     KPI,
@@ -142,3 +142,12 @@ def test_many_broken_copies_stay_linear(tmp_path: Path) -> None:
         ("R001", "kpi.yaml"): 1,
         ("S001", "copies.yaml"): 101,
     }
+
+
+def test_a_clean_registry_has_nothing_partial(tmp_path: Path) -> None:
+    # Guard: the example and BASE registries load as before, every entity complete, so
+    # their findings (none) and every golden built on them stay as they are.
+    for root in (EXAMPLE, make(tmp_path)):
+        registry, found = load_registry(root, tmp_path)
+        assert (found, registry.partial, registry.broken, registry.copies) == ([], {}, {}, [])
+        assert list(registry.every_record()) == list(registry.records.values())
