@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kpictl.models import Kpi
 from kpictl.registry import has, load_registry
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import (
@@ -112,7 +113,9 @@ def test_partial_entities_stay_out_of_lookups(tmp_path: Path) -> None:
         True,
         False,
     )
-    assert [copy.entity.name for copy in registry.copies] == ["Copy"]
+    (copy,) = registry.copies
+    assert isinstance(copy.entity, Kpi)
+    assert (copy.entity.name, copy.document.path.as_posix()) == ("Copy", "zz-copy.yaml")
 
 
 def test_the_cli_reports_them_together(tmp_path: Path, run: Run) -> None:
