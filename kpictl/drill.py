@@ -73,7 +73,9 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class LadderProblem:
+    """A gap in the escalation ladder the drill walked (`level`: the tier, if one)."""
+
     code: str
     level: int | None
     message: str
@@ -88,7 +90,7 @@ class Drill:
     started_at: datetime
     timezone: str
     steps: list[Step] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[LadderProblem] = field(default_factory=list)
     quiet: str | None = None  # why nothing fires, when nothing does
 
 
@@ -212,7 +214,7 @@ def build_drill(
                 f"no tier of policy {policy.id} has on_data_outage: true, so a data outage "
                 "escalates to nobody"
             )
-            drill.problems.append(Problem("outage-unhandled", None, drill.quiet))
+            drill.problems.append(LadderProblem("outage-unhandled", None, drill.quiet))
             return drill
         trigger = "data outage (this is the lowest tier with on_data_outage)"
     else:
@@ -260,13 +262,13 @@ def build_drill(
     return drill
 
 
-def _step_problems(step: Step) -> list[Problem]:
-    out: list[Problem] = []
+def _step_problems(step: Step) -> list[LadderProblem]:
+    out: list[LadderProblem] = []
     where = f"level {step.level} ({step.name})"
     for ref in step.unresolved:
         why = "; ".join(reason for of, reason in step.reasons if of == ref)
         out.append(
-            Problem(
+            LadderProblem(
                 "recipient-unresolved",
                 step.level,
                 f"{where}: '{ref}' reaches nobody ({why})",
@@ -277,7 +279,7 @@ def _step_problems(step: Step) -> list[Problem]:
         how = f" (through {', '.join(through)})" if through else ""
         instead = f"{absent.by} stands in for now; " if absent.by else ""
         out.append(
-            Problem(
+            LadderProblem(
                 "inactive-recipient",
                 step.level,
                 f"{where} notifies {absent.id}{how}, who is inactive: "
@@ -286,7 +288,7 @@ def _step_problems(step: Step) -> list[Problem]:
         )
     if not step.active_notified:
         out.append(
-            Problem(
+            LadderProblem(
                 "tier-reaches-nobody",
                 step.level,
                 f"{where} reaches nobody active: nobody would hear of the escalation",
@@ -295,7 +297,7 @@ def _step_problems(step: Step) -> list[Problem]:
     if not any(person.active for person in step.approvers):
         who = f"'{step.approver_ref}' is nobody active" if step.approver_ref else "none is named"
         out.append(
-            Problem(
+            LadderProblem(
                 "no-active-approver",
                 step.level,
                 f"{where} has no active approver ({who}): nobody can approve the corrective action",
@@ -304,7 +306,7 @@ def _step_problems(step: Step) -> list[Problem]:
     local = step.respond_by
     if local.weekday() in WEEKEND:
         out.append(
-            Problem(
+            LadderProblem(
                 "weekend-deadline",
                 step.level,
                 f"{where} must be answered by {local:%A %Y-%m-%d %H:%M}, a weekend: "
@@ -314,7 +316,7 @@ def _step_problems(step: Step) -> list[Problem]:
     return out
 
 
-def _ladder_problems(steps: list[Step]) -> list[Problem]:
+def _ladder_problems(steps: list[Step]) -> list[LadderProblem]:
     if len(steps) < 2:
         return []
     everywhere: set[str] | None = None
@@ -326,7 +328,7 @@ def _ladder_problems(steps: list[Step]) -> list[Problem]:
     levels = f"levels {steps[0].level}-{steps[-1].level}"
     for pid in sorted(everywhere or ()):
         out.append(
-            Problem(
+            LadderProblem(
                 "notified-at-every-tier",
                 None,
                 f"{names[pid].name} ({pid}) is notified at every tier ({levels}): "
