@@ -132,4 +132,4 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
             yield at(ctx, "R002", entity.id, path, message)
 
 
-RULES = (unknown_reference,)
+RULES = {"R002": unknown_reference}

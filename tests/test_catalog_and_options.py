@@ -1,0 +1,161 @@
+"""The rule catalog as the one list of what runs, and the options every command shares.
+
+- `check` runs only the rules that are on: --select, --ignore and `off` in
+  kpictl.yaml decide which rule functions run, not only which findings show;
+  an ignore comment for a rule that did not run is not reported as unused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kpictl import rules
+from kpictl.catalog import RULES
+from kpictl.check import check
+from kpictl.findings import Finding
+from kpictl.registry import load_registry
+from kpictl.rules import RULE_FUNCTIONS, Context
+from tests.conftest import EXAMPLE
+from tests.helpers import TODAY, Patch, Run, make
+
+# --- which rules run ----------------------------------------------------------------------
+
+# Codes found while loading (YAML, schema, ids) or by the ignore comments themselves.
+NOT_A_RULE_FUNCTION = {"Y001", "Y002", "Y003", "Y004", "Y005", "Y006", "S001", "R001", "X001"}
+T001_AT_20: Patch = ("kpi.yaml", "period: 2026-Q4", "period: 2027-Q1")
+
+
+def test_every_other_catalog_code_has_one_rule_function() -> None:
+    assert set(RULE_FUNCTIONS) == set(RULES) - NOT_A_RULE_FUNCTION
+
+
+@pytest.mark.parametrize(
+    "patches",
+    [
+        pytest.param([], id="clean"),
+        pytest.param(
+            [
+                T001_AT_20,
+                ("team.yaml", "lead: ann\n", ""),
+                ("kpi.yaml", "backup: bob", "backup: ann"),
+            ],
+            id="T001-O003-O001",
+        ),
+    ],
+)
+def test_a_rule_function_yields_only_its_own_code(tmp_path: Path, patches: list[Patch]) -> None:
+    registry, _ = load_registry(make(tmp_path, *patches), tmp_path)
+    ctx = Context(registry, TODAY)
+    seen = {code: {item.code for item in rule(ctx)} for code, rule in RULE_FUNCTIONS.items()}
+    assert {code: found for code, found in seen.items() if found - {code}} == {}
+
+
+def test_the_example_registry_yields_only_declared_codes() -> None:
+    registry, _ = load_registry(EXAMPLE, EXAMPLE)
+    ctx = Context(registry, TODAY)
+    for code, rule in RULE_FUNCTIONS.items():
+        assert {item.code for item in rule(ctx)} <= {code}
+
+
+def _explodes(ctx: Context) -> Iterator[Finding]:
+    raise AssertionError("O004 ran although it is not on")
+    yield  # a generator, like every rule
+
+
+@pytest.mark.parametrize(
+    ("args", "settings"),
+    [
+        pytest.param(["--select", "T001"], "version: 1\n", id="select-other"),
+        pytest.param(["--select", "no-current-target"], "version: 1\n", id="select-by-name"),
+        pytest.param(["--ignore", "O004"], "version: 1\n", id="ignore"),
+        pytest.param(["--ignore", "owner-overload"], "version: 1\n", id="ignore-by-name"),
+        pytest.param([], "version: 1\nrules:\n  O004: off\n", id="off-in-settings"),
+        pytest.param([], "version: 1\nrules:\n  owner-overload: off\n", id="off-by-name"),
+    ],
+)
+def test_a_rule_that_is_not_on_does_not_run(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, args: list[str], settings: str
+) -> None:
+    monkeypatch.setitem(rules.RULE_FUNCTIONS, "O004", _explodes)
+    root = make(tmp_path / "reg", T001_AT_20, settings=settings)
+    result = run("check", str(root), "--as-of", "2026-11-20", *args, cwd=tmp_path)
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[0].startswith("reg/kpi.yaml:20:")
+    assert " T001 " in result.out.splitlines()[0]
+
+
+def test_the_exploding_rule_does_run_when_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control for the test above: the patched rule is the one `check` calls.
+    monkeypatch.setitem(rules.RULE_FUNCTIONS, "O004", _explodes)
+    root = make(tmp_path, T001_AT_20)
+    with pytest.raises(AssertionError, match="O004 ran although it is not on"):
+        check(root, today=TODAY, select={"O004"})
+
+
+# --- X001 knows which rules ran -----------------------------------------------------------
+
+UNUSED_O004: Patch = ("kpi.yaml", "name: MQLs", "name: MQLs  # kpictl: ignore[O004]")
+USED_T001: Patch = ("kpi.yaml", "period: 2026-Q4", "period: 2027-Q1  # kpictl: ignore[T001]")
+EXPIRED_T001: Patch = (
+    "kpi.yaml",
+    "period: 2026-Q4",
+    "period: 2027-Q1  # kpictl: ignore[T001] until 2026-11-01",
+)
+T001_OFF = "version: 1\nrules:\n  T001: off\n"
+O004_OFF = "version: 1\nrules:\n  O004: off\n"
+UNUSED_MESSAGE = "ignore[O004] matches no finding on line 3: remove the comment"
+EXPIRED_MESSAGE = (
+    "ignore[T001] expired on 2026-11-01: the finding is reported again; "
+    "fix it, or extend the date with a reason"
+)
+
+
+V1 = "version: 1\n"
+UNUSED = [("X001", 3, UNUSED_MESSAGE)]
+EXPIRED = [("X001", 20, EXPIRED_MESSAGE)]
+
+# fmt: off
+X001_CASES = [
+    # O004 did not run, so nobody can say its ignore is unused.
+    pytest.param(UNUSED_O004, {"X001"}, set(), V1, [], id="select-X001-rule-not-run"),
+    pytest.param(UNUSED_O004, set(), {"O004"}, V1, [], id="ignored-rule-not-run"),
+    pytest.param(UNUSED_O004, set(), set(), O004_OFF, [], id="off-rule-not-run"),
+    # The rule ran: the ignore is judged as before.
+    pytest.param(UNUSED_O004, {"X001", "O004"}, set(), V1, UNUSED, id="select-both"),
+    pytest.param(UNUSED_O004, set(), set(), V1, UNUSED, id="everything"),
+    pytest.param(USED_T001, {"X001"}, set(), V1, [], id="used-not-run"),
+    pytest.param(USED_T001, set(), set(), T001_OFF, [], id="used-off"),
+    pytest.param(USED_T001, {"X001", "T001"}, set(), V1, [], id="used-and-ran"),
+    # An expired date is reported whether or not its rule ran.
+    pytest.param(EXPIRED_T001, {"X001"}, set(), V1, EXPIRED, id="expired-not-run"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("patch", "select", "ignore", "settings", "expected"), X001_CASES)
+def test_x001_counts_only_rules_that_ran(
+    tmp_path: Path,
+    patch: Patch,
+    select: set[str],
+    ignore: set[str],
+    settings: str,
+    expected: list[tuple[str, int, str]],
+) -> None:
+    root = make(tmp_path, patch, settings=settings)
+    result = check(root, today=TODAY, select=select, ignore=ignore, cwd=root)
+    found = [(item.code, item.location.line, item.message) for item in result.findings]
+    assert found == expected
+
+
+def test_select_gives_the_findings_of_a_full_run_of_those_codes(tmp_path: Path) -> None:
+    root = make(tmp_path, T001_AT_20, ("team.yaml", "lead: ann\n", ""), UNUSED_O004)
+    full = check(root, today=TODAY, cwd=root).findings
+    assert sorted({item.code for item in full}) == ["O003", "T001", "X001"]
+    for select in ({"T001"}, {"O003"}, {"T001", "O003"}, {"O003", "X001", "O004"}):
+        picked = check(root, today=TODAY, select=select, cwd=root).findings
+        assert picked == [item for item in full if item.code in select]
