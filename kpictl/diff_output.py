@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from kpictl.diff import EntityChange, FieldChange, RegistryDiff
 from kpictl.escaping import json_text
+from kpictl.output_formats import DiffFormat, names
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-DIFF_FORMATS = ("text", "markdown", "json")
+DIFF_FORMATS = names(DiffFormat)
 DIFF_TEMPLATES = {"text": "diff/text.txt.j2", "markdown": "diff/markdown.md.j2"}
 JSON_VERSION = 1
 

@@ -3,6 +3,8 @@
 - `check` runs only the rules that are on: --select, --ignore and `off` in
   kpictl.yaml decide which rule functions run, not only which findings show;
   an ignore comment for a rule that did not run is not reported as unused.
+- `--format` is an enum option in every command that has one: typer lists the
+  values in --help and rejects any other value (exit 2) before the command runs.
 """
 
 from __future__ import annotations
@@ -159,3 +161,62 @@ def test_select_gives_the_findings_of_a_full_run_of_those_codes(tmp_path: Path) 
     for select in ({"T001"}, {"O003"}, {"T001", "O003"}, {"O003", "X001", "O004"}):
         picked = check(root, today=TODAY, select=select, cwd=root).findings
         assert picked == [item for item in full if item.code in select]
+
+
+# --- --format: one enum per command -------------------------------------------------------
+
+# (command and the arguments it needs to get as far as parsing, the values in order)
+FORMAT_COMMANDS = [
+    pytest.param(["check"], "text|json|github|sarif|junit", id="check"),
+    pytest.param(["status", "-a", "x.csv"], "text|markdown|json|csv", id="status"),
+    pytest.param(["map"], "text|markdown|mermaid|dot|json|html", id="map"),
+    pytest.param(["who", "ann"], "text|markdown|json", id="who"),
+    pytest.param(["diff"], "text|markdown|json", id="diff"),
+    pytest.param(["changelog", "mql"], "text|markdown|json", id="changelog"),
+    pytest.param(["drill", "mql"], "text|json", id="drill"),
+]
+
+
+@pytest.mark.parametrize(("args", "values"), FORMAT_COMMANDS)
+def test_help_lists_the_formats(run: Run, args: list[str], values: str) -> None:
+    result = run(args[0], "--help")
+    assert (result.code, result.err) == (0, "")
+    assert f"-f, --format <{values}>" in result.out
+
+
+@pytest.mark.parametrize(("args", "values"), FORMAT_COMMANDS)
+@pytest.mark.parametrize("option", ["-f", "--format"])
+def test_an_unknown_format_is_a_usage_error(
+    tmp_path: Path, run: Run, args: list[str], values: str, option: str
+) -> None:
+    # Run in an empty folder: typer refuses the value before any registry is looked for.
+    result = run(*args, option, "pdf", cwd=tmp_path)
+    choices = ", ".join(f"'{value}'" for value in values.split("|"))
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith(f"Usage: kpictl {args[0]} [OPTIONS]")
+    assert result.err.endswith(
+        f"\n\nError: Invalid value for '-f' / '--format': Value error, 'pdf' is not one of "
+        f"{choices}.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("enum_name", "module", "attribute"),
+    [
+        ("CheckFormat", "kpictl.formats", "FORMATS"),
+        ("StatusFormat", "kpictl.status", "FORMATS"),
+        ("MapFormat", "kpictl.views.output", "MAP_FORMATS"),
+        ("WhoFormat", "kpictl.views.output", "WHO_FORMATS"),
+        ("DiffFormat", "kpictl.diff_output", "DIFF_FORMATS"),
+        ("ChangelogFormat", "kpictl.changelog", "CHANGELOG_FORMATS"),
+    ],
+)
+def test_renderers_and_options_share_one_list(enum_name: str, module: str, attribute: str) -> None:
+    import importlib
+
+    from kpictl import output_formats
+
+    formats = getattr(output_formats, enum_name)
+    assert getattr(importlib.import_module(module), attribute) == output_formats.names(formats)
+    assert all(type(name) is str for name in output_formats.names(formats))

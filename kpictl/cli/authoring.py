@@ -10,6 +10,7 @@ import typer
 
 from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
 from kpictl.errors import KpictlError
+from kpictl.output_formats import DrillFormat
 
 
 @app.command()
@@ -454,11 +455,9 @@ def drill(
         ),
     ] = None,
     output_format: Annotated[
-        str,
-        typer.Option(
-            "--format", "-f", metavar="FORMAT", help="text (default) or json.", show_default=False
-        ),
-    ] = "text",
+        DrillFormat,
+        typer.Option("-f", "--format", help="text (default) or json.", show_default=False),
+    ] = DrillFormat.text,
     output: Annotated[Path | None, output_option("the rehearsal")] = None,
 ) -> int:
     """Rehearse a KPI's escalation (a tabletop exercise): nothing is sent.
@@ -491,10 +490,6 @@ def drill(
         raise typer.BadParameter(
             "the deviation is a percentage behind target: 0 or more", param_hint="--deviation"
         )
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format: use text or json", param_hint="--format"
-        )
     registry, _ = load_registry(resolve_registry(path))
     try:
         start = parse_at(at, registry.settings.timezone)
@@ -504,7 +499,7 @@ def drill(
         result = build_drill(registry, kpi_id, start, deviation=deviation, outage=outage)
     except DrillError as exc:
         raise KpictlError(str(exc), exit_code=1) from None
-    if output_format == "json":
+    if output_format == DrillFormat.json:
         text = json_text(as_json(result), indent=2) + "\n"
     else:
         text = render(registry_environment(registry), "drill/text.txt.j2", drill=result)

@@ -8,6 +8,7 @@ import typer
 
 from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
 from kpictl.errors import KpictlError
+from kpictl.output_formats import StatusFormat
 
 if TYPE_CHECKING:
     from kpictl.models import Campaign
@@ -82,14 +83,13 @@ def status(
     actuals: Actuals,
     path: RegistryPath = None,
     output_format: Annotated[
-        str,
+        StatusFormat,
         typer.Option(
-            "--format",
             "-f",
-            metavar="FORMAT",
+            "--format",
             help="text (default), markdown (paste it into the weekly review), json or csv.",
         ),
-    ] = "text",
+    ] = StatusFormat.text,
     output: Annotated[Path | None, output_option("the scorecard")] = None,
     as_of: When = None,
 ) -> int:
@@ -103,11 +103,6 @@ def status(
     """
     from kpictl import status as scorecard
 
-    if output_format not in scorecard.FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format for status: use {', '.join(scorecard.FORMATS)}",
-            param_hint="--format",
-        )
     when = parse_when(as_of)
     from kpictl.emails.env import environment_for
     from kpictl.evaluate import evaluate
@@ -116,8 +111,9 @@ def status(
     session = open_session(resolve_registry(path), actuals, when)
     assert session.actuals is not None
     statuses = evaluate(session.registry, session.actuals, session.moment)
-    env = environment_for(session.registry) if output_format in ("text", "markdown") else None
-    text = scorecard.render(session.registry, statuses, session.moment, output_format, env)
+    words = output_format in (StatusFormat.text, StatusFormat.markdown)
+    env = environment_for(session.registry) if words else None
+    text = scorecard.render(session.registry, statuses, session.moment, output_format.value, env)
     write_output(text, output)
     return 0
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from kpictl.check import CheckResult
 from kpictl.findings import Severity
+from kpictl.output_formats import CheckFormat, names
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Report:
 
 Writer = Callable[[Report], str]
 
-FORMATS = ("text", "json", "github", "sarif", "junit")
+FORMATS = names(CheckFormat)
 
 
 def writer(name: str) -> Writer:

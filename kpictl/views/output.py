@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from kpictl.escaping import json_text
+from kpictl.output_formats import MapFormat, WhoFormat, names
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from jinja2 import Environment
     from jinja2.runtime import Macro
 
-MAP_FORMATS = ("text", "markdown", "mermaid", "dot", "json", "html")
-WHO_FORMATS = ("text", "markdown", "json")
+MAP_FORMATS = names(MapFormat)
+WHO_FORMATS = names(WhoFormat)
 MAP_TEMPLATES = {
     "text": "map/text.txt.j2",
     "markdown": "map/markdown.md.j2",
