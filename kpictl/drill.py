@@ -12,18 +12,17 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from kpictl.bounds import day_problem, later
+from kpictl.bounds import later
+from kpictl.evaluate import evaluation_moment
 from kpictl.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry import Registry
 from kpictl.resolve import resolve
 from kpictl.schema_errors import suggest
 
-# A date given without a time means the start of that working day.
-DEFAULT_START = time(9, 0)
 WEEKEND = (5, 6)  # Saturday, Sunday
 
 
@@ -94,33 +93,13 @@ class Drill:
     quiet: str | None = None  # why nothing fires, when nothing does
 
 
-def parse_at(value: str | None, timezone: str, now: datetime | None = None) -> datetime:
-    """`--at`: an ISO date-time (offset optional; default the registry's zone) or a date.
-
-    A date alone means 09:00 that day. Default: now, to the minute.
+def start_moment(when: date | None, timezone: str, now: datetime | None = None) -> datetime:
+    """When the drill starts: `--at` as kpictl.cli.dates parsed it, read as every
+    command reads a moment (a date is 09:00 that day; a naive date-time is in the
+    registry's time zone). Default: now, to the minute.
     """
-    zone = ZoneInfo(timezone)
-    if value is None:
-        current = (now or datetime.now(UTC)).astimezone(zone)
-        return current.replace(second=0, microsecond=0)
-    text = value.strip()
-    try:
-        if "T" not in text and " " not in text and len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), DEFAULT_START)
-        else:
-            moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"'{value}' is not a date-time: use YYYY-MM-DDTHH:MM (registry time zone), "
-            "YYYY-MM-DDTHH:MM+01:00, or a date YYYY-MM-DD (09:00)"
-        ) from None
-    # Checked before the time zone is applied: converting 9999-12-31T23:00 overflows.
-    problem = day_problem(moment.date())
-    if problem is not None:
-        raise ValueError(problem)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=zone)
-    return moment.astimezone(zone)
+    moment = evaluation_moment(when, timezone, now or datetime.now(UTC))
+    return moment if when is not None else moment.replace(second=0, microsecond=0)
 
 
 @dataclass

@@ -3,13 +3,17 @@
 - `check` runs only the rules that are on: --select, --ignore and `off` in
   kpictl.yaml decide which rule functions run, not only which findings show;
   an ignore comment for a rule that did not run is not reported as unused.
+- Every date option goes through one parser (kpictl.cli.dates): the same forms
+  are dates or moments everywhere, with the same messages.
 - `--format` is an enum option in every command that has one: typer lists the
   values in --help and rejects any other value (exit 2) before the command runs.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -220,3 +224,97 @@ def test_renderers_and_options_share_one_list(enum_name: str, module: str, attri
     formats = getattr(output_formats, enum_name)
     assert getattr(importlib.import_module(module), attribute) == output_formats.names(formats)
     assert all(type(name) is str for name in output_formats.names(formats))
+
+
+# --- date options: one parser -------------------------------------------------------------
+
+NOT_A_DATE = "is not a date: use YYYY-MM-DD"
+NOT_A_MOMENT = (
+    "is not a date or date-time: use YYYY-MM-DD (09:00), "
+    "YYYY-MM-DDTHH:MM (registry time zone) or YYYY-MM-DDTHH:MM+01:00"
+)
+
+
+CET = timezone(timedelta(hours=1))
+
+# fmt: off
+PARSE_CASES = [
+    ("2026-11-20", False, date(2026, 11, 20)),
+    ("20261120", False, date(2026, 11, 20)),
+    ("2026-11-20", True, date(2026, 11, 20)),
+    # A date stays a date where a time is allowed: 09:00 that day, not midnight.
+    ("20261120", True, date(2026, 11, 20)),
+    ("2026-11-20T08:30", True, datetime(2026, 11, 20, 8, 30)),
+    ("2026-11-20 08:30", True, datetime(2026, 11, 20, 8, 30)),
+    ("2026-11-20T08:30+01:00", True, datetime(2026, 11, 20, 8, 30, tzinfo=CET)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("value", "with_time", "expected"), PARSE_CASES)
+def test_parse_date(value: str, with_time: bool, expected: date) -> None:
+    from kpictl.cli.dates import parse_date
+
+    parsed = parse_date(value, "--x", with_time=with_time)
+    assert (type(parsed), parsed) == (type(expected), expected)
+
+
+# (command line without the option's value, option, takes a time)
+DATE_OPTIONS = [
+    pytest.param(["check", "--as-of"], "--as-of", False, id="check"),
+    pytest.param(["map", "--as-of"], "--as-of", False, id="map"),
+    pytest.param(["who", "ann", "--as-of"], "--as-of", False, id="who"),
+    pytest.param(["calendar", "--from"], "--from", False, id="calendar-from"),
+    pytest.param(["calendar", "--to"], "--to", False, id="calendar-to"),
+    pytest.param(["status", "-a", "a.csv", "--as-of"], "--as-of", True, id="status"),
+    pytest.param(["escalate", "-a", "a.csv", "--as-of"], "--as-of", True, id="escalate"),
+    pytest.param(["kickoff", "spring-push", "--as-of"], "--as-of", True, id="kickoff"),
+    pytest.param(
+        ["readout", "spring-push", "-a", "a.csv", "--as-of"], "--as-of", True, id="readout"
+    ),
+    pytest.param(["recap", "spring-push", "-a", "a.csv", "--as-of"], "--as-of", True, id="recap"),
+    pytest.param(["drill", "mql", "--outage", "--at"], "--at", True, id="drill"),
+]
+
+
+@pytest.mark.parametrize(("command", "option", "with_time"), DATE_OPTIONS)
+@pytest.mark.parametrize("value", ["next tuesday", "2026-11-20T25:00", "2026-02-30"])
+def test_a_bad_date_is_one_usage_error_everywhere(
+    tmp_path: Path, run: Run, command: list[str], option: str, with_time: bool, value: str
+) -> None:
+    root = make(tmp_path)
+    result = run(*command, value, cwd=root)
+    expected = NOT_A_MOMENT if with_time else NOT_A_DATE
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines()[-1] == f"Error: Invalid value for {option}: '{value}' {expected}"
+
+
+@pytest.mark.parametrize(("command", "option", "with_time"), DATE_OPTIONS)
+def test_a_date_time_is_taken_only_where_a_moment_is_meant(
+    tmp_path: Path, run: Run, command: list[str], option: str, with_time: bool
+) -> None:
+    root = make(tmp_path)
+    result = run(*command, "2026-11-20T09:00", cwd=root)
+    if with_time:
+        assert f"Invalid value for {option}" not in result.err
+    else:
+        assert (result.code, result.err.splitlines()[-1]) == (
+            2,
+            f"Error: Invalid value for {option}: '2026-11-20T09:00' {NOT_A_DATE}",
+        )
+
+
+def test_drill_reads_the_option_before_looking_for_the_registry(tmp_path: Path, run: Run) -> None:
+    result = run("drill", "mql", str(tmp_path / "missing"), "--outage", "--at", "soon")
+    assert (result.code, result.err.splitlines()[-1]) == (
+        2,
+        f"Error: Invalid value for --at: 'soon' {NOT_A_MOMENT}",
+    )
+
+
+@pytest.mark.parametrize("value", ["20261120", "2026-11-20", "2026-11-20T09:00"])
+def test_drill_at_a_date_starts_at_nine_like_status(run: Run, value: str) -> None:
+    # 20261120 is a date to Python: it meant 09:00 to status and midnight to drill.
+    result = run("drill", "mql", str(EXAMPLE), "--outage", "--at", value, "-f", "json")
+    assert (result.code, result.err) == (0, "")
+    assert json.loads(result.out)["started_at"] == "2026-11-20T09:00:00+01:00"

@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,24 +113,6 @@ def resolve_registry(path: Path | None) -> Path:
             f"Pass the registry folder, or create {ROOT_FILE} with `version: 1`."
         )
     return root
-
-
-def parse_as_of(value: str | None, option: str | None = None) -> date | None:
-    """A date option (YYYY-MM-DD), within the dates kpictl can count from."""
-    from kpictl.bounds import day_problem
-
-    if value is None:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date: use YYYY-MM-DD", param_hint=option
-        ) from None
-    problem = day_problem(day)
-    if problem is not None:
-        raise typer.BadParameter(problem, param_hint=option)
-    return day
 
 
 def parse_rule_list(values: list[str] | None, option: str) -> set[str]:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
+from kpictl.cli.dates import parse_date
 from kpictl.errors import KpictlError
 from kpictl.output_formats import DrillFormat
 
@@ -400,8 +401,8 @@ def calendar_(
     from kpictl.findings import Severity
     from kpictl.registry import load_registry
 
-    first = parse_as_of(start, "--from")
-    last = parse_as_of(end, "--to")
+    first = parse_date(start, "--from")
+    last = parse_date(end, "--to")
     registry, findings = load_registry(resolve_registry(path))
     first = first or registry_today(registry)
     last = last or first + DEFAULT_WINDOW
@@ -473,7 +474,7 @@ def drill(
     """
     import math
 
-    from kpictl.drill import DrillError, as_json, build_drill, parse_at
+    from kpictl.drill import DrillError, as_json, build_drill, start_moment
     from kpictl.escaping import json_text
     from kpictl.registry import load_registry
     from kpictl.render import registry_environment, render
@@ -490,11 +491,9 @@ def drill(
         raise typer.BadParameter(
             "the deviation is a percentage behind target: 0 or more", param_hint="--deviation"
         )
+    when = parse_date(at, "--at", with_time=True)
     registry, _ = load_registry(resolve_registry(path))
-    try:
-        start = parse_at(at, registry.settings.timezone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--at") from None
+    start = start_moment(when, registry.settings.timezone)
     try:
         result = build_drill(registry, kpi_id, start, deviation=deviation, outage=outage)
     except DrillError as exc:

@@ -11,12 +11,12 @@ from kpictl.cli import (
     RegistryPath,
     app,
     output_option,
-    parse_as_of,
     parse_rule_list,
     resolve_registry,
     use_color,
     write_output,
 )
+from kpictl.cli.dates import parse_date
 from kpictl.output_formats import CheckFormat
 
 FORMAT_HELP = (
@@ -112,7 +112,7 @@ def check(
         raise typer.BadParameter(str(exc), param_hint="--fail-on") from None
     selected = parse_rule_list(select, "--select")
     ignored = parse_rule_list(ignore, "--ignore")
-    today = parse_as_of(as_of, "--as-of")
+    today = parse_date(as_of, "--as-of")
     root = resolve_registry(path)
 
     if changed_since is not None or base is not None:

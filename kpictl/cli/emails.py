@@ -1,12 +1,13 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
+from kpictl.cli.dates import parse_date
 from kpictl.errors import KpictlError
 from kpictl.output_formats import StatusFormat
 
@@ -54,30 +55,6 @@ CampaignId = Annotated[
 ]
 
 
-def parse_when(value: str | None) -> date | datetime | None:
-    """--as-of for commands that evaluate: a date (09:00 that day) or a date-time."""
-    from kpictl.bounds import day_problem
-
-    if value is None:
-        return None
-    when: date | datetime
-    try:
-        when = date.fromisoformat(value)
-    except ValueError:
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise typer.BadParameter(
-                f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
-                param_hint="--as-of",
-            ) from None
-    # Checked before any time zone is applied: converting 9999-12-31T23:00 overflows.
-    problem = day_problem(when.date() if isinstance(when, datetime) else when)
-    if problem is not None:
-        raise typer.BadParameter(problem, param_hint="--as-of")
-    return when
-
-
 @app.command()
 def status(
     actuals: Actuals,
@@ -103,7 +80,7 @@ def status(
     """
     from kpictl import status as scorecard
 
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
     from kpictl.evaluate import evaluate
     from kpictl.outbox import open_session
@@ -137,7 +114,7 @@ def escalate(
     A data outage gets its own email naming the source owners and the fallback source.
     Without --out or --send, prints a summary and every email's text.
     """
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.evaluate import evaluate
     from kpictl.outbox import deliver, open_session
 
@@ -178,7 +155,7 @@ def kickoff(
     (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
     and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.outbox import check_signers, deliver, find_campaign, open_session
     from kpictl.rules.base import Context
     from kpictl.rules.campaigns import approver_signed
@@ -207,7 +184,9 @@ def _charter_session(
     """The evaluation session and the charter for a campaign email; refuses a draft."""
     from kpictl.outbox import find_campaign, open_session
 
-    session = open_session(resolve_registry(path), actuals, parse_when(as_of))
+    session = open_session(
+        resolve_registry(path), actuals, parse_date(as_of, "--as-of", with_time=True)
+    )
     charter = find_campaign(session.registry, campaign)
     if charter.status == "draft":
         raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
+from kpictl.cli.dates import parse_date
 from kpictl.errors import KpictlError
 from kpictl.output_formats import MapFormat, WhoFormat
 
@@ -77,7 +78,7 @@ def map_(
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
+    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
         view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
     except UnknownId as exc:
@@ -127,7 +128,7 @@ def who(
     from kpictl.views.load import checked_registry
     from kpictl.views.output import render_who
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
+    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
