@@ -94,7 +94,7 @@ class Drill:
 
 
 def start_moment(when: date | None, timezone: str, now: datetime | None = None) -> datetime:
-    """When the drill starts: `--at` as kpictl.cli.dates parsed it, read as every
+    """When the drill starts: `--at` as kpictl.cli.parse_date parsed it, read as every
     command reads a moment (a date is 09:00 that day; a naive date-time is in the
     registry's time zone). Default: now, to the minute.
     """

@@ -3,7 +3,7 @@
 - `check` runs only the rules that are on: --select, --ignore and `off` in
   kpictl.yaml decide which rule functions run, not only which findings show;
   an ignore comment for a rule that did not run is not reported as unused.
-- Every date option goes through one parser (kpictl.cli.dates): the same forms
+- Every date option goes through one parser (kpictl.cli.parse_date): the same forms
   are dates or moments everywhere, with the same messages.
 - `--format` is an enum option in every command that has one: typer lists the
   values in --help and rejects any other value (exit 2) before the command runs.
@@ -253,7 +253,7 @@ PARSE_CASES = [
 
 @pytest.mark.parametrize(("value", "with_time", "expected"), PARSE_CASES)
 def test_parse_date(value: str, with_time: bool, expected: date) -> None:
-    from kpictl.cli.dates import parse_date
+    from kpictl.cli import parse_date
 
     parsed = parse_date(value, "--x", with_time=with_time)
     assert (type(parsed), parsed) == (type(expected), expected)

@@ -11,12 +11,12 @@ from kpictl.cli import (
     RegistryPath,
     app,
     output_option,
+    parse_date,
     parse_rule_list,
     resolve_registry,
     use_color,
     write_output,
 )
-from kpictl.cli.dates import parse_date
 from kpictl.output_formats import CheckFormat
 
 FORMAT_HELP = (

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
-from kpictl.cli.dates import parse_date
+from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
 from kpictl.output_formats import StatusFormat
 
