@@ -28,10 +28,8 @@ from kpictl.errors import KpictlError
 from kpictl.fileio import read_regular
 from kpictl.git import BlobReader, Commit
 from kpictl.loader import YAML_SUFFIXES, compile_globs, parse_bytes
-from kpictl.output_formats import ChangelogFormat, names
 from kpictl.revisions import TrackedRegistry
 
-CHANGELOG_FORMATS = names(ChangelogFormat)
 CHANGELOG_TEMPLATES = {"text": "changelog/text.txt.j2", "markdown": "changelog/markdown.md.j2"}
 
 

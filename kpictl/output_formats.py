@@ -1,4 +1,4 @@
-"""The output formats of each command, as the one list both the CLI and the renderers use.
+"""The output formats of each command: the one list, which the `--format` options use.
 
 Kept free of imports beyond `enum`: the CLI builds its `--format` options from these
 before it knows which renderer it will need, and `kpictl check` must not load the
@@ -54,8 +54,3 @@ class ChangelogFormat(enum.StrEnum):
 class DrillFormat(enum.StrEnum):
     text = "text"
     json = "json"
-
-
-def names(formats: type[enum.StrEnum]) -> tuple[str, ...]:
-    """The values of `formats` as plain strings, in their documented order."""
-    return tuple(item.value for item in formats)

@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Any
 from kpictl import display
 from kpictl.escaping import json_text, spreadsheet
 from kpictl.evaluate import KpiStatus, State
-from kpictl.output_formats import StatusFormat, names
 from kpictl.registry import Registry
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-FORMATS = names(StatusFormat)
 TEMPLATES = {"text": "status/status.txt.j2", "markdown": "status/status.md.j2"}
 
 

@@ -205,25 +205,35 @@ def test_an_unknown_format_is_a_usage_error(
     )
 
 
-@pytest.mark.parametrize(
-    ("enum_name", "module", "attribute"),
-    [
-        ("CheckFormat", "kpictl.formats", "FORMATS"),
-        ("StatusFormat", "kpictl.status", "FORMATS"),
-        ("MapFormat", "kpictl.views.output", "MAP_FORMATS"),
-        ("WhoFormat", "kpictl.views.output", "WHO_FORMATS"),
-        ("DiffFormat", "kpictl.diff_output", "DIFF_FORMATS"),
-        ("ChangelogFormat", "kpictl.changelog", "CHANGELOG_FORMATS"),
-    ],
-)
-def test_renderers_and_options_share_one_list(enum_name: str, module: str, attribute: str) -> None:
+# (the enum, the module whose templates render it, their table; json is written by code)
+RENDERERS = [
+    pytest.param("StatusFormat", "kpictl.status", "TEMPLATES", {"json", "csv"}, id="status"),
+    pytest.param("MapFormat", "kpictl.views.output", "MAP_TEMPLATES", {"json"}, id="map"),
+    pytest.param("WhoFormat", "kpictl.views.output", "WHO_TEMPLATES", {"json"}, id="who"),
+    pytest.param("DiffFormat", "kpictl.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"),
+    pytest.param(
+        "ChangelogFormat", "kpictl.changelog", "CHANGELOG_TEMPLATES", {"json"}, id="changelog"
+    ),
+]
+
+
+@pytest.mark.parametrize(("enum_name", "module", "table", "by_code"), RENDERERS)
+def test_every_format_an_option_takes_has_a_renderer(
+    enum_name: str, module: str, table: str, by_code: set[str]
+) -> None:
     import importlib
 
     from kpictl import output_formats
 
-    formats = getattr(output_formats, enum_name)
-    assert getattr(importlib.import_module(module), attribute) == output_formats.names(formats)
-    assert all(type(name) is str for name in output_formats.names(formats))
+    values = {item.value for item in getattr(output_formats, enum_name)}
+    assert set(getattr(importlib.import_module(module), table)) | by_code == values
+
+
+def test_every_check_format_has_a_writer() -> None:
+    from kpictl.formats import writer
+    from kpictl.output_formats import CheckFormat
+
+    assert all(callable(writer(item.value)) for item in CheckFormat)
 
 
 # --- date options: one parser -------------------------------------------------------------

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from kpictl.check import CheckResult
 from kpictl.findings import Severity
-from kpictl.output_formats import CheckFormat, names
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,6 @@ class Report:
 
 
 Writer = Callable[[Report], str]
-
-FORMATS = names(CheckFormat)
 
 
 def writer(name: str) -> Writer:

@@ -11,7 +11,6 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from kpictl.escaping import json_text
-from kpictl.output_formats import MapFormat, WhoFormat, names
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
     from jinja2 import Environment
     from jinja2.runtime import Macro
 
-MAP_FORMATS = names(MapFormat)
-WHO_FORMATS = names(WhoFormat)
 MAP_TEMPLATES = {
     "text": "map/text.txt.j2",
     "markdown": "map/markdown.md.j2",
@@ -50,7 +47,7 @@ GRAPH_LIMIT = 150
 
 
 def render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
-    """The map in one of MAP_FORMATS."""
+    """The map in one of the formats of kpictl.output_formats.MapFormat."""
     with registry_frozen():
         return _render_map(view, output_format, env)
 
@@ -71,7 +68,7 @@ def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -
 
 
 def render_who(view: WhoView, output_format: str, env: Environment) -> str:
-    """`who` in one of WHO_FORMATS."""
+    """`who` in one of the formats of kpictl.output_formats.WhoFormat."""
     if output_format == "json":
         return who_json(view)
     return env.get_template(WHO_TEMPLATES[output_format]).render(**template_data({"view": view}))
