@@ -1,0 +1,183 @@
+"""Issue 11: the email and status use cases return data and only the CLI prints; the
+business arithmetic has one home in the evaluation code; one lineage walk, one number
+printer."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpictl.errors import KpictlError
+from tests.conftest import AS_OF, EXAMPLE, ROOT
+
+ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
+PACKAGE = ROOT / "kpictl"
+# Modules allowed to write to the terminal: the CLI, the entry point, and the rich
+# renderer the CLI hands a console to (it draws the map; it computes nothing).
+PRINTERS = ("cli/", "__main__.py", "views/terminal.py")
+
+
+# --- 1. the email and status flow: use cases return data ------------------------------
+
+
+def _writes_to_terminal(tree: ast.AST) -> list[int]:
+    """Lines that call print() or touch sys.stdout/sys.stderr other than to flush them."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "print":
+            lines.append(node.lineno)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("stdout", "stderr")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        ):
+            lines.append(node.lineno)
+    flushes = {
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "flush"
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr in ("stdout", "stderr")
+    }
+    return sorted(set(lines) - flushes)
+
+
+def test_no_module_below_the_cli_prints() -> None:
+    printing = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name.startswith(PRINTERS):
+            continue
+        lines = _writes_to_terminal(ast.parse(path.read_text(encoding="utf-8")))
+        if lines:
+            printing[name] = lines
+    assert printing == {}
+
+
+def test_the_cli_asks_no_rule_what_to_do() -> None:
+    imports = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpictl.rules"):
+                imports.append((path.name, node.module))
+    assert imports == []
+
+
+def test_no_session_is_asserted_non_none() -> None:
+    found = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "assert session" in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
+def test_loading_returns_notes_instead_of_printing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kpictl.outbox import load_actuals, load_inputs
+
+    csv = tmp_path / "actuals.csv"
+    csv.write_text(
+        "kpi,period,value,as_of\nmql,2026-Q4,12x,2026-11-20\nsql,2026-Q4,448,2026-11-27\n",
+        encoding="utf-8",
+    )
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    loaded = load_actuals(inputs.registry, str(csv), inputs.moment.date())
+    assert inputs.notes == []
+    assert loaded.notes == [
+        f"{csv}:2: value '12x' is not a number: write digits with a dot for decimals and no "
+        "thousands separators or units (1225, 36.6); row skipped",
+        f"{csv}:3: measured 2026-11-27, after the evaluation date 2026-11-20: not used",
+    ]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_broken_registry_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kpictl.outbox import load_inputs
+
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root)
+    (root / "kpis" / "broken.yaml").write_text("kind: [kpi\n", encoding="utf-8")
+    inputs = load_inputs(root, date.fromisoformat(AS_OF))
+    assert inputs.notes == [
+        "kpictl: warning: the registry has 1 error; entities that failed to load are left "
+        "out (run `kpictl check`)"
+    ]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_escalations_use_case_returns_the_outbox(capsys: pytest.CaptureFixture[str]) -> None:
+    from kpictl.outbox import escalations, load_actuals, load_inputs
+
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    outbox = escalations(inputs, load_actuals(inputs.registry, ACTUALS, date(2026, 11, 20)).actuals)
+    assert outbox.title == "Escalations for Fri 20 Nov 2026, 09:00 CET"
+    assert [email.key for email in outbox.emails] == [
+        "expansion-pipeline",
+        "branded-search-clicks",
+        "sales-cycle-length",
+        "mql",
+    ]
+    assert outbox.warnings == []
+    assert capsys.readouterr() == ("", "")
+
+
+def test_kickoff_use_case_decides_the_sign_off() -> None:
+    from kpictl.outbox import kickoff, load_inputs
+
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    with pytest.raises(KpictlError) as refused:
+        kickoff(inputs, "q1-2027-analytics-plus-upsell", None)
+    assert refused.value.exit_code == 1
+    assert str(refused.value) == (
+        "'q1-2027-analytics-plus-upsell' is not signed off by its approver jonas-keller: add "
+        "sign_off: [{by: jonas-keller, date: YYYY-MM-DD}] to the charter before the kickoff "
+        "email goes out"
+    )
+    outbox = kickoff(inputs, "q4-legacy-bi-displacement", None)
+    assert [email.key for email in outbox.emails] == ["q4-legacy-bi-displacement-kickoff"]
+    assert outbox.title == "Kickoff for q4-legacy-bi-displacement"
+
+
+def test_recap_use_case_returns_its_warnings() -> None:
+    from kpictl.outbox import load_actuals, load_inputs, recap, running_charter
+
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    actuals = load_actuals(inputs.registry, ACTUALS, date(2026, 11, 20)).actuals
+    charter = running_charter(inputs.registry, "q4-legacy-bi-displacement", "is a draft")
+    outbox = recap(inputs, charter, actuals)
+    assert outbox.warnings == [
+        "'q4-legacy-bi-displacement' is active: the recap shows results to date"
+    ]
+    assert outbox.title == "Recap of q4-legacy-bi-displacement"
+
+
+def test_delivery_report_is_data_and_the_lines_are_exact() -> None:
+    from kpictl.outbox import Delivery, delivery_failure, delivery_lines
+    from kpictl.smtp import Delivery as Sent
+    from kpictl.smtp import SendReport
+
+    report = SendReport(
+        deliveries=[
+            Sent("mql", accepted=["a@x.example"], already=["b@x.example"]),
+            Sent("sql", refused={"c@x.example": "550 no such user"}, not_sent=["d@x.example"]),
+        ],
+        error="550 no such user",
+    )
+    delivery = Delivery(report, 3, Path("sent.jsonl"))
+    assert not delivery.ok
+    assert delivery_lines(delivery) == [
+        "was sent  mql  b@x.example",
+        "sent      mql  a@x.example",
+        "refused   sql  c@x.example  (550 no such user)",
+        "not sent  sql  d@x.example",
+        "Sent 1 of 3 emails.",
+    ]
+    assert delivery_failure(delivery) == "sending stopped: 550 no such user; not sent: sql"
