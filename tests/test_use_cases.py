@@ -5,13 +5,16 @@ printer."""
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 
 from kpictl.errors import KpictlError
+from kpictl.evaluate import KpiStatus, Outlook, elapsed_days, needed_to_target, outlook
+from kpictl.models import Kpi
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
@@ -181,3 +184,129 @@ def test_delivery_report_is_data_and_the_lines_are_exact() -> None:
         "Sent 1 of 3 emails.",
     ]
     assert delivery_failure(delivery) == "sending stopped: 550 no such user; not sent: sql"
+
+
+# --- 2. business arithmetic lives in the evaluation code ------------------------------
+
+
+@functools.cache
+def _example_kpi() -> Kpi:
+    from kpictl.registry import load_registry
+
+    kpi = load_registry(EXAMPLE)[0].get("mql")
+    assert isinstance(kpi, Kpi)
+    return kpi
+
+
+def _status(pacing: str, direction: str, actual: float | None, day: date) -> KpiStatus:
+    """A KPI with a 100 target over February 2026 (28 days), evaluated at `day`."""
+    from kpictl.actuals import Actual
+    from kpictl.evaluate import State
+    from kpictl.periods import Period
+
+    kpi = _example_kpi().model_copy(update={"pacing": pacing, "direction": direction})
+    period = Period("2026-02", date(2026, 2, 1), date(2026, 2, 28))
+    share = period.elapsed_share(day)
+    return KpiStatus(
+        kpi,
+        None,
+        datetime.combine(day, time(9)),
+        State.TIER,
+        period=period,
+        target=100.0,
+        target_to_date=100.0 * share,
+        share=share,
+        actual=None if actual is None else Actual(kpi.id, period.text, actual, day, 2),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pacing", "direction", "actual", "day", "expected"),
+    [
+        # Half way, 40 of 100: ends at 80, 20 (20%) short; 60 more in 14 days is 30 a week.
+        ("linear", "increase", 40.0, date(2026, 2, 14), Outlook(80.0, 20.0, 20.0, 60.0, 30.0)),
+        # Ahead of pace: no shortfall, still 40 to gain.
+        ("linear", "increase", 60.0, date(2026, 2, 14), Outlook(120.0, None, None, 40.0, 20.0)),
+        # Target already reached: nothing needed.
+        ("linear", "increase", 110.0, date(2026, 2, 14), Outlook(220.0)),
+        # Last day: still short, but no week left to spread it over.
+        ("linear", "increase", 90.0, date(2026, 2, 28), Outlook(90.0, 10.0, 10.0, 10.0, None)),
+        # Decrease: the projection overshoots; headroom is what is left below the target.
+        (
+            "linear",
+            "decrease",
+            70.0,
+            date(2026, 2, 14),
+            Outlook(140.0, 40.0, 40.0, None, None, 30.0),
+        ),
+        (
+            "linear",
+            "decrease",
+            130.0,
+            date(2026, 2, 14),
+            Outlook(260.0, 160.0, 160.0, None, None, 0),
+        ),
+        # Flat pacing does not accrue: nothing to project.
+        ("flat", "increase", 40.0, date(2026, 2, 14), Outlook()),
+        # No value, or nothing elapsed yet: nothing to project.
+        ("linear", "increase", None, date(2026, 2, 14), Outlook()),
+        ("linear", "increase", 5.0, date(2026, 1, 31), Outlook()),
+    ],
+)
+def test_outlook_arithmetic(
+    pacing: str, direction: str, actual: float | None, day: date, expected: Outlook
+) -> None:
+    assert outlook(_status(pacing, direction, actual, day)) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "actual", "direction", "days_left", "expected"),
+    [
+        (100.0, 40.0, "increase", 14, (60.0, 30.0)),
+        (100.0, 40.0, "increase", 1, (60.0, 420.0)),
+        (100.0, 40.0, "increase", 0, (60.0, None)),
+        (100.0, 100.0, "increase", 14, (None, None)),
+        (100.0, 40.0, "decrease", 14, (None, None)),
+    ],
+)
+def test_needed_to_target(
+    target: float,
+    actual: float,
+    direction: str,
+    days_left: int,
+    expected: tuple[float | None, float | None],
+) -> None:
+    assert needed_to_target(target, actual, direction, days_left) == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "elapsed"),
+    [
+        (date(2026, 1, 31), 0),
+        (date(2026, 2, 1), 1),
+        (date(2026, 2, 14), 14),
+        (date(2026, 3, 5), 28),
+    ],
+)
+def test_elapsed_days(day: date, elapsed: int) -> None:
+    from kpictl.periods import Period
+
+    assert elapsed_days(Period("2026-02", date(2026, 2, 1), date(2026, 2, 28)), day) == elapsed
+
+
+def test_the_example_escalation_numbers() -> None:
+    # The figures tests/golden/email/mql.txt prints: about 2,210, 190 (7.9%) short,
+    # 1,175 more, about 201 a week (51 of Q4's 92 days elapsed on 20 Nov).
+    from kpictl.evaluate import evaluate
+    from kpictl.outbox import load_actuals, load_inputs
+
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    actuals = load_actuals(inputs.registry, ACTUALS, inputs.moment.date()).actuals
+    mql = next(s for s in evaluate(inputs.registry, actuals, inputs.moment) if s.kpi.id == "mql")
+    assert outlook(mql) == Outlook(
+        projection=1225 / (51 / 92),
+        shortfall=2400 - 1225 / (51 / 92),
+        shortfall_pct=(2400 - 1225 / (51 / 92)) / 2400 * 100,
+        needed=1175.0,
+        needed_per_week=1175 / (41 / 7),
+    )
