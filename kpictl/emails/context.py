@@ -27,6 +27,7 @@ from kpictl.evaluate import (
     outlook,
     readout_dates,
 )
+from kpictl.lineage import walk
 from kpictl.models import REFRESH_RANK, Campaign, DataSource, GlossaryTerm, Kpi, Person, Tier
 from kpictl.periods import Period
 from kpictl.registry import Registry
@@ -120,22 +121,16 @@ def _source_view(registry: Registry, source: DataSource) -> View:
 def lineage_view(registry: Registry, kpi: Kpi, out_by_source: dict[str, list[str]]) -> list[View]:
     """The KPI's sources, then what they are built from, breadth first."""
     views: list[View] = []
-    seen: set[str] = set()
-    queue: list[tuple[str, str | None, int]] = [(sid, None, 0) for sid in kpi.sources]
-    while queue:
-        source_id, feeds, depth = queue.pop(0)
-        source = registry.get(source_id)
-        if source_id in seen or not isinstance(source, DataSource):
-            continue
-        seen.add(source_id)
+    for step in walk(registry, kpi.sources):
+        source = step.source
         fallback = registry.get(source.fallback) if source.fallback else None
-        others = [name for name in out_by_source.get(source_id, []) if name != kpi.name]
+        others = [name for name in out_by_source.get(source.id, []) if name != kpi.name]
         views.append(
             {
                 **_source_view(registry, source),
-                "direct": depth == 0,
-                "depth": depth,
-                "feeds": feeds,
+                "direct": step.depth == 0,
+                "depth": step.depth,
+                "feeds": display.clean(step.feeds.name) if step.feeds else None,
                 "lags": REFRESH_RANK[source.refresh] > REFRESH_RANK[kpi.cadence.refresh],
                 "fallback": (
                     _source_view(registry, fallback) if isinstance(fallback, DataSource) else None
@@ -143,7 +138,6 @@ def lineage_view(registry: Registry, kpi: Kpi, out_by_source: dict[str, list[str
                 "also_out": others,
             }
         )
-        queue.extend((up, display.clean(source.name), depth + 1) for up in source.upstream)
     return views
 
 
