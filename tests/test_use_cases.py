@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from kpictl.display import written
 from kpictl.errors import KpictlError
 from kpictl.evaluate import KpiStatus, Outlook, elapsed_days, needed_to_target, outlook
+from kpictl.lineage import Cycle, Node, Trees, cycles, walk
 from kpictl.models import Kpi
+from kpictl.registry import Registry
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
@@ -310,3 +313,121 @@ def test_the_example_escalation_numbers() -> None:
         needed=1175.0,
         needed_per_week=1175 / (41 / 7),
     )
+
+
+# --- 3. one lineage walk, one way to write a number -----------------------------------
+
+SOURCE = "kind: data_source\nid: {id}\nname: {id}\nsystem: X\nowner: p\nrefresh: daily\n"
+PEOPLE = {
+    "people.yaml": "kind: person\nid: p\nname: P\nemail: p@x.example\nteam: t\n",
+    "teams.yaml": "kind: team\nid: t\nname: T\nfunction: marketing\nlead: p\n",
+}
+
+
+def _sources(tmp_path: Path, upstream: dict[str, list[str]]) -> Path:
+    from tests.conftest import write_registry
+
+    docs = [
+        SOURCE.format(id=sid) + f"upstream: [{', '.join(ups)}]\n" for sid, ups in upstream.items()
+    ]
+    return write_registry(tmp_path / "registry", {**PEOPLE, "sources.yaml": "---\n".join(docs)})
+
+
+def _registry(root: Path) -> Registry:
+    from kpictl.registry import load_registry
+
+    return load_registry(root)[0]
+
+
+def test_walk_is_breadth_first_each_source_once(tmp_path: Path) -> None:
+    # d is reached through b and c; e closes a cycle back to a; x names nothing.
+    root = _sources(
+        tmp_path, {"a": ["b", "c", "x"], "b": ["d"], "c": ["d", "e"], "d": [], "e": ["a"]}
+    )
+    steps = walk(_registry(root), ["a", "c"])
+    assert [(s.source.id, s.depth, s.feeds.id if s.feeds else None) for s in steps] == [
+        ("a", 0, None),
+        ("c", 0, None),
+        ("b", 1, "a"),
+        ("d", 1, "c"),
+        ("e", 1, "c"),
+    ]
+
+
+def test_walk_of_the_example_kpi() -> None:
+    registry = _registry(EXAMPLE)
+    kpi = registry.get("mql")
+    assert isinstance(kpi, Kpi)
+    assert [(s.source.id, s.depth) for s in walk(registry, kpi.sources)] == [
+        ("wh-lead-funnel", 0),
+        ("hubspot-crm", 1),
+        ("salesforce-crm", 1),
+    ]
+
+
+def test_trees_cut_a_cycle_where_it_closes(tmp_path: Path) -> None:
+    root = _sources(tmp_path, {"a": ["b", "b"], "b": ["c", "x"], "c": ["a"]})
+
+    def shape(node: Node) -> object:
+        mark = "!" if node.cycle else ("?" if node.source is None else "")
+        return (node.id + mark, [shape(child) for child in node.upstream])
+
+    assert shape(Trees(_registry(root)).tree("a")) == (
+        "a",
+        [("b", [("c", [("a!", [])]), ("x?", [])])],
+    )
+
+
+def test_trees_share_a_chain_without_cycles(tmp_path: Path) -> None:
+    root = _sources(tmp_path, {"a": ["c"], "b": ["c"], "c": []})
+    trees = Trees(_registry(root))
+    assert trees.tree("a").upstream[0] is trees.tree("b").upstream[0]
+
+
+def test_cycles_are_found_once_from_their_smallest_id(tmp_path: Path) -> None:
+    root = _sources(tmp_path, {"c": ["d", "a"], "a": ["b"], "b": ["c"], "d": ["d"], "e": ["a"]})
+    # Depth first from a: a → b → c → d meets d's loop first, then c → a closes a → b → c.
+    assert cycles(_registry(root)) == [Cycle(("d",), 0), Cycle(("a", "b", "c"), 0)]
+
+
+def test_check_walks_a_ladder_of_diamonds_in_linear_time(tmp_path: Path) -> None:
+    # s0 reads a0 and b0, both read s1, and so on: 2^40 paths, 121 sources. L001 used to
+    # follow every path from every source.
+    from tests.helpers import deadline, findings
+
+    n = 40
+    ladder: dict[str, list[str]] = {f"s{n}": []}
+    for i in range(n):
+        ladder |= {f"s{i}": [f"a{i}", f"b{i}"], f"a{i}": [f"s{i + 1}"], f"b{i}": [f"s{i + 1}"]}
+    ladder[f"s{n}"] = ["s0"]  # and s40 → s0 closes 2^40 cycles
+    root = _sources(tmp_path, ladder)
+    with deadline(20):
+        found = findings(root)
+    # The walk meets two: through a0 (upstream of a0, line 23) and, back at s0, through
+    # b0 (from its smallest id a1, line 47); fixing those shows the next.
+    assert found == [("L001", "sources.yaml", 23), ("L001", "sources.yaml", 47)]
+
+
+@pytest.mark.parametrize(
+    ("value", "plain", "grouped"),
+    [
+        (2400.0, "2400", "2,400"),
+        (0.35, "0.35", "0.35"),
+        (-1500000.0, "-1500000", "-1,500,000"),
+        (1234.5, "1234.5", "1,234.5"),
+        (1234567.5, "1.23457e+06", "1.23457e+06"),
+        (0.0, "0", "0"),
+    ],
+)
+def test_written_numbers(value: float, plain: str, grouped: str) -> None:
+    assert (written(value), written(value, grouped=True)) == (plain, grouped)
+
+
+def test_the_copies_are_gone() -> None:
+    sources = {
+        path.relative_to(PACKAGE).as_posix(): path.read_text(encoding="utf-8")
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert [name for name, text in sources.items() if "def format_number" in text] == []
+    assert [name for name, text in sources.items() if "queue.pop(0)" in text] == []
+    assert [name for name, text in sources.items() if "on_path.index" in text] == []
