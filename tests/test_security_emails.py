@@ -192,7 +192,7 @@ def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
     kpi = registry.get("mql")
     owner = registry.person("aisha-okafor")
     assert kpi is not None and owner is not None
-    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[union-attr]
+    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[attr-defined]
     owner.name = ENCODED_NAME
     emails = mailer_for(inputs).escalations(evaluate(registry, actuals, inputs.moment))
     message = parse(next(e for e in emails if e.key == "mql").as_bytes())
