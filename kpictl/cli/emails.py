@@ -114,7 +114,7 @@ def status(
     from kpictl.emails.env import environment_for
     from kpictl.outbox import scorecard as evaluate_all
 
-    inputs = _inputs(path, when)
+    inputs = _inputs(resolve_registry(path), when)
     statuses = evaluate_all(inputs, _actuals(inputs, actuals))
     env = environment_for(inputs.registry) if output_format in ("text", "markdown") else None
     text = scorecard.render(inputs.registry, statuses, inputs.moment, output_format, env)
@@ -144,7 +144,7 @@ def escalate(
     when = parse_when(as_of)
     from kpictl.outbox import escalations
 
-    inputs = _inputs(path, when)
+    inputs = _inputs(resolve_registry(path), when)
     outbox = escalations(inputs, _actuals(inputs, actuals))
     return _deliver(inputs, outbox, out, send, sent_log)
 
@@ -174,7 +174,7 @@ def kickoff(
     when = parse_when(as_of)
     from kpictl.outbox import kickoff as kickoff_email
 
-    inputs = _inputs(path, when)
+    inputs = _inputs(resolve_registry(path), when)
     loaded = _actuals(inputs, actuals) if actuals is not None else None
     outbox = kickoff_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
@@ -209,7 +209,8 @@ def readout(
     from kpictl.outbox import readout as readout_email
     from kpictl.outbox import running_charter
 
-    inputs = _inputs(path, parse_when(as_of))
+    root = resolve_registry(path)
+    inputs = _inputs(root, parse_when(as_of))
     loaded = _actuals(inputs, actuals)
     charter = running_charter(
         inputs.registry, campaign, "is still a draft: readouts start once the charter is signed off"
@@ -238,7 +239,8 @@ def recap(
     from kpictl.outbox import recap as recap_email
     from kpictl.outbox import running_charter
 
-    inputs = _inputs(path, parse_when(as_of))
+    root = resolve_registry(path)
+    inputs = _inputs(root, parse_when(as_of))
     loaded = _actuals(inputs, actuals)
     charter = running_charter(
         inputs.registry, campaign, "is a draft: there is nothing to recap until it has run"
@@ -247,11 +249,11 @@ def recap(
     return _deliver(inputs, outbox, out, send, sent_log)
 
 
-def _inputs(path: Path | None, when: date | datetime | None) -> "Inputs":
+def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
     """The registry and the evaluation moment; what went wrong loading it goes to stderr."""
     from kpictl.outbox import load_inputs
 
-    inputs = load_inputs(resolve_registry(path), when)
+    inputs = load_inputs(root, when)
     _print_lines(inputs.notes, sys.stderr)
     return inputs
 
