@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -558,29 +557,17 @@ PARALLEL_MIN_FILES = 400
 def read_files(items: list[tuple[Path, Path]]) -> list[SourceFile]:
     """`read_file` for many (path, display) pairs, in order; on several cores, in parallel.
 
-    Parsing is CPU-bound Python, so a large registry is shared between this process
-    and forked workers (Linux only, where fork shares the loaded modules for free),
-    each parsing a contiguous share; results come back pickled, in order.
+    Parsing is CPU-bound Python, so a large registry is parsed in worker processes.
     """
-    workers = min(os.cpu_count() or 1, 4) - 1
-    if workers < 1 or len(items) < PARALLEL_MIN_FILES or sys.platform != "linux":
-        return _read_share(items)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    if len(items) < PARALLEL_MIN_FILES:  # the usual registry: the pool helper stays unloaded
+        return [read_file(path, display) for path, display in items]
+    from kpictl.parallel import map_in_workers, usable_cpus
 
-    size = -(-len(items) // (workers + 1))
-    shares = [items[i : i + size] for i in range(0, len(items), size)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(shares) - 1, mp_context=context) as pool:
-        pending = [pool.submit(_read_share, share) for share in shares[1:]]
-        out = _read_share(shares[0])
-        for future in pending:
-            out.extend(future.result())
-    return out
+    return map_in_workers(_read_item, items, min(usable_cpus(), 4), PARALLEL_MIN_FILES)
 
 
-def _read_share(items: list[tuple[Path, Path]]) -> list[SourceFile]:
-    return [read_file(path, display) for path, display in items]
+def _read_item(item: tuple[Path, Path]) -> SourceFile:
+    return read_file(*item)
 
 
 def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:

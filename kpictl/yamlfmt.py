@@ -28,7 +28,6 @@ and the comments (as a multiset of texts) must be the same as before.
 from __future__ import annotations
 
 import io
-import os
 import re
 import typing
 from collections import Counter
@@ -43,7 +42,7 @@ from kpictl.config import ROOT_FILE, Settings
 from kpictl.loader import parse_bytes, parse_text
 from kpictl.models import KINDS
 
-# Above this many files, formatting is spread over worker processes: ruamel's
+# From this many files on, formatting is spread over worker processes: ruamel's
 # round-trip loader is pure Python and the files are independent.
 PARALLEL_THRESHOLD = 200
 
@@ -1079,21 +1078,10 @@ def format_files(
 ) -> list[Outcome]:
     """Format many (path, display) files, in worker processes when there are many."""
     work = [(path, display, write, diff) for path, display in files]
-    workers = jobs if jobs is not None else _cpus()
-    if workers <= 1 or len(work) <= PARALLEL_THRESHOLD:
-        return [_format_job(job) for job in work]
-    from concurrent.futures import ProcessPoolExecutor
+    from kpictl.parallel import map_in_workers, usable_cpus
 
-    chunk = max(1, len(work) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_format_job, work, chunksize=chunk))
-
-
-def _cpus() -> int:
-    try:
-        return min(len(os.sched_getaffinity(0)), 8)
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return min(os.cpu_count() or 1, 8)
+    workers = jobs if jobs is not None else min(usable_cpus(), 8)
+    return map_in_workers(_format_job, work, workers, PARALLEL_THRESHOLD)
 
 
 def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:

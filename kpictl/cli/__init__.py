@@ -93,7 +93,11 @@ def main(
         ),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show a traceback when kpictl itself fails.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show a traceback when kpictl itself fails, and debug notes on stderr.",
+        ),
     ] = False,
 ) -> None:
     """kpictl command line."""
