@@ -7,6 +7,7 @@ import errno
 import gc
 import os
 import sys
+from collections.abc import Iterator
 from typing import NoReturn
 
 STDOUT_CLOSED = (
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kpictl: {STDOUT_CLOSED}", file=sys.stderr)
         return 2
     try:
-        with commands_for(args):
+        with commands_for(args), _debug_log(debug):
             result = app(args=args, prog_name="kpictl", standalone_mode=False)
     except KpictlError as exc:
         if debug:
@@ -73,6 +74,26 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     return 0
+
+
+@contextlib.contextmanager
+def _debug_log(debug: bool) -> Iterator[None]:
+    """Under --debug, kpictl's debug log (such as why work ran in one process) on stderr."""
+    if not debug:  # logging stays unimported: nothing below debug level is ever logged
+        yield
+        return
+    import logging
+
+    logger = logging.getLogger("kpictl")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kpictl: debug: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:  # tests run main() many times in one process
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
 
 def run() -> NoReturn:

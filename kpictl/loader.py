@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -667,29 +666,16 @@ def read_files(items: list[tuple[Path, Path]], root: Path | None = None) -> list
     """`read_file` for many (path, display) pairs of the registry at `root`, in order;
     on several cores, in parallel.
 
-    Parsing is CPU-bound Python, so a large registry is shared between this process
-    and forked workers (Linux only, where fork shares the loaded modules for free),
-    each parsing a contiguous share; results come back pickled, in order.
+    Parsing is CPU-bound Python, so a large registry is parsed in worker processes.
     """
-    workers = min(os.cpu_count() or 1, 4) - 1
-    if workers < 1 or len(items) < PARALLEL_MIN_FILES or sys.platform != "linux":
-        return _read_share(items, root)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    if len(items) < PARALLEL_MIN_FILES:  # the usual registry: the pool helper stays unloaded
+        return [read_file(path, display, root) for path, display in items]
+    from kpictl.parallel import map_in_workers, usable_cpus
 
-    size = -(-len(items) // (workers + 1))
-    shares = [items[i : i + size] for i in range(0, len(items), size)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(shares) - 1, mp_context=context) as pool:
-        pending = [pool.submit(_read_share, share, root) for share in shares[1:]]
-        out = _read_share(shares[0], root)
-        for future in pending:
-            out.extend(future.result())
-    return out
+    def read_item(item: tuple[Path, Path]) -> SourceFile:
+        return read_file(item[0], item[1], root)
 
-
-def _read_share(items: list[tuple[Path, Path]], root: Path | None) -> list[SourceFile]:
-    return [read_file(path, display, root) for path, display in items]
+    return map_in_workers(read_item, items, min(usable_cpus(), 4), PARALLEL_MIN_FILES)
 
 
 def discover(root: Path, exclude: Sequence[str]) -> list[Path]:

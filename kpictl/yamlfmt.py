@@ -28,7 +28,6 @@ and the comments (as a multiset of texts) must be the same as before.
 from __future__ import annotations
 
 import io
-import os
 import re
 import typing
 from collections import Counter
@@ -43,7 +42,7 @@ from kpictl.config import ROOT_FILE, Settings
 from kpictl.loader import parse_bytes, parse_text
 from kpictl.models import KINDS
 
-# Above this many files, formatting is spread over worker processes: ruamel's
+# From this many files on, formatting is spread over worker processes: ruamel's
 # round-trip loader is pure Python and the files are independent.
 PARALLEL_THRESHOLD = 200
 
@@ -236,7 +235,7 @@ def _split(text: str) -> list[str]:
 
 def _scan(text: str) -> _Scan:
     """Classify every line using libyaml's event marks (C parser: fast)."""
-    from _ruamel_yaml import CParser
+    from kpictl.compat import c_parser
 
     lines = _split(text)
     kinds: list[LineKind] = []
@@ -260,7 +259,7 @@ def _scan(text: str) -> _Scan:
         if column > ends.get(line, -1):
             ends[line] = column
 
-    parser = CParser(text)
+    parser = c_parser(text)
     try:
         while True:
             event = parser.get_event()
@@ -379,12 +378,14 @@ def _anchors(
     """Every block mapping key and sequence item below `node`, in document order."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    from kpictl.compat import positions
+
     if not isinstance(node, CommentedMap | CommentedSeq) or node.fa.flow_style():
         return
     chain = (*chain, id(node))
     keys = list(node.keys()) if isinstance(node, CommentedMap) else list(range(len(node)))
     for key in keys:
-        position = node.lc.data.get(key)
+        position = positions(node).get(key)
         if position is None:  # pragma: no cover - merge keys are rejected before
             raise FormatError(1, 1, "a key or list item has no position")
         line, column = position[0], position[1]
@@ -399,6 +400,8 @@ def _anchors(
 def _ruamel_comments(node: Any, seen: set[int], found: Counter[str]) -> None:
     """The comment texts ruamel attached anywhere below `node` (to cross-check the scan)."""
     from ruamel.yaml.comments import CommentedBase
+
+    from kpictl.compat import attached_comments
 
     def take(value: Any) -> None:
         if value is None:
@@ -422,11 +425,8 @@ def _ruamel_comments(node: Any, seen: set[int], found: Counter[str]) -> None:
                 found[stripped] += 1
 
     if isinstance(node, CommentedBase):
-        ca = node.ca
-        take(ca.comment)
-        for value in ca.items.values():
+        for value in attached_comments(node):
             take(value)
-        take(ca.end)
         children: Iterable[Any] = node.values() if isinstance(node, dict) else node  # type: ignore[assignment]
         for child in children:
             _ruamel_comments(child, seen, found)
@@ -436,33 +436,14 @@ def _clear_comments(node: Any) -> None:
     """Drop ruamel's comment attachments, keeping block scalar header comments."""
     from ruamel.yaml.comments import CommentedBase
 
+    from kpictl.compat import clear_comments
+
     if not isinstance(node, CommentedBase):
         return
-    ca = node.ca
-    ca.comment = None
-    ca.end = []
-    kept = {}
-    for key, value in ca.items.items():
-        # A block scalar's header comment (`key: >-  # note`) sits in slot 3 as plain
-        # strings, and ruamel writes it back itself; slot 3 may also hold tokens.
-        header = value[3] if isinstance(value, list) and len(value) > 3 else None
-        if header and all(isinstance(item, str) for item in header):
-            kept[key] = [None, None, None, header]
-    ca.items.clear()
-    ca.items.update(kept)
+    clear_comments(node)
     children: Iterable[Any] = node.values() if isinstance(node, dict) else node  # type: ignore[assignment]
     for child in children:
         _clear_comments(child)
-
-
-def _tokens(texts: Sequence[str], column: int) -> list[Any]:
-    from ruamel.yaml.error import CommentMark
-    from ruamel.yaml.tokens import CommentToken
-
-    return [
-        CommentToken(f"{text}\n" if text else "\n", CommentMark(column if text else 0))
-        for text in texts
-    ]
 
 
 def _tidy(texts: list[str]) -> list[str]:
@@ -490,32 +471,19 @@ def _attach(
     """Write the comments planned for `node` and below; `column` is where its items start."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    from kpictl.compat import set_end_comments, set_key_comments
+
     if not isinstance(node, CommentedMap | CommentedSeq) or node.fa.flow_style():
         return
     keys = list(node.keys()) if isinstance(node, CommentedMap) else list(range(len(node)))
     for key in keys:
         anchor = table.get((id(node), key))
         if anchor is not None:
-            _write(node, key, anchor, column)
+            set_key_comments(node, key, anchor.pre, column, anchor.eol, anchor.is_item)
         _attach(node[key], column + 2, table, ends)
     end = ends.get(id(node))
     if end:
-        # ruamel only writes end comments of a collection that has a comment list.
-        if node.ca.comment is None:
-            node.ca.comment = [None, None]
-        node.ca.end = _tokens(end, column)
-
-
-def _write(container: Any, key: Any, anchor: _Anchor, column: int) -> None:
-    slots = container.ca.items.setdefault(key, [None, None, None, None])
-    if anchor.pre:
-        slots[1] = _tokens(anchor.pre, column)
-    if anchor.eol is not None:
-        from ruamel.yaml.error import CommentMark
-        from ruamel.yaml.tokens import CommentToken
-
-        token = CommentToken(anchor.eol[1] + "\n", CommentMark(anchor.eol[0]))
-        slots[0 if anchor.is_item else 2] = token
+        set_end_comments(node, end, column)
 
 
 def _hoist(node: Any, table: dict[tuple[int, Any], _Anchor]) -> None:
@@ -560,38 +528,13 @@ def _hoist(node: Any, table: dict[tuple[int, Any], _Anchor]) -> None:
 # --------------------------------------------------------------------------------------
 
 
-_EMITTER: type[Any] | None = None
-
-
-def _emitter() -> type[Any]:
-    """ruamel's round-trip emitter, with one line-break bug fixed.
-
-    After an end-of-line comment that follows a flow collection (`- {kpi: x}  # note`),
-    ruamel keeps a "no line break yet" flag set, so in a list whose key also has an
-    end-of-line comment the next block item's second key lands on the first key's line.
-    The comment ends the line, so the flag is cleared.
-    """
-    global _EMITTER
-    if _EMITTER is None:
-        from ruamel.yaml.emitter import RoundTripEmitter
-        from ruamel.yaml.events import MappingEndEvent, SequenceEndEvent
-
-        class Emitter(RoundTripEmitter):
-            def write_post_comment(self, event: Any) -> bool:
-                written = bool(super().write_post_comment(event))
-                if written and isinstance(event, MappingEndEvent | SequenceEndEvent):
-                    self.no_newline = False
-                return written
-
-        _EMITTER = Emitter
-    return _EMITTER
-
-
 def _yaml() -> Any:
     from ruamel.yaml import YAML
 
+    from kpictl.compat import fixed_emitter
+
     yaml = YAML(typ="rt")
-    yaml.Emitter = _emitter()
+    yaml.Emitter = fixed_emitter()
     yaml.preserve_quotes = True
     yaml.width = 1_000_000  # never re-wrap
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -607,28 +550,9 @@ def _fast_load(text: str, scan: _Scan) -> list[Any]:
     names and block scalar header comments (files with those take the slow road), and
     where folded text (`>`) was broken into lines, which is read back from the source.
     """
-    from _ruamel_yaml import CParser
-    from ruamel.yaml.constructor import RoundTripConstructor
-    from ruamel.yaml.resolver import VersionedResolver
+    from kpictl.compat import fast_load
 
-    class Loader(CParser, RoundTripConstructor, VersionedResolver):  # type: ignore[misc]
-        comment_handling = None
-
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            self._parser = self._composer = self
-            RoundTripConstructor.__init__(self, preserve_quotes=True, loader=self)
-            VersionedResolver.__init__(self, version=(1, 2), loader=self)
-
-    loader = Loader(text)
-    try:
-        docs = []
-        while loader.check_data():
-            doc = loader.get_data()
-            if doc is not None:
-                docs.append(doc)
-    finally:
-        loader.dispose()
+    docs = [doc for doc in fast_load(text) if doc is not None]
     for doc in docs:
         _refold(doc, scan)
     return docs
@@ -639,20 +563,22 @@ def _refold(node: Any, scan: _Scan) -> None:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import FoldedScalarString
 
+    from kpictl.compat import positions, set_fold_positions
+
     if isinstance(node, CommentedMap):
-        places = [(key, node.lc.data[key][2]) for key in node]
+        places = [(key, positions(node)[key][2]) for key in node]
     elif isinstance(node, CommentedSeq):
-        places = [(index, node.lc.data[index][0]) for index in range(len(node))]
+        places = [(index, positions(node)[index][0]) for index in range(len(node))]
     else:
         return
     for key, line in places:
         value = node[key]
         if isinstance(value, FoldedScalarString):
-            positions = _fold_positions(scan, line, str(value))
-            if positions is None:  # pragma: no cover - guarded by the scan
+            offsets = _fold_positions(scan, line, str(value))
+            if offsets is None:  # pragma: no cover - guarded by the scan
                 raise FormatError(line + 1, 1, "fmt cannot read this folded text (>)")
-            if positions:
-                value.fold_pos = positions  # type: ignore[attr-defined]
+            if offsets:
+                set_fold_positions(value, offsets)
         else:
             _refold(value, scan)
 
@@ -931,6 +857,8 @@ def _apply(doc: Any, plan: _Plan) -> None:
     """Replace ruamel's comment attachments with the planned ones."""
     from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
 
+    from kpictl.compat import set_header_comments
+
     _clear_comments(doc)
     table = {(id(anchor.container), anchor.key): anchor for anchor in plan.anchors}
     _hoist(doc, table)
@@ -948,7 +876,7 @@ def _apply(doc: Any, plan: _Plan) -> None:
     if gap and header:
         header.append("")
     if isinstance(doc, CommentedBase) and header:
-        doc.ca.comment = [None, _tokens(header, 0)]
+        set_header_comments(doc, header)
     if isinstance(doc, CommentedMap | CommentedSeq):
         _after_kept_lines(doc, table, plan.ends, [False])
     _attach(doc, 0, table, plan.ends)
@@ -1079,21 +1007,10 @@ def format_files(
 ) -> list[Outcome]:
     """Format many (path, display) files, in worker processes when there are many."""
     work = [(path, display, write, diff) for path, display in files]
-    workers = jobs if jobs is not None else _cpus()
-    if workers <= 1 or len(work) <= PARALLEL_THRESHOLD:
-        return [_format_job(job) for job in work]
-    from concurrent.futures import ProcessPoolExecutor
+    from kpictl.parallel import map_in_workers, usable_cpus
 
-    chunk = max(1, len(work) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_format_job, work, chunksize=chunk))
-
-
-def _cpus() -> int:
-    try:
-        return min(len(os.sched_getaffinity(0)), 8)
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return min(os.cpu_count() or 1, 8)
+    workers = jobs if jobs is not None else min(usable_cpus(), 8)
+    return map_in_workers(_format_job, work, workers, PARALLEL_THRESHOLD)
 
 
 def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:

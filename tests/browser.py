@@ -48,7 +48,9 @@ class BrowserError(RuntimeError):
 class Browser:
     """One headless Chromium with one page; use as a context manager."""
 
-    def __init__(self, binary: str, width: int = 1366, height: int = 768, timeout: float = 30):
+    def __init__(
+        self, binary: str, width: int = 1366, height: int = 768, timeout: float = 30
+    ) -> None:
         self.binary = binary
         self.width = width
         self.height = height

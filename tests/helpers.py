@@ -10,20 +10,22 @@ text)` adds a file. Line numbers below are what the tests point at.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import FrameType
 
 from kpictl.check import check
-from tests.conftest import AS_OF, Result, write_registry
+
+# Run and write_registry are part of this module's toolkit too: tests import them from here.
+from tests.conftest import AS_OF
+from tests.conftest import Run as Run
+from tests.conftest import write_registry as write_registry
 
 TODAY = date.fromisoformat(AS_OF)
 
 Patch = tuple[str, str | None, str]
-# The `run` fixture from conftest: run(*args, cwd=None) -> Result.
-Run = Callable[..., Result]
 Finding3 = tuple[str, str, int]
 
 PEOPLE = """\

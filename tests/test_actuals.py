@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.actuals import ActualsError, parse_actuals
-from tests.conftest import AS_OF, EXAMPLE
+from kpictl.actuals import Actuals, ActualsError, parse_actuals
+from tests.conftest import AS_OF, EXAMPLE, Run
 
 KPIS = ("mql", "sql", "nrr")
 CAMPAIGNS = ("q4-push",)
 HEADER = "kpi,period,value,as_of\n"
 
 
-def parse(text: str):  # type: ignore[no-untyped-def]
+def parse(text: str) -> Actuals:
     return parse_actuals(text, "actuals.csv", KPIS, CAMPAIGNS)
 
 
@@ -114,7 +114,7 @@ def test_unusable_file_is_an_error(text: str, row: int, message: str) -> None:
     assert message in caught.value.message
 
 
-def test_cli_reports_problems_as_file_row_lines(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reports_problems_as_file_row_lines(run: Run, tmp_path: Path) -> None:
     csv = tmp_path / "actuals.csv"
     csv.write_bytes(
         b"\xef\xbb\xbfkpi,period,value,as_of\r\nmql,2026-Q4,1225,2026-11-20\r\n"
@@ -131,7 +131,7 @@ def test_cli_reports_problems_as_file_row_lines(run, tmp_path: Path) -> None:  #
     assert ",tier," in mql  # the good row was used
 
 
-def test_cli_empty_file_cannot_run(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_empty_file_cannot_run(run: Run, tmp_path: Path) -> None:
     csv = tmp_path / "empty.csv"
     csv.write_text("")
     result = run("escalate", str(EXAMPLE), "--actuals", str(csv), "--as-of", AS_OF)
@@ -142,7 +142,7 @@ def test_cli_empty_file_cannot_run(run, tmp_path: Path) -> None:  # type: ignore
     assert result.out == ""
 
 
-def test_cli_reads_stdin(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reads_stdin(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     data = (EXAMPLE / "actuals" / "2026-11-20.csv").read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     result = run("status", str(EXAMPLE), "--actuals", "-", "--as-of", AS_OF, "-f", "json")
@@ -150,7 +150,7 @@ def test_cli_reads_stdin(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type:
     assert '"kpi": "mql"' in result.out
 
 
-def test_cli_ignores_rows_measured_after_the_evaluation_date(run) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ignores_rows_measured_after_the_evaluation_date(run: Run) -> None:
     csv = str(EXAMPLE / "actuals" / "2026-11-20.csv")
     result = run("status", str(EXAMPLE), "--actuals", csv, "--as-of", "2026-11-18", "-f", "csv")
     assert result.code == 0

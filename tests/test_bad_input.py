@@ -348,7 +348,7 @@ def test_utf16_file_is_named_as_an_encoding_problem(tmp_path: Path, run: Run) ->
     assert "binary" not in raw[0]["message"]
 
 
-def test_unclosed_bracket_points_where_it_opened(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unclosed_bracket_points_where_it_opened(tmp_path: Path, run: Run) -> None:
     from tests.conftest import write_registry
 
     write_registry(tmp_path, {"t.yaml": "kind: team\nid: [a, b\n"})
@@ -357,7 +357,7 @@ def test_unclosed_bracket_points_where_it_opened(tmp_path: Path, run) -> None:  
     assert result.out.splitlines()[0].startswith("t.yaml:2:5: Y001 [error] invalid YAML")
 
 
-def test_file_of_only_document_markers_is_empty(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_file_of_only_document_markers_is_empty(tmp_path: Path, run: Run) -> None:
     from tests.conftest import write_registry
 
     write_registry(tmp_path, {"t.yaml": "---\n---\n"})

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from tests.conftest import EXAMPLE, write_registry
+from tests.conftest import EXAMPLE, Run, write_registry
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -31,7 +31,7 @@ def attendees(event: Any) -> list[tuple[str, str, str]]:
     return [(str(a), str(a.params["cn"]), str(a.params["role"])) for a in found]
 
 
-def export(run, tmp_path: Path, *args: str) -> list[Any]:  # type: ignore[no-untyped-def]
+def export(run: Run, tmp_path: Path, *args: str) -> list[Any]:
     out = tmp_path / "cadence.ics"
     result = run("calendar", str(EXAMPLE), *args, "--out", str(out))
     assert result.code == 0, result.err
@@ -39,7 +39,7 @@ def export(run, tmp_path: Path, *args: str) -> list[Any]:  # type: ignore[no-unt
     return read(out)
 
 
-def test_the_example_registry_cadence(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_example_registry_cadence(run: Run, tmp_path: Path) -> None:
     events = export(run, tmp_path, "--from", "2026-11-20", "--to", "2027-02-18")
     uids = by_uid(events)
     assert len(uids) == len(events) == 15
@@ -96,14 +96,14 @@ def test_the_example_registry_cadence(run, tmp_path: Path) -> None:  # type: ign
     assert "readout-q4-legacy-bi-displacement-30" + domain not in uids
 
 
-def test_weekend_milestones_move_to_monday(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_weekend_milestones_move_to_monday(run: Run, tmp_path: Path) -> None:
     events = export(run, tmp_path, "--from", "2026-10-01", "--to", "2026-11-05")
     readout = by_uid(events)["readout-q4-legacy-bi-displacement-30@northwind-analytics.kpictl"]
     assert readout.decoded("dtstart").date() == date(2026, 11, 2)
     assert "falls on Saturday 2026-10-31" in str(readout["description"])
 
 
-def test_uids_are_stable_across_exports(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_uids_are_stable_across_exports(run: Run, tmp_path: Path) -> None:
     first = export(run, tmp_path, "--from", "2026-11-20", "--to", "2027-02-18")
     second = export(run, tmp_path, "--from", "2026-12-01", "--to", "2027-02-18")
     assert set(by_uid(second)) <= set(by_uid(first))
@@ -111,21 +111,21 @@ def test_uids_are_stable_across_exports(run, tmp_path: Path) -> None:  # type: i
     assert check.decoded("dtstart").date() == date(2026, 12, 7)
 
 
-def test_window_defaults_to_90_days_and_stdout(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_window_defaults_to_90_days_and_stdout(run: Run, tmp_path: Path) -> None:
     result = run("calendar", str(EXAMPLE), "--from", "2026-11-20")
     assert result.code == 0
     assert result.out.startswith("BEGIN:VCALENDAR")
     assert "UNTIL=20270218T225959Z" in result.out
 
 
-def test_bad_window(run) -> None:  # type: ignore[no-untyped-def]
+def test_bad_window(run: Run) -> None:
     result = run("calendar", str(EXAMPLE), "--from", "2026-11-20", "--to", "2026-11-01")
     assert result.code == 2
     assert "before --from" in result.err
     assert run("calendar", str(EXAMPLE), "--from", "soon").code == 2
 
 
-def test_names_are_escaped_and_inactive_owners_covered(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_names_are_escaped_and_inactive_owners_covered(run: Run, tmp_path: Path) -> None:
     root = write_registry(
         tmp_path / "reg",
         {

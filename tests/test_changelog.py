@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_golden
+from tests.conftest import Run, assert_golden
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, write_registry
 
@@ -60,21 +60,21 @@ def history(tmp_path: Path) -> Repo:
     return repo
 
 
-def test_changelog_text(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_text(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     result = run("changelog", "mql", "--registry", REG, cwd=repo.path)
     assert result.code == 0, result.err
     assert_golden("changelog/mql.txt", result.out)
 
 
-def test_changelog_markdown(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_markdown(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     result = run("changelog", "mql", "--registry", REG, "--format", "markdown", cwd=repo.path)
     assert result.code == 0, result.err
     assert_golden("changelog/mql.md", result.out)
 
 
-def test_changelog_json(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_json(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     repo.replace(f"{REG}/kpis/mql.yaml", "value: 120", "value: 125")  # uncommitted
     result = run("changelog", "mql", "--registry", REG, "-f", "json", cwd=repo.path)
@@ -118,7 +118,7 @@ def test_changelog_json(tmp_path: Path, run) -> None:  # type: ignore[no-untyped
     )
 
 
-def test_changelog_of_a_removed_kpi(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_of_a_removed_kpi(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     repo.git("rm", "-q", f"{REG}/kpis/mql.yaml")
     repo.commit("Retire MQL")
@@ -127,7 +127,7 @@ def test_changelog_of_a_removed_kpi(tmp_path: Path, run) -> None:  # type: ignor
     assert "Retire MQL\n    * removed from the registry\n" in result.out
 
 
-def test_changelog_up_to_a_ref(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_up_to_a_ref(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     result = run(
         "changelog", "mql", "--registry", REG, "--rev", "HEAD~2", "-f", "json", cwd=repo.path
@@ -136,7 +136,7 @@ def test_changelog_up_to_a_ref(tmp_path: Path, run) -> None:  # type: ignore[no-
     assert subjects == ["Raise the Q4 MQL target", "Add the MQL KPI"]
 
 
-def test_unknown_kpi(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_kpi(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     result = run("changelog", "nope", "--registry", REG, cwd=repo.path)
     assert result.code == 1
@@ -147,7 +147,7 @@ def test_unknown_kpi(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-de
     assert run("changelog", "ann", "--registry", REG, cwd=repo.path).code == 1
 
 
-def test_changelog_bad_input(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_bad_input(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     result = run("changelog", "mql", "--registry", REG, cwd=repo.path)

@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import IO
 
-from tests.conftest import AS_OF, EXAMPLE, ROOT
+from tests.conftest import AS_OF, EXAMPLE, ROOT, Run
 
 COMMANDS = [
     "check",
@@ -36,7 +38,7 @@ def listed_commands(help_text: str) -> list[str]:
     return [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
 
 
-def test_help_lists_every_command_in_order(run) -> None:  # type: ignore[no-untyped-def]
+def test_help_lists_every_command_in_order(run: Run) -> None:
     result = run("--help")
     assert result.code == 0
     assert listed_commands(result.out) == COMMANDS
@@ -62,7 +64,7 @@ def test_help_keeps_the_order_after_other_commands_ran() -> None:
     assert listed_commands(done.stdout) == COMMANDS
 
 
-def test_help_names_arguments_by_what_they_hold(run) -> None:  # type: ignore[no-untyped-def]
+def test_help_names_arguments_by_what_they_hold(run: Run) -> None:
     usage = {
         command: run(command, "--help").out.splitlines()[0]
         for command in ("check", "readout", "init", "who")
@@ -75,7 +77,7 @@ def test_help_names_arguments_by_what_they_hold(run) -> None:  # type: ignore[no
     }
 
 
-def test_unknown_command_suggests_from_every_command(run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_command_suggests_from_every_command(run: Run) -> None:
     result = run("drll")
     assert result.code == 2
     assert "No such command 'drll'. Did you mean 'drill'?" in result.err
@@ -124,15 +126,18 @@ def test_version_loads_no_command() -> None:
     assert "kpictl.registry" not in modules
 
 
-def kpictl_process(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+def kpictl_process(
+    *args: str, stdout: IO[bytes] | int | None = None, stderr: int | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m kpictl ARGS` in a fresh interpreter: the console script's exit path."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("GITHUB_ACTIONS", None)
     env.pop("PYTHONUNBUFFERED", None)  # buffered output, as for most users
-    return subprocess.Popen([sys.executable, "-m", "kpictl", *args], env=env, **kwargs)  # type: ignore[call-overload]
+    command = [sys.executable, "-m", "kpictl", *args]
+    return subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
 
 
-def test_exit_path_flushes_all_output_and_keeps_the_code(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_exit_path_flushes_all_output_and_keeps_the_code(run: Run, tmp_path: Path) -> None:
     registry = tmp_path / "reg"
     registry.mkdir()
     (registry / "kpictl.yaml").write_text("version: 1\n", encoding="utf-8")

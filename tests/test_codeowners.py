@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, Run
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import findings, make, patched, write_registry
 
@@ -46,7 +46,7 @@ def repo_with(tmp_path: Path, *patches: tuple[str, str | None, str]) -> Repo:
     return repo
 
 
-def test_writes_github_codeowners(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_writes_github_codeowners(tmp_path: Path, run: Run) -> None:
     repo = repo_with(tmp_path, *HANDLES)
     result = run("codeowners", REG, cwd=repo.path)
     assert (result.code, result.err) == (0, "")
@@ -56,7 +56,7 @@ def test_writes_github_codeowners(tmp_path: Path, run) -> None:  # type: ignore[
     assert (again.code, again.out) == (0, ".github/CODEOWNERS is up to date (4 files).\n")
 
 
-def test_check_reports_a_stale_file_with_a_diff(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_check_reports_a_stale_file_with_a_diff(tmp_path: Path, run: Run) -> None:
     repo = repo_with(tmp_path, *HANDLES)
     run("codeowners", REG, cwd=repo.path)
     repo.replace(f"{REG}/kpi.yaml", "backup: bob", "backup: ann")
@@ -72,7 +72,7 @@ def test_check_reports_a_stale_file_with_a_diff(tmp_path: Path, run) -> None:  #
     assert "@BobRay" in (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8")
 
 
-def test_keeps_hand_written_rules_around_the_block(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_keeps_hand_written_rules_around_the_block(tmp_path: Path, run: Run) -> None:
     repo = repo_with(tmp_path, *HANDLES)
     target = repo.path / "CODEOWNERS"
     target.write_text("* @acme/marketing-ops\n", encoding="utf-8")
@@ -88,7 +88,7 @@ def test_keeps_hand_written_rules_around_the_block(tmp_path: Path, run) -> None:
     assert text.endswith("# END kpictl codeowners\n/docs/ @acme/writers\n")
 
 
-def test_people_without_handles_are_listed_and_warned(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_people_without_handles_are_listed_and_warned(tmp_path: Path, run: Run) -> None:
     repo = repo_with(tmp_path, HANDLES[0], WEB)
     result = run("codeowners", REG, cwd=repo.path)
     assert result.code == 0
@@ -103,7 +103,9 @@ def test_people_without_handles_are_listed_and_warned(tmp_path: Path, run) -> No
     assert "/registry/kpi.yaml      @ann-lee\n" in text
 
 
-def test_team_owner_means_its_lead_and_inactive_people_are_left_out(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_team_owner_means_its_lead_and_inactive_people_are_left_out(
+    tmp_path: Path, run: Run
+) -> None:
     repo = repo_with(
         tmp_path,
         *HANDLES,
@@ -118,7 +120,7 @@ def test_team_owner_means_its_lead_and_inactive_people_are_left_out(tmp_path: Pa
     assert "1 inactive owner left out: bob" in result.err
 
 
-def test_not_a_git_repository(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_not_a_git_repository(tmp_path: Path, run: Run) -> None:
     make(tmp_path / "plain")
     result = run("codeowners", str(tmp_path / "plain"))
     assert (result.code, "is not in a git repository" in result.err) == (2, True)

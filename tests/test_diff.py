@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_golden
+from tests.conftest import Run, assert_golden
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, SECOND_KPI, patched, write_registry
 
@@ -80,7 +80,7 @@ def scenario(tmp_path: Path) -> Repo:
     return repo
 
 
-def test_markdown_diff_for_a_pull_request(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_diff_for_a_pull_request(tmp_path: Path, run: Run) -> None:
     repo = scenario(tmp_path)
     result = run("diff", "main", "HEAD", "--registry", REG, "--format", "markdown", cwd=repo.path)
     assert result.code == 0, result.err
@@ -88,14 +88,14 @@ def test_markdown_diff_for_a_pull_request(tmp_path: Path, run) -> None:  # type:
     assert_golden("diff/pull-request.md", result.out)
 
 
-def test_text_diff_for_a_pull_request(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_text_diff_for_a_pull_request(tmp_path: Path, run: Run) -> None:
     repo = scenario(tmp_path)
     result = run("diff", "main", "HEAD", "--registry", REG, cwd=repo.path)
     assert result.code == 0, result.err
     assert_golden("diff/pull-request.txt", result.out)
 
 
-def test_json_diff_for_a_pull_request(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_json_diff_for_a_pull_request(tmp_path: Path, run: Run) -> None:
     repo = scenario(tmp_path)
     result = run("diff", "main", "HEAD", "--registry", REG, "--format", "json", cwd=repo.path)
     data = json.loads(result.out)
@@ -139,7 +139,7 @@ def test_json_diff_for_a_pull_request(tmp_path: Path, run) -> None:  # type: ign
     ]
 
 
-def test_fail_on_breaking(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on_breaking(tmp_path: Path, run: Run) -> None:
     repo = scenario(tmp_path)
     result = run("diff", "main", "HEAD", "--registry", REG, "--fail-on-breaking", cwd=repo.path)
     assert result.code == 1
@@ -149,7 +149,7 @@ def test_fail_on_breaking(tmp_path: Path, run) -> None:  # type: ignore[no-untyp
     assert "no breaking changes" in result.out
 
 
-def test_unit_change_is_breaking(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unit_change_is_breaking(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -159,7 +159,7 @@ def test_unit_change_is_breaking(tmp_path: Path, run) -> None:  # type: ignore[n
     assert "KPI mql: unit changed from count to percent" in result.out
 
 
-def test_default_base_is_where_the_branch_left_main(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_default_base_is_where_the_branch_left_main(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -181,8 +181,8 @@ def test_default_base_is_where_the_branch_left_main(tmp_path: Path, run) -> None
 
 
 def test_default_base_in_github_actions(
-    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = Repo.init(tmp_path / "repo", branch="develop")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -194,7 +194,7 @@ def test_default_base_in_github_actions(
     assert "-10.0%" in result.out
 
 
-def test_no_default_branch(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_no_default_branch(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo", branch="trunk")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -203,7 +203,7 @@ def test_no_default_branch(tmp_path: Path, run) -> None:  # type: ignore[no-unty
     assert "cannot tell the default branch" in result.err
 
 
-def test_file_that_does_not_parse_at_base(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_file_that_does_not_parse_at_base(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, patched(("source.yaml", "refresh: daily", "refresh: [daily")))
     repo.commit("Broken source")
@@ -218,7 +218,7 @@ def test_file_that_does_not_parse_at_base(tmp_path: Path, run) -> None:  # type:
     assert "- **not compared** `crm`: CRM contacts: registry/source.yaml does not parse" in markdown
 
 
-def test_rename_and_move_between_files(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_rename_and_move_between_files(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -233,7 +233,7 @@ def test_rename_and_move_between_files(tmp_path: Path, run) -> None:  # type: ig
     assert [f["field"] for f in data["entities"][0]["fields"]] == ["file"]
 
 
-def test_removed_entity_still_defined_elsewhere_is_not_removed(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_removed_entity_still_defined_elsewhere_is_not_removed(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, patched(("team2.yaml", None, BASE["team.yaml"])))
     repo.commit("Two definitions of one team")
@@ -242,7 +242,7 @@ def test_removed_entity_still_defined_elsewhere_is_not_removed(tmp_path: Path, r
     assert json.loads(result.out)["entities"] == []
 
 
-def test_no_changes(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_no_changes(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -252,7 +252,7 @@ def test_no_changes(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def
     assert markdown.startswith("**KPI registry:** No changes to the registry.\n")
 
 
-def test_no_registry_at_base(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_no_registry_at_base(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("README.md", "Soon a registry.\n")
     repo.commit("Start")
@@ -263,7 +263,7 @@ def test_no_registry_at_base(tmp_path: Path, run) -> None:  # type: ignore[no-un
     assert data["notes"][0].startswith("There is no registry at ")
 
 
-def test_bad_refs_and_places(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_bad_refs_and_places(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     first = repo.commit("Registry")
@@ -306,7 +306,7 @@ def test_bad_refs_and_places(tmp_path: Path, run) -> None:  # type: ignore[no-un
     assert "shallow" in result.err and "git fetch --deepen" in result.err
 
 
-def test_markdown_escapes_what_people_wrote(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_escapes_what_people_wrote(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path / REG, BASE)
     repo.commit("Registry")
@@ -318,7 +318,7 @@ def test_markdown_escapes_what_people_wrote(tmp_path: Path, run) -> None:  # typ
     assert "- **added** `odd'id`: Odd" in result.out
 
 
-def test_a_new_value_under_an_old_approval_is_pointed_out(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_value_under_an_old_approval_is_pointed_out(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(
         repo.path / REG,

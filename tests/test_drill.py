@@ -11,7 +11,7 @@ import pytest
 
 from kpictl.drill import build_drill, start_moment
 from kpictl.registry import load_registry
-from tests.conftest import EXAMPLE, assert_golden, write_registry
+from tests.conftest import EXAMPLE, Run, assert_golden, write_registry
 
 
 @pytest.mark.parametrize(
@@ -30,14 +30,14 @@ from tests.conftest import EXAMPLE, assert_golden, write_registry
         ("nrr-below-threshold.txt", ["nrr", "--deviation", "1.5", "--at", "2026-11-20"]),
     ],
 )
-def test_example_registry(run, golden: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_example_registry(run: Run, golden: str, args: list[str]) -> None:
     result = run("drill", args[0], str(EXAMPLE), *args[1:])
     assert result.code == 0, result.err
     assert result.err == ""
     assert_golden(f"drill/{golden}", result.out)
 
 
-def test_json_shape(run) -> None:  # type: ignore[no-untyped-def]
+def test_json_shape(run: Run) -> None:
     result = run(
         "drill", "mql", str(EXAMPLE), "--deviation", "40", "--at", "2026-11-20T09:00", "-f", "json"
     )
@@ -167,7 +167,7 @@ def flawed(tmp_path: Path) -> Path:
     )
 
 
-def test_flags_what_would_go_wrong(run, flawed: Path) -> None:  # type: ignore[no-untyped-def]
+def test_flags_what_would_go_wrong(run: Run, flawed: Path) -> None:
     result = run("drill", "leads", str(flawed), "--deviation", "5", "--at", "2026-11-20T10:00")
     assert result.code == 0, result.err
     assert_golden("drill/flags.txt", result.out)
@@ -230,7 +230,7 @@ def test_next_tier_fires_at_the_respond_by_across_a_clock_change(flawed: Path) -
     assert drill.steps[0].respond_by.isoformat() == "2026-11-01T11:00:00-05:00"
 
 
-def test_unknown_kpi_suggests_the_closest(run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_kpi_suggests_the_closest(run: Run) -> None:
     result = run("drill", "mq1", str(EXAMPLE), "--deviation", "10")
     assert result.code == 1
     assert result.err == "kpictl: no KPI has the id 'mq1'; did you mean 'mql'?\n"
@@ -249,7 +249,7 @@ def test_unknown_kpi_suggests_the_closest(run) -> None:  # type: ignore[no-untyp
         ["mql", "--outage", "--format", "xml"],
     ],
 )
-def test_bad_arguments(run, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments(run: Run, args: list[str]) -> None:
     result = run("drill", args[0], str(EXAMPLE), *args[1:])
     assert result.code == 2
 

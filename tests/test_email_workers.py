@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kpictl import parallel
 from kpictl.emails import workers
 from tests.conftest import AS_OF, EXAMPLE, Result, write_registry
 from tests.test_emails import ACTUALS, HOSTILE
@@ -28,7 +29,7 @@ def test_workers_write_the_same_files(
     serial = run(*args, "--out", str(tmp_path / "serial"))
     serial_preview = run(*args)
     monkeypatch.setattr(workers, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(workers, "CHUNKS_PER_WORKER", 2)  # 4 emails: chunks of one
+    monkeypatch.setattr(parallel, "CHUNKS_PER_WORKER", 2)  # 4 emails: chunks of one
     forked = run(*args, "--out", str(tmp_path / "forked"))
     forked_preview = run(*args)
     assert serial.code == forked.code == 0

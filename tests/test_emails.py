@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF, EXAMPLE, assert_golden, write_registry
+from tests.conftest import AS_OF, EXAMPLE, Run, assert_golden, write_registry
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
 ESCALATIONS = ("expansion-pipeline", "branded-search-clicks", "sales-cycle-length", "mql")
@@ -61,7 +61,7 @@ def write_and_compare(out: Path, key: str) -> EmailMessage:
     return message
 
 
-def test_escalations_of_the_example_registry(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escalations_of_the_example_registry(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run(
         "escalate", str(EXAMPLE), "--actuals", ACTUALS, "--as-of", AS_OF, "--out", str(out)
@@ -77,7 +77,7 @@ def test_escalations_of_the_example_registry(run, tmp_path: Path) -> None:  # ty
         write_and_compare(out, key)
 
 
-def test_escalation_recipients(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escalation_recipients(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run("escalate", str(EXAMPLE), "--actuals", ACTUALS, "--as-of", AS_OF, "--out", str(out))
     mql = read_eml(out / "mql.eml")
@@ -101,7 +101,7 @@ def test_escalation_recipients(run, tmp_path: Path) -> None:  # type: ignore[no-
     ]
 
 
-def test_output_is_the_same_on_every_run(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_output_is_the_same_on_every_run(run: Run, tmp_path: Path) -> None:
     for name in ("a", "b"):
         run(
             "escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(tmp_path / name)
@@ -111,7 +111,7 @@ def test_output_is_the_same_on_every_run(run, tmp_path: Path) -> None:  # type: 
         assert first == (tmp_path / "b" / f"{key}.eml").read_bytes()
 
 
-def test_dry_run_prints_summary_and_text(run) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_prints_summary_and_text(run: Run) -> None:
     result = run("escalate", str(EXAMPLE), "--actuals", ACTUALS, "--as-of", AS_OF)
     assert result.code == 0 and result.err == ""
     assert_golden("email/escalate-dry-run.txt", result.out)
@@ -125,7 +125,7 @@ def test_dry_run_prints_summary_and_text(run) -> None:  # type: ignore[no-untype
         ("recap", "data-leaders-webinars-2026", "data-leaders-webinars-2026-recap"),
     ],
 )
-def test_campaign_emails(run, tmp_path: Path, command: str, campaign: str, key: str) -> None:  # type: ignore[no-untyped-def]
+def test_campaign_emails(run: Run, tmp_path: Path, command: str, campaign: str, key: str) -> None:
     out = tmp_path / "out"
     result = run(
         command, campaign, str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(out)
@@ -138,7 +138,7 @@ def test_campaign_emails(run, tmp_path: Path, command: str, campaign: str, key: 
     assert message["Reply-To"] is not None
 
 
-def test_readout_day_option(run) -> None:  # type: ignore[no-untyped-def]
+def test_readout_day_option(run: Run) -> None:
     args = ("q4-legacy-bi-displacement", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF)
     result = run("readout", *args, "--day", "60")
     assert result.code == 1
@@ -155,7 +155,7 @@ def test_readout_day_option(run) -> None:  # type: ignore[no-untyped-def]
     assert result.code == 0 and "Day 60 readout" in result.out
 
 
-def test_kickoff_refuses_an_unsigned_charter(run) -> None:  # type: ignore[no-untyped-def]
+def test_kickoff_refuses_an_unsigned_charter(run: Run) -> None:
     result = run("kickoff", "q1-2027-analytics-plus-upsell", str(EXAMPLE), "--as-of", AS_OF)
     assert result.code == 1
     assert result.out == ""
@@ -166,13 +166,13 @@ def test_kickoff_refuses_an_unsigned_charter(run) -> None:  # type: ignore[no-un
     )
 
 
-def test_recap_refuses_a_draft(run) -> None:  # type: ignore[no-untyped-def]
+def test_recap_refuses_a_draft(run: Run) -> None:
     result = run("recap", "q1-2027-analytics-plus-upsell", str(EXAMPLE), "-a", ACTUALS)
     assert result.code == 1
     assert "is a draft" in result.err
 
 
-def test_unknown_campaign_suggests(run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_campaign_suggests(run: Run) -> None:
     result = run("kickoff", "q4-legacy-bi-displacment", str(EXAMPLE))
     assert result.code == 1
     assert result.err.startswith(
@@ -182,7 +182,7 @@ def test_unknown_campaign_suggests(run) -> None:  # type: ignore[no-untyped-def]
     assert (result.code, result.err) == (1, "kpictl: 'mql' is a kpi, not a campaign\n")
 
 
-def test_status_formats(run) -> None:  # type: ignore[no-untyped-def]
+def test_status_formats(run: Run) -> None:
     for fmt, name in (("text", "txt"), ("markdown", "md"), ("json", "json"), ("csv", "csv")):
         result = run("status", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "-f", fmt)
         assert result.code == 0 and result.err == ""
@@ -247,7 +247,7 @@ HOSTILE = {
 }
 
 
-def test_hostile_names_never_reach_a_header_or_raw_html(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_names_never_reach_a_header_or_raw_html(run: Run, tmp_path: Path) -> None:
     root = write_registry(
         tmp_path / "r",
         HOSTILE,
@@ -278,7 +278,7 @@ def test_hostile_names_never_reach_a_header_or_raw_html(run, tmp_path: Path) -> 
     assert "<script>alert(1)</script>" in text  # plain text is not HTML: shown as written
 
 
-def test_m001_reports_broken_overrides(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_m001_reports_broken_overrides(run: Run, tmp_path: Path) -> None:
     import shutil
 
     root = tmp_path / "r"
@@ -309,12 +309,12 @@ def test_m001_reports_broken_overrides(run, tmp_path: Path) -> None:  # type: ig
     assert "Fine: Summer 2026 Data Leaders webinar series" in fine.out
 
 
-def test_m001_is_silent_without_overrides(run) -> None:  # type: ignore[no-untyped-def]
+def test_m001_is_silent_without_overrides(run: Run) -> None:
     result = run("check", str(EXAMPLE), "--as-of", AS_OF, "--select", "M001")
     assert (result.code, result.out) == (0, "No findings in 29 files.\n")
 
 
-def test_no_email_block_uses_a_default_sender_and_cannot_send(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_email_block_uses_a_default_sender_and_cannot_send(run: Run, tmp_path: Path) -> None:
     root = write_registry(tmp_path / "r", HOSTILE)
     csv = tmp_path / "a.csv"
     csv.write_text("kpi,period,value,as_of\nk,2026-Q4,100,2026-11-20\n")

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kpictl.actuals import parse_actuals
-from kpictl.evaluate import State, evaluate, evaluation_moment
+from kpictl.evaluate import KpiStatus, State, evaluate, evaluation_moment
 from kpictl.registry import load_registry
-from tests.conftest import write_registry
+from tests.conftest import Run, write_registry
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -79,7 +79,9 @@ escalation: policy
 {extra}"""
 
 
-def statuses(tmp_path: Path, kpis: str, csv: str, when: date | datetime, fiscal: int = 1):  # type: ignore[no-untyped-def]
+def statuses(
+    tmp_path: Path, kpis: str, csv: str, when: date | datetime, fiscal: int = 1
+) -> dict[str, KpiStatus]:
     settings = f"version: 1\ntimezone: Europe/Berlin\nfiscal_year_start_month: {fiscal}\n"
     root = write_registry(tmp_path / "r", {"base.yaml": PEOPLE, "kpis.yaml": kpis}, settings)
     registry, findings = load_registry(root)
@@ -231,7 +233,7 @@ def test_as_of_date_time_is_read_in_the_registry_time_zone() -> None:
     assert evaluation_moment(None, "Europe/Berlin", now) == now
 
 
-def test_example_registry_states(run) -> None:  # type: ignore[no-untyped-def]
+def test_example_registry_states(run: Run) -> None:
     from tests.conftest import AS_OF, EXAMPLE
 
     csv = str(EXAMPLE / "actuals" / "2026-11-20.csv")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from kpictl import yamlfmt
 from kpictl.loader import discover, parse_text
 from kpictl.yamlfmt import FormatError, format_text
-from tests.conftest import EXAMPLE, ROOT, assert_golden, write_registry
+from tests.conftest import EXAMPLE, ROOT, Run, assert_golden, write_registry
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ", "150"))
 PROPERTY = settings(
@@ -245,7 +245,7 @@ def generated_registry(root: Path, kpis: int) -> Path:
     return root
 
 
-def test_generated_registries_are_canonical(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_generated_registries_are_canonical(run: Run, tmp_path: Path) -> None:
     root = generated_registry(tmp_path / "reg", 30)
     result = run("fmt", "--check", str(root))
     assert result.code == 0, result.out
@@ -328,7 +328,8 @@ def _entity(rng: random.Random, kind: str, number: int) -> dict[str, Any]:
     if rng.random() < 0.2:
         data["title"] = None  # `title:` with nothing after it
     data = {"kind": kind, "id": f"{kind.replace('_', '-')}-{number}", **data}
-    return _shuffled(rng, data)
+    shuffled: dict[str, Any] = _shuffled(rng, data)
+    return shuffled
 
 
 def _shuffled(rng: random.Random, value: Any) -> Any:
@@ -468,7 +469,7 @@ def small_registry(root: Path) -> Path:
     )
 
 
-def test_check_lists_files_and_changes_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_lists_files_and_changes_nothing(run: Run, tmp_path: Path) -> None:
     root = small_registry(tmp_path / "reg")
     before = {p: p.read_bytes() for p in root.rglob("*.yaml")}
     result = run("fmt", "--check", str(root), cwd=tmp_path)
@@ -482,7 +483,7 @@ def test_check_lists_files_and_changes_nothing(run, tmp_path: Path) -> None:  # 
     assert {p: p.read_bytes() for p in root.rglob("*.yaml")} == before
 
 
-def test_fmt_rewrites_what_parses_and_leaves_the_broken_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_rewrites_what_parses_and_leaves_the_broken_file(run: Run, tmp_path: Path) -> None:
     root = small_registry(tmp_path / "reg")
     broken = root / "people" / "bob.yaml"
     stamp = broken.stat().st_mtime_ns
@@ -501,7 +502,7 @@ def test_fmt_rewrites_what_parses_and_leaves_the_broken_file(run, tmp_path: Path
     assert again.out == "0 files would be reformatted, 4 already formatted.\n"
 
 
-def test_fmt_leaves_no_temporary_files(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_leaves_no_temporary_files(run: Run, tmp_path: Path) -> None:
     root = small_registry(tmp_path / "reg")
     run("fmt", str(root), cwd=tmp_path)
     assert sorted(p.name for p in root.rglob("*") if p.is_file()) == [
@@ -512,7 +513,7 @@ def test_fmt_leaves_no_temporary_files(run, tmp_path: Path) -> None:  # type: ig
     ]
 
 
-def test_diff_shows_the_change(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_diff_shows_the_change(run: Run, tmp_path: Path) -> None:
     write_registry(tmp_path / "reg", {"people/ann.yaml": MESSY})
     result = run("fmt", "--check", "--diff", "reg/people/ann.yaml", cwd=tmp_path)
     assert result.code == 1
@@ -520,7 +521,7 @@ def test_diff_shows_the_change(run, tmp_path: Path) -> None:  # type: ignore[no-
     assert "+kind: person\n id: ann\n-kind: person\n name: Ann\n" in result.out
 
 
-def test_default_is_the_registry_around_the_current_folder(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_default_is_the_registry_around_the_current_folder(run: Run, tmp_path: Path) -> None:
     root = write_registry(
         tmp_path / "reg",
         {"people/ann.yaml": MESSY, "drafts/x.yaml": "id: x\nkind: team\n"},
@@ -532,7 +533,7 @@ def test_default_is_the_registry_around_the_current_folder(run, tmp_path: Path) 
     assert "1 already formatted" in result.out  # kpictl.yaml; drafts/ is excluded
 
 
-def test_missing_path(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_path(run: Run, tmp_path: Path) -> None:
     result = run("fmt", str(tmp_path / "nope.yaml"))
     assert result.code == 2
     assert "no such file or folder" in result.err

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.catalog import RULES
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, Result
 from tests.helpers import Patch, Run, make
 
 # Three findings, one per severity, in two files.
@@ -45,7 +45,7 @@ def three(tmp_path: Path) -> Path:
     return make(tmp_path, NEAR_MISS, FUTURE_ONLY, BUSINESS)
 
 
-def check(run: Run, root: Path, *options: str, cwd: Path | None = None):
+def check(run: Run, root: Path, *options: str, cwd: Path | None = None) -> Result:
     return run("check", "--as-of", AS_OF, *options, cwd=cwd or root)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, Result, Run
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, SECOND_KPI, patched, write_registry
 
@@ -48,7 +48,7 @@ def codes(out: str) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------------------
 
 
-def test_changed_since_reports_only_changed_files(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_reports_only_changed_files(tmp_path: Path, run: Run) -> None:
     # sql.yaml has no current target (T001) before the change: not the change's fault.
     repo = make_repo(tmp_path, ("sql.yaml", None, SECOND_KPI.replace("2026-Q4", "2027-Q4")))
     repo.replace(f"{REG}/kpi.yaml", "backup: bob", "backup: ann")  # O001, unstaged
@@ -64,7 +64,7 @@ def test_changed_since_reports_only_changed_files(tmp_path: Path, run) -> None: 
     assert "1 finding in unchanged files was already there at HEAD" in result.err
 
 
-def test_changed_since_reports_what_the_change_caused_elsewhere(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_reports_what_the_change_caused_elsewhere(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     # Bob leaves: people.yaml changes, but the KPI and the campaign still name him.
     people = (repo.path / REG / "people.yaml").read_text(encoding="utf-8")
@@ -79,7 +79,7 @@ def test_changed_since_reports_what_the_change_caused_elsewhere(tmp_path: Path, 
     assert "bob" in result.out
 
 
-def test_changed_since_counts_staged_untracked_and_committed(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_counts_staged_untracked_and_committed(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     base = repo.head()
     repo.git("checkout", "-q", "-b", "feature")
@@ -97,7 +97,7 @@ def test_changed_since_counts_staged_untracked_and_committed(tmp_path: Path, run
     assert "3 registry files changed" in result.err
 
 
-def test_changed_since_follows_renamed_files(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_follows_renamed_files(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     repo.git("mv", f"{REG}/kpi.yaml", f"{REG}/kpis-mql.yaml")
     repo.replace(f"{REG}/kpis-mql.yaml", "backup: bob", "backup: ann")
@@ -106,7 +106,9 @@ def test_changed_since_follows_renamed_files(tmp_path: Path, run) -> None:  # ty
     assert codes(result.out) == [("registry/kpis-mql.yaml", "O001")]
 
 
-def test_changed_since_from_inside_the_registry_at_the_repository_top(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_from_inside_the_registry_at_the_repository_top(
+    tmp_path: Path, run: Run
+) -> None:
     repo = Repo.init(tmp_path / "repo")
     write_registry(repo.path, BASE)  # the registry is the repository
     repo.commit("Registry")
@@ -115,14 +117,14 @@ def test_changed_since_from_inside_the_registry_at_the_repository_top(tmp_path: 
     assert codes(result.out) == [("kpi.yaml", "O001")]
 
 
-def test_changed_since_with_nothing_changed(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_with_nothing_changed(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     result = run("check", REG, "--changed-since", "HEAD", "--as-of", AS_OF, cwd=repo.path)
     assert (result.code, result.out) == (0, "No findings in 8 files.\n")
     assert "0 registry files changed" in result.err
 
 
-def test_changed_since_json_keeps_its_shape(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changed_since_json_keeps_its_shape(tmp_path: Path, run: Run) -> None:
     import json
 
     repo = make_repo(tmp_path)
@@ -170,7 +172,7 @@ ORG = (
 )
 
 
-def base_case(tmp_path: Path, run, old: str, new: str, rel: str = "kpi.yaml"):  # type: ignore[no-untyped-def]
+def base_case(tmp_path: Path, run: Run, old: str, new: str, rel: str = "kpi.yaml") -> Result:
     repo = make_repo(tmp_path, *ORG)
     repo.replace(f"{REG}/{rel}", old, new)
     return run("check", REG, "--base", "HEAD", "--as-of", AS_OF, cwd=repo.path)
@@ -252,8 +254,8 @@ TARGET_CASES = [
 
 
 @pytest.mark.parametrize(("old", "new", "expected", "message"), TARGET_CASES)
-def test_target_changes_need_approval(  # type: ignore[no-untyped-def]
-    tmp_path: Path, run, old: str, new: str, expected: list[tuple[str, int, str]], message: str
+def test_target_changes_need_approval(
+    tmp_path: Path, run: Run, old: str, new: str, expected: list[tuple[str, int, str]], message: str
 ) -> None:
     result = base_case(tmp_path, run, old, new)
     found = []
@@ -267,21 +269,21 @@ def test_target_changes_need_approval(  # type: ignore[no-untyped-def]
     assert result.code == (1 if expected else 0)
 
 
-def test_new_kpi_targets_are_not_t003(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_new_kpi_targets_are_not_t003(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path, *ORG)
     repo.write(f"{REG}/sql.yaml", SECOND_KPI)
     result = run("check", REG, "--base", "HEAD", "--as-of", AS_OF, cwd=repo.path)
     assert (result.code, result.out) == (0, "No findings in 10 files.\n")
 
 
-def test_without_base_there_is_no_t003(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_without_base_there_is_no_t003(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path, *ORG)
     repo.replace(f"{REG}/kpi.yaml", "    value: 120\n", "    value: 150\n")
     result = run("check", REG, "--as-of", AS_OF, cwd=repo.path)
     assert result.code == 0
 
 
-def test_decision_rights_come_from_the_base(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_decision_rights_come_from_the_base(tmp_path: Path, run: Run) -> None:
     # The same pull request makes Eve an approver and has her approve: not valid.
     repo = make_repo(tmp_path, *ORG)
     repo.replace(f"{REG}/policy.yaml", "approver: dana", "approver: eve")
@@ -326,8 +328,8 @@ OWNER_CASES = [
 
 
 @pytest.mark.parametrize(("old", "new", "expected", "message"), OWNER_CASES)
-def test_owner_changes_need_approval(  # type: ignore[no-untyped-def]
-    tmp_path: Path, run, old: str, new: str, expected: list[tuple[str, int, str]], message: str
+def test_owner_changes_need_approval(
+    tmp_path: Path, run: Run, old: str, new: str, expected: list[tuple[str, int, str]], message: str
 ) -> None:
     result = base_case(tmp_path, run, old, new)
     found = []
@@ -340,7 +342,7 @@ def test_owner_changes_need_approval(  # type: ignore[no-untyped-def]
         assert message in result.out
 
 
-def test_base_and_changed_since_together(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_base_and_changed_since_together(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path, *ORG, ("sql.yaml", None, SECOND_KPI.replace("2026-Q4", "2027-Q4")))
     repo.git("checkout", "-q", "-b", "feature")
     repo.replace(f"{REG}/kpi.yaml", "    value: 120\n", "    value: 150\n")
@@ -360,7 +362,7 @@ def test_base_and_changed_since_together(tmp_path: Path, run) -> None:  # type: 
     assert "already there at main" in result.err  # the T001 in sql.yaml
 
 
-def test_base_without_a_registry_there(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_base_without_a_registry_there(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("README.md", "A repository before its registry.\n")
     repo.commit("Start")
@@ -376,7 +378,7 @@ def test_base_without_a_registry_there(tmp_path: Path, run) -> None:  # type: ig
 # --------------------------------------------------------------------------------------
 
 
-def test_unknown_ref(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ref(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     result = run("check", REG, "--changed-since", "no-such-branch", cwd=repo.path)
     assert result.code == 2
@@ -388,14 +390,14 @@ def test_unknown_ref(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-de
     assert "'--oops' is not a git ref" in result.err
 
 
-def test_not_a_git_repository(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_not_a_git_repository(tmp_path: Path, run: Run) -> None:
     write_registry(tmp_path / "plain", BASE)
     result = run("check", str(tmp_path / "plain"), "--changed-since", "HEAD")
     assert result.code == 2
     assert "is not in a git repository" in result.err
 
 
-def test_shallow_clone_without_the_base(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_shallow_clone_without_the_base(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     first = repo.head()
     repo.replace(f"{REG}/kpi.yaml", "value: 100", "value: 110")
@@ -411,7 +413,7 @@ def test_shallow_clone_without_the_base(tmp_path: Path, run) -> None:  # type: i
     assert "fetch-depth: 0" in result.err
 
 
-def test_git_not_installed(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_git_not_installed(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     result = run("check", REG, "--changed-since", "HEAD", cwd=repo.path)

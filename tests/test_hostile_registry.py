@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF, EXAMPLE, Result
+from tests.conftest import AS_OF, EXAMPLE, Result, Run
 from tests.helpers import deadline
 
 SECRET = "SECRET-TOKEN-4b1d"
@@ -100,7 +100,7 @@ def assert_clean(result: Result, *, allow_exit: tuple[int, ...] = (0, 1)) -> Non
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif", "junit"])
-def test_check_formats(run, hostile: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_check_formats(run: Run, hostile: Path, fmt: str) -> None:
     result = run("check", str(hostile), "--as-of", AS_OF, "--format", fmt)
     assert_clean(result, allow_exit=(1,))
     # No line of any format starts a workflow command that kpictl did not write.
@@ -121,24 +121,24 @@ def test_check_formats(run, hostile: Path, fmt: str) -> None:  # type: ignore[no
                 assert re.match(r"^::(error|warning|notice) file=[^\n]*::", line), line
 
 
-def test_check_show_source(run, hostile: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_show_source(run: Run, hostile: Path) -> None:
     assert_clean(run("check", str(hostile), "--as-of", AS_OF, "--show-source"), allow_exit=(1,))
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "mermaid", "dot", "json", "html"])
-def test_map_formats(run, hostile: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_map_formats(run: Run, hostile: Path, fmt: str) -> None:
     result = run("map", str(hostile), "--as-of", AS_OF, "--format", fmt)
     assert_clean(result)
     if fmt == "json":
         json.loads(result.out)
 
 
-def test_who(run, hostile: Path) -> None:  # type: ignore[no-untyped-def]
+def test_who(run: Run, hostile: Path) -> None:
     assert_clean(run("who", "marcus-webb", str(hostile), "--as-of", AS_OF))
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json", "csv"])
-def test_status_formats(run, hostile: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_status_formats(run: Run, hostile: Path, fmt: str) -> None:
     actuals = str(hostile / "actuals" / "2026-11-20.csv")
     result = run("status", str(hostile), "-a", actuals, "--as-of", AS_OF, "--format", fmt)
     assert_clean(result)
@@ -152,13 +152,13 @@ def test_status_formats(run, hostile: Path, fmt: str) -> None:  # type: ignore[n
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
-def test_calendar(run, hostile: Path) -> None:  # type: ignore[no-untyped-def]
+def test_calendar(run: Run, hostile: Path) -> None:
     result = run("calendar", str(hostile), "--from", "2026-10-01", "--to", "2026-12-31")
     assert_clean(result)
     assert result.out.startswith("BEGIN:VCALENDAR")
 
 
-def test_drill(run, hostile: Path) -> None:  # type: ignore[no-untyped-def]
+def test_drill(run: Run, hostile: Path) -> None:
     for args in (["--deviation", "40"], ["--outage"]):
         assert_clean(run("drill", "sql", str(hostile), *args), allow_exit=(0, 1))
 
@@ -181,7 +181,7 @@ def assert_safe_email(path: Path) -> None:
             assert "evil.example" not in str(address.addresses)
 
 
-def test_escalation_emails(run, hostile: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escalation_emails(run: Run, hostile: Path, tmp_path: Path) -> None:
     actuals = str(hostile / "actuals" / "2026-11-20.csv")
     result = run("escalate", str(hostile), "-a", actuals, "--as-of", AS_OF, "--out", str(tmp_path))
     assert_clean(result)
@@ -190,7 +190,7 @@ def test_escalation_emails(run, hostile: Path, tmp_path: Path) -> None:  # type:
 
 
 @pytest.mark.parametrize("command", ["kickoff", "readout", "recap"])
-def test_campaign_emails(run, hostile: Path, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_campaign_emails(run: Run, hostile: Path, tmp_path: Path, command: str) -> None:
     actuals = str(hostile / "actuals" / "2026-11-20.csv")
     campaign = "q4-legacy-bi-displacement"
     result = run(
@@ -201,7 +201,7 @@ def test_campaign_emails(run, hostile: Path, tmp_path: Path, command: str) -> No
         assert_safe_email(path)
 
 
-def test_fmt_check(run, hostile: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_check(run: Run, hostile: Path) -> None:
     before = {p: p.read_bytes() for p in (hostile / "people").glob("*.yaml") if p.is_file()}
     assert_clean(run("fmt", "--check", str(hostile)), allow_exit=(0, 1, 2))
     assert {p: p.read_bytes() for p in before} == before

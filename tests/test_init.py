@@ -14,6 +14,7 @@ from kpictl.loader import parse_text, read_file
 from kpictl.models import KINDS
 from kpictl.scaffold import plan
 from kpictl.schema import render, schemas
+from tests.conftest import Run
 
 EXPECTED = [
     ".github/workflows/kpictl.yml",
@@ -43,7 +44,7 @@ def files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def test_init_scaffolds_a_registry_that_checks_clean(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_scaffolds_a_registry_that_checks_clean(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "kpis-repo"
     result = run("init", str(root), "--organization", "Acme & Sons", "--timezone", "Europe/Berlin")
     assert result.code == 0, result.err
@@ -112,7 +113,7 @@ def test_ci_and_pre_commit(tmp_path: Path) -> None:
         assert parse_text(Path(name), written[name])[1] == []
 
 
-def test_init_refuses_an_existing_registry(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_refuses_an_existing_registry(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "reg"
     assert run("init", str(root)).code == 0
     before = {name: (root / name).read_bytes() for name in files(root)}
@@ -122,7 +123,7 @@ def test_init_refuses_an_existing_registry(run, tmp_path: Path) -> None:  # type
     assert {name: (root / name).read_bytes() for name in files(root)} == before
 
 
-def test_init_refuses_yaml_files_and_never_overwrites(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_refuses_yaml_files_and_never_overwrites(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "reg"
     (root / "kpis").mkdir(parents=True)
     (root / "kpis" / "old.yaml").write_text("kind: kpi\n")
@@ -141,7 +142,7 @@ def test_init_refuses_yaml_files_and_never_overwrites(run, tmp_path: Path) -> No
     assert files(other) == [".vscode/settings.json", "README.md"]
 
 
-def test_init_into_a_folder_with_other_files(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_into_a_folder_with_other_files(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
     (root / "README.md").write_text("# KPIs\n")
@@ -149,7 +150,7 @@ def test_init_into_a_folder_with_other_files(run, tmp_path: Path) -> None:  # ty
     assert (root / "README.md").read_text() == "# KPIs\n"
 
 
-def test_init_rejects_an_unknown_time_zone(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_rejects_an_unknown_time_zone(run: Run, tmp_path: Path) -> None:
     result = run("init", str(tmp_path / "reg"), "--timezone", "Mars/Olympus")
     assert result.code == 2
     assert not (tmp_path / "reg").exists()

@@ -11,7 +11,7 @@ import pytest
 
 from kpictl.check import check
 from kpictl.views.accountability import UnknownId, build_map, build_who
-from tests.conftest import AS_OF, EXAMPLE, assert_golden, write_registry
+from tests.conftest import AS_OF, EXAMPLE, Run, assert_golden, write_registry
 
 MAP_FORMATS = {
     "text": "txt",
@@ -29,7 +29,7 @@ MAP_FORMATS = {
 
 
 @pytest.mark.parametrize("output_format", MAP_FORMATS)
-def test_map_golden(run, output_format: str) -> None:  # type: ignore[no-untyped-def]
+def test_map_golden(run: Run, output_format: str) -> None:
     result = run("map", str(EXAMPLE), "--format", output_format, "--as-of", AS_OF)
     assert result.code == 0, result.err
     assert result.err == ""
@@ -39,7 +39,7 @@ def test_map_golden(run, output_format: str) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize(
     ("by", "output_format"), [("owner", "text"), ("team", "markdown"), ("stage", "text")]
 )
-def test_map_grouped_golden(run, by: str, output_format: str) -> None:  # type: ignore[no-untyped-def]
+def test_map_grouped_golden(run: Run, by: str, output_format: str) -> None:
     result = run("map", str(EXAMPLE), "--by", by, "-f", output_format, "--as-of", AS_OF)
     assert result.code == 0, result.err
     assert_golden(f"map/by-{by}.{MAP_FORMATS[output_format]}", result.out)
@@ -55,13 +55,13 @@ def test_map_grouped_golden(run, by: str, output_format: str) -> None:  # type: 
         ("revops", "markdown"),
     ],
 )
-def test_who_golden(run, subject: str, output_format: str) -> None:  # type: ignore[no-untyped-def]
+def test_who_golden(run: Run, subject: str, output_format: str) -> None:
     result = run("who", subject, str(EXAMPLE), "-f", output_format, "--as-of", AS_OF)
     assert result.code == 0, result.err
     assert_golden(f"map/who-{subject}.{MAP_FORMATS[output_format]}", result.out)
 
 
-def test_map_json_shape(run) -> None:  # type: ignore[no-untyped-def]
+def test_map_json_shape(run: Run) -> None:
     result = run("map", str(EXAMPLE), "-f", "json", "--as-of", AS_OF)
     data = json.loads(result.out)
     assert data["kpictl_map"] == 1
@@ -85,7 +85,7 @@ def test_map_json_shape(run) -> None:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------------------
 
 
-def test_filters(run) -> None:  # type: ignore[no-untyped-def]
+def test_filters(run: Run) -> None:
     result = run("map", str(EXAMPLE), "-f", "json", "--kpi", "mql", "--kpi", "nrr")
     assert [kpi["id"] for kpi in json.loads(result.out)["kpis"]] == ["mql", "nrr"]
 
@@ -102,13 +102,13 @@ def test_filters(run) -> None:  # type: ignore[no-untyped-def]
     assert "No KPIs to show." in result.out
 
 
-def test_groups_follow_the_funnel(run) -> None:  # type: ignore[no-untyped-def]
+def test_groups_follow_the_funnel(run: Run) -> None:
     result = run("map", str(EXAMPLE), "-f", "json", "--by", "stage")
     groups = [group["key"] for group in json.loads(result.out)["groups"]]
     assert groups == ["awareness", "consideration", "conversion", "retention", "expansion"]
 
 
-def test_output_file_is_written_whole(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_output_file_is_written_whole(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "ACCOUNTABILITY.md"
     target.write_text("old\n", encoding="utf-8")
     result = run("map", str(EXAMPLE), "-f", "markdown", "-o", str(target))
@@ -127,7 +127,9 @@ def test_output_file_is_written_whole(run, tmp_path: Path) -> None:  # type: ign
         (("who", "mql"), "no person or team has the id 'mql'"),
     ],
 )
-def test_unknown_ids_exit_1_with_a_suggestion(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ids_exit_1_with_a_suggestion(
+    run: Run, args: tuple[str, ...], message: str
+) -> None:
     command, *rest = args
     if command == "who":
         result = run("who", rest[0], str(EXAMPLE))
@@ -139,7 +141,7 @@ def test_unknown_ids_exit_1_with_a_suggestion(run, args: tuple[str, ...], messag
 
 
 @pytest.mark.parametrize(("option", "value"), [("--format", "pdf"), ("--by", "person")])
-def test_bad_options_exit_2(run, option: str, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_options_exit_2(run: Run, option: str, value: str) -> None:
     result = run("map", str(EXAMPLE), option, value)
     assert result.code == 2
     assert value in result.err
@@ -246,8 +248,8 @@ def _broken_registry(root: Path) -> Path:
     ],
 )
 def test_registry_with_errors_still_maps(
-    run, tmp_path: Path, output_format: str, banner: str
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, tmp_path: Path, output_format: str, banner: str
+) -> None:
     root = _broken_registry(tmp_path / "reg")
     assert run("check", str(root)).code == 1
     result = run("map", str(root), "-f", output_format)
@@ -345,13 +347,13 @@ def evil(tmp_path: Path) -> Path:
     return _evil_registry(tmp_path / "evil")
 
 
-def test_escaping_text(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_text(run: Run, evil: Path) -> None:
     out = run("map", str(evil)).out
     assert f"Primary owner  {EVIL}" in out  # printed as written, on one line
     assert "\x1b" not in out
 
 
-def test_escaping_markdown(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_markdown(run: Run, evil: Path) -> None:
     out = run("map", str(evil), "-f", "markdown").out
     assert "<script" not in out and "<img" not in out and "<b>" not in out
     escaped = (
@@ -366,7 +368,7 @@ def test_escaping_markdown(run, evil: Path) -> None:  # type: ignore[no-untyped-
             assert line.replace(r"\|", "").count("|") == 9
 
 
-def test_escaping_mermaid(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_mermaid(run: Run, evil: Path) -> None:
     out = run("map", str(evil), "-f", "mermaid").out
     assert "<script" not in out and '"Q"' not in out and "%%" not in out.split("\n", 1)[1]
     assert "#lt;script#gt;alert(1)#lt;/script#gt; #quot;Q#quot;" in out
@@ -377,7 +379,7 @@ def test_escaping_mermaid(run, evil: Path) -> None:  # type: ignore[no-untyped-d
             assert line.count('"') == 2
 
 
-def test_escaping_dot(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_dot(run: Run, evil: Path) -> None:
     out = run("map", str(evil), "-f", "dot").out
     assert r"\"Q\"" in out
     assert r'label="# Ops | <b>\\ \"T\""' not in out  # team names only appear in details
@@ -388,13 +390,13 @@ def test_escaping_dot(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in done.stdout
 
 
-def test_escaping_json(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_json(run: Run, evil: Path) -> None:
     data = json.loads(run("map", str(evil), "-f", "json").out)
     assert data["people"]["evil"]["name"] == EVIL
     assert data["organization"] == 'Org <b>&</b> "Co"'
 
 
-def test_escaping_html(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_html(run: Run, evil: Path) -> None:
     out = run("map", str(evil), "-f", "html").out
     assert out.count("<script") == 1  # the page's own script, nothing from the registry
     assert "<img" not in out and "<b>" not in out
@@ -403,7 +405,7 @@ def test_escaping_html(run, evil: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
-def test_escaping_who(run, evil: Path, output_format: str) -> None:  # type: ignore[no-untyped-def]
+def test_escaping_who(run: Run, evil: Path, output_format: str) -> None:
     out = run("who", "evil", str(evil), "-f", output_format).out
     if output_format == "json":
         assert json.loads(out)["name"] == EVIL
@@ -429,7 +431,7 @@ def test_escaping_rich_terminal(evil: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_registry_templates_override_the_shipped_ones(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_registry_templates_override_the_shipped_ones(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "reg"
     shutil.copytree(EXAMPLE, root)
     settings = (root / "kpictl.yaml").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Browser, find_chromium
-from tests.conftest import AS_OF, EXAMPLE
+from tests.conftest import AS_OF, EXAMPLE, Run
 from tests.test_map import EVIL, _evil_registry
 
 CHROMIUM = find_chromium()
@@ -56,14 +56,16 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(run, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def page(run: Run, tmp_path: Path) -> Path:
     """The example registry's map as an HTML file."""
     out = tmp_path / "map.html"
     assert run("map", str(EXAMPLE), "-f", "html", "-o", str(out), "--as-of", AS_OF).code == 0
     return out
 
 
-def test_search_sort_and_details_work(run, tmp_path: Path, shots: Path, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+def test_search_sort_and_details_work(
+    run: Run, tmp_path: Path, shots: Path, browser: Browser
+) -> None:
     page = tmp_path / "map.html"
     assert run("map", str(EXAMPLE), "-f", "html", "-o", str(page), "--as-of", AS_OF).code == 0
     browser.open(page)
@@ -127,7 +129,9 @@ def test_search_sort_and_details_work(run, tmp_path: Path, shots: Path, browser:
     browser.pdf(shots / "map.pdf")
 
 
-def test_names_from_the_registry_cannot_run_script(tmp_path: Path, run, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+def test_names_from_the_registry_cannot_run_script(
+    tmp_path: Path, run: Run, browser: Browser
+) -> None:
     page = tmp_path / "evil.html"
     root = _evil_registry(tmp_path / "evil")
     assert run("map", str(root), "-f", "html", "-o", str(page)).code == 0
@@ -290,8 +294,8 @@ def test_every_graph_label_fits_its_box(page: Path, shots: Path, browser: Browse
 
 @pytest.mark.parametrize("mobile", [False, True], ids=["narrow-window", "phone"])
 def test_a_phone_never_scrolls_sideways(
-    run, tmp_path: Path, shots: Path, browser: Browser, mobile: bool
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, tmp_path: Path, shots: Path, browser: Browser, mobile: bool
+) -> None:
     page = tmp_path / "map.html"
     assert run("map", str(EXAMPLE), "-f", "html", "-o", str(page), "--as-of", AS_OF).code == 0
     browser.resize(390, 844, mobile=mobile)

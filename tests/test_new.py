@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.loader import read_file
-from tests.conftest import EXAMPLE, write_registry
+from tests.conftest import EXAMPLE, Run, write_registry
 
 KPI_FIELDS = [
     "name=Win rate",
@@ -46,7 +46,7 @@ def fields(*pairs: str) -> list[str]:
     return [arg for pair in pairs for arg in ("--field", pair)]
 
 
-def test_new_kpi_in_the_kpi_folder(run, registry: Path) -> None:  # type: ignore[no-untyped-def]
+def test_new_kpi_in_the_kpi_folder(run: Run, registry: Path) -> None:
     result = run("new", "kpi", "win-rate", str(registry), *fields(*KPI_FIELDS), cwd=registry)
     assert result.code == 0, result.err
     assert result.out == "Created kpis/win-rate.yaml.\n"
@@ -141,8 +141,8 @@ def test_new_kpi_in_the_kpi_folder(run, registry: Path) -> None:  # type: ignore
     ],
 )
 def test_every_kind_lands_where_its_kind_lives(
-    run, registry: Path, kind: str, folder: str, pairs: list[str]
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, registry: Path, kind: str, folder: str, pairs: list[str]
+) -> None:
     result = run("new", kind, "fresh-one", str(registry), *fields(*pairs), cwd=registry)
     assert result.code == 0, result.err + result.out
     path = registry / folder / "fresh-one.yaml"
@@ -155,7 +155,7 @@ def test_every_kind_lands_where_its_kind_lives(
     assert checked.code == 0, checked.out
 
 
-def test_folder_is_where_most_of_the_kind_live(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_folder_is_where_most_of_the_kind_live(run: Run, tmp_path: Path) -> None:
     root = write_registry(
         tmp_path / "reg",
         {
@@ -179,7 +179,7 @@ def test_folder_is_where_most_of_the_kind_live(run, tmp_path: Path) -> None:  # 
     assert (root / "people" / "ann.yaml").exists()  # no person yet: the usual folder
 
 
-def test_missing_fields_without_a_terminal(run, registry: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_fields_without_a_terminal(run: Run, registry: Path) -> None:
     result = run("new", "person", "ida-berg", str(registry), "--field", "name=Ida", cwd=registry)
     assert result.code == 2
     assert result.err == (
@@ -191,8 +191,8 @@ def test_missing_fields_without_a_terminal(run, registry: Path) -> None:  # type
 
 
 def test_prompts_for_missing_fields_on_a_terminal(
-    run, registry: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -211,7 +211,7 @@ def test_prompts_for_missing_fields_on_a_terminal(
     )
 
 
-def test_a_reference_that_does_not_exist_yet_is_reported(run, registry: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_reference_that_does_not_exist_yet_is_reported(run: Run, registry: Path) -> None:
     result = run(
         "new",
         "person",
@@ -226,7 +226,7 @@ def test_a_reference_that_does_not_exist_yet_is_reported(run, registry: Path) ->
     assert "did you mean 'revops'?" in result.out
 
 
-def test_an_existing_id_is_refused_with_its_file(run, registry: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_existing_id_is_refused_with_its_file(run: Run, registry: Path) -> None:
     result = run(
         "new", "team", "mql", str(registry), *fields("name=X", "function=sales"), cwd=registry
     )
@@ -251,7 +251,7 @@ def test_an_existing_id_is_refused_with_its_file(run, registry: Path) -> None:  
         (["person", "x", *fields("name=I", "email=nope", "team=t")], "not an email address"),
     ],
 )
-def test_bad_arguments(run, registry: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments(run: Run, registry: Path, args: list[str], message: str) -> None:
     result = run("new", args[0], args[1], str(registry), *args[2:], cwd=registry)
     assert result.code == 2
     assert message in result.err

@@ -150,7 +150,7 @@ values = st.recursive(
 
 def _entities() -> list[dict[str, Any]]:
     """BASE's entities as plain data, the starting point for mutations."""
-    out = []
+    out: list[Any] = []
     for name, text in sorted(BASE.items()):
         documents, findings = parse_text(Path(name), text)
         assert findings == []

@@ -838,7 +838,7 @@ def test_broken_entity_with_a_list_definition_is_not_a_crash(tmp_path: Path, run
     }
 
 
-def test_exclude_without_a_slash_matches_at_any_depth(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_exclude_without_a_slash_matches_at_any_depth(tmp_path: Path, run: Run) -> None:
     from tests.conftest import write_registry
 
     write_registry(

@@ -14,7 +14,7 @@ from kpictl.config import Settings
 from kpictl.loader import discover, parse_text, read_file
 from kpictl.models import KINDS
 from kpictl.schema import DIALECT, ENTITY_SCHEMA, ROOT_SCHEMA, render, schemas
-from tests.conftest import EXAMPLE, ROOT
+from tests.conftest import EXAMPLE, ROOT, Run
 
 COMMITTED = ROOT / "schema"
 REGENERATE = "run `kpictl schema --out schema/` and commit the result"
@@ -30,7 +30,7 @@ def documents(text: str) -> list[Any]:
     return [document.data for document in found]
 
 
-def test_committed_schemas_are_up_to_date(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_committed_schemas_are_up_to_date(run: Run, tmp_path: Path) -> None:
     result = run("schema", "--out", str(tmp_path / "fresh"))
     assert result.code == 0, result.err
     fresh = {path.name: path.read_text() for path in (tmp_path / "fresh").iterdir()}
@@ -180,7 +180,7 @@ def test_root_schema_accepts_rule_names_and_settings_spellings() -> None:
     assert len(list(validator(ROOT_SCHEMA).iter_errors(bad))) == 2
 
 
-def test_print_one_schema(run) -> None:  # type: ignore[no-untyped-def]
+def test_print_one_schema(run: Run) -> None:
     result = run("schema", "--kind", "kpi")
     assert result.code == 0
     assert result.out == render(schemas()["kpi.schema.json"])

@@ -22,7 +22,7 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, Run
 
 # The first weekly health check of Aisha Okafor, the example registry's first owner.
 HEALTH_CHECK = "health-check-aisha-okafor@northwind-analytics.kpictl"
@@ -56,7 +56,7 @@ def example_in(tmp_path: Path, timezone: str, **names: str) -> Path:
     return root
 
 
-def export(run, root: Path, tmp_path: Path, first: str, last: str) -> Path:  # type: ignore[no-untyped-def]
+def export(run: Run, root: Path, tmp_path: Path, first: str, last: str) -> Path:
     out = tmp_path / "cadence.ics"
     result = run("calendar", str(root), "--from", first, "--to", last, "--out", str(out))
     assert result.code == 0, result.err
@@ -70,7 +70,9 @@ def vobject_event(path: Path, uid: str) -> Any:
     return event
 
 
-def test_vobject_places_winter_and_summer_events_at_the_right_instant(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_vobject_places_winter_and_summer_events_at_the_right_instant(
+    run: Run, tmp_path: Path
+) -> None:
     root = example_in(tmp_path, "America/New_York")
     out = export(run, root, tmp_path, "2026-01-01", "2026-07-31")
     event = vobject_event(out, HEALTH_CHECK)
@@ -84,14 +86,14 @@ def test_vobject_places_winter_and_summer_events_at_the_right_instant(run, tmp_p
     assert len(occurrences) == 30
 
 
-def test_a_summer_only_window_in_vobject(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_summer_only_window_in_vobject(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "America/New_York")
     out = export(run, root, tmp_path, "2026-07-01", "2026-07-31")
     event = vobject_event(out, HEALTH_CHECK)
     assert event.dtstart.value.astimezone(UTC) == datetime(2026, 7, 6, 13, 30, tzinfo=UTC)
 
 
-def test_the_vtimezone_lists_each_change_on_its_own(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_vtimezone_lists_each_change_on_its_own(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "America/New_York")
     out = export(run, root, tmp_path, "2026-01-01", "2027-12-31")
     text = out.read_bytes().decode("utf-8")
@@ -117,7 +119,7 @@ def test_the_vtimezone_lists_each_change_on_its_own(run, tmp_path: Path) -> None
     assert check.decoded("dtstart").astimezone(UTC) == datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 
 
-def test_a_zone_without_summer_time_and_utc(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_zone_without_summer_time_and_utc(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "Asia/Kolkata")
     out = export(run, root, tmp_path, "2026-07-01", "2026-07-31")
     event = vobject_event(out, HEALTH_CHECK)
@@ -160,8 +162,8 @@ def test_a_zone_without_summer_time_and_utc(run, tmp_path: Path) -> None:  # typ
     ],
 )
 def test_an_absurd_window_is_one_clear_error(
-    run, tmp_path: Path, first: str, last: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, tmp_path: Path, first: str, last: str, message: str
+) -> None:
     root = example_in(tmp_path, "America/New_York")
     result = run("calendar", str(root), "--from", first, "--to", last)
     assert result.code == 2
@@ -170,7 +172,7 @@ def test_an_absurd_window_is_one_clear_error(
     assert result.out == ""
 
 
-def test_the_longest_window_covers_every_change(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_longest_window_covers_every_change(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "America/New_York")
     out = export(run, root, tmp_path, "2026-01-01", "2036-01-02")
     calendar = Calendar.from_ical(out.read_bytes())
@@ -189,7 +191,7 @@ HOSTILE = "Aisha Okafor, Jr; \\ boss"
 CONTROL = "Aisha\x1b[31m Okafor\x07, Jr; \\ \x00boss\x7f\u202e\r\nEvil: yes"
 
 
-def test_rfc_5545_text_escaping(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rfc_5545_text_escaping(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "Europe/Berlin", **{"Aisha Okafor": HOSTILE})
     out = export(run, root, tmp_path, "2026-11-20", "2026-11-30")
     unfolded = out.read_bytes().replace(b"\r\n ", b"").decode("utf-8")
@@ -230,7 +232,7 @@ def test_control_characters_never_reach_the_file(tmp_path: Path) -> None:
     )
 
 
-def test_a_hostile_organization_name(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_organization_name(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "Europe/Berlin", **{"Northwind Analytics": "North;wind, Co"})
     out = export(run, root, tmp_path, "2026-11-20", "2026-12-05")
     unfolded = out.read_bytes().replace(b"\r\n ", b"").decode("utf-8")
@@ -267,7 +269,7 @@ console.log(JSON.stringify(out));
     NODE is None or not ICAL_JS.is_dir(),
     reason=f"needs node, and ical.js at {ICAL_JS} (set KPICTL_ICAL_JS)",
 )
-def test_ical_js_places_summer_events_at_the_right_instant(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ical_js_places_summer_events_at_the_right_instant(run: Run, tmp_path: Path) -> None:
     root = example_in(tmp_path, "America/New_York")
     out = export(run, root, tmp_path, "2026-01-01", "2026-07-31")
     script = tmp_path / "read.cjs"

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from kpictl.emails.compose import address, compose, to_bytes
-from tests.conftest import AS_OF, EXAMPLE
+from kpictl.models import Kpi
+from tests.conftest import AS_OF, EXAMPLE, Result, Run
 from tests.helpers import make
 from tests.test_smtp import free_port, registry_with_smtp
 
@@ -113,7 +114,9 @@ def test_encoded_word_and_line_breaks_in_the_subject_forge_no_header() -> None:
     assert bodies(message) == BODIES
 
 
-def test_check_reports_control_characters_and_encoded_words_in_names(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_reports_control_characters_and_encoded_words_in_names(
+    run: Run, tmp_path: Path
+) -> None:
     root = make(
         tmp_path / "r",
         ("people.yaml", "name: Ann Lee", 'name: "Ann\\r\\nBcc: x@evil.example"'),
@@ -136,7 +139,7 @@ def test_check_reports_control_characters_and_encoded_words_in_names(run, tmp_pa
     ]
 
 
-def test_hostile_kpi_name_is_a_finding(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_kpi_name_is_a_finding(run: Run, tmp_path: Path) -> None:
     root = make(
         tmp_path / "r",
         ("kpi.yaml", "name: MQLs", f'name: "{ENCODED_SUBJECT}"'),
@@ -150,7 +153,7 @@ def test_hostile_kpi_name_is_a_finding(run, tmp_path: Path) -> None:  # type: ig
     )
 
 
-def test_subject_from_an_override_template_forges_no_header(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_subject_from_an_override_template_forges_no_header(run: Run, tmp_path: Path) -> None:
     # Template overrides and free-text fields (descriptions) are not name fields: the
     # subject they make is made safe when the message is composed.
     root = tmp_path / "r"
@@ -191,8 +194,8 @@ def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
     registry = inputs.registry
     kpi = registry.get("mql")
     owner = registry.person("aisha-okafor")
-    assert kpi is not None and owner is not None
-    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[attr-defined]
+    assert isinstance(kpi, Kpi) and owner is not None
+    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"
     owner.name = ENCODED_NAME
     emails = mailer_for(inputs).escalations(evaluate(registry, actuals, inputs.moment))
     message = parse(next(e for e in emails if e.key == "mql").as_bytes())
@@ -211,11 +214,11 @@ def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
 # --- 2. --out DIR never writes through a planted link ----------------------------------
 
 
-def escalate_out(run, out: Path):  # type: ignore[no-untyped-def]
+def escalate_out(run: Run, out: Path) -> Result:
     return run("escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(out))
 
 
-def test_link_at_the_old_temp_name_is_not_followed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_link_at_the_old_temp_name_is_not_followed(run: Run, tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -228,7 +231,7 @@ def test_link_at_the_old_temp_name_is_not_followed(run, tmp_path: Path) -> None:
     assert (out / "mql.eml").is_file() and not (out / "mql.eml").is_symlink()
 
 
-def test_link_at_the_eml_name_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_link_at_the_eml_name_is_refused(run: Run, tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -245,7 +248,7 @@ def test_link_at_the_eml_name_is_refused(run, tmp_path: Path) -> None:  # type: 
     assert sorted(p.name for p in out.iterdir()) == ["mql.eml"]  # nothing else written
 
 
-def test_fifo_at_the_index_name_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_at_the_index_name_is_refused(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     os.mkfifo(out / "index.md")
@@ -257,7 +260,7 @@ def test_fifo_at_the_index_name_is_refused(run, tmp_path: Path) -> None:  # type
     )
 
 
-def test_existing_eml_files_are_replaced(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_existing_eml_files_are_replaced(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "mql.eml").write_bytes(b"old")
@@ -276,7 +279,7 @@ def test_existing_eml_files_are_replaced(run, tmp_path: Path) -> None:  # type: 
 # --- 4. kickoff with a sign_off by an unknown id ----------------------------------------
 
 
-def test_kickoff_refuses_an_unknown_signer(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kickoff_refuses_an_unknown_signer(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "r"
     shutil.copytree(EXAMPLE, root)
     charter = root / "campaigns" / "q4-legacy-bi-displacement.yaml"
@@ -291,7 +294,7 @@ def test_kickoff_refuses_an_unknown_signer(run, tmp_path: Path) -> None:  # type
     )
 
 
-def test_readout_leaves_an_unknown_signer_out(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_readout_leaves_an_unknown_signer_out(run: Run, tmp_path: Path) -> None:
     # Readouts do not list signatures; an override that does sees only known people.
     root = tmp_path / "r"
     shutil.copytree(EXAMPLE, root)
@@ -354,7 +357,9 @@ def subjects(handler: Dropper) -> list[str]:
     return [parse(raw)["Subject"].split("] ", 1)[1].split(" ")[0] for _, raw in handler.messages]
 
 
-def test_rerun_with_a_sent_log_sends_only_what_did_not_go_out(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_with_a_sent_log_sends_only_what_did_not_go_out(
+    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
+) -> None:
     handler = Dropper(accept=1)
     root = registry_with_smtp(tmp_path, smtp(handler))
     log = tmp_path / "sent.jsonl"
@@ -384,7 +389,9 @@ def test_rerun_with_a_sent_log_sends_only_what_did_not_go_out(run, tmp_path: Pat
     assert len(handler.messages) == 4
 
 
-def test_without_a_sent_log_a_rerun_sends_everything_again(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_sent_log_a_rerun_sends_everything_again(
+    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
+) -> None:
     handler = Dropper(accept=1)
     root = registry_with_smtp(tmp_path, smtp(handler))
     args = ("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send")
@@ -393,7 +400,9 @@ def test_without_a_sent_log_a_rerun_sends_everything_again(run, tmp_path: Path, 
     assert len(handler.messages) == 5  # what --sent-log is for
 
 
-def test_sent_log_is_never_followed_through_a_link(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_sent_log_is_never_followed_through_a_link(
+    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
+) -> None:
     handler = Dropper(accept=10)
     root = registry_with_smtp(tmp_path, smtp(handler))
     victim = tmp_path / "victim.txt"
@@ -411,7 +420,9 @@ def test_sent_log_is_never_followed_through_a_link(run, tmp_path: Path, smtp) ->
     assert handler.messages == []
 
 
-def test_sent_log_with_a_foreign_line_is_refused(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_sent_log_with_a_foreign_line_is_refused(
+    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
+) -> None:
     handler = Dropper(accept=10)
     root = registry_with_smtp(tmp_path, smtp(handler))
     log = tmp_path / "sent.jsonl"
@@ -427,7 +438,9 @@ def test_sent_log_with_a_foreign_line_is_refused(run, tmp_path: Path, smtp) -> N
     assert handler.messages == []
 
 
-def test_sent_log_ignores_a_torn_last_line(run, tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_sent_log_ignores_a_torn_last_line(
+    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
+) -> None:
     handler = Dropper(accept=10)
     root = registry_with_smtp(tmp_path, smtp(handler))
     log = tmp_path / "sent.jsonl"
@@ -442,7 +455,7 @@ def test_sent_log_ignores_a_torn_last_line(run, tmp_path: Path, smtp) -> None:  
     assert json.loads(lines[1])["email"] == "escalation/expansion-pipeline/2026-11-20"
 
 
-def test_sent_log_needs_send(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sent_log_needs_send(run: Run, tmp_path: Path) -> None:
     log = tmp_path / "sent.jsonl"
     result = run("escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--sent-log", str(log))
     assert (result.code, result.out) == (2, "")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from kpictl import yamlfmt
 from kpictl.loader import parse_text
 from kpictl.yamlfmt import FormatError, format_text
-from tests.conftest import write_registry
+from tests.conftest import Run, write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import deadline
 
@@ -49,7 +49,7 @@ LINK = f"cannot format (left untouched): this is a symbolic link, {NOT_REGULAR}"
 
 def test_impossible_date_leaves_its_file_untouched_and_formats_the_others(
     tmp_path: Path,
-    run,  # type: ignore[no-untyped-def]
+    run: Run,
 ) -> None:
     root = write_registry(tmp_path / "reg", {"campaign.yaml": CAMPAIGN, "team.yaml": TEAM})
     problem = (
@@ -102,7 +102,7 @@ def test_real_and_quoted_dates_still_format() -> None:
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_diff_compares_an_impossible_date_as_written(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_diff_compares_an_impossible_date_as_written(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")
     repo.write("reg/campaign.yaml", CAMPAIGN)
@@ -121,7 +121,7 @@ def test_diff_compares_an_impossible_date_as_written(tmp_path: Path, run) -> Non
 # --- links and FIFOs ------------------------------------------------------------------------
 
 
-def test_link_loop_is_reported_and_the_rest_formatted(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_link_loop_is_reported_and_the_rest_formatted(tmp_path: Path, run: Run) -> None:
     root = write_registry(tmp_path / "reg", {"team.yaml": TEAM})
     (root / "a.yaml").symlink_to("b.yaml")
     (root / "b.yaml").symlink_to("a.yaml")
@@ -137,7 +137,7 @@ def test_link_loop_is_reported_and_the_rest_formatted(tmp_path: Path, run) -> No
     assert (root / "b.yaml").readlink() == Path("a.yaml")
 
 
-def test_folder_link_loop_is_not_walked(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_folder_link_loop_is_not_walked(tmp_path: Path, run: Run) -> None:
     root = write_registry(tmp_path / "reg", {"teams/team.yaml": TEAM})
     (root / "teams" / "loop").symlink_to("..")
     result = run("fmt", cwd=root)
@@ -145,7 +145,7 @@ def test_folder_link_loop_is_not_walked(tmp_path: Path, run) -> None:  # type: i
     assert result.out == "reformatted teams/team.yaml\n1 file reformatted, 1 already formatted.\n"
 
 
-def test_link_out_of_the_registry_is_neither_read_nor_replaced(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_link_out_of_the_registry_is_neither_read_nor_replaced(tmp_path: Path, run: Run) -> None:
     secret = tmp_path / "secret.yaml"
     secret.write_text(SECRET.replace("kind: team\nid: x\n", "id: x\nkind: team\n"))
     root = write_registry(tmp_path / "reg", {})
@@ -161,7 +161,7 @@ def test_link_out_of_the_registry_is_neither_read_nor_replaced(tmp_path: Path, r
     assert secret.read_text() == SECRET.replace("kind: team\nid: x\n", "id: x\nkind: team\n")
 
 
-def test_fifo_is_reported_without_waiting_for_a_writer(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_is_reported_without_waiting_for_a_writer(tmp_path: Path, run: Run) -> None:
     root = write_registry(tmp_path / "reg", {"team.yaml": TEAM_FORMATTED})
     os.mkfifo(root / "pipe.yaml")
     with deadline(10):
@@ -176,7 +176,7 @@ def test_fifo_is_reported_without_waiting_for_a_writer(tmp_path: Path, run) -> N
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_diff_does_not_follow_a_committed_link_on_disk(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_diff_does_not_follow_a_committed_link_on_disk(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")
     repo.write("reg/team.yaml", TEAM_FORMATTED)
@@ -196,7 +196,7 @@ def test_diff_does_not_follow_a_committed_link_on_disk(tmp_path: Path, run) -> N
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_diff_does_not_wait_on_a_fifo(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_diff_does_not_wait_on_a_fifo(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")
     repo.write("reg/team.yaml", TEAM_FORMATTED)
@@ -245,7 +245,7 @@ def test_aliases_within_the_depth_limit_still_expand() -> None:
     assert inner == "v"
 
 
-def test_alias_chain_in_fmt_check_and_diff(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_alias_chain_in_fmt_check_and_diff(tmp_path: Path, run: Run) -> None:
     root = write_registry(tmp_path / "reg", {"team.yaml": alias_chain()})
     result = run("fmt", cwd=root)
     assert (result.code, result.err) == (1, "")
@@ -260,7 +260,7 @@ def test_alias_chain_in_fmt_check_and_diff(tmp_path: Path, run) -> None:  # type
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_diff_reports_an_alias_chain_as_not_parsing(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_diff_reports_an_alias_chain_as_not_parsing(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")
     repo.write("reg/team.yaml", alias_chain())
@@ -335,7 +335,7 @@ def test_comment_regex_reads_lines_as_before(line: str, start: int) -> None:
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_diff_shows_numbers_no_float_can_hold(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_diff_shows_numbers_no_float_can_hold(tmp_path: Path, run: Run) -> None:
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")
     repo.write(
@@ -371,7 +371,7 @@ def test_diff_shows_numbers_no_float_can_hold(tmp_path: Path, run) -> None:  # t
 
 @requires_git
 @pytest.mark.usefixtures("git_env")
-def test_changelog_does_not_follow_a_link_in_the_working_tree(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_changelog_does_not_follow_a_link_in_the_working_tree(tmp_path: Path, run: Run) -> None:
     # `kpictl changelog` reads uncommitted changes the way `kpictl diff` does.
     repo = Repo.init(tmp_path / "repo")
     repo.write("reg/kpictl.yaml", "version: 1\n")

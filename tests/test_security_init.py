@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 
 from kpictl import REPOSITORY, __version__
 from kpictl.scaffold import plan
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Run
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, write_registry
 from tests.test_action import _run_step
@@ -92,7 +92,7 @@ def test_pre_commit_config_uses_the_hooks_kpictl_ships() -> None:
     assert (schema["pass_filenames"], schema["always_run"]) == (False, True)
 
 
-def test_init_pins_the_source_and_ref_given(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_pins_the_source_and_ref_given(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "reg"
     source = "ssh://git@git.acme.example:2222/tools/kpictl.git"
     result = run("init", str(root), "--kpictl-source", source, "--kpictl-ref", "1.10")
@@ -180,8 +180,8 @@ BAD_REF = (
         ("--kpictl-ref", "main.lock", f"'main.lock' {BAD_REF}"),
     ],
 )
-def test_init_refuses_options_it_cannot_write_safely(  # type: ignore[no-untyped-def]
-    run, tmp_path: Path, option: str, value: str, message: str
+def test_init_refuses_options_it_cannot_write_safely(
+    run: Run, tmp_path: Path, option: str, value: str, message: str
 ) -> None:
     root = tmp_path / "reg"
     result = run("init", str(root), option, value)
@@ -197,7 +197,9 @@ def test_init_refuses_options_it_cannot_write_safely(  # type: ignore[no-untyped
         ("Europe/\x1b[31mBerlin", "Europe/\\x1b[31mBerlin"),  # no escape reaches the terminal
     ],
 )
-def test_init_refuses_a_zone_that_is_not_one(run, tmp_path: Path, zone: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+def test_init_refuses_a_zone_that_is_not_one(
+    run: Run, tmp_path: Path, zone: str, shown: str
+) -> None:
     root = tmp_path / "reg"
     result = run("init", str(root), "--timezone", zone)
     assert (result.code, result.out) == (2, "")
@@ -219,7 +221,7 @@ def test_init_refuses_a_zone_that_is_not_one(run, tmp_path: Path, zone: str, sho
         "file://localhost/srv/git/kpictl",
     ],
 )
-def test_init_accepts_plain_git_urls(run, tmp_path: Path, source: str) -> None:  # type: ignore[no-untyped-def]
+def test_init_accepts_plain_git_urls(run: Run, tmp_path: Path, source: str) -> None:
     result = run("init", str(tmp_path / "reg"), "--kpictl-source", source, "--kpictl-ref", "v1.2.3")
     assert result.code == 0, result.err
 
@@ -239,7 +241,7 @@ def tagged_hooks(tmp_path: Path) -> str:
     return hooks.as_uri().replace("file:///", "file://localhost/", 1)
 
 
-def scaffolded_repository(run, tmp_path: Path, source: str) -> Repo:  # type: ignore[no-untyped-def]
+def scaffolded_repository(run: Run, tmp_path: Path, source: str) -> Repo:
     repo = Repo.init(tmp_path / "kpis")
     result = run("init", str(repo.path), "--kpictl-source", source, "--kpictl-ref", TAG)
     assert result.code == 0, result.err
@@ -260,7 +262,7 @@ def owner_line(repo: Repo) -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed")
 @pytest.mark.usefixtures("git_env")
-def test_scaffolded_pre_commit_config_installs_kpictl_and_runs(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scaffolded_pre_commit_config_installs_kpictl_and_runs(run: Run, tmp_path: Path) -> None:
     repo = scaffolded_repository(run, tmp_path, tagged_hooks(tmp_path))
     home = tmp_path / "pre-commit-home"
 
@@ -287,7 +289,7 @@ def test_scaffolded_pre_commit_config_installs_kpictl_and_runs(run, tmp_path: Pa
 @requires_git
 @pytest.mark.slow
 @pytest.mark.usefixtures("git_env")
-def test_scaffolded_workflow_steps_install_kpictl_and_run(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scaffolded_workflow_steps_install_kpictl_and_run(run: Run, tmp_path: Path) -> None:
     repo = scaffolded_repository(run, tmp_path, tagged_hooks(tmp_path))
     workflow = load((repo.path / ".github/workflows/kpictl.yml").read_text())
     steps = [step for step in workflow["jobs"]["check"]["steps"] if "run" in step]

@@ -13,16 +13,16 @@ from pathlib import Path
 from kpictl.check import check
 from kpictl.views.accountability import build_map
 from kpictl.views.graph import draw
-from tests.conftest import AS_OF, EXAMPLE
+from tests.conftest import AS_OF, EXAMPLE, Run
 
 
-def example_page(run, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+def example_page(run: Run, tmp_path: Path) -> str:
     out = tmp_path / "map.html"
     assert run("map", str(EXAMPLE), "-f", "html", "-o", str(out), "--as-of", AS_OF).code == 0
     return out.read_text(encoding="utf-8")
 
 
-def test_a_source_owner_is_a_search_word(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_source_owner_is_a_search_word(run: Run, tmp_path: Path) -> None:
     page = example_page(run, tmp_path)
     rows = dict(re.findall(r'data-kpi="([a-z0-9-]+)"\s.*?data-search="([^"]*)"', page, re.S))
     assert len(rows) == 11
@@ -71,7 +71,7 @@ def test_a_hover_traces_everything_upstream_and_downstream() -> None:
     assert nrr.related == nrr.up + nrr.down
 
 
-def test_labels_are_clipped_to_their_box_without_script(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labels_are_clipped_to_their_box_without_script(run: Run, tmp_path: Path) -> None:
     page = example_page(run, tmp_path)
     assert (
         '<clipPath id="fit" clipPathUnits="userSpaceOnUse">'
@@ -82,7 +82,7 @@ def test_labels_are_clipped_to_their_box_without_script(run, tmp_path: Path) -> 
     assert set(labels) == {' clip-path="url(#fit)"'}
 
 
-def test_the_sort_script_only_takes_the_kpi_tables_own_headings(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_sort_script_only_takes_the_kpi_tables_own_headings(run: Run, tmp_path: Path) -> None:
     # Each KPI's escalation ladder is a table with a <thead> inside the KPI table: the
     # heading buttons must not be looked up in it (the script stopped at the first one).
     page = example_page(run, tmp_path)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import email.policy
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import AS_OF, EXAMPLE
+from tests.conftest import AS_OF, EXAMPLE, Result, Run
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -23,7 +23,9 @@ ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
 class Recorder:
     """Accepts everything, or refuses what `refuse` says (a recipient or the message)."""
 
-    def __init__(self, refuse_rcpt: str | None = None, refuse_data_after: int | None = None):
+    def __init__(
+        self, refuse_rcpt: str | None = None, refuse_data_after: int | None = None
+    ) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
         self.refuse_rcpt = refuse_rcpt
         self.refuse_data_after = refuse_data_after
@@ -50,7 +52,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[Any]:
+def smtp_server() -> Iterator[Callable[[Recorder], int]]:
     started: list[Controller] = []
 
     def start(handler: Recorder) -> int:
@@ -80,11 +82,13 @@ def registry_with_smtp(tmp_path: Path, port: int, extra: str = "starttls: false"
     return root
 
 
-def send(run, root: Path):  # type: ignore[no-untyped-def]
+def send(run: Run, root: Path) -> Result:
     return run("escalate", str(root), "--actuals", ACTUALS, "--as-of", AS_OF, "--send")
 
 
-def test_send_delivers_every_escalation(run, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+def test_send_delivers_every_escalation(
+    run: Run, tmp_path: Path, smtp_server: Callable[[Recorder], int]
+) -> None:
     handler = Recorder()
     root = registry_with_smtp(tmp_path, smtp_server(handler))
     result = send(run, root)
@@ -106,7 +110,9 @@ def test_send_delivers_every_escalation(run, tmp_path: Path, smtp_server) -> Non
     assert html is not None and "<h2" in html.get_content()
 
 
-def test_refused_recipient_stops_and_reports(run, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+def test_refused_recipient_stops_and_reports(
+    run: Run, tmp_path: Path, smtp_server: Callable[[Recorder], int]
+) -> None:
     # The second email (branded-search-clicks) goes to Tom, whom the server refuses.
     handler = Recorder(refuse_rcpt="tom.brennan@northwind.example")
     root = registry_with_smtp(tmp_path, smtp_server(handler))
@@ -129,7 +135,9 @@ def test_refused_recipient_stops_and_reports(run, tmp_path: Path, smtp_server) -
     assert len(handler.messages) == 2  # nothing after the failure
 
 
-def test_refused_message_sends_nothing_further(run, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+def test_refused_message_sends_nothing_further(
+    run: Run, tmp_path: Path, smtp_server: Callable[[Recorder], int]
+) -> None:
     handler = Recorder(refuse_data_after=1)
     root = registry_with_smtp(tmp_path, smtp_server(handler))
     result = send(run, root)
@@ -164,7 +172,7 @@ def raw_server(behaviour: str) -> tuple[int, threading.Event]:
     return int(listener.getsockname()[1]), done
 
 
-def test_dropped_connection_is_a_clear_error(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_connection_is_a_clear_error(run: Run, tmp_path: Path) -> None:
     port, _ = raw_server("drop")
     result = send(run, registry_with_smtp(tmp_path, port))
     assert result.code == 1
@@ -176,7 +184,7 @@ def test_dropped_connection_is_a_clear_error(run, tmp_path: Path) -> None:  # ty
     assert "sent   " not in result.out
 
 
-def test_silent_server_times_out(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_silent_server_times_out(run: Run, tmp_path: Path) -> None:
     port, done = raw_server("silent")
     root = registry_with_smtp(tmp_path, port, "starttls: false\n    timeout: 0.5")
     settings = (root / "kpictl.yaml").read_text(encoding="utf-8").replace("    timeout: 2\n", "")
@@ -189,14 +197,16 @@ def test_silent_server_times_out(run, tmp_path: Path) -> None:  # type: ignore[n
     assert result.out.count("not sent") == 15
 
 
-def test_connection_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_connection_refused(run: Run, tmp_path: Path) -> None:
     port = free_port()  # nobody listens there
     result = send(run, registry_with_smtp(tmp_path, port))
     assert result.code == 1
     assert f"cannot connect to the SMTP server at 127.0.0.1:{port}" in result.err
 
 
-def test_starttls_is_required_when_set(run, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+def test_starttls_is_required_when_set(
+    run: Run, tmp_path: Path, smtp_server: Callable[[Recorder], int]
+) -> None:
     handler = Recorder()
     root = registry_with_smtp(tmp_path, smtp_server(handler), "starttls: true")
     result = send(run, root)
@@ -205,7 +215,12 @@ def test_starttls_is_required_when_set(run, tmp_path: Path, smtp_server) -> None
     assert handler.messages == []
 
 
-def test_password_comes_from_the_environment(run, tmp_path: Path, smtp_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_password_comes_from_the_environment(
+    run: Run,
+    tmp_path: Path,
+    smtp_server: Callable[[Recorder], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     handler = Recorder()
     root = registry_with_smtp(tmp_path, smtp_server(handler), "starttls: true\n    username: desk")
     monkeypatch.delenv("KPICTL_SMTP_PASSWORD", raising=False)
@@ -215,7 +230,9 @@ def test_password_comes_from_the_environment(run, tmp_path: Path, smtp_server, m
     assert handler.messages == []
 
 
-def test_kickoff_can_be_sent(run, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+def test_kickoff_can_be_sent(
+    run: Run, tmp_path: Path, smtp_server: Callable[[Recorder], int]
+) -> None:
     handler = Recorder()
     root = registry_with_smtp(tmp_path, smtp_server(handler))
     result = run("kickoff", "q4-legacy-bi-displacement", str(root), "--as-of", AS_OF, "--send")

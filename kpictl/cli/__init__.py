@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from kpictl import __version__
+from kpictl.compat import command_name, registered_commands, set_registered_commands
 from kpictl.errors import KpictlError
 
 app = typer.Typer(
@@ -63,20 +64,13 @@ def commands_for(args: list[str]) -> Iterator[None]:
     modules = [module for module, names in COMMAND_MODULES.items() if word in names]
     for module in modules or COMMAND_MODULES:
         importlib.import_module(f"kpictl.cli.{module}")
-    registered = sorted(app.registered_commands, key=lambda info: ORDER[_command_name(info)])
-    chosen = [info for info in registered if _command_name(info) == word]
-    app.registered_commands = chosen or registered
+    registered = sorted(registered_commands(app), key=lambda info: ORDER[command_name(info)])
+    chosen = [info for info in registered if command_name(info) == word]
+    set_registered_commands(app, chosen or registered)
     try:
         yield
     finally:
-        app.registered_commands = registered
-
-
-def _command_name(info: typer.models.CommandInfo) -> str:
-    if info.name:
-        return info.name
-    assert info.callback is not None
-    return info.callback.__name__.replace("_", "-")
+        set_registered_commands(app, registered)
 
 
 def _version(value: bool) -> None:
@@ -94,7 +88,11 @@ def main(
         ),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show a traceback when kpictl itself fails.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show a traceback when kpictl itself fails, and debug notes on stderr.",
+        ),
     ] = False,
 ) -> None:
     """kpictl command line."""

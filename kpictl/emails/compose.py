@@ -13,15 +13,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.generator import BytesGenerator
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
-from io import BytesIO
 from typing import Any
 
+from kpictl.compat import message_bytes
 from kpictl.config import Settings
 from kpictl.display import clean
 
@@ -222,24 +221,6 @@ def _text_part(text: str, subtype: str) -> EmailMessage:
     return part
 
 
-class _Generator(BytesGenerator):
-    """BytesGenerator writing each body in one piece rather than line by line.
-
-    The stock _write_lines writes every line and every line end separately (hundreds of
-    calls per part); joining the same lines with the same line end gives the same bytes.
-    """
-
-    def _write_lines(self, lines: str) -> None:
-        if lines:
-            assert self.policy is not None  # flatten() sets it
-            self.write(self.policy.linesep.join(_LINE_END.split(lines)))
-
-
-_LINE_END = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE
-
-
 def to_bytes(msg: EmailMessage) -> bytes:
     """The message as sent and written: what msg.as_bytes(policy=POLICY) gives."""
-    stream = BytesIO()
-    _Generator(stream, mangle_from_=False, policy=POLICY).flatten(msg, unixfrom=False)
-    return stream.getvalue()
+    return message_bytes(msg, POLICY)
