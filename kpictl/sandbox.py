@@ -7,16 +7,22 @@ them away from Python internals; this module adds what it leaves open:
 - where templates come from: only regular `*.j2` files listed inside the override
   folder, then kpictl's own templates; never a symlink, never another file;
 - how much a render may do: loop iterations and calls are counted, strings, lists,
-  numbers and the output have size limits, so no template hangs or fills the memory;
+  numbers and the output have size limits, what a render builds in all is counted, and
+  a render and a run have a clock, so no template hangs or fills the memory;
+- what a template may reach: the sandbox's rules, and no method of a pydantic model;
+- what may be compiled: a template nested too deeply for Jinja's parser is a syntax
+  error, not a crash;
 - what an error says: the template file, the line and the kind of error, never a
   value the template computed (it might be a file's content or a secret).
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import string
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -38,6 +44,7 @@ from jinja2.nodes import Compare, Concat, EvalContext, For, Getitem, Node, Slice
 from jinja2.runtime import Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import object_type_repr
+from pydantic import BaseModel
 
 from kpictl.display import clean
 from kpictl.errors import KpictlError
@@ -53,8 +60,25 @@ CALL_STEPS = 50
 # plus OUTPUT_PER_ENTITY per entity (the HTML map of 2,500 KPIs is 11 MB, 26M counted).
 MAX_OUTPUT = 50_000_000
 OUTPUT_PER_ENTITY = 20_000
-# Characters in one string, items in one list, that a template may build.
-MAX_SIZE = 20_000_000
+# Characters in one string, items in one list, that a template may build: an email is
+# far smaller, and a string of emoji takes four bytes a character.
+MAX_SIZE = 2_000_000
+# Characters and items one render may build in all (every string, list and slice made by
+# an operator, a filter or a call counts, even when it is dropped right away: `a[1:]`,
+# `a[2:]`... held in a tuple each take memory), plus ALLOC_PER_ENTITY per entity.
+MAX_ALLOC = 20_000_000
+ALLOC_PER_ENTITY = 5_000
+# Wall-clock seconds one render may take, and all renders of one environment (one run:
+# check's M001 pass renders every override), plus a little per entity for the big views.
+# A step is not a fixed time: these catch what the step count underestimates.
+MAX_SECONDS = 2.0
+MAX_RUN_SECONDS = 10.0
+SECONDS_PER_ENTITY = 0.005
+# The clock is read every this many counted operations.
+CLOCK_EVERY = 256
+# Characters or items a slow filter (Python code per character: wordwrap, urlize...) may
+# be given: about a tenth of a second of work each.
+MAX_SLOW_INPUT = 200_000
 # Width or count arguments (center(80), batch(3), '%-20s'): far above any real layout.
 MAX_WIDTH = 10_000
 # Bits of an integer a template may compute (2 ** 65536 has 19,729 digits).
@@ -227,12 +251,21 @@ class Meter:
     limited: bool = True
     max_steps: int = MAX_STEPS
     max_output: int = MAX_OUTPUT
+    max_alloc: int = MAX_ALLOC
+    # time.monotonic() past which the render stops, and what that limit is, in words.
+    deadline: float = float("inf")
+    timeout: str = ""
     steps: int = 0
     chars: int = 0
+    allocated: int = 0
+    ticks: int = 0
 
     def tick(self, steps: int, chars: int = 0) -> None:
         self.steps += steps
         self.chars += chars
+        self.ticks += 1
+        if self.ticks % CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+            _limit(self.timeout)
         if self.steps > self.max_steps:
             _limit(
                 f"more than {self.max_steps:,} steps (loop iterations and calls): "
@@ -240,6 +273,21 @@ class Meter:
             )
         if self.chars > self.max_output:
             _limit(f"output longer than {self.max_output:,} characters")
+
+    def allocate(self, value: Any) -> None:
+        """Charge a string, list or slice a template made; refuse one too large."""
+        size = _size(value)
+        _too_big(size, "a string or list")
+        self.allocate_size(size)
+
+    def allocate_size(self, size: int) -> None:
+        """Charge `size` characters or items made."""
+        self.allocated += size
+        if self.allocated > self.max_alloc:
+            _limit(
+                f"more than {self.max_alloc:,} characters and items built in one render "
+                "(strings, lists and slices, counted as they are made)"
+            )
 
 
 _METER: ContextVar[Meter | None] = ContextVar("kpictl_template_meter", default=None)
@@ -296,6 +344,13 @@ def _steps(value: Any) -> int:
 def _too_big(size: int, what: str) -> None:
     if size > MAX_SIZE:
         _limit(f"{what} of more than {MAX_SIZE:,} characters or items")
+
+
+def _size(value: Any) -> int:
+    """Characters or items `value` holds itself (what making it took)."""
+    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset):
+        return len(value)
+    return 0
 
 
 def _cost(value: Any) -> int:
@@ -379,7 +434,8 @@ def _check_product(left: Any, right: Any) -> None:
         return
     for seq, times in ((left, right), (right, left)):
         if isinstance(times, int) and not isinstance(seq, int) and hasattr(seq, "__len__"):
-            _too_big(max(times, 0) * weight(seq), "a repeated string or list")
+            each = len(seq) if isinstance(seq, str | bytes) else weight(seq)
+            _too_big(max(times, 0) * each, "a repeated string or list")
 
 
 def _check_sum(left: Any, right: Any) -> None:
@@ -395,6 +451,22 @@ _SERIALIZERS = frozenset({"string", "tojson", "pprint", "xmlattr", "list", "urli
 _STR_AMPLIFIERS = frozenset(
     {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"}
 )
+
+
+# Filters that run Python code for each character or item of their input, and how many
+# steps each character or item costs (measured: about a microsecond a step).
+_SLOW_FILTERS = {
+    "wordwrap": 1,
+    "urlize": 3,
+    "title": 1,
+    "pprint": 1,
+    "sort": 2,
+    "dictsort": 2,
+    "unique": 1,
+    "groupby": 2,
+    "min": 1,
+    "max": 1,
+}
 
 
 _CHECKED_FILTERS = _AMPLIFIERS | _SERIALIZERS | {"join", "format", "sum"}
@@ -420,17 +492,28 @@ def _checked_filter(name: str, func: Callable[..., Any], test: bool = False) -> 
         values = [a for a in args if not isinstance(a, _JINJA_STATE)]
         if meter.limited:
             meter.tick(1 + sum(map(_cost, args)))
+            if not test and values and name in _SLOW_FILTERS:
+                _check_slow(meter, name, values[0])
             if inspect and values:
                 _check_filter(name, values[0], tuple(values[1:]), kwargs)
         result = func(*args, **kwargs)
         if meter.limited:
             meter.tick(_cost(result), len(result) if isinstance(result, str) else 0)
+            meter.allocate(result)
         if name == "attr" and isinstance(result, StrictUndefined) and values:
             # attr(name) with a computed name: the message must not quote it.
             return _Masked(hint=f"{object_type_repr(values[0])} has no such attribute")
         return result
 
     return checked
+
+
+def _check_slow(meter: Meter, name: str, base: Any) -> None:
+    """A slow filter: refused on a long input, else charged what it really costs."""
+    size = _size(base) if isinstance(base, str | bytes) else weight(base, MAX_SLOW_INPUT)
+    if size > MAX_SLOW_INPUT:
+        _limit(f"the {name} filter on more than {MAX_SLOW_INPUT:,} characters or items")
+    meter.tick(_SLOW_FILTERS[name] * size)
 
 
 def _check_filter(name: str, base: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -538,9 +621,14 @@ class _Generator(CodeGenerator):
         self.write("))")
 
     def visit(self, node: Node, *args: Any, **kwargs: Any) -> Any:
-        # s[1:] is Python's own slicing, a copy: charge it like a compared value.
-        sliced = isinstance(node, Getitem) and isinstance(node.arg, Slice)
-        if id(node) in self._charged or sliced:
+        # s[1:] is Python's own slicing, a copy: charge its steps and its memory.
+        if isinstance(node, Getitem) and isinstance(node.arg, Slice):
+            self._charged.discard(id(node))
+            self.write("environment.sliced(")
+            super().visit(node, *args, **kwargs)
+            self.write(")")
+            return None
+        if id(node) in self._charged:
             self._charged.discard(id(node))
             self.write("environment.charged(")
             super().visit(node, *args, **kwargs)
@@ -574,7 +662,10 @@ class BoundedTemplate(Template):
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         env = self.environment
-        meter = Meter(env.limited, env.max_steps, env.max_output)
+        meter = Meter(env.limited, env.max_steps, env.max_output, env.max_alloc)
+        started = time.monotonic()
+        if meter.limited:
+            env.start_clock(meter, started)
         token = _METER.set(meter)
         try:
             if not meter.limited:
@@ -594,6 +685,7 @@ class BoundedTemplate(Template):
             raise failure(exc) from None
         finally:
             _METER.reset(token)
+            env.spent += time.monotonic() - started
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -610,6 +702,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.limited = limited
         self.max_steps = MAX_STEPS + STEPS_PER_ENTITY * entities
         self.max_output = MAX_OUTPUT + OUTPUT_PER_ENTITY * entities
+        self.max_alloc = MAX_ALLOC + ALLOC_PER_ENTITY * entities
+        self.max_seconds = MAX_SECONDS + SECONDS_PER_ENTITY * entities
+        self.max_run_seconds = MAX_RUN_SECONDS + 4 * SECONDS_PER_ENTITY * entities
+        self.spent = 0.0  # seconds all renders in this environment took so far
         self.globals["range"] = CountedRange
         # lipsum(n=10**9) writes paragraphs without end; nothing kpictl ships uses it.
         self.globals.pop("lipsum", None)
@@ -617,6 +713,22 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         # select('in', s) runs the test once per item: each run counts.
         tests = cast("dict[str, Callable[..., Any]]", self.tests)  # Jinja types them loosely
         tests.update({n: _checked_filter(n, f, test=True) for n, f in tests.items()})
+
+    def start_clock(self, meter: Meter, now: float) -> None:
+        """Set `meter`'s deadline: this render's time, or what is left of the run's."""
+        left = self.max_run_seconds - self.spent
+        if left < self.max_seconds:
+            meter.deadline = now + left
+            meter.timeout = (
+                f"more than {self.max_run_seconds:.3g} s rendering templates in one run: "
+                "a loop or a filter that takes too long?"
+            )
+        else:
+            meter.deadline = now + self.max_seconds
+            meter.timeout = (
+                f"more than {self.max_seconds:.3g} s rendering one template: "
+                "a loop or a filter that takes too long?"
+            )
 
     def add_filters(self, filters: Mapping[str, Callable[..., Any]]) -> None:
         """Add filters (kpictl's escapes), counted and checked like Jinja's own."""
@@ -629,6 +741,40 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         except (TemplateSyntaxError, OverrideRefused) as exc:
             raise failure(exc) from None
 
+    def compile(
+        self,
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        """Jinja's compile; a template nested too deeply for the parser is a syntax error.
+
+        Jinja's parser and code generator recurse once per level of parentheses, blocks
+        or attributes: a few hundred levels exhaust Python's stack (RecursionError).
+        """
+        try:
+            # Jinja types compile() as overloads on a literal `raw`: pass it on as given.
+            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        except (RecursionError, MemoryError) as exc:
+            raise TemplateSyntaxError(
+                "the template nests too deeply to compile (parentheses, brackets, "
+                "blocks or attributes inside each other): split it up or use macros",
+                _deepest_line(exc),
+                name,
+                filename,
+            ) from None
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja's rule, and no method of a pydantic model (model_dump_json(indent=10**7)
+        builds gigabytes): a template reads a model's fields only."""
+        if isinstance(obj, BaseModel) and (
+            attr.startswith("model_") or callable(getattr(type(obj), attr, None))
+        ):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
     def counted(self, iterable: Any, literal: int) -> Iterable[Any]:
         """A for-loop's iterable, each iteration counted (see _Generator)."""
         meter = _meter()
@@ -637,10 +783,18 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return _counting(iterable, meter, 1 + literal // 64, literal)
 
     def charged(self, value: Any) -> Any:
-        """A compared or sliced value, its length charged (see _Generator.visit)."""
+        """A compared value, its length charged (see _Generator.visit)."""
         meter = _meter()
         if meter.limited:
             meter.tick(_cost(value))
+        return value
+
+    def sliced(self, value: Any) -> Any:
+        """A slice, a copy: its length charged, and the memory it took (see _Generator.visit)."""
+        meter = _meter()
+        if meter.limited:
+            meter.tick(_cost(value))
+            meter.allocate(value)
         return value
 
     def joined(self, join: Callable[[Any], str], parts: tuple[Any, ...]) -> str:
@@ -650,14 +804,19 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             size = sum(len(p) if isinstance(p, str) else weight(p) for p in parts)
             _too_big(size, "a joined string")
             meter.tick(1 + _steps(parts), size)
+            meter.allocate_size(size)
         return join(parts)
 
     def _finalize(self, value: Any) -> Any:
         # Every {{ value }}: count it, and refuse a structure too large to print.
         meter = _meter()
         if meter.limited:
-            size = len(value) if isinstance(value, str) else weight(value)
-            _too_big(size, "a printed value")
+            if isinstance(value, str):
+                # Already made, and output (a macro's whole table): the output limit's.
+                size = len(value)
+            else:
+                size = weight(value)
+                _too_big(size, "a printed value")
             meter.tick(1 + _steps(value), size)
         return value
 
@@ -676,6 +835,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             _check_printf(left, right)
         result = super().call_binop(context, operator, left, right)
         meter.tick(_cost(result))  # `s * 2` in a loop copies a long string each time
+        meter.allocate(result)
         return result
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -689,6 +849,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             raise SecurityError("a call the sandbox does not allow") from None
         if meter.limited:
             meter.tick(_cost(result))
+            if isinstance(__obj, Macro | LoopContext):
+                # Template output (a whole table of the map), bounded like the rest of it.
+                meter.allocate_size(_size(result))
+            else:
+                meter.allocate(result)
         return result
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -704,6 +869,35 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             hint=f"access to an unsafe attribute of {object_type_repr(obj)}",
             exc=SecurityError,
         )
+
+
+# Owners whose methods take large numbers legitimately: keys, dates and times.
+_NUMBERS_WELCOME = (Mapping, datetime.date, datetime.time, datetime.timedelta)
+
+
+def _check_method_numbers(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # A method may build as much as a number says ((10).to_bytes(10 ** 9, 'big')).
+    if any(n > MAX_WIDTH for n in _int_args([*args, *kwargs.values()])):
+        _limit(f"{name or 'a method'}() with a number above {MAX_WIDTH:,}")
+
+
+def _deepest_line(exc: BaseException) -> int:
+    """The template line Jinja's parser or code generator was at when `exc` happened."""
+    from jinja2.parser import Parser
+
+    line = 1
+    tb = exc.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        owner, node = local.get("self"), local.get("node")
+        if isinstance(owner, Parser):
+            line = owner.stream.current.lineno
+        elif isinstance(owner, Node) and owner.lineno:
+            line = owner.lineno
+        elif isinstance(node, Node) and node.lineno:
+            line = node.lineno
+        tb = tb.tb_next
+    return line
 
 
 def _checked_call(
@@ -727,6 +921,8 @@ def _checked_call(
             _check_join(owner, args[0])
         elif name in _STR_AMPLIFIERS:
             _check_amplifier(name, owner, args, kwargs)
+    elif owner is not None and not isinstance(owner, _NUMBERS_WELCOME):
+        _check_method_numbers(name, args, kwargs)
     return args
 
 
