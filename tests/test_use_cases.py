@@ -372,16 +372,21 @@ def test_trees_cut_a_cycle_where_it_closes(tmp_path: Path) -> None:
         mark = "!" if node.cycle else ("?" if node.source is None else "")
         return (node.id + mark, [shape(child) for child in node.upstream])
 
-    assert shape(Trees(_registry(root)).tree("a")) == (
+    assert shape(Trees(_registry(root)).lineage(["a"])[0]) == (
         "a",
         [("b", [("c", [("a!", [])]), ("x?", [])])],
     )
 
 
-def test_trees_share_a_chain_without_cycles(tmp_path: Path) -> None:
-    root = _sources(tmp_path, {"a": ["c"], "b": ["c"], "c": []})
+def test_trees_share_a_tree_between_kpis_that_read_it(tmp_path: Path) -> None:
+    root = _sources(tmp_path, {"a": ["c"], "b": ["c"], "c": ["d"], "d": []})
     trees = Trees(_registry(root))
-    assert trees.tree("a").upstream[0] is trees.tree("b").upstream[0]
+    (first,) = trees.lineage(["a"])
+    assert trees.lineage(["a", "a"]) == (first,)
+    assert trees.lineage(["a"])[0] is first
+    # Once b has drawn c's chain, a's tree refers to it: that tree is not the shared one.
+    b, a = trees.lineage(["b", "a"])
+    assert (b.upstream[0].shown, a.upstream[0].shown, a.upstream[0].upstream) == (False, True, ())
 
 
 def test_cycles_are_found_once_from_their_smallest_id(tmp_path: Path) -> None:

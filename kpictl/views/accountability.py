@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from kpictl.lineage import Node, Trees
+from kpictl.lineage import chain as upstream_chain
 from kpictl.models import (
     Campaign,
     DataSource,
@@ -115,6 +116,8 @@ class LineageNode:
     source: SourceView
     upstream: tuple[LineageNode, ...] = ()
     cycle: bool = False  # the source is already on this path: the chain stops here
+    shown: bool = False  # its chain is drawn earlier in this KPI's lineage: a reference
+    more: int = 0  # sources left out below this one: the lineage is deeper than drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,8 @@ class KpiView:
     definition: str | None  # glossary term id
     primary: PersonView
     backup: PersonView
-    lineage: tuple[LineageNode, ...]
+    lineage: tuple[LineageNode, ...]  # each chain drawn once, at most MAX_LEVELS deep
+    chain: tuple[SourceView, ...]  # every source in the lineage, each once, depth first
     capture: tuple[SourceView, ...]  # the capturing systems at the end of the lineage
     fallbacks: tuple[Fallback, ...]
     refresh: str
@@ -182,7 +186,7 @@ class KpiView:
         for person in (self.primary, self.backup):
             words += [person.id, person.name, person.team.name if person.team else ""]
         words.append(self.escalation.name)
-        for source in _flatten(self.lineage):
+        for source in self.chain:
             words += [source.id, source.name, source.system or ""]
             # Whoever fixes the data is someone people look a KPI up by.
             if source.owner:
@@ -364,21 +368,39 @@ class _Views:
             self._sources[source_id] = view
         return view
 
-    def lineage(self, source_id: str) -> LineageNode:
-        """The chain below one source, as kpictl.lineage walks it, with views of each source."""
-        return self._node(self._trees.tree(source_id))
+    def lineage(self, source_ids: Iterable[str]) -> tuple[LineageNode, ...]:
+        """A KPI's lineage trees, as kpictl.lineage draws them, with views of each source."""
+        return tuple(map(self._node, self._trees.lineage(source_ids)))
+
+    def chain(self, source_ids: Iterable[str]) -> tuple[SourceView, ...]:
+        """Every source `source_ids` are built from, each once, however deep."""
+        return tuple(map(self.source, upstream_chain(self.registry, source_ids)))
 
     def _node(self, node: Node) -> LineageNode:
-        # Trees shares a chain between the sources that read it: so do the views. The
-        # node is kept beside its view so that its id() is not reused while cached.
-        cached = self._lineage.get(id(node))
-        if cached is not None:
-            return cached[1]
-        view = LineageNode(
-            self.source(node.id), tuple(map(self._node, node.upstream)), cycle=node.cycle
-        )
-        self._lineage[id(node)] = (node, view)
-        return view
+        # Trees shares a tree between the KPIs that read it: so do the views. A node is
+        # kept beside its view so that its id() is not reused while cached. Children
+        # are converted before their parents, without recursion: a tree is up to
+        # MAX_LEVELS deep.
+        todo = [node]
+        while todo:
+            current = todo[-1]
+            if id(current) in self._lineage:
+                todo.pop()
+                continue
+            missing = [child for child in current.upstream if id(child) not in self._lineage]
+            if missing:
+                todo.extend(missing)
+                continue
+            todo.pop()
+            view = LineageNode(
+                self.source(current.id),
+                tuple(self._lineage[id(child)][1] for child in current.upstream),
+                cycle=current.cycle,
+                shown=current.shown,
+                more=current.more,
+            )
+            self._lineage[id(current)] = (current, view)
+        return self._lineage[id(node)][1]
 
     def ladder(self, kpi: Kpi) -> LadderView:
         """The KPI's escalation policy, each tier resolved to the people it names."""
@@ -432,8 +454,8 @@ class _Views:
         return item
 
     def kpi(self, kpi: Kpi) -> KpiView:
-        lineage = tuple(self.lineage(source_id) for source_id in dict.fromkeys(kpi.sources))
-        chain = list(_flatten(lineage))  # each source once
+        lineage = self.lineage(kpi.sources)
+        chain = self.chain(dict.fromkeys(kpi.sources))
         capture = tuple(s for s in chain if s.captures)
         fallbacks = tuple(self.fallback(s, s.fallback) for s in chain if s.fallback)
         return KpiView(
@@ -449,6 +471,7 @@ class _Views:
             primary=self.person(kpi.owners.primary),
             backup=self.person(kpi.owners.backup),
             lineage=lineage,
+            chain=chain,
             capture=capture,
             fallbacks=fallbacks,
             refresh=kpi.cadence.refresh,
@@ -457,22 +480,9 @@ class _Views:
         )
 
 
-def _flatten(nodes: Iterable[LineageNode]) -> Iterable[SourceView]:
-    """Every source in the lineage, depth first, each once."""
-    seen: set[str] = set()
-    stack = list(reversed(tuple(nodes)))
-    while stack:
-        node = stack.pop()
-        if node.source.id in seen:
-            continue
-        seen.add(node.source.id)
-        yield node.source
-        stack.extend(reversed(node.upstream))
-
-
 def lineage_sources(kpi: KpiView) -> list[SourceView]:
     """Every source a KPI depends on, from the ones it reads down to capture."""
-    return list(_flatten(kpi.lineage))
+    return list(kpi.chain)
 
 
 # --------------------------------------------------------------------------------------
@@ -816,8 +826,7 @@ def build_who(registry: Registry, subject: str, check: CheckSummary | None = Non
 
     readers: dict[str, list[KpiRef]] = {}
     for kpi in kpis:
-        chain = _flatten(resolver.lineage(s) for s in dict.fromkeys(kpi.sources))
-        for source in chain:
+        for source in resolver.chain(dict.fromkeys(kpi.sources)):
             readers.setdefault(source.id, []).append(refs[kpi.id])
     sources = tuple(
         SourceDuty(resolver.source(s.id), member_ids[s.owner], tuple(readers.get(s.id, ())))

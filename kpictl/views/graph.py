@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kpictl.views.accountability import AccountabilityMap, LineageNode
+from kpictl.views.accountability import AccountabilityMap, SourceView
 
 NodeKind = Literal["capture", "derived", "kpi", "person"]
 EdgeKind = Literal["feeds", "primary", "backup"]
@@ -68,24 +68,31 @@ def build_graph(view: AccountabilityMap) -> Graph:
     graph = Graph()
     edges: dict[tuple[str, str], Edge] = {}
 
-    def add_lineage(node: LineageNode) -> str:
-        source = node.source
+    def add_source(source: SourceView) -> str:
         key = f"source:{source.id}"
         if key not in graph.nodes:
             owner = source.owner.name if source.owner else ""
             detail = " · ".join(part for part in (source.system or "", owner) if part)
             kind: NodeKind = "capture" if source.captures or not source.known else "derived"
             graph.nodes[key] = Node(key, source.id, kind, source.name, detail, known=source.known)
-        for child in node.upstream:
-            child_key = add_lineage(child)
-            edges.setdefault((child_key, key), Edge(child_key, key, "feeds"))
         return key
 
+    # Each source and each link once, from the KPIs' flat chains: walking the trees
+    # would meet a shared chain once per path to it.
+    drawn: set[str] = set()
     for kpi in view.kpis:
         kpi_key = f"kpi:{kpi.id}"
         graph.nodes[kpi_key] = Node(kpi_key, kpi.id, "kpi", kpi.name, kpi.stage)
+        for source in kpi.chain:
+            if source.id in drawn:
+                continue
+            drawn.add(source.id)
+            key = add_source(source)
+            for upstream in source.upstream:
+                upstream_key = f"source:{upstream}"
+                edges.setdefault((upstream_key, key), Edge(upstream_key, key, "feeds"))
         for root in kpi.lineage:
-            source_key = add_lineage(root)
+            source_key = add_source(root.source)
             edges.setdefault((source_key, kpi_key), Edge(source_key, kpi_key, "feeds"))
         for person, kind in ((kpi.primary, "primary"), (kpi.backup, "backup")):
             person_key = f"person:{person.id}"
@@ -108,19 +115,34 @@ def _assign_columns(graph: Graph) -> None:
             upstream.setdefault(edge.target, []).append(edge.source)
     depth: dict[str, int] = {}
 
-    def depth_of(key: str, path: frozenset[str]) -> int:
-        if key in depth:
-            return depth[key]
-        if key in path:  # a cycle (reported by `kpictl check`): stop counting
-            return 0
-        parents = upstream.get(key, [])
-        value = 1 + max((depth_of(p, path | {key}) for p in parents), default=-1)
-        depth[key] = value
-        return value
+    def depth_of(start: str) -> int:
+        # A source's column: one more than its deepest input's. Iterative, as a chain
+        # may be thousands of sources long; an input already on the path closes a
+        # cycle (reported by `kpictl check`) and counts as column 0.
+        path = {start}
+        stack = [(start, iter(upstream.get(start, ())), -1)]
+        while stack:
+            key, parents, deepest = stack[-1]
+            parent = next(parents, None)
+            if parent is None:
+                stack.pop()
+                path.discard(key)
+                depth[key] = deepest + 1
+                if stack:
+                    below, rest, most = stack[-1]
+                    stack[-1] = (below, rest, max(most, depth[key]))
+                continue
+            if parent in depth or parent in path:
+                found = depth.get(parent, 0)
+                stack[-1] = (key, parents, max(deepest, found))
+                continue
+            path.add(parent)
+            stack.append((parent, iter(upstream.get(parent, ())), -1))
+        return depth[start]
 
     sources = graph.of_kind("capture", "derived")
     for node in sources:
-        node.column = depth_of(node.key, frozenset())
+        node.column = depth[node.key] if node.key in depth else depth_of(node.key)
         if node.column > 0:
             node.kind = "derived"
     last_source = max((n.column for n in sources), default=-1)
@@ -213,16 +235,6 @@ class DrawnNode:
     label: str  # at most LABEL_CHARS; the page shortens it further to fit its box
     detail: str
     title: str  # the full text, shown on hover
-    # Slugs of the nodes a hover traces: everything upstream of this one (the sources
-    # it is built from, back to the capturing systems) and everything downstream (the
-    # KPIs it feeds and their owners).
-    up: tuple[str, ...]
-    down: tuple[str, ...]
-
-    @property
-    def related(self) -> tuple[str, ...]:
-        """Every node a hover on this one lights up."""
-        return self.up + self.down
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,32 +263,15 @@ DETAIL_CHARS = 42
 def draw(view: AccountabilityMap) -> Drawing:
     """The map's graph, laid out and ready for an SVG template."""
     graph = layout(build_graph(view))
-    inputs: dict[str, list[str]] = {key: [] for key in graph.nodes}
-    outputs: dict[str, list[str]] = {key: [] for key in graph.nodes}
-    for edge in graph.edges:
-        outputs[edge.source].append(edge.target)
-        inputs[edge.target].append(edge.source)
+    # What a hover traces the page works out from the edges, so the page grows with
+    # the graph rather than with the square of its depth.
     order = sorted(graph.nodes.values(), key=lambda n: (n.column, n.y))
-    rank = {node.key: i for i, node in enumerate(order)}
-
-    def traced(start: str, step: dict[str, list[str]]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        todo = list(step[start])
-        while todo:
-            key = todo.pop()
-            if key not in seen and key != start:
-                seen.add(key)
-                todo.extend(step[key])
-        return tuple(graph.nodes[key].slug for key in sorted(seen, key=rank.__getitem__))
-
     nodes = tuple(
         DrawnNode(
             node,
             shorten(node.label, LABEL_CHARS),
             shorten(node.detail, DETAIL_CHARS),
             f"{node.label} ({node.id})" + (f"\n{node.detail}" if node.detail else ""),
-            traced(node.key, inputs),
-            traced(node.key, outputs),
         )
         for node in order
     )

@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from kpictl.escaping import json_text
+from kpictl.lineage import MAX_LEVELS
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,
@@ -55,7 +56,7 @@ def render_map(view: AccountabilityMap, output_format: str, env: Environment) ->
 def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
     if output_format == "json":
         return map_json(view)
-    context: dict[str, Any] = {"view": view, "once": Once()}
+    context: dict[str, Any] = {"view": view, "once": Once(), "lineage_levels": MAX_LEVELS}
     if output_format in ("html", "mermaid", "dot"):
         from kpictl.views.graph import build_graph, draw
 
@@ -198,11 +199,18 @@ def _source(source: SourceView) -> dict[str, Any]:
 
 
 def _lineage(node: LineageNode) -> dict[str, Any]:
-    return {
+    # Recursion is bounded: a tree is at most MAX_LEVELS deep.
+    data: dict[str, Any] = {
         "source": node.source.id,
         "upstream": [_lineage(child) for child in node.upstream],
         "cycle": node.cycle,
     }
+    # Only where they apply, so a lineage without shared chains reads as before.
+    if node.shown:
+        data["shown_above"] = True
+    if node.more:
+        data["more_upstream"] = node.more
+    return data
 
 
 def _kpi(kpi: KpiView) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
+from kpictl.lineage import MAX_LEVELS
 from kpictl.views.accountability import (
     AccountabilityMap,
     KpiView,
@@ -79,12 +80,22 @@ def _source(source: SourceView) -> Text:
 
 
 def _lineage(tree: Tree, node: LineageNode) -> None:
+    from rich.text import Text
+
+    # Recursion is bounded: a tree is at most MAX_LEVELS deep.
+    if node.shown:
+        label = Text("↑ ").append(node.source.id, style="cyan")
+        tree.add(label.append("  (shown above)", style="dim"))
+        return
     label = _source(node.source)
     if node.cycle:
         label.append("  (cycle: already above)", style="bold red")
     branch = tree.add(label)
     for child in node.upstream:
         _lineage(branch, child)
+    if node.more:
+        sources = plural(node.more, "more upstream source", "more upstream sources")
+        branch.add(Text(f"… {sources} (the map draws {MAX_LEVELS} levels of lineage)", style="dim"))
 
 
 def _kpi(kpi: KpiView) -> Tree:
