@@ -17,7 +17,9 @@ from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
 from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
+from kpictl.escaping import visible
 from kpictl.evaluate import evaluation_moment
+from kpictl.fileio import NotRegularFileError
 from kpictl.findings import Severity
 from kpictl.models import Campaign
 from kpictl.registry import Registry, load_registry
@@ -75,8 +77,14 @@ def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actua
             actuals = read_actuals(stream, name, kpis, campaigns)
     except ActualsError as exc:
         raise KpictlError(f"{name}:{exc.row}: {exc.message}") from None
+    except NotRegularFileError as exc:
+        raise KpictlError(
+            f"cannot read actuals {visible(spec)}: it is {exc.kind}, not a regular file; "
+            "kpictl does not follow links or wait on pipes: name the CSV file itself "
+            "(or pipe it to --actuals -)"
+        ) from None
     except OSError as exc:
-        raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
+        raise KpictlError(f"cannot read actuals {visible(spec)}: {exc.strerror or exc}") from None
     for problem in actuals.problems:
         print(f"{name}:{problem.row}: {problem.message}", file=err)
     if actuals.more_problems:
