@@ -233,12 +233,12 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
     Each file goes through write_atomic: a unique temp file created with O_EXCL, then a
     rename, so no link planted under a predictable temp name is ever followed.
     """
-    from kpictl.fileio import write_atomic
+    from kpictl.fileio import make_folder, write_atomic
 
     targets = [(folder / f"{email.key}.eml", email) for email in emails]
     index_path = folder / "index.md"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         # All refusals before the first write: a refused run leaves the folder as it was.
         for path in (*(path for path, _ in targets), index_path):
             _refuse_odd_target(path)
