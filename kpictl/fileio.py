@@ -1,5 +1,6 @@
 """Writing files whole (a temp file beside the target, then an atomic rename), and
-reading a file only when it is a regular file, never through a link."""
+reading a file only when it is a regular file, never through a link: neither the
+file itself nor a folder on the way that a repository holds."""
 
 from __future__ import annotations
 
