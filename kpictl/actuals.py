@@ -147,13 +147,7 @@ def read_actuals(
     header_row = reader.line_num
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        found = clean(",".join(cell for cell in header if cell))[:200] or "nothing"
-        hint = "; the file looks semicolon-separated: export it with commas" if ";" in found else ""
-        raise ActualsError(
-            header_row,
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the header "
-            f"must name {','.join(COLUMNS)} (found {found}){hint}",
-        )
+        raise ActualsError(header_row, _header_problem(header, missing))
     index = {name: header.index(name) for name in COLUMNS}
     actuals = Actuals(source)
     # One value per (kpi, period) and as_of: a later row for the same day replaces it.
@@ -273,13 +267,39 @@ class _Lines:
 def open_actuals(spec: str) -> Iterator[tuple[BinaryIO, str]]:
     """File `spec` (or stdin for `-`) to read from, and the name to show for it.
 
-    Raises OSError for a file that cannot be opened.
+    Only a regular file is opened, never through a link (a pull request can commit
+    `actuals/latest.csv -> /proc/self/environ`) and never a FIFO that would wait
+    forever. Raises OSError for a file that cannot be opened, NotRegularFileError or
+    LinkedFolderError (both OSError) for one that is refused.
     """
     if spec == "-":
         yield sys.stdin.buffer, "<stdin>"
         return
-    with Path(spec).open("rb") as stream:
+    from kpictl.fileio import open_regular
+
+    with open_regular(Path(spec)) as stream:
         yield stream, spec
+
+
+def _header_problem(header: list[str], missing: list[str]) -> str:
+    """What is wrong with a header, without quoting it.
+
+    The first line of an unknown file can be anything (a line of secrets, if a link
+    or a mistyped path led there), so only what kpictl knows is named: the columns
+    missing, those present, and how many cells the line has.
+    """
+    named = [name for name in COLUMNS if name in header]
+    found = f"it names {', '.join(named)}" if named else "it names none of them"
+    cells = plural(len(header), "column")
+    hint = (
+        "; the file looks semicolon-separated: export it with commas"
+        if any(";" in cell for cell in header)
+        else ""
+    )
+    return (
+        f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the header "
+        f"must name {','.join(COLUMNS)} ({found}, in {cells}){hint}"
+    )
 
 
 def _what(actual: Actual) -> str:

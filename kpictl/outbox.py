@@ -17,7 +17,9 @@ from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
 from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
+from kpictl.escaping import visible
 from kpictl.evaluate import evaluation_moment
+from kpictl.fileio import NotRegularFileError
 from kpictl.findings import Severity
 from kpictl.models import Campaign
 from kpictl.registry import Registry, load_registry
@@ -87,14 +89,21 @@ def load_actuals(registry: Registry, spec: str, day: date) -> LoadedActuals:
     """Read the actuals CSV (`-` for stdin); bad rows and late rows become notes."""
     kpis = [kpi.id for kpi in registry.kpis]
     campaigns = [campaign.id for campaign in registry.campaigns]
-    name = "<stdin>" if spec == "-" else spec
+    name = "<stdin>" if spec == "-" else visible(spec)
     try:
-        with open_actuals(spec) as (stream, name):
+        with open_actuals(spec) as (stream, opened):
+            name = visible(opened)
             actuals = read_actuals(stream, name, kpis, campaigns)
     except ActualsError as exc:
         raise KpictlError(f"{name}:{exc.row}: {exc.message}") from None
+    except NotRegularFileError as exc:
+        raise KpictlError(
+            f"cannot read actuals {visible(spec)}: it is {exc.kind}, not a regular file; "
+            "kpictl does not follow links or wait on pipes: name the CSV file itself "
+            "(or pipe it to --actuals -)"
+        ) from None
     except OSError as exc:
-        raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
+        raise KpictlError(f"cannot read actuals {visible(spec)}: {exc.strerror or exc}") from None
     notes = [f"{name}:{problem.row}: {problem.message}" for problem in actuals.problems]
     if actuals.more_problems:
         notes.append(
@@ -329,12 +338,12 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
     Each file goes through write_atomic: a unique temp file created with O_EXCL, then a
     rename, so no link planted under a predictable temp name is ever followed.
     """
-    from kpictl.fileio import write_atomic
+    from kpictl.fileio import make_folder, write_atomic
 
     targets = [(folder / f"{email.key}.eml", email) for email in emails]
     index_path = folder / "index.md"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         # All refusals before the first write: a refused run leaves the folder as it was.
         for path in (*(path for path, _ in targets), index_path):
             _refuse_odd_target(path)

@@ -238,7 +238,7 @@ def existing_registry(folder: Path) -> list[Path]:
 
 def write(folder: Path, files: list[Planned]) -> list[Path]:
     """Write the scaffold into `folder`, or nothing at all when any file exists."""
-    from kpictl.fileio import write_atomic
+    from kpictl.fileio import make_folder, write_atomic
 
     taken = existing_registry(folder)
     if taken:
@@ -254,7 +254,7 @@ def write(folder: Path, files: list[Planned]) -> list[Path]:
     written = []
     for item in files:
         path = folder / item.path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         write_atomic(path, item.text)
         written.append(path)
     return written

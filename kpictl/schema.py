@@ -221,9 +221,9 @@ def render(schema: JsonSchemaValue) -> str:
 
 def write(folder: Path) -> list[Path]:
     """Write every schema into `folder` (created if need be), each file whole."""
-    from kpictl.fileio import write_atomic
+    from kpictl.fileio import make_folder, write_atomic
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     written = []
     for name, schema in schemas().items():
         path = folder / name

@@ -66,6 +66,14 @@ class SentLog:
     @classmethod
     def open(cls, path: Path) -> SentLog:
         """Read `path` (missing is fine: it is created on the first record)."""
+        from kpictl.fileio import LinkedFolderError, refuse_linked_folder
+
+        try:
+            # Appending opens the file itself without following a link (O_NOFOLLOW),
+            # but the folders on the way are followed: refuse a link among them.
+            refuse_linked_folder(path.parent)
+        except LinkedFolderError as exc:
+            raise SentLogError(f"cannot use {path} as the sent log: {exc.strerror}") from None
         if not path.parent.is_dir():
             raise SentLogError(f"cannot use {path} as the sent log: {path.parent} is not a folder")
         log = cls(path)

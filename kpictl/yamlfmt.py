@@ -936,10 +936,20 @@ def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> O
     out of the registry, or at itself) nor replaced by a file, and a FIFO is never
     waited on.
     """
-    from kpictl.fileio import NotRegularFileError, read_regular
+    from kpictl.fileio import (
+        LinkedFolderError,
+        NotRegularFileError,
+        read_regular,
+        refuse_linked_folder,
+    )
 
     try:
+        # `fmt linked/x.yaml` names a file through a linked folder: read_regular's
+        # O_NOFOLLOW guards only the file itself, so the folders are checked first.
+        refuse_linked_folder(path.parent)
         raw = read_regular(path)
+    except LinkedFolderError as exc:
+        return Outcome(path, display, "error", 1, 1, f"not read: {exc.strerror}")
     except NotRegularFileError as exc:
         return Outcome(
             path,

@@ -208,7 +208,7 @@ def new(
     from kpictl.authoring import NewError, Shape, build, convert, folder_for, resolve_kind
     from kpictl.check import check as run_check
     from kpictl.escaping import visible
-    from kpictl.fileio import write_atomic
+    from kpictl.fileio import make_folder, write_atomic
     from kpictl.models import ID_PATTERN
     from kpictl.registry import display_path, load_registry
     from kpictl.yamlfmt import dump_entity
@@ -251,8 +251,8 @@ def new(
         data = build(kind, entity_id, list(fields or []), ask if interactive else None)
     except NewError as exc:
         raise KpictlError(str(exc)) from None
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
+        make_folder(target.parent)
         write_atomic(target, dump_entity(data))
     except OSError as exc:
         raise KpictlError(f"cannot write {target}: {exc.strerror or exc}") from None

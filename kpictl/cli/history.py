@@ -200,8 +200,10 @@ def codeowners(
     if existing == wanted:
         print(f"{shown} is up to date ({built.files} files).")
         return 0
+    from kpictl.fileio import make_folder
+
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(target.parent)
     except OSError as exc:
         raise KpictlError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
     write_output(wanted, target)
