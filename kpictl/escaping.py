@@ -57,6 +57,23 @@ def visible(value: Any) -> str:
     return _INVISIBLE.sub(_spell, str(value))
 
 
+# GitHub's runner reads a step's output line by line (a line ends at \r or \n) and
+# obeys `::command::` at the start of a line after leading white space, and the older
+# `##[command]` anywhere in a line (actions/runner, ActionCommand.TryParseV2/TryParse).
+_LINE_START_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")
+
+
+def defuse(text: str) -> str:
+    """Text in which no line can run a CI workflow command, whatever values it holds.
+
+    `##[` becomes `#\\#[` and a leading `::` becomes `:\\:`, which read the same to a
+    person and render the same in Markdown (a backslash escapes punctuation). Applied
+    to a whole report, not to each value: two harmless values can meet to form `##[`,
+    and a value can start a line.
+    """
+    return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", "#\\#["))
+
+
 def json_text(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False)`, with nothing invisible left raw.
 

@@ -1,0 +1,84 @@
+"""Security of what kpictl writes, round two: what a security tester found in the fixes.
+
+No line of any text output may start a GitHub workflow command (`##[` anywhere, `::`
+at the start after white space); a file name that is not UTF-8 is written as escapes
+or percent-encoded bytes, never raw and never a crash; CODEOWNERS holds no pattern a
+file name widened; no output shows a control or bidirectional character raw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kpictl.escaping import defuse
+from tests.helpers import BASE, Run, write_registry
+
+FORGED_TEAM = "kind: team\nid: t1\nname: T\nfunction: marketing\nbogus: 1\n"
+
+
+def _commands(text: str) -> list[str]:
+    """Lines of `text` that GitHub's runner would obey as a workflow command."""
+    lines = text.replace("\r", "\n").split("\n")
+    return [line for line in lines if "##[" in line or line.lstrip().startswith("::")]
+
+
+# --- 1. no text output starts a workflow command -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "defused"),
+    [
+        ("##[error]x", "#\\#[error]x"),
+        ("a ###[warning]b", "a ##\\#[warning]b"),
+        ("::error::x", ":\\:error::x"),
+        ("ok\n  ::error::x\r\u00a0::warning::y", "ok\n  :\\:error::x\r\u00a0:\\:warning::y"),
+        ("a::b\n:c", "a::b\n:c"),
+    ],
+)
+def test_defuse_leaves_no_workflow_command(text: str, defused: str) -> None:
+    assert defuse(text) == defused
+    assert _commands(defuse(text)) == []
+
+
+def test_check_text_report_never_starts_a_line_with_a_command(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", dict(BASE))
+    (root / "##[error]forged by the pull request.yaml").write_text(FORGED_TEAM, encoding="utf-8")
+    result = run("check", str(root))
+    assert result.code == 1
+    first = result.out.split("\n")[0]
+    assert first.startswith(f"{root.as_posix()}/#\\#[error]forged by the pull request.yaml:5:1: ")
+    assert _commands(result.out) == []
+
+
+def test_github_report_keeps_its_annotation_and_defuses_the_text(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", dict(BASE))
+    (root / "##[error]x.yaml").write_text(FORGED_TEAM, encoding="utf-8")
+    result = run("check", ".", "-f", "github", cwd=root)
+    assert result.code == 1
+    lines = result.out.split("\n")
+    assert lines[0].startswith("::error file=##[error]x.yaml,line=5,col=1,title=S001 schema::")
+    assert lines[1].startswith("#\\#[error]x.yaml:5:1: S001 [error] unknown field 'bogus'")
+    assert _commands("\n".join(lines[1:])) == []
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "mermaid"])
+def test_map_and_who_never_start_a_command_from_a_name(
+    tmp_path: Path, run: Run, output_format: str
+) -> None:
+    files = dict(BASE)
+    files["people.yaml"] = BASE["people.yaml"].replace(
+        "name: Ann Lee", 'name: "::error::forged ##[warning]x"'
+    )
+    root = write_registry(tmp_path / "reg", files)
+    result = run("map", str(root), "-f", output_format)
+    assert result.code == 0, result.err
+    assert "forged" in result.out
+    assert _commands(result.out) == []
+    if output_format != "mermaid":
+        result = run("who", "ann", str(root), "-f", output_format)
+        assert result.code == 0, result.err
+        if output_format == "text":
+            assert result.out.split("\n")[0] == ":\\:error::forged #\\#[warning]x (ann)"
+        assert _commands(result.out) == []
