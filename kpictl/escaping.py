@@ -13,27 +13,37 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-# C0/C1 control characters (but tab), DEL, and the bidirectional overrides that can
-# make a terminal or editor show text in an order other than the bytes'.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Format characters that show nothing yet change what a reader sees: the bidirectional
+# marks, embeddings, overrides and isolates (which can show text in an order other than
+# the bytes'), the zero-width space, word joiner and invisible operators, the deprecated
+# format characters and the interlinear annotation marks. Zero-width (non-)joiners stay:
+# Persian, Indic scripts and emoji need them.
+_FORMAT = "\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\ufff9-\ufffb"
+# C0/C1 control characters (but tab), DEL, and the format characters above.
+_CONTROL = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_FORMAT}]")
 _SPACES = re.compile(r"\s+")
+# Lone surrogates: the bytes of a file name that is not UTF-8 (surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def oneline(value: Any) -> str:
-    """Text on one line: newlines and runs of white space become one space."""
-    return _SPACES.sub(" ", _CONTROL.sub(" ", str(value))).strip()
+    """Text on one line: newlines and runs of white space become one space.
+
+    A byte that is not UTF-8 is spelled out (`\\xff`): written raw it would be invalid
+    UTF-8, and dropped the name would no longer be the file's.
+    """
+    text = _SURROGATE.sub(_spell, str(value))
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 # What `visible` spells out: the controls above (tab included: one line stays one
 # line), the Unicode line and paragraph separators, lone surrogates (the bytes of a
 # file name that is not UTF-8, which no encoder takes), the byte-order mark and the
 # two non-characters that XML 1.0 forbids.
-_INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff]"
-)
+_INVISIBLE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 # What json.dumps(ensure_ascii=False) leaves raw of those (it escapes C0 itself; a
 # raw newline in its output is indentation, not data).
-_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_JSON_RAW = re.compile(f"[\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -99,7 +109,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")
 
 
 def multiline(value: Any) -> str:

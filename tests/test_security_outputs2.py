@@ -8,11 +8,15 @@ file name widened; no output shows a control or bidirectional character raw.
 
 from __future__ import annotations
 
+import json
+import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from kpictl.escaping import defuse
+from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, Run, write_registry
 
 FORGED_TEAM = "kind: team\nid: t1\nname: T\nfunction: marketing\nbogus: 1\n"
@@ -82,3 +86,66 @@ def test_map_and_who_never_start_a_command_from_a_name(
         if output_format == "text":
             assert result.out.split("\n")[0] == ":\\:error::forged #\\#[warning]x (ann)"
         assert _commands(result.out) == []
+
+
+# --- 2. a file name that is not UTF-8 -----------------------------------------------
+
+BAD_NAME = os.fsdecode(b"teams/bad\xff.yaml")
+
+
+def _with_bad_name(root: Path) -> None:
+    (root / "teams").mkdir()
+    (root / BAD_NAME).write_text(FORGED_TEAM.replace("t1", "t-bad"), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("output_format", "shown"),
+    [
+        ("text", "teams/bad\\xff.yaml:5:1: S001 [error]"),
+        ("github", "::error file=teams/bad\\xff.yaml,line=5,col=1,"),
+        ("json", '"path": "teams/bad\\udcff.yaml"'),
+        ("sarif", '"uri": "teams/bad%FF.yaml"'),
+        ("junit", 'classname="teams/bad\\xff.yaml"'),
+    ],
+)
+def test_every_check_format_writes_a_name_that_is_not_utf8(
+    tmp_path: Path, run: Run, output_format: str, shown: str
+) -> None:
+    root = write_registry(tmp_path / "reg", dict(BASE))
+    _with_bad_name(root)
+    result = run("check", ".", "-f", output_format, cwd=root)
+    assert (result.code, result.err) == (1, "")
+    result.out.encode("utf-8")  # strict: nothing raw that is not UTF-8
+    assert shown in result.out
+    if output_format in ("json", "sarif"):
+        json.loads(result.out)
+    if output_format == "junit":
+        ET.fromstring(result.out)
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+@pytest.mark.parametrize(
+    ("output_format", "shown"),
+    [
+        ("text", "  + t-bad  T (registry/teams/bad\\xff\\xfe.yaml)\n"),
+        ("json", '"path": "registry/teams/bad\\udcff\\udcfe.yaml"'),
+        ("markdown", "- **added** `t-bad`: T\n"),
+    ],
+)
+def test_diff_writes_a_name_that_is_not_utf8_escaped(
+    tmp_path: Path, run: Run, output_format: str, shown: str
+) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    write_registry(repo.path / "registry", dict(BASE))
+    repo.commit("Registry")
+    team = "kind: team\nid: t-bad\nname: T\nfunction: marketing\n"
+    (repo.path / "registry" / os.fsdecode(b"teams/bad\xff\xfe.yaml")).parent.mkdir()
+    (repo.path / "registry" / os.fsdecode(b"teams/bad\xff\xfe.yaml")).write_text(team)
+    repo.commit("A team")
+    result = run(
+        "diff", "main~1", "HEAD", "--registry", "registry", "-f", output_format, cwd=repo.path
+    )
+    assert (result.code, result.err) == (0, "")
+    result.out.encode("utf-8")
+    assert shown in result.out

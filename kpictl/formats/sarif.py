@@ -57,7 +57,9 @@ def relative_uri(path: Path, top: Path) -> str | None:
     relative = os.path.relpath(absolute, top)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return None
-    return quote(Path(relative).as_posix())
+    # The file name's own bytes: one that is not UTF-8 holds lone surrogates, which
+    # quote() would try (and fail) to encode as UTF-8.
+    return quote(os.fsencode(Path(relative).as_posix()))
 
 
 def artifact(path: Path, top: Path) -> dict[str, str]:
