@@ -149,3 +149,35 @@ def test_diff_writes_a_name_that_is_not_utf8_escaped(
     assert (result.code, result.err) == (0, "")
     result.out.encode("utf-8")
     assert shown in result.out
+
+
+# --- 3. CODEOWNERS holds no pattern a file name widened -----------------------------
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_codeowners_leaves_out_a_name_with_glob_characters(tmp_path: Path, run: Run) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    files = dict(BASE)
+    files["people.yaml"] = BASE["people.yaml"].replace("id: bob\n", "id: bob\ngithub: attacker\n")
+    files["kpi.yaml"] = BASE["kpi.yaml"].replace("primary: ann", "primary: bob")
+    source = "kind: data_source\nid: {id}\nname: S\nsystem: X\nowner: bob\nrefresh: daily\n"
+    for n, name in enumerate(["*.yaml", "s?.yaml", "[a-z].yaml", "!x.yaml", "a\\b.yaml"]):
+        files[name] = source.format(id=f"s{n}")
+    files["with space #1.yaml"] = source.format(id="spaced")
+    write_registry(repo.path / "registry", files)
+    repo.commit("Registry")
+    result = run("codeowners", "registry", cwd=repo.path)
+    assert result.code == 0
+    assert result.err.split("\n")[-2] == (
+        "kpictl: warning: 5 files left out of CODEOWNERS because the name holds a control "
+        "character or one of * ? [ ] ! \\: registry/!x.yaml, registry/*.yaml, "
+        "registry/[a-z].yaml, registry/a\\b.yaml, registry/s?.yaml (rename the file)"
+    )
+    text = (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8")
+    rules = [line.split(" @") for line in text.split("\n") if line.startswith("/")]
+    assert [(path.rstrip(), owner) for path, owner in rules] == [
+        ("/registry/campaign.yaml", "attacker"),
+        ("/registry/kpi.yaml", "attacker"),
+        ("/registry/with\\ space\\ \\#1.yaml", "attacker"),
+    ]
