@@ -84,6 +84,23 @@ def defuse(text: str) -> str:
     return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", "#\\#["))
 
 
+# What an HTML page must not show: controls but tab and newline (which HTML reads as
+# white space), the format characters and the two non-characters.
+_HTML_HIDDEN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}\ufffe\uffff]")
+
+
+def html_text(value: Any) -> Any:
+    """A value for an HTML page, before autoescape: no control or format character.
+
+    A byte that is not UTF-8 is spelled out (`\\xff`); anything but text is returned
+    as it is, and markup stays markup (its type is kept).
+    """
+    if not isinstance(value, str):
+        return value
+    cleaned = _HTML_HIDDEN.sub("", _SURROGATE.sub(_spell, value))
+    return value if cleaned == value else type(value)(cleaned)
+
+
 def json_text(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False)`, with nothing invisible left raw.
 

@@ -181,3 +181,22 @@ def test_codeowners_leaves_out_a_name_with_glob_characters(tmp_path: Path, run: 
         ("/registry/kpi.yaml", "attacker"),
         ("/registry/with\\ space\\ \\#1.yaml", "attacker"),
     ]
+
+
+# --- 4. no control, bidi or invisible character left raw -----------------------------
+
+HIDDEN = "\x1b\x00\x07\r\x9b\u202e\u2066\u200f\u200e\u061c\u2060\u200b"
+
+
+def test_html_map_shows_no_control_character_from_a_description(tmp_path: Path, run: Run) -> None:
+    files = dict(BASE)
+    files["kpi.yaml"] = BASE["kpi.yaml"].replace(
+        "description: Leads that meet the MQL definition.",
+        'description: "Leads\\e[2J\\0\\a\\r\\x9b\\u202e\\u2066\\u200f\\u200e\\u061c\\u2060\\u200b'
+        ' <b>qualified</b>"',
+    )
+    root = write_registry(tmp_path / "reg", files)
+    result = run("map", str(root), "-f", "html")
+    assert result.code == 0, result.err
+    assert '<p class="description">Leads[2J &lt;b&gt;qualified&lt;/b&gt;</p>' in result.out
+    assert not set(HIDDEN) & set(result.out)
