@@ -200,3 +200,27 @@ def test_html_map_shows_no_control_character_from_a_description(tmp_path: Path, 
     assert result.code == 0, result.err
     assert '<p class="description">Leads[2J &lt;b&gt;qualified&lt;/b&gt;</p>' in result.out
     assert not set(HIDDEN) & set(result.out)
+
+
+def test_fmt_diff_spells_out_bidi_characters_and_starts_no_command(
+    tmp_path: Path, run: Run
+) -> None:
+    root = write_registry(tmp_path / "reg", {})
+    (root / "t.yaml").write_text(
+        "kind: team\nname: |\n  ::error::forged\n"
+        "id:    t  # \u202eevil\u2066 \u200fmark\n# ##[error]forged\n",
+        encoding="utf-8",
+    )
+    result = run("fmt", "--check", "--diff", cwd=root)
+    assert result.code == 1
+    assert result.out.split("\n")[3:10] == [
+        "@@ -1,5 +1,5 @@",
+        " kind: team",
+        "+id: t     # \\u202eevil\\u2066 \\u200fmark",
+        " name: |",
+        "   :\\:error::forged",
+        "-id:    t  # \\u202eevil\\u2066 \\u200fmark",
+        " # #\\#[error]forged",
+    ]
+    assert _commands(result.out) == []
+    assert result.out.replace("\n", "").isprintable()
