@@ -224,3 +224,18 @@ def test_fmt_diff_spells_out_bidi_characters_and_starts_no_command(
     ]
     assert _commands(result.out) == []
     assert result.out.replace("\n", "").isprintable()
+
+
+def test_show_source_spells_out_bidi_marks(tmp_path: Path, run: Run) -> None:
+    root = write_registry(tmp_path / "reg", {})
+    (root / "t.yaml").write_text(
+        "kind: team\nid: t\nname: T\nfunction: marketing\n"
+        "bogus: a\u200fb\u200ec\u061cd\u202ee\u2060f\n",
+        encoding="utf-8",
+    )
+    result = run("check", ".", "--show-source", cwd=root)
+    assert result.code == 1
+    assert result.out.split("\n")[1:3] == [
+        "    5 | bogus: a\\u200fb\\u200ec\\u061cd\\u202ee\\u2060f",
+        "      | ^^^^^^",
+    ]
