@@ -239,3 +239,23 @@ def test_show_source_spells_out_bidi_marks(tmp_path: Path, run: Run) -> None:
         "    5 | bogus: a\\u200fb\\u200ec\\u061cd\\u202ee\\u2060f",
         "      | ^^^^^^",
     ]
+
+
+def test_calendar_folds_no_line_into_a_workflow_command(tmp_path: Path, run: Run) -> None:
+    from icalendar import Calendar
+
+    forged = "::error file=x::forged ##[error]y"
+    # Each padding moves the fold to another character of the forged command.
+    for pad in range(50, 80, 3):
+        name = "M" * pad + " " + forged
+        files = dict(BASE)
+        files["kpi.yaml"] = BASE["kpi.yaml"].replace("name: MQLs", f'name: "{name}"')
+        root = write_registry(tmp_path / f"reg{pad}", files)
+        result = run("calendar", str(root), "--from", "2026-10-01", "--to", "2026-10-31")
+        assert result.code == 0, result.err
+        assert _commands(result.out) == [], pad
+        assert all(len(line.encode()) <= 75 for line in result.out.split("\r\n"))
+        # Folding is lossless: the value reads back whole.
+        events = Calendar.from_ical(result.out).walk("VEVENT")
+        descriptions = [str(event["description"]) for event in events]
+        assert any(f"- mql: {name}" in text for text in descriptions), pad
