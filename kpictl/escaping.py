@@ -73,15 +73,17 @@ def visible(value: Any) -> str:
 _LINE_START_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")
 
 
-def defuse(text: str) -> str:
+def defuse(text: str, sharp: str = "\\#") -> str:
     """Text in which no line can run a CI workflow command, whatever values it holds.
 
-    `##[` becomes `#\\#[` and a leading `::` becomes `:\\:`, which read the same to a
-    person and render the same in Markdown (a backslash escapes punctuation). Applied
-    to a whole report, not to each value: two harmless values can meet to form `##[`,
-    and a value can start a line.
+    `##[` becomes `#` + `sharp` + `[` and a leading `::` becomes `:\\:`, which read the
+    same to a person and render the same in Markdown (a backslash escapes
+    punctuation). JSON passes `sharp="\\u0023"` and XML `"&#35;"`, the same text to
+    their readers; their lines never start with `:`. Applied to a whole report, not
+    to each value: two harmless values can meet to form `##[`, and a value can start
+    a line.
     """
-    return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", "#\\#["))
+    return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", f"#{sharp}["))
 
 
 # What an HTML page must not show: controls but tab and newline (which HTML reads as
@@ -101,6 +103,10 @@ def html_text(value: Any) -> Any:
     return value if cleaned == value else type(value)(cleaned)
 
 
+JSON_SHARP = "\\u0023"  # `#` in a JSON string, for defuse
+XML_SHARP = "&#35;"  # `#` in XML text or an attribute, for defuse
+
+
 def json_text(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False)`, with nothing invisible left raw.
 
@@ -112,8 +118,9 @@ def json_text(data: Any, **options: Any) -> str:
     """
     import json
 
-    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, **options)
-    return _JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    options.setdefault("ensure_ascii", False)
+    text = json.dumps(_finite(data), allow_nan=False, **options)
+    return defuse(_JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text), JSON_SHARP)
 
 
 def _finite(value: Any) -> Any:

@@ -259,3 +259,37 @@ def test_calendar_folds_no_line_into_a_workflow_command(tmp_path: Path, run: Run
         events = Calendar.from_ical(result.out).walk("VEVENT")
         descriptions = [str(event["description"]) for event in events]
         assert any(f"- mql: {name}" in text for text in descriptions), pad
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif", "junit"])
+def test_machine_formats_say_the_same_without_a_command(
+    tmp_path: Path, run: Run, output_format: str
+) -> None:
+    root = write_registry(tmp_path / "reg", dict(BASE))
+    (root / "##[error]x.yaml").write_text(FORGED_TEAM, encoding="utf-8")
+    result = run("check", ".", "-f", output_format, cwd=root)
+    assert result.code == 1
+    assert _commands(result.out) == []
+    if output_format == "junit":
+        case = ET.fromstring(result.out).find("testsuite/testcase")
+        assert case is not None
+        assert case.get("classname") == "##[error]x.yaml"
+    else:
+        found = json.loads(result.out)
+        if output_format == "sarif":
+            location = found["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+            assert location["artifactLocation"]["uri"] == "%23%23%5Berror%5Dx.yaml"
+            assert found["runs"][0]["results"][0]["message"]["text"].startswith("unknown field")
+        else:
+            assert found[0]["path"] == "##[error]x.yaml"
+
+
+def test_map_json_says_the_same_without_a_command(tmp_path: Path, run: Run) -> None:
+    files = dict(BASE)
+    files["people.yaml"] = BASE["people.yaml"].replace("name: Ann Lee", 'name: "##[error]x"')
+    root = write_registry(tmp_path / "reg", files)
+    result = run("map", str(root), "-f", "json")
+    assert result.code == 0, result.err
+    assert _commands(result.out) == []
+    assert '"name": "#\\u0023[error]x"' in result.out
+    assert json.loads(result.out)["people"]["ann"]["name"] == "##[error]x"

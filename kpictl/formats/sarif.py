@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from kpictl import __version__
 from kpictl.catalog import RULES
-from kpictl.escaping import visible
+from kpictl.escaping import JSON_SHARP, defuse, visible
 from kpictl.findings import Severity
 from kpictl.formats import Report
 
@@ -136,4 +136,4 @@ def write(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return defuse(json.dumps(log, indent=2), JSON_SHARP) + "\n"
