@@ -494,7 +494,55 @@ def to_ics(
     if registry.settings.timezone in calendar.get_missing_tzids():
         zone = ZoneInfo(registry.settings.timezone)
         calendar.add_component(_vtimezone(zone, first, last))
-    return bytes(calendar.to_ical())
+    return refold(bytes(calendar.to_ical()))
+
+
+# RFC 5545 folds a content line longer than 75 octets: CRLF, then a space.
+_FOLD = 75
+
+
+def refold(ics: bytes) -> bytes:
+    """`ics` folded so that no physical line can start a CI workflow command.
+
+    `calendar` may print to a CI log, where GitHub's runner obeys `##[` anywhere in a
+    line and `::` at its start after white space, and a folded line starts with a
+    space. Folding elsewhere is lossless: a reader unfolds to the same text, so no
+    value has to change.
+    """
+    logical = ics.decode("utf-8").replace("\r\n ", "").split("\r\n")
+    return "\r\n".join("\r\n ".join(_fold(line)) for line in logical).encode("utf-8")
+
+
+def _fold(line: str) -> list[str]:
+    chunks: list[str] = []
+    start = 0
+    while start < len(line) or not chunks:
+        end = _fit(line, start, _FOLD if not chunks else _FOLD - 1)
+        # End the line inside `##[` (after `##`), so neither line holds it.
+        found = line.find("##[", start, end)
+        if found >= 0:
+            end = found + 2
+        if chunks:
+            # A continuation that is white space then `::` keeps only the first colon.
+            text = line[start:end]
+            lead = start + len(text) - len(text.lstrip())
+            if line.startswith("::", lead) and lead + 2 <= end:
+                end = lead + 1
+        chunks.append(line[start:end])
+        start = end
+    return chunks
+
+
+def _fit(line: str, start: int, octets: int) -> int:
+    """The furthest end after `start` whose characters take at most `octets` in UTF-8."""
+    end, used = start, 0
+    while end < len(line):
+        size = len(line[end].encode("utf-8", "surrogatepass"))
+        if used + size > octets and end > start:
+            break
+        used += size
+        end += 1
+    return end
 
 
 def _vtimezone(zone: ZoneInfo, first: date, last: date) -> Timezone:

@@ -283,4 +283,6 @@ def render_changelog(log: KpiChangelog, output_format: str, env: Any) -> str:
     data = changelog_data(log)
     if output_format == "json":
         return json_text(data, indent=2) + "\n"
-    return str(env.get_template(CHANGELOG_TEMPLATES[output_format]).render(log=data))
+    from kpictl.render import render
+
+    return render(env, CHANGELOG_TEMPLATES[output_format], log=data)

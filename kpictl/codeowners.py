@@ -45,7 +45,7 @@ class Codeowners:
     without_handle: list[Person] = field(default_factory=list)
     inactive: list[Person] = field(default_factory=list)
     unowned: list[str] = field(default_factory=list)  # files whose owners have no handle
-    # Files whose names CODEOWNERS cannot hold (a newline would start a rule of its own).
+    # Files whose names CODEOWNERS cannot hold (see `listable`).
     unlisted: list[str] = field(default_factory=list)
 
     @property
@@ -73,7 +73,7 @@ class Codeowners:
             names = _some([visible(path) for path in self.unlisted])
             found.append(
                 f"{plural(n, 'file')} left out of CODEOWNERS because the name holds a control "
-                f"character: {names} (rename the file)"
+                f"character or one of {' '.join(UNLISTABLE)}: {names} (rename the file)"
             )
         return found
 
@@ -97,9 +97,25 @@ def owners_of(registry: Registry, entity: Entity) -> list[str]:
     return []
 
 
+# Characters a CODEOWNERS pattern reads as syntax, not as part of a name: `*` and `?`
+# match other files (`kpis/*.yaml` would hand every KPI to whoever added that file),
+# GitHub rejects `[ ]` ranges and `!` negation (the whole file "contains errors"), and
+# does not document `\` escapes for them, so such a name cannot be written safely.
+UNLISTABLE = ("*", "?", "[", "]", "!", "\\")
+
+
+def listable(path: str) -> bool:
+    """Whether a CODEOWNERS pattern can name this one file and no other.
+
+    Not with a control character (a newline would start a rule of its own), a byte
+    that is not UTF-8, or a character of `UNLISTABLE`.
+    """
+    return path.isprintable() and not any(char in path for char in UNLISTABLE)
+
+
 def pattern(path: str) -> str:
-    """A repository path as an anchored CODEOWNERS pattern (spaces and # escaped)."""
-    escaped = path.replace("\\", "\\\\").replace(" ", "\\ ")
+    """A `listable` repository path as an anchored CODEOWNERS pattern (spaces and # escaped)."""
+    escaped = path.replace(" ", "\\ ")
     escaped = escaped.replace("#", "\\#")
     return "/" + escaped
 
@@ -113,7 +129,7 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
     unlisted: list[str] = []
     for source in registry.files:
         path = source.path.as_posix()
-        if not path.isprintable():
+        if not listable(path):
             unlisted.append(path)
             continue
         people: list[Person] = []

@@ -100,4 +100,6 @@ def render_diff(diff: RegistryDiff, output_format: str, env: Environment) -> str
         {"kind": kind, "label": label, "entities": [e for e in entities if e["kind"] == kind]}
         for kind, label, _ in diff.groups()
     ]
-    return env.get_template(DIFF_TEMPLATES[output_format]).render(diff=data, groups=groups)
+    from kpictl.render import render
+
+    return render(env, DIFF_TEMPLATES[output_format], diff=data, groups=groups)

@@ -13,27 +13,37 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-# C0/C1 control characters (but tab), DEL, and the bidirectional overrides that can
-# make a terminal or editor show text in an order other than the bytes'.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Format characters that show nothing yet change what a reader sees: the bidirectional
+# marks, embeddings, overrides and isolates (which can show text in an order other than
+# the bytes'), the zero-width space, word joiner and invisible operators, the deprecated
+# format characters and the interlinear annotation marks. Zero-width (non-)joiners stay:
+# Persian, Indic scripts and emoji need them.
+_FORMAT = "\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\ufff9-\ufffb"
+# C0/C1 control characters (but tab), DEL, and the format characters above.
+_CONTROL = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_FORMAT}]")
 _SPACES = re.compile(r"\s+")
+# Lone surrogates: the bytes of a file name that is not UTF-8 (surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def oneline(value: Any) -> str:
-    """Text on one line: newlines and runs of white space become one space."""
-    return _SPACES.sub(" ", _CONTROL.sub(" ", str(value))).strip()
+    """Text on one line: newlines and runs of white space become one space.
+
+    A byte that is not UTF-8 is spelled out (`\\xff`): written raw it would be invalid
+    UTF-8, and dropped the name would no longer be the file's.
+    """
+    text = _SURROGATE.sub(_spell, str(value))
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 # What `visible` spells out: the controls above (tab included: one line stays one
 # line), the Unicode line and paragraph separators, lone surrogates (the bytes of a
 # file name that is not UTF-8, which no encoder takes), the byte-order mark and the
 # two non-characters that XML 1.0 forbids.
-_INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff]"
-)
+_INVISIBLE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 # What json.dumps(ensure_ascii=False) leaves raw of those (it escapes C0 itself; a
 # raw newline in its output is indentation, not data).
-_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_JSON_RAW = re.compile(f"[\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -57,6 +67,46 @@ def visible(value: Any) -> str:
     return _INVISIBLE.sub(_spell, str(value))
 
 
+# GitHub's runner reads a step's output line by line (a line ends at \r or \n) and
+# obeys `::command::` at the start of a line after leading white space, and the older
+# `##[command]` anywhere in a line (actions/runner, ActionCommand.TryParseV2/TryParse).
+_LINE_START_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")
+
+
+def defuse(text: str, sharp: str = "\\#") -> str:
+    """Text in which no line can run a CI workflow command, whatever values it holds.
+
+    `##[` becomes `#` + `sharp` + `[` and a leading `::` becomes `:\\:`, which read the
+    same to a person and render the same in Markdown (a backslash escapes
+    punctuation). JSON passes `sharp="\\u0023"` and XML `"&#35;"`, the same text to
+    their readers; their lines never start with `:`. Applied to a whole report, not
+    to each value: two harmless values can meet to form `##[`, and a value can start
+    a line.
+    """
+    return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", f"#{sharp}["))
+
+
+# What an HTML page must not show: controls but tab and newline (which HTML reads as
+# white space), the format characters and the two non-characters.
+_HTML_HIDDEN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}\ufffe\uffff]")
+
+
+def html_text(value: Any) -> Any:
+    """A value for an HTML page, before autoescape: no control or format character.
+
+    A byte that is not UTF-8 is spelled out (`\\xff`); anything but text is returned
+    as it is, and markup stays markup (its type is kept).
+    """
+    if not isinstance(value, str):
+        return value
+    cleaned = _HTML_HIDDEN.sub("", _SURROGATE.sub(_spell, value))
+    return value if cleaned == value else type(value)(cleaned)
+
+
+JSON_SHARP = "\\u0023"  # `#` in a JSON string, for defuse
+XML_SHARP = "&#35;"  # `#` in XML text or an attribute, for defuse
+
+
 def json_text(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False)`, with nothing invisible left raw.
 
@@ -68,8 +118,9 @@ def json_text(data: Any, **options: Any) -> str:
     """
     import json
 
-    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, **options)
-    return _JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    options.setdefault("ensure_ascii", False)
+    text = json.dumps(_finite(data), allow_nan=False, **options)
+    return defuse(_JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text), JSON_SHARP)
 
 
 def _finite(value: Any) -> Any:
@@ -82,7 +133,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")
 
 
 def multiline(value: Any) -> str:

@@ -112,5 +112,12 @@ def environment(overrides: Path | None = None, entities: int = 0) -> Environment
 
 
 def render(env: Environment, name: str, **context: Any) -> str:
-    """Render one template by name; a failing template is a TemplateFailure (a KpictlError)."""
-    return env.get_template(name).render(**context)
+    """Render one template by name; a failing template is a TemplateFailure (a KpictlError).
+
+    Output that is not HTML may be printed in a CI log, so no line of it can start a
+    workflow command, whatever the registry's values or its template overrides hold.
+    """
+    from kpictl.escaping import defuse
+
+    text = env.get_template(name).render(**context)
+    return text if _autoescape(name) else defuse(text)

@@ -43,11 +43,12 @@ from jinja2.exceptions import (
 from jinja2.nodes import Compare, Concat, EvalContext, For, Getitem, Node, Slice, TemplateData
 from jinja2.runtime import Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import object_type_repr
+from jinja2.utils import object_type_repr, pass_eval_context
 from pydantic import BaseModel
 
 from kpictl.display import clean
 from kpictl.errors import KpictlError
+from kpictl.escaping import html_text
 
 # One render may take this many steps: loop iterations, calls, filter calls (a filter on
 # a long list or string counts as more), plus STEPS_PER_ENTITY for each entity of the
@@ -807,7 +808,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             meter.allocate_size(size)
         return join(parts)
 
-    def _finalize(self, value: Any) -> Any:
+    @pass_eval_context
+    def _finalize(self, eval_ctx: EvalContext, value: Any) -> Any:
         # Every {{ value }}: count it, and refuse a structure too large to print.
         meter = _meter()
         if meter.limited:
@@ -818,7 +820,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 size = weight(value)
                 _too_big(size, "a printed value")
             meter.tick(1 + _steps(value), size)
-        return value
+        # An HTML page has no filter of ours on each value (autoescape does the
+        # escaping), so the control characters go here, for every template that escapes.
+        return html_text(value) if eval_ctx.autoescape else value
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         meter = _meter()

@@ -103,7 +103,11 @@ def render(
         return buffer.getvalue()
     assert env is not None
     org = registry.settings.organization
-    return env.get_template(TEMPLATES[output_format]).render(
+    from kpictl.render import render
+
+    return render(
+        env,
+        TEMPLATES[output_format],
         rows=rows,
         evaluated_at=display.moment(moment),
         organization=display.clean(org) if org else None,

@@ -988,16 +988,17 @@ def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> O
     if diff:
         import difflib
 
-        from kpictl.escaping import visible
+        from kpictl.escaping import defuse, visible
 
-        patch = "".join(
-            difflib.unified_diff(
-                source.text.splitlines(keepends=True),
-                result.splitlines(keepends=True),
-                f"a/{visible(display.as_posix())}",
-                f"b/{visible(display.as_posix())}",
-            )
+        lines = difflib.unified_diff(
+            source.text.splitlines(keepends=True),
+            result.splitlines(keepends=True),
+            f"a/{visible(display.as_posix())}",
+            f"b/{visible(display.as_posix())}",
         )
+        # The file's own lines go to a terminal or a CI log: bidi and other invisible
+        # characters of a comment are spelled out, and no line can start a command.
+        patch = defuse("".join(visible(line.removesuffix("\n")) + "\n" for line in lines))
     if write:
         from kpictl.fileio import write_atomic
 

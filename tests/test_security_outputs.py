@@ -686,7 +686,7 @@ def test_codeowners_never_writes_a_rule_from_a_file_name(tmp_path: Path, run: Ru
         "kpictl: warning: 1 owner without a github handle, left out of CODEOWNERS: bob "
         "(add `github: <handle>` to their person entry)\n"
         "kpictl: warning: 1 file left out of CODEOWNERS because the name holds a control "
-        "character: registry/evil\\n* @attacker.yaml (rename the file)\n"
+        "character or one of * ? [ ] ! \\: registry/evil\\n* @attacker.yaml (rename the file)\n"
     )
     text = (repo.path / ".github/CODEOWNERS").read_text(encoding="utf-8")
     assert "@attacker" not in text

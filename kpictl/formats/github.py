@@ -18,16 +18,6 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def defuse(line: str) -> str:
-    """A line of the plain report that the runner will not take for a command.
-
-    The runner obeys `::command::` at the start of a line (after white space) and
-    the old `##[command]` anywhere in it. Report lines never start with `::` (see
-    `text.shown_path`); this spells out `##[` wherever a name or message brings it.
-    """
-    return line.replace("##[", "#\\#[")
-
-
 def write(report: Report) -> str:
     lines = []
     for item in report.result.findings:
@@ -46,5 +36,5 @@ def write(report: Report) -> str:
         message = escape_data(visible(item.message))
         lines.append(f"::{_LEVEL[item.severity]} {props}::{message}")
     plain = Report(report.result, report.fail_on, report.show_source, color=False)
-    report_lines = [defuse(line) for line in text.write(plain).split("\n")]
-    return "\n".join(lines + report_lines)
+    # text.write has defused the report; the annotations above are the only commands.
+    return "\n".join([*lines, text.write(plain)])

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kpictl.catalog import RULES
+from kpictl.escaping import JSON_SHARP, defuse
 from kpictl.findings import Finding
 from kpictl.formats import Report
 
@@ -29,4 +30,5 @@ def as_dict(item: Finding) -> dict[str, Any]:
 
 
 def write(report: Report) -> str:
-    return json.dumps([as_dict(item) for item in report.result.findings], indent=2) + "\n"
+    text = json.dumps([as_dict(item) for item in report.result.findings], indent=2)
+    return defuse(text, JSON_SHARP) + "\n"

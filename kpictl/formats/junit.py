@@ -9,7 +9,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from kpictl.catalog import RULES
-from kpictl.escaping import visible
+from kpictl.escaping import XML_SHARP, defuse, visible
 from kpictl.formats import Report
 
 
@@ -61,10 +61,11 @@ def write(report: Report) -> str:
     if not cases:
         cases.append('    <testcase classname="kpictl" name="kpictl check"/>')
     tests = max(1, len(result.findings))
-    return (
+    return defuse(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<testsuites name="kpictl" tests="{tests}" failures="{failures}">\n'
         f'  <testsuite name="kpictl check" tests="{tests}" failures="{failures}" errors="0">\n'
         + "\n".join(cases)
-        + "\n  </testsuite>\n</testsuites>\n"
+        + "\n  </testsuite>\n</testsuites>\n",
+        XML_SHARP,
     )

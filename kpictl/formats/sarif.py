@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from kpictl import __version__
 from kpictl.catalog import RULES
-from kpictl.escaping import visible
+from kpictl.escaping import JSON_SHARP, defuse, visible
 from kpictl.findings import Severity
 from kpictl.formats import Report
 
@@ -57,7 +57,9 @@ def relative_uri(path: Path, top: Path) -> str | None:
     relative = os.path.relpath(absolute, top)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return None
-    return quote(Path(relative).as_posix())
+    # The file name's own bytes: one that is not UTF-8 holds lone surrogates, which
+    # quote() would try (and fail) to encode as UTF-8.
+    return quote(os.fsencode(Path(relative).as_posix()))
 
 
 def artifact(path: Path, top: Path) -> dict[str, str]:
@@ -134,4 +136,4 @@ def write(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return defuse(json.dumps(log, indent=2), JSON_SHARP) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpictl.display import plural
-from kpictl.escaping import visible
+from kpictl.escaping import defuse, visible
 from kpictl.findings import Finding, Severity
 from kpictl.formats import Report
 
@@ -103,4 +103,4 @@ def write(report: Report) -> str:
         if report.show_source:
             out.extend(source_excerpt(item, report))
     out.append(summary(report))
-    return "\n".join(out) + "\n"
+    return defuse("\n".join(out) + "\n")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpictl.escaping import json_text
 from kpictl.lineage import MAX_LEVELS
+from kpictl.render import render
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,
@@ -64,15 +65,14 @@ def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -
         if output_format == "html":
             context["drawing"] = draw(view) if len(view.kpis) <= GRAPH_LIMIT else None
             context["graph_limit"] = GRAPH_LIMIT
-    template = env.get_template(MAP_TEMPLATES[output_format])
-    return template.render(**template_data(context))
+    return render(env, MAP_TEMPLATES[output_format], **template_data(context))
 
 
 def render_who(view: WhoView, output_format: str, env: Environment) -> str:
     """`who` in one of the formats of kpictl.output_formats.WhoFormat."""
     if output_format == "json":
         return who_json(view)
-    return env.get_template(WHO_TEMPLATES[output_format]).render(**template_data({"view": view}))
+    return render(env, WHO_TEMPLATES[output_format], **template_data({"view": view}))
 
 
 class Once:
