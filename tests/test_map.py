@@ -127,13 +127,13 @@ def test_output_file_is_written_whole(run, tmp_path: Path) -> None:  # type: ign
         (("who", "mql"), "no person or team has the id 'mql'"),
     ],
 )
-def test_unknown_ids_exit_1_with_a_suggestion(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ids_exit_2_with_a_suggestion(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
     command, *rest = args
     if command == "who":
         result = run("who", rest[0], str(EXAMPLE))
     else:
         result = run("map", str(EXAMPLE), *rest)
-    assert result.code == 1
+    assert result.code == 2
     assert message in result.err
     assert result.out == ""
 

@@ -502,7 +502,7 @@ def drill(
     try:
         result = build_drill(registry, kpi_id, start, deviation=deviation, outage=outage)
     except DrillError as exc:
-        raise KpictlError(str(exc), exit_code=1) from None
+        raise KpictlError(str(exc), exit_code=exc.exit_code) from None
     if output_format == "json":
         text = json_text(as_json(result), indent=2) + "\n"
     else:

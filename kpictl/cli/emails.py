@@ -1,5 +1,7 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -179,8 +181,9 @@ def kickoff(
     from kpictl.rules.base import Context
     from kpictl.rules.campaigns import approver_signed
 
-    session = open_session(resolve_registry(path), actuals, when)
-    charter = find_campaign(session.registry, campaign)
+    with _campaign_missing_if_path("kickoff", campaign, path):
+        session = open_session(resolve_registry(path), actuals, when)
+        charter = find_campaign(session.registry, campaign)
     check_signers(session.registry, charter)
     if not approver_signed(Context(session.registry, session.moment.date()), charter):
         raise KpictlError(
@@ -197,14 +200,39 @@ def kickoff(
     )
 
 
+@contextmanager
+def _campaign_missing_if_path(command: str, campaign: str, path: Path | None) -> Iterator[None]:
+    """Say the campaign id is missing when the one argument given was the registry.
+
+    `kpictl recap registry -a today.csv` takes `registry` as the campaign id; the
+    registry then is either not found or has no such campaign, and either error would
+    send the user looking in the wrong place.
+    """
+    try:
+        yield
+    except KpictlError:
+        if path is not None or not Path(campaign).exists():
+            raise
+        raise KpictlError(
+            f"missing argument CAMPAIGN: '{campaign}' is a file or folder, not a campaign "
+            f"id; usage: kpictl {command} CAMPAIGN [PATH]"
+        ) from None
+
+
 def _charter_session(
-    path: Path | None, actuals: str | None, as_of: str | None, campaign: str, draft: str
+    command: str,
+    path: Path | None,
+    actuals: str | None,
+    as_of: str | None,
+    campaign: str,
+    draft: str,
 ) -> "tuple[Session, Campaign]":
     """The evaluation session and the charter for a campaign email; refuses a draft."""
     from kpictl.outbox import find_campaign, open_session
 
-    session = open_session(resolve_registry(path), actuals, parse_when(as_of))
-    charter = find_campaign(session.registry, campaign)
+    with _campaign_missing_if_path(command, campaign, path):
+        session = open_session(resolve_registry(path), actuals, parse_when(as_of))
+        charter = find_campaign(session.registry, campaign)
     if charter.status == "draft":
         raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)
     return session, charter
@@ -240,6 +268,7 @@ def readout(
     from kpictl.outbox import deliver, pick_readout
 
     session, charter = _charter_session(
+        "readout",
         path,
         actuals,
         as_of,
@@ -278,7 +307,12 @@ def recap(
     from kpictl.outbox import deliver
 
     session, charter = _charter_session(
-        path, actuals, as_of, campaign, "is a draft: there is nothing to recap until it has run"
+        "recap",
+        path,
+        actuals,
+        as_of,
+        campaign,
+        "is a draft: there is nothing to recap until it has run",
     )
     assert session.actuals is not None
     warnings: list[str] = []

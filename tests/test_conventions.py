@@ -1,0 +1,232 @@
+"""One convention for the user (issue 11): every command finds the registry, names its
+outputs and treats an unknown id the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AS_OF, EXAMPLE
+from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
+from tests.helpers import BASE, Run, write_registry
+
+ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
+USING = "kpictl: using registry at registry/\n"
+
+
+def _repo(tmp_path: Path, *registries: str) -> Repo:
+    """A repository with a registry in each of `registries` and one target change."""
+    repo = Repo.init(tmp_path / "repo")
+    for folder in registries:
+        write_registry(repo.path / folder, BASE)
+    repo.commit("Add the registry")
+    for folder in registries:
+        repo.replace(f"{folder}/kpi.yaml", "    value: 100\n", "    value: 110\n")
+    repo.commit("Raise the Q4 MQL target")
+    return repo
+
+
+# --- 1. the registry is found the same way by every command ---------------------------------
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--as-of", AS_OF),
+        ("map", "--format", "json"),
+        ("who", "ann", "--format", "json"),
+        ("drill", "mql", "--deviation", "10"),
+        ("diff", "HEAD~1", "HEAD"),
+        ("changelog", "mql"),
+        ("codeowners", "--check"),
+    ],
+)
+def test_commands_at_the_top_of_a_repository_find_the_tracked_registry(
+    tmp_path: Path, run: Run, args: tuple[str, ...]
+) -> None:
+    repo = _repo(tmp_path, "registry")
+    result = run(*args, cwd=repo.path)
+    assert result.err.startswith(USING), result.err
+    assert "no registry found" not in result.err
+    assert result.code in (0, 1)  # codeowners --check: out of date, which is fine here
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_the_tracked_registry_is_the_same_as_naming_it(tmp_path: Path, run: Run) -> None:
+    repo = _repo(tmp_path, "registry")
+    found = run("check", "--as-of", AS_OF, "--format", "json", cwd=repo.path)
+    named = run("check", "registry", "--as-of", AS_OF, "--format", "json", cwd=repo.path)
+    assert (found.code, found.out, found.err) == (named.code, named.out, USING + named.err)
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_several_tracked_registries_are_listed(tmp_path: Path, run: Run) -> None:
+    repo = _repo(tmp_path, "emea", "us")
+    # A kpictl.yaml under a hidden folder (a fixture for a workflow) does not count.
+    write_registry(repo.path / ".github" / "fixture", {})
+    repo.commit("A hidden fixture")
+    result = run("check", "--as-of", AS_OF, cwd=repo.path)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (
+        "kpictl: no kpictl.yaml in the current folder or above it, and this git repository "
+        "tracks several below it (emea/, us/): pass the registry folder\n"
+    )
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_an_untracked_registry_is_not_guessed(tmp_path: Path, run: Run) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    write_registry(repo.path / "registry", BASE)
+    result = run("check", "--as-of", AS_OF, cwd=repo.path)
+    assert result.code == 2
+    assert result.err.startswith("kpictl: no registry found: neither the current folder nor")
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+@pytest.mark.parametrize(
+    ("args", "refs"),
+    [
+        (("HEAD~1", "HEAD", "registry"), ("HEAD~1", "HEAD")),
+        (("HEAD~1", "HEAD", "--registry", "registry"), ("HEAD~1", "HEAD")),
+        (("HEAD~1", "HEAD", "registry/kpi.yaml"), ("HEAD~1", "HEAD")),
+        (("HEAD~1", "registry"), ("HEAD~1",)),  # against the working tree
+        (("--", "HEAD~1", "registry"), ("HEAD~1",)),
+    ],
+)
+def test_diff_takes_the_registry_as_its_last_argument(
+    tmp_path: Path, run: Run, args: tuple[str, ...], refs: tuple[str, ...]
+) -> None:
+    repo = _repo(tmp_path, "registry")
+    expected = run("diff", *refs, "--registry", "registry", "-f", "json", cwd=repo.path)
+    result = run("diff", "-f", "json", *args, cwd=repo.path)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.out == expected.out
+    assert '"+10.0%"' in result.out
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_diff_with_only_a_path_compares_the_default_base(tmp_path: Path, run: Run) -> None:
+    repo = _repo(tmp_path, "registry")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.replace("registry/kpi.yaml", "    value: 110\n", "    value: 120\n")
+    result = run("diff", "registry", "-f", "json", cwd=repo.path)
+    expected = run("diff", "--registry", "registry", "-f", "json", cwd=repo.path)
+    assert result.code == 0, result.err
+    assert result.out == expected.out
+    assert "120" in result.out
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_changelog_takes_the_registry_as_path(tmp_path: Path, run: Run) -> None:
+    repo = _repo(tmp_path, "registry")
+    result = run("changelog", "mql", "registry", "-f", "json", cwd=repo.path)
+    legacy = run("changelog", "mql", "--registry", "registry", "-f", "json", cwd=repo.path)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.out == legacy.out
+    assert "Raise the Q4 MQL target" in result.out
+    both = run("changelog", "mql", "registry", "--registry", "registry", cwd=repo.path)
+    assert both.code == 2
+    assert "give the registry once: as PATH, or with the older --registry" in both.err
+
+
+@pytest.mark.parametrize("command", ["diff", "changelog"])
+def test_registry_option_is_hidden(run: Run, command: str) -> None:
+    result = run(command, "--help")
+    assert result.code == 0
+    assert "--registry" not in result.out
+    assert "[PATH]" in result.out.splitlines()[0]
+
+
+# --- 3. unknown ids exit 2 everywhere ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("who", "aisha-okafr", str(EXAMPLE)),
+            "kpictl: no person or team has the id 'aisha-okafr'; did you mean 'aisha-okafor'?\n",
+        ),
+        (
+            ("drill", "mq1", str(EXAMPLE), "--deviation", "10"),
+            "kpictl: no KPI has the id 'mq1'; did you mean 'mql'?\n",
+        ),
+        (
+            ("drill", "standard", str(EXAMPLE), "--outage"),
+            "kpictl: 'standard' is an escalation_policy, not a KPI\n",
+        ),
+        (
+            ("kickoff", "q4-legacy-bi-displacment", str(EXAMPLE), "--as-of", AS_OF),
+            "kpictl: no campaign 'q4-legacy-bi-displacment' (did you mean "
+            "'q4-legacy-bi-displacement'?); campaigns: data-leaders-webinars-2026, "
+            "q1-2027-analytics-plus-upsell, q4-legacy-bi-displacement\n",
+        ),
+        (
+            ("readout", "mql", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF),
+            "kpictl: 'mql' is a kpi, not a campaign\n",
+        ),
+        (
+            ("recap", "data-leaders-webinar", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF),
+            "kpictl: no campaign 'data-leaders-webinar' (did you mean "
+            "'data-leaders-webinars-2026'?); campaigns: data-leaders-webinars-2026, "
+            "q1-2027-analytics-plus-upsell, q4-legacy-bi-displacement\n",
+        ),
+    ],
+)
+def test_unknown_ids_exit_2(run: Run, args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert (result.code, result.out, result.err) == (2, "", message)
+
+
+def test_unknown_id_in_map_exits_2(run: Run) -> None:
+    result = run("map", str(EXAMPLE), "--kpi", "mq1")
+    assert result.code == 2
+    assert result.out == ""
+    assert "did you mean 'mql'?" in result.err
+
+
+@requires_git
+@pytest.mark.usefixtures("git_env")
+def test_unknown_id_in_changelog_exits_2(tmp_path: Path, run: Run) -> None:
+    repo = _repo(tmp_path, "registry")
+    result = run("changelog", "nope", "registry", cwd=repo.path)
+    assert result.code == 2
+    assert result.err == (
+        "kpictl: no KPI 'nope' in the history of registry: check the id (`kpictl map` lists them)\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["kickoff", "readout", "recap"])
+def test_campaign_command_without_the_id_says_it_is_missing(
+    tmp_path: Path, run: Run, command: str
+) -> None:
+    # `kpictl recap registry -a today.csv`, from a folder outside any registry: the
+    # registry folder landed where the campaign id goes.
+    result = run(command, str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, cwd=tmp_path)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (
+        f"kpictl: missing argument CAMPAIGN: '{EXAMPLE}' is a file or folder, not a campaign "
+        f"id; usage: kpictl {command} CAMPAIGN [PATH]\n"
+    )
+
+
+def test_recap_without_the_id_inside_the_registry(run: Run) -> None:
+    result = run("recap", ".", "-a", ACTUALS, "--as-of", AS_OF, cwd=EXAMPLE)
+    assert result.code == 2
+    assert result.err == (
+        "kpictl: missing argument CAMPAIGN: '.' is a file or folder, not a campaign "
+        "id; usage: kpictl recap CAMPAIGN [PATH]\n"
+    )
