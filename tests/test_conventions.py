@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kpictl.cli import COMMAND_MODULES
 from tests.conftest import AS_OF, EXAMPLE
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, Run, write_registry
@@ -230,3 +231,48 @@ def test_recap_without_the_id_inside_the_registry(run: Run) -> None:
         "kpictl: missing argument CAMPAIGN: '.' is a file or folder, not a campaign "
         "id; usage: kpictl recap CAMPAIGN [PATH]\n"
     )
+
+
+# --- 2. -o/--output is one file, --out DIR is a folder -----------------------------------
+
+COMMANDS = [name for names in COMMAND_MODULES.values() for name in names]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_output_options_mean_the_same_in_every_command(run: Run, command: str) -> None:
+    result = run(command, "--help")
+    assert result.code == 0
+    for line in result.out.splitlines():
+        words = line.split()
+        if "-o," in words:
+            assert words[:3] == ["-o,", "--output", "FILE"], line
+        if words[:1] == ["--out"]:
+            assert words[1] == "DIR", line
+        assert words[:1] != ["--output"], line  # always with its short form
+
+
+CALENDAR = ("calendar", str(EXAMPLE), "--from", "2026-11-20", "--to", "2026-12-31")
+
+
+@pytest.mark.parametrize("option", ["-o", "--output", "--out"])
+def test_calendar_writes_one_file_with_output(tmp_path: Path, run: Run, option: str) -> None:
+    out = tmp_path / "cadence.ics"
+    result = run(*CALENDAR, option, str(out))
+    assert result.code == 0, result.err
+    assert result.out == f"Wrote 12 events (2026-11-20 to 2026-12-31) to {out}.\n"
+    assert out.read_bytes().decode("utf-8") == run(*CALENDAR).out
+
+
+def test_calendar_output_given_twice_is_refused(tmp_path: Path, run: Run) -> None:
+    result = run(*CALENDAR, "-o", str(tmp_path / "a.ics"), "--out", str(tmp_path / "b.ics"))
+    assert result.code == 2
+    assert "give --output once (not also as --out)" in result.err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("option", ["--out", "-o"])
+def test_schema_writes_a_folder_with_out(tmp_path: Path, run: Run, option: str) -> None:
+    result = run("schema", option, str(tmp_path / "schema"))
+    assert result.code == 0, result.err
+    assert result.out == f"Wrote 9 schemas to {tmp_path / 'schema'}.\n"
+    assert (tmp_path / "schema" / "kpi.schema.json").is_file()
