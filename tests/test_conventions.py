@@ -3,12 +3,15 @@ outputs and treats an unknown id the same way."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from kpictl.cli import COMMAND_MODULES
-from tests.conftest import AS_OF, EXAMPLE
+from tests.conftest import AS_OF, EXAMPLE, ROOT
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, Run, write_registry
 
@@ -276,3 +279,60 @@ def test_schema_writes_a_folder_with_out(tmp_path: Path, run: Run, option: str) 
     assert result.code == 0, result.err
     assert result.out == f"Wrote 9 schemas to {tmp_path / 'schema'}.\n"
     assert (tmp_path / "schema" / "kpi.schema.json").is_file()
+
+
+# --- 5. shell completion, at no cost to `check` ---------------------------------------------
+
+
+def test_show_completion_prints_a_script(run: Run) -> None:
+    result = run("--show-completion", "bash")
+    assert result.code == 0
+    assert result.out.startswith("_kpictl_completion() {\n")
+    assert "_KPICTL_COMPLETE=complete_bash" in result.out
+    assert "complete -o default -F _kpictl_completion kpictl" in result.out
+
+
+def test_group_help_lists_the_completion_options(run: Run) -> None:
+    result = run("--help")
+    assert "  --install-completion  Install completion for the current shell.\n" in result.out
+    assert "  --show-completion " in result.out
+    # A command's own help does not (the options belong to `kpictl` itself).
+    assert "--install-completion" not in run("check", "--help").out
+
+
+def _subprocess(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_shell_gets_candidates() -> None:
+    run_main = "from kpictl.__main__ import main; raise SystemExit(main([]))"
+    env = {"_KPICTL_COMPLETE": "complete_bash", "COMP_WORDS": "kpictl calendar --o"}
+    result = _subprocess(run_main, {**env, "COMP_CWORD": "2"})
+    assert (result.returncode, result.stdout) == (0, "--output\n")
+    result = _subprocess(run_main, {**env, "COMP_WORDS": "kpictl ch", "COMP_CWORD": "1"})
+    assert (result.returncode, result.stdout) == (0, "check\nchangelog\n")
+
+
+def _modules(importtime: str) -> set[str]:
+    lines = [line for line in importtime.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+
+
+def test_check_imports_nothing_for_completion() -> None:
+    check = "from kpictl.__main__ import main; raise SystemExit(main(['check', 'registry/']))"
+    without = (
+        "import kpictl.cli as cli; cli._wants_completion = lambda args, group: False; " + check
+    )
+    wired, plain = _subprocess(check), _subprocess(without)
+    assert wired.returncode == plain.returncode == 0, wired.stderr[-2000:]
+    assert wired.stdout == plain.stdout
+    assert _modules(wired.stderr) == _modules(plain.stderr)
+    assert "kpictl.views" not in _modules(wired.stderr)  # the guard sees real imports

@@ -60,6 +60,7 @@ def commands_for(args: list[str]) -> Iterator[None]:
     """
     word = next((arg for arg in args if not arg.startswith("-")), None)
     modules = [module for module, names in COMMAND_MODULES.items() if word in names]
+    app._add_completion = _wants_completion(args, group=not modules)
     for module in modules or COMMAND_MODULES:
         importlib.import_module(f"kpictl.cli.{module}")
     registered = sorted(app.registered_commands, key=lambda info: ORDER[_command_name(info)])
@@ -69,6 +70,25 @@ def commands_for(args: list[str]) -> Iterator[None]:
         yield
     finally:
         app.registered_commands = registered
+
+
+COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+# The variable a shell's completion function sets when it asks kpictl for candidates.
+COMPLETE_VARIABLE = "_KPICTL_COMPLETE"
+
+
+def _wants_completion(args: list[str], group: bool) -> bool:
+    """Whether this run needs typer's shell-completion options (--install-completion).
+
+    Wiring them in imports typer's completion modules and shellingham, a cost `kpictl
+    check` should not pay on every run; so only a run that uses them, asks the shell
+    for candidates, or shows the group's help (which lists them) gets them.
+    """
+    if COMPLETE_VARIABLE in os.environ:
+        return True
+    if any(arg.split("=", 1)[0] in COMPLETION_OPTIONS for arg in args):
+        return True
+    return group and (not args or "--help" in args or "-h" in args)
 
 
 def _command_name(info: typer.models.CommandInfo) -> str:
