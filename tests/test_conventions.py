@@ -3,7 +3,9 @@ outputs and treats an unknown id the same way."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -336,3 +338,79 @@ def test_check_imports_nothing_for_completion() -> None:
     assert wired.stdout == plain.stdout
     assert _modules(wired.stderr) == _modules(plain.stderr)
     assert "kpictl.views" not in _modules(wired.stderr)  # the guard sees real imports
+
+
+# --- 4. status fits an 80-column terminal ---------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STATUS = ("status", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF)
+
+
+def _on_a_terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("LINES", "50")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+
+
+def test_status_on_an_80_column_terminal(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    _on_a_terminal(monkeypatch, 80)
+    result = run(*STATUS)
+    assert result.code == 0, result.err
+    lines = [line.rstrip() for line in ANSI.sub("", result.out).splitlines()]
+    assert max(len(line) for line in lines) <= 80
+    assert lines[:6] == [
+        "KPI status for Northwind Analytics, Fri 20 Nov 2026, 09:00 CET",
+        "KPI                     As of    Deviation     State                Owner",
+        "─" * 80,
+        "expansion-pipeline      20 Nov   36% behind    tier 3 · Executive   Noah Fischer",
+        "                                               escalation",
+        "branded-search-clicks   14 Nov                 data outage (tier    Lucia",
+    ]
+    assert lines[-3:] == [
+        "Not shown at this width: Period, Target, To date, Actual, Respond by (widen the",
+        "terminal, or use --format markdown or json).",
+        "11 KPIs: 7 on track, 3 escalated, 1 in a data outage, 0 without a target.",
+    ]
+
+
+def test_status_on_a_wide_terminal_shows_every_column(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _on_a_terminal(monkeypatch, 250)
+    lines = ANSI.sub("", run(*STATUS).out).splitlines()
+    headers = ["KPI", "Period", "Target", "To date", "Actual", "As of", "Deviation", "State"]
+    assert [h for h in [*headers, "Owner", "Respond by"] if h not in lines[1]] == []
+    assert "Not shown" not in "\n".join(lines)
+    assert lines[-1] == "11 KPIs: 7 on track, 3 escalated, 1 in a data outage, 0 without a target."
+
+
+def test_status_piped_is_the_whole_text_table(run: Run) -> None:
+    # Not a terminal: the template's table, every column, for scripts and goldens.
+    result = run(*STATUS)
+    assert result.out.splitlines()[2].split()[:3] == ["KPI", "Period", "Target"]
+    assert max(len(line) for line in result.out.splitlines()) > 80
+
+
+@pytest.mark.parametrize("width", [40, 80, 100])
+def test_status_table_never_passes_the_console_width(width: int) -> None:
+    from rich.console import Console
+
+    from kpictl.views.scorecard_terminal import print_status
+
+    text = {
+        "target": "EUR 2,200,000,000",
+        "target_to_date": "EUR 1,219,565,000",
+        "actual": "EUR 785,000,000",
+        "as_of": "20 Nov",
+        "deviation": "36% behind",
+        "state": "tier 3 · " + "Executive escalation " * 8,
+        "owner": "Maximiliane Wolkenstein-Oberhausen",
+        "respond_by": "Sat 21 Nov 09:00 CET",
+    }
+    rows = [{"kpi": "k" * 63, "period": "2026-Q4", "text": text}] * 3
+    buffer = io.StringIO()
+    console = Console(width=width, file=buffer, highlight=False, color_system=None)
+    print_status(rows, "KPI status, Fri 20 Nov 2026, 09:00 CET", "3 KPIs", console)
+    lines = buffer.getvalue().splitlines()
+    assert lines and max(len(line) for line in lines) <= width
+    assert "k" * 20 in buffer.getvalue()

@@ -1,5 +1,6 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -111,6 +112,13 @@ def status(
     session = open_session(resolve_registry(path), actuals, when)
     assert session.actuals is not None
     statuses = evaluate(session.registry, session.actuals, session.moment)
+    if output_format == "text" and output is None and sys.stdout.isatty():
+        from kpictl.views.scorecard_terminal import print_status
+
+        rows = [scorecard.row(session.registry, item) for item in statuses]
+        heading = scorecard.heading(session.registry, session.moment)
+        print_status(rows, heading, scorecard.summary(statuses))
+        return 0
     env = environment_for(session.registry) if output_format in ("text", "markdown") else None
     text = scorecard.render(session.registry, statuses, session.moment, output_format, env)
     write_output(text, output)
