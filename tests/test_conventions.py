@@ -414,3 +414,109 @@ def test_status_table_never_passes_the_console_width(width: int) -> None:
     lines = buffer.getvalue().splitlines()
     assert lines and max(len(line) for line in lines) <= width
     assert "k" * 20 in buffer.getvalue()
+
+
+# --- 6. `kpictl new kpi` asks for the current target and the currency ----------------------
+
+NEW_KPI = [
+    "name=Bookings",
+    "description=New annual contract value signed in the period.",
+    "formula=sum(acv where signed_date in period)",
+    "unit=currency",
+    "direction=increase",
+    "stage=conversion",
+    "indicator=lagging",
+    "audience=business",
+    "owners.primary=victor-almeida",
+    "owners.backup=omar-haddad",
+    "sources=wh-pipeline",
+    "cadence.refresh=daily",
+    "cadence.review=monthly",
+    "escalation=standard",
+]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _current_quarter(root: Path) -> str:
+    from kpictl.check import registry_today
+    from kpictl.periods import fiscal_quarter
+    from kpictl.registry import load_registry
+
+    registry, _ = load_registry(root)
+    return fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def _fields(pairs: list[str]) -> list[str]:
+    return [arg for pair in pairs for arg in ("--field", pair)]
+
+
+def test_new_kpi_asks_for_the_current_target_and_the_currency(
+    run: Run, example_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quarter = _current_quarter(example_copy)
+    # Enter takes the current quarter; a bad value and a bad code are asked again.
+    monkeypatch.setattr("sys.stdin", _Terminal("\nlots\n500000\neur\nEUR\n"))
+    result = run("new", "kpi", "bookings", str(example_copy), *_fields(NEW_KPI), cwd=example_copy)
+    assert result.code == 0, result.err
+    assert result.out == (
+        f"targets.0.period (YYYY-Qn, YYYY-MM or YYYY) [{quarter}]: "
+        "targets.0.value (number): targets.0.value (number): "
+        "currency (ISO 4217, e.g. EUR): currency (ISO 4217, e.g. EUR): "
+        "Created kpis/bookings.yaml.\n"
+    )
+    assert result.err == (
+        "  targets.0.value: 'lots' is not a number\n"
+        "  currency: 'eur' is not an ISO 4217 currency code: three capital "
+        "letters, such as EUR or USD\n"
+    )
+    text = (example_copy / "kpis" / "bookings.yaml").read_text(encoding="utf-8")
+    assert "unit: currency\ncurrency: EUR\ndirection: increase\n" in text
+    assert f"targets:\n  - period: {quarter}\n    value: 500000\n" in text
+    check = run("check", str(example_copy), "--select", "T001,S001", cwd=example_copy)
+    assert (check.code, check.out.splitlines()[-1]) == (0, "No findings in 30 files.")
+
+
+def test_new_kpi_does_not_ask_again_for_what_is_given(
+    run: Run, example_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal(""))
+    quarter = _current_quarter(example_copy)
+    given = [*NEW_KPI, f"targets.0.period={quarter}", "targets.0.value=9", "currency=USD"]
+    result = run("new", "kpi", "bookings", str(example_copy), *_fields(given), cwd=example_copy)
+    assert (result.code, result.out) == (0, "Created kpis/bookings.yaml.\n")
+
+
+def test_new_kpi_without_a_terminal_asks_nothing(run: Run, example_copy: Path) -> None:
+    # Scripts keep working: the target and currency stay optional, as the format says.
+    result = run("new", "kpi", "bookings", str(example_copy), *_fields(NEW_KPI), cwd=example_copy)
+    assert result.code == 0, result.err
+    assert result.out.startswith("Created kpis/bookings.yaml.\n")
+    assert " T001 [warning] " in result.out
+
+
+def test_currency_is_an_iso_code_and_shows_in_amounts(run: Run, example_copy: Path) -> None:
+    kpi = example_copy / "kpis" / "pipeline-sourced.yaml"
+    text = kpi.read_text(encoding="utf-8")
+    kpi.write_text(text.replace("unit: currency\n", "unit: currency\ncurrency: usd\n"), "utf-8")
+    result = run("check", str(example_copy), "--select", "S001", "--as-of", AS_OF)
+    assert result.code == 1
+    assert "S001 [error] currency: 'usd' is not an ISO 4217 currency code" in result.out
+    kpi.write_text(text.replace("unit: currency\n", "unit: currency\ncurrency: USD\n"), "utf-8")
+    status = run("status", str(example_copy), "-a", ACTUALS, "--as-of", AS_OF, "-f", "csv")
+    assert status.code == 0, status.err
+    shown = run("status", str(example_copy), "-a", ACTUALS, "--as-of", AS_OF)
+    row = next(line for line in shown.out.splitlines() if line.startswith("pipeline-sourced"))
+    assert "USD 6,000,000" in row  # the field wins over labels.currency (EUR)

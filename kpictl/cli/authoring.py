@@ -256,18 +256,22 @@ def new(
     if target.exists():
         raise KpictlError(f"{target} exists already; not overwriting it", exit_code=1)
 
-    def ask(label: str, shape: Shape) -> object:
+    def ask(label: str, shape: Shape, default: str | None) -> object:
         hint = shape.hint()
         while True:
-            text = typer.prompt(f"{label}{f' ({hint})' if hint else ''}")
+            text = typer.prompt(f"{label}{f' ({hint})' if hint else ''}", default=default)
             try:
                 return shape.check(convert(text, shape, label), label)
             except NewError as exc:
                 typer.echo(f"  {exc}", err=True)
 
     interactive = sys.stdin.isatty()
+    from kpictl.check import registry_today
+    from kpictl.periods import fiscal_quarter
+
+    quarter = fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)
     try:
-        data = build(kind, entity_id, list(fields or []), ask if interactive else None)
+        data = build(kind, entity_id, list(fields or []), ask if interactive else None, quarter)
     except NewError as exc:
         raise KpictlError(str(exc)) from None
     target.parent.mkdir(parents=True, exist_ok=True)
