@@ -20,16 +20,28 @@ import math
 import re
 import sys
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from kpictl.display import plural
+from kpictl.bounds import day_problem, value_problem
+from kpictl.display import clean, plural
 from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN
 from kpictl.schema_errors import suggest
 
+if TYPE_CHECKING:
+    from _csv import Reader
+
 COLUMNS = ("kpi", "period", "value", "as_of")
+# No actuals row comes near this; a longer line is skipped unread (64 KiB).
+MAX_LINE = 64 * 1024
+# Problems kept to show: beyond these, a broken or hostile file only adds to a count.
+MAX_PROBLEMS = 1000
+ROW_SKIPPED = "; row skipped"
+NOT_UTF8 = "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)"
+_LONE_CR = re.compile(r"(?<=\r)(?!\n|\Z)")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
@@ -66,7 +78,14 @@ class Actuals:
 
     source: str
     rows: dict[tuple[str, str], list[Actual]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS
+    more_problems: int = 0  # how many more there were
+
+    def report(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.more_problems += 1
 
     def latest(self, kpi: str, period: str, on: date | None = None) -> Actual | None:
         """The newest value for `kpi` in `period` measured on or before `on`."""
@@ -94,10 +113,30 @@ def parse_actuals(
     campaign_ids: Collection[str] = (),
 ) -> Actuals:
     """Read CSV `text`; `source` names it in messages. Raises ActualsError when unusable."""
-    text = text.removeprefix("\ufeff")  # a BOM left by Excel's "CSV UTF-8"
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return read_actuals(io.BytesIO(text.encode("utf-8")), source, kpi_ids, campaign_ids)
+
+
+def read_actuals(
+    stream: BinaryIO,
+    source: str,
+    kpi_ids: Collection[str],
+    campaign_ids: Collection[str] = (),
+) -> Actuals:
+    """Read CSV from `stream` row by row, keeping one value per KPI, period and as_of.
+
+    The file is never held whole: an export can be hundreds of megabytes, and a
+    pull request can make it so. Raises ActualsError when the file is unusable.
+    """
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     header: list[str] | None = None
-    for fields in reader:
+    for fields in _records(reader, lines):
+        if isinstance(fields, _Unreadable):
+            raise ActualsError(
+                fields.row,
+                f"the header line {fields.reason}: start the file with the header "
+                f"{','.join(COLUMNS)}",
+            )
         if any(cell.strip() for cell in fields):
             header = [cell.strip().lower().removeprefix("\ufeff") for cell in fields]
             break
@@ -106,7 +145,7 @@ def parse_actuals(
     header_row = reader.line_num
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        found = ",".join(cell for cell in header if cell) or "nothing"
+        found = clean(",".join(cell for cell in header if cell))[:200] or "nothing"
         hint = "; the file looks semicolon-separated: export it with commas" if ";" in found else ""
         raise ActualsError(
             header_row,
@@ -115,63 +154,130 @@ def parse_actuals(
         )
     index = {name: header.index(name) for name in COLUMNS}
     actuals = Actuals(source)
-    seen: dict[tuple[str, str, date], Actual] = {}
-    kpis, campaigns = set(kpi_ids), set(campaign_ids)
+    # One value per (kpi, period) and as_of: a later row for the same day replaces it.
+    kept: dict[tuple[str, str], dict[date, Actual]] = {}
+    kpis = {kpi: kpi for kpi in kpi_ids}
+    campaigns = set(campaign_ids)
+    periods: dict[str, str] = {}  # one string per period, however many rows name it
     data_rows = 0
-    for fields in reader:
+    for fields in _records(reader, lines):
+        if isinstance(fields, _Unreadable):
+            data_rows += 1
+            actuals.report(Problem(fields.row, f"the line {fields.reason}{ROW_SKIPPED}"))
+            continue
         row = reader.line_num
         if not any(cell.strip() for cell in fields):
             continue
         data_rows += 1
-        parsed = _parse_row(fields, row, index, kpis, campaigns)
+        explain = len(actuals.problems) < MAX_PROBLEMS
+        parsed = _parse_row(fields, row, index, kpis, campaigns, periods, explain)
         if isinstance(parsed, Problem):
-            actuals.problems.append(parsed)
+            actuals.report(parsed)
             continue
-        key = (parsed.kpi, parsed.period, parsed.as_of)
-        earlier = seen.get(key)
+        by_day = kept.setdefault((parsed.kpi, parsed.period), {})
+        earlier = by_day.get(parsed.as_of)
         if earlier is not None:
-            if earlier.value == parsed.value:
-                actuals.problems.append(
+            same = earlier.value == parsed.value
+            if len(actuals.problems) >= MAX_PROBLEMS:
+                actuals.more_problems += 1  # not shown: spare formatting the message
+            elif same:
+                actuals.report(
                     Problem(row, f"repeats row {earlier.row} ({_what(parsed)}): ignored")
                 )
-                continue
-            actuals.problems.append(
-                Problem(
-                    row,
-                    f"gives {parsed.value:g} where row {earlier.row} gives {earlier.value:g} "
-                    f"for {_what(parsed)}: using this later row",
+            else:
+                actuals.report(
+                    Problem(
+                        row,
+                        f"gives {parsed.value:g} where row {earlier.row} gives "
+                        f"{earlier.value:g} for {_what(parsed)}: using this later row",
+                    )
                 )
-            )
-            actuals.rows[(parsed.kpi, parsed.period)].remove(earlier)
-        seen[key] = parsed
-        actuals.rows.setdefault((parsed.kpi, parsed.period), []).append(parsed)
+            if same:
+                continue
+        by_day[parsed.as_of] = parsed
     if data_rows == 0:
         raise ActualsError(
             header_row, "the file has a header but no rows: add one line per KPI and period"
         )
-    for values in actuals.rows.values():
-        values.sort(key=lambda a: (a.as_of, a.row))
+    for key, by_day in kept.items():
+        actuals.rows[key] = sorted(by_day.values(), key=lambda a: (a.as_of, a.row))
     return actuals
 
 
-def read_text(spec: str, stdin: BinaryIO | None = None) -> tuple[str, str]:
-    """The text of file `spec` (or stdin for `-`) and the name to show for it.
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """A line that is no CSV record: `reason` completes "the line ..."."""
 
-    Raises ActualsError for text that is not UTF-8 and OSError for an unreadable file.
+    row: int
+    reason: str
+
+
+def _records(reader: Reader, lines: _Lines) -> Iterator[list[str] | _Unreadable]:
+    """The records of `reader`, and the lines too long or too broken to be one."""
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # The reader starts afresh on the next line: the rest of the file is still read.
+            yield _Unreadable(reader.line_num, f"cannot be read as CSV ({exc})")
+            continue
+        if lines.too_long:
+            yield _Unreadable(lines.too_long.pop(), f"is longer than {MAX_LINE:,} bytes")
+            continue
+        yield fields
+
+
+class _Lines:
+    """The lines of a binary stream as text, one at a time, numbered from 1.
+
+    A line longer than MAX_LINE bytes is skipped without being held (its number goes
+    to `too_long` and an empty line stands in for it, so that later numbers stay
+    right); text that is not UTF-8 is an ActualsError naming its line.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.number = 0
+        self.too_long: list[int] = []
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            raw = self.stream.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = self.stream.readline(MAX_LINE)
+                self.number += 1
+                self.too_long.append(self.number)
+                yield "\n"
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ActualsError(self.number + 1, NOT_UTF8) from None
+            if self.number == 0:
+                text = text.removeprefix("\ufeff")  # a BOM left by Excel's "CSV UTF-8"
+            # Lines ended by a lone CR (old Mac exports) are lines too, as csv counts them.
+            pieces = _LONE_CR.split(text) if "\r" in text.rstrip("\r\n") else (text,)
+            for piece in pieces:
+                self.number += 1
+                yield piece
+
+
+@contextmanager
+def open_actuals(spec: str) -> Iterator[tuple[BinaryIO, str]]:
+    """File `spec` (or stdin for `-`) to read from, and the name to show for it.
+
+    Raises OSError for a file that cannot be opened.
     """
     if spec == "-":
-        data = (stdin if stdin is not None else sys.stdin.buffer).read()
-        name = "<stdin>"
-    else:
-        data = Path(spec).read_bytes()
-        name = spec
-    try:
-        return data.decode("utf-8-sig"), name
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ActualsError(
-            line, "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)"
-        ) from None
+        yield sys.stdin.buffer, "<stdin>"
+        return
+    with Path(spec).open("rb") as stream:
+        yield stream, spec
 
 
 def _what(actual: Actual) -> str:
@@ -179,8 +285,15 @@ def _what(actual: Actual) -> str:
 
 
 def _parse_row(
-    fields: list[str], row: int, index: dict[str, int], kpis: set[str], campaigns: set[str]
+    fields: list[str],
+    row: int,
+    index: dict[str, int],
+    kpis: dict[str, str],
+    campaigns: set[str],
+    periods: dict[str, str],
+    explain: bool,
 ) -> Actual | Problem:
+    """One row as an Actual, or the Problem with it (`explain`: with a suggestion)."""
     width = max(index.values()) + 1
     if len(fields) < width:
         return Problem(
@@ -189,30 +302,44 @@ def _parse_row(
             f"{width} columns: write kpi,period,value,as_of",
         )
     kpi, period, value, as_of = (fields[index[name]].strip() for name in COLUMNS)
-    if kpi not in kpis:
-        close = suggest(kpi, kpis)
+    known = kpis.get(kpi)
+    if known is None:
+        # A suggestion costs a comparison with every id: only for problems that are shown.
+        close = suggest(kpi, kpis) if explain and len(kpi) <= 63 else None
         tip = f" (did you mean '{close}'?)" if close else ""
-        what = f"unknown KPI '{kpi}'" if kpi else "no KPI id"
+        what = f"unknown KPI '{_shown(kpi)}'" if kpi else "no KPI id"
         return Problem(row, f"{what}{tip}: row skipped")
     if not PERIOD_PATTERN.match(period) and period not in campaigns:
-        close = suggest(period, campaigns)
+        close = suggest(period, campaigns) if explain and len(period) <= 63 else None
         tip = f" (did you mean '{close}'?)" if close else ""
         return Problem(
             row,
-            f"'{period}' is not a period or a campaign id{tip}: {PERIOD_HELP}, "
+            f"'{_shown(period)}' is not a period or a campaign id{tip}: {PERIOD_HELP}, "
             "or a campaign id for what the campaign produced; row skipped",
         )
     number = _number(value)
     if number is None:
         return Problem(
             row,
-            f"value '{value}' is not a number: write digits with a dot for decimals and no "
-            "thousands separators or units (1225, 36.6); row skipped",
+            f"value '{_shown(value)}' is not a number: write digits with a dot for decimals and "
+            "no thousands separators or units (1225, 36.6); row skipped",
         )
+    problem = value_problem(number)
+    if problem is not None:
+        return Problem(row, f"value {problem}{ROW_SKIPPED}")
     day = _day(as_of)
     if day is None:
-        return Problem(row, f"as_of '{as_of}' is not a date: use YYYY-MM-DD; row skipped")
-    return Actual(kpi, period, number, day, row)
+        return Problem(row, f"as_of '{_shown(as_of)}' is not a date: use YYYY-MM-DD; row skipped")
+    problem = day_problem(day)
+    if problem is not None:
+        return Problem(row, f"as_of {problem}{ROW_SKIPPED}")
+    return Actual(known, periods.setdefault(period, period), number, day, row)
+
+
+def _shown(text: str) -> str:
+    """A cell as messages quote it: one short line, no control characters."""
+    text = clean(text)
+    return f"{text[:60]}…" if len(text) > 60 else text
 
 
 def _number(text: str) -> float | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kpictl.display import plural
 from kpictl.models import KINDS
 from kpictl.registry import Registry
 from kpictl.schema_errors import suggest, validation_messages
@@ -185,7 +186,10 @@ def set_field(data: dict[str, Any], model: type[BaseModel], assignment: str) -> 
     if "=" not in assignment:
         raise NewError(f"'{assignment}' is not key=value (e.g. owners.primary=maria-lopez)")
     key, text = assignment.split("=", 1)
-    parts: list[Key] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    # ASCII digits only: `isdigit` also holds for '²', which int() refuses.
+    parts: list[Key] = [
+        int(p) if p.isascii() and p.isdigit() and len(p) <= 9 else p for p in key.strip().split(".")
+    ]
     if not parts or parts[0] in ("", "kind", "id"):
         raise NewError(f"'{key}': kind and id are the command's arguments, not fields")
     container: Any = data
@@ -206,7 +210,14 @@ def set_field(data: dict[str, Any], model: type[BaseModel], assignment: str) -> 
                     f"like {_label(path[:-1])}.0.{part}"
                 )
             items = container
-            while len(items) <= part:
+            if part > len(items):
+                # Appending only: `targets.99999999.period` must not grow a list that far.
+                label = _label(path[:-1])
+                raise NewError(
+                    f"'{key}': {label} has {plural(len(items), 'item')} so far; number "
+                    f"them from 0 without gaps: the next is {label}.{len(items)}"
+                )
+            if part == len(items):
                 items.append({})
             if last:
                 raise NewError(f"'{key}': name a field of the item, like {key}.<field>")

@@ -30,9 +30,11 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
+from kpictl.bounds import add_days
 from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
+from kpictl.resolve import acting_owner, resolve
 
 if TYPE_CHECKING:
     from icalendar import Timezone
@@ -43,7 +45,7 @@ PERFORMANCE_REVIEW = (time(10, 0), timedelta(hours=1))  # first Tuesday of the m
 SIGNAL_REVIEW = (time(14, 0), timedelta(minutes=90))  # 2nd Wednesday, 1st month of the quarter
 READOUT = (time(15, 0), timedelta(minutes=45))
 RETROSPECTIVE = (time(14, 0), timedelta(hours=1))
-RETROSPECTIVE_AFTER_END = timedelta(days=7)
+RETROSPECTIVE_AFTER_END = 7  # days
 DEFAULT_WINDOW = timedelta(days=90)
 # A window is a planning horizon: ten years is plenty, and it keeps the file (one
 # time zone change per half year) and the time it takes small. The years keep every
@@ -119,7 +121,7 @@ def _monthly_first(start: date, months: Iterable[int], weekday: int, nth: int) -
 def _weekday_after(day: date) -> tuple[date, bool]:
     """`day`, or the Monday after it when it falls on a weekend (and whether it moved)."""
     if day.weekday() >= 5:
-        return day + timedelta(days=7 - day.weekday()), True
+        return add_days(day, 7 - day.weekday()), True
     return day, False
 
 
@@ -146,7 +148,7 @@ class Cadence:
     def people(self, refs: Iterable[str], required: bool) -> list[Attendee]:
         out = []
         for ref in refs:
-            for person in self.registry.resolve(ref):
+            for person in resolve(self.registry, ref).people:
                 found = self.attendee(person, required)
                 if found is not None:
                     out.append(found)
@@ -180,11 +182,8 @@ class Cadence:
 
     def steward(self, kpi: Kpi) -> Person | None:
         """Who checks a KPI's data: its primary owner, or the backup while they are away."""
-        for pid in (kpi.owners.primary, kpi.owners.backup):
-            person = self.registry.person(pid)
-            if person is not None and person.active:
-                return person
-        return None
+        acting = acting_owner(self.registry, kpi).people
+        return acting[0] if acting else None
 
     # Events ---------------------------------------------------------------------------
 
@@ -347,7 +346,7 @@ class Cadence:
         out: list[CadenceEvent] = []
         total = len(timeline.readouts)
         for number, days in enumerate(sorted(timeline.readouts), start=1):
-            planned = timeline.start + timedelta(days=days)
+            planned = timeline.readout_date(days)
             day, moved = _weekday_after(planned)
             if not self.first <= day <= self.last:
                 continue
@@ -379,7 +378,7 @@ class Cadence:
                     tentative=campaign.status == "draft",
                 )
             )
-        planned = timeline.end + RETROSPECTIVE_AFTER_END
+        planned = add_days(timeline.end, RETROSPECTIVE_AFTER_END)
         day, moved = _weekday_after(planned)
         if self.first <= day <= self.last:
             start, end = _at(day, RETROSPECTIVE, self.zone)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from kpictl import suppress
-from kpictl.findings import Finding, Severity
+from kpictl.findings import MAX_SAME_FINDINGS, Finding, Severity
 from kpictl.registry import Registry, load_registry
 from kpictl.rules import Context, run_rules
 
@@ -94,4 +95,35 @@ def check_loaded(
     findings, about_ignores = suppress.apply(findings, registry.files, today)
     findings = _configure(findings + about_ignores, registry.settings.rules, select, ignore)
     findings.sort(key=lambda item: item.sort_key)
-    return CheckResult(registry, findings, today)
+    return CheckResult(registry, _cap(findings), today)
+
+
+def _cap(findings: list[Finding]) -> list[Finding]:
+    """The first MAX_SAME_FINDINGS findings (sorted) of each rule in each file, then one
+    finding in their place that says how many more there are."""
+    seen: Counter[tuple[str, str]] = Counter()
+    dropped: dict[tuple[str, str], Finding] = {}
+    out = []
+    for item in findings:
+        key = (item.location.path.as_posix(), item.code)
+        seen[key] += 1
+        if seen[key] <= MAX_SAME_FINDINGS:
+            out.append(item)
+        elif key not in dropped:
+            dropped[key] = item
+    if not dropped:
+        return findings
+    for key, first in dropped.items():
+        more = seen[key] - MAX_SAME_FINDINGS
+        out.append(
+            Finding(
+                first.code,
+                first.severity,
+                f"{more:,} more {first.code} finding{'s' if more > 1 else ''} in this file "
+                f"not shown (at most {MAX_SAME_FINDINGS} per rule and file): fix the ones "
+                "above and check again",
+                first.location,
+            )
+        )
+    out.sort(key=lambda item: item.sort_key)
+    return out

@@ -29,6 +29,7 @@ from kpictl.display import clean, plural
 from kpictl.escaping import visible
 from kpictl.models import Campaign, DataSource, Entity, GlossaryTerm, Kpi, Person
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 
 BEGIN = "# BEGIN kpictl codeowners"
 END = "# END kpictl codeowners"
@@ -123,7 +124,9 @@ def build(registry: Registry, registry_folder: str) -> Codeowners:
             if record is None or record.document is not document:
                 continue
             for ref in owners_of(registry, record.entity):
-                people.extend(p for p in registry.resolve(ref) if p not in people)
+                # Inactive owners too: they are listed in a comment, not dropped silently.
+                found = resolve(registry, ref)
+                people.extend(p for p in (*found.people, *found.left_out) if p not in people)
         if not people:
             continue
         handles: list[str] = []

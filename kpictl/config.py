@@ -30,7 +30,7 @@ class Smtp(Model):
     starttls: bool = True
     ssl: bool = False
     username: str | None = None
-    timeout: Annotated[float, Field(gt=0)] = 30
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 30
 
     @model_validator(mode="before")
     @classmethod
@@ -67,16 +67,13 @@ class Settings(Model):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from kpictl.bounds import load_zone
 
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+            load_zone(value)
+        except ValueError as exc:
             raise PydanticCustomError(
-                "kpictl_timezone",
-                "'{value}' is not a known time zone: use an IANA name such as "
-                "Europe/Berlin or America/New_York",
-                {"value": value},
+                "kpictl_timezone", "{message}", {"message": str(exc)}
             ) from None
         return value
 
@@ -106,6 +103,9 @@ def find_root(start: Path) -> Path | None:
     start = start.resolve()
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, *folder.parents):
-        if (candidate / ROOT_FILE).is_file():
+        marker = candidate / ROOT_FILE
+        # Anything but a folder marks the registry, so that a kpictl.yaml that is a
+        # link or a pipe is reported as such instead of making kpictl look further up.
+        if marker.is_symlink() or (marker.exists() and not marker.is_dir()):
             return candidate
     return None

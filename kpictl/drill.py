@@ -12,12 +12,14 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from kpictl.bounds import day_problem, later
 from kpictl.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 from kpictl.schema_errors import suggest
 
 # A date given without a time means the start of that working day.
@@ -44,6 +46,16 @@ class Recipient:
     email: str
     active: bool
     via: tuple[str, ...]  # the notify/approver entries that reach this person
+    stands_in_for: tuple[str, ...] = ()  # inactive people this person acts for
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """An inactive person a tier names, and who stands in for them (None: nobody)."""
+
+    id: str
+    via: tuple[str, ...]
+    by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,9 @@ class Step:
     approver_ref: str | None
     actions: tuple[str, ...]
     unresolved: tuple[str, ...]  # entries that reach nobody
+    absent: tuple[Absent, ...] = ()  # inactive people the notify list names
+    # Why each unresolved entry reaches nobody, as kpictl.resolve says.
+    reasons: tuple[tuple[str, str], ...] = ()
 
     @property
     def active_notified(self) -> tuple[Recipient, ...]:
@@ -97,57 +112,65 @@ def parse_at(value: str | None, timezone: str, now: datetime | None = None) -> d
     text = value.strip()
     try:
         if "T" not in text and " " not in text and len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), DEFAULT_START, zone)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(date.fromisoformat(text), DEFAULT_START)
+        else:
+            moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
             f"'{value}' is not a date-time: use YYYY-MM-DDTHH:MM (registry time zone), "
             "YYYY-MM-DDTHH:MM+01:00, or a date YYYY-MM-DD (09:00)"
         ) from None
+    # Checked before the time zone is applied: converting 9999-12-31T23:00 overflows.
+    problem = day_problem(moment.date())
+    if problem is not None:
+        raise ValueError(problem)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=zone)
     return moment.astimezone(zone)
 
 
-def _recipients(registry: Registry, refs: list[str], kpi: Kpi) -> tuple[list[Recipient], list[str]]:
+@dataclass
+class _Reached:
+    """What a list of entries reaches, gathered in order for one step."""
+
+    people: dict[str, Person] = field(default_factory=dict)
+    vias: dict[str, list[str]] = field(default_factory=dict)
+    stand_ins: dict[str, list[str]] = field(default_factory=dict)
+    absent: dict[str, tuple[list[str], str | None]] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+
+    def recipients(self) -> tuple[Recipient, ...]:
+        return tuple(
+            Recipient(
+                p.id, p.name, p.email, p.active, tuple(self.vias[pid]), tuple(self.stand_ins[pid])
+            )
+            for pid, p in self.people.items()
+        )
+
+
+def _reach(registry: Registry, refs: list[str], kpi: Kpi) -> _Reached:
     """People the entries reach (in order, each once, with the entries that reach them)."""
-    order: list[str] = []
-    people: dict[str, Person] = {}
-    vias: dict[str, list[str]] = {}
-    unresolved: list[str] = []
+    out = _Reached()
     for ref in refs:
-        found = registry.resolve(ref, kpi)
-        if not found:
-            unresolved.append(ref)
-        for person in found:
-            if person.id not in people:
-                order.append(person.id)
-                people[person.id] = person
-                vias[person.id] = []
-            if ref not in vias[person.id]:
-                vias[person.id].append(ref)
-    out = [
-        Recipient(pid, people[pid].name, people[pid].email, people[pid].active, tuple(vias[pid]))
-        for pid in order
-    ]
-    return out, unresolved
-
-
-def _why_nobody(registry: Registry, ref: str, kpi: Kpi) -> str:
-    """Why a notify/approver entry reaches nobody, in a few words."""
-    if ref == "$owner.manager":
-        owner = registry.person(kpi.owners.primary)
-        if owner is not None and not owner.manager:
-            return f"the primary owner {owner.id} has no manager"
-        return "the primary owner's manager is not in the registry"
-    if ref in ("$owner", "$backup"):
-        return "that owner is not in the registry"
-    if ref == "$source.owner":
-        return "no data source of the KPI has an owner in the registry"
-    team = registry.team(ref)
-    if team is not None:
-        return f"team {ref} has no lead" if not team.lead else f"team {ref}'s lead is unknown"
-    return "no person or team has this id"
+        found = resolve(registry, ref, kpi)
+        if not found.people and not found.left_out:
+            out.unresolved.append(ref)
+            out.reasons.extend((ref, reason) for reason in found.reasons)
+        for person in found.people:
+            out.people.setdefault(person.id, person)
+            via = out.vias.setdefault(person.id, [])
+            if ref not in via:
+                via.append(ref)
+            acts_for = out.stand_ins.setdefault(person.id, [])
+            acts_for.extend(a.id for a in found.stand_in_for(person.id) if a.id not in acts_for)
+        named: list[tuple[Person, str | None]] = [(s.absent, s.by.id) for s in found.stand_ins]
+        named += [(person, None) for person in found.left_out]
+        for absent, by in named:
+            vias, _ = out.absent.setdefault(absent.id, ([], by))
+            if ref not in vias:
+                vias.append(ref)
+    return out
 
 
 def build_drill(
@@ -218,11 +241,11 @@ def build_drill(
 
     moment = at
     for tier in tiers[tiers.index(start) :]:
-        notified, unresolved = _recipients(registry, list(tier.notify), kpi)
-        approvers, approver_missing = (
-            _recipients(registry, [tier.approver], kpi) if tier.approver else ([], [])
-        )
-        respond_by = (moment.astimezone(UTC) + timedelta(hours=tier.respond_hours)).astimezone(zone)
+        notified = _reach(registry, list(tier.notify), kpi)
+        approvers = _reach(registry, [tier.approver] if tier.approver else [], kpi)
+        # Bounded: each tier answers within a year, but a policy may have many tiers.
+        respond_by = later(moment, tier.respond_hours).astimezone(zone)
+        missing = [ref for ref in approvers.unresolved if ref not in notified.unresolved]
         step = Step(
             tier.level,
             tier.name,
@@ -230,42 +253,45 @@ def build_drill(
             moment,
             tier.respond_within,
             respond_by,
-            tuple(notified),
-            tuple(approvers),
+            notified.recipients(),
+            approvers.recipients(),
             tier.approver,
             tuple(tier.actions),
-            tuple(unresolved + [ref for ref in approver_missing if ref not in unresolved]),
+            tuple(notified.unresolved + missing),
+            tuple(Absent(pid, tuple(via), by) for pid, (via, by) in notified.absent.items()),
+            tuple(notified.reasons + [r for r in approvers.reasons if r[0] in missing]),
         )
         drill.steps.append(step)
-        drill.problems.extend(_step_problems(registry, kpi, step))
+        drill.problems.extend(_step_problems(step))
         moment = respond_by
     drill.problems.extend(_ladder_problems(drill.steps))
     return drill
 
 
-def _step_problems(registry: Registry, kpi: Kpi, step: Step) -> list[Problem]:
+def _step_problems(step: Step) -> list[Problem]:
     out: list[Problem] = []
     where = f"level {step.level} ({step.name})"
     for ref in step.unresolved:
+        why = "; ".join(reason for of, reason in step.reasons if of == ref)
         out.append(
             Problem(
                 "recipient-unresolved",
                 step.level,
-                f"{where}: '{ref}' reaches nobody ({_why_nobody(registry, ref, kpi)})",
+                f"{where}: '{ref}' reaches nobody ({why})",
             )
         )
-    for person in step.notified:
-        if not person.active:
-            through = [via for via in person.via if via != person.id]
-            how = f" (through {', '.join(through)})" if through else ""
-            out.append(
-                Problem(
-                    "inactive-recipient",
-                    step.level,
-                    f"{where} notifies {person.id}{how}, who is inactive: "
-                    "replace them in the policy or the owners",
-                )
+    for absent in step.absent:
+        through = [via for via in absent.via if via != absent.id]
+        how = f" (through {', '.join(through)})" if through else ""
+        instead = f"{absent.by} stands in for now; " if absent.by else ""
+        out.append(
+            Problem(
+                "inactive-recipient",
+                step.level,
+                f"{where} notifies {absent.id}{how}, who is inactive: "
+                f"{instead}replace them in the policy or the owners",
             )
+        )
     if not step.active_notified:
         out.append(
             Problem(
@@ -333,6 +359,7 @@ def as_json(drill: Drill) -> dict[str, Any]:
             "email": recipient.email,
             "active": recipient.active,
             "via": list(recipient.via),
+            "stands_in_for": list(recipient.stands_in_for),
         }
 
     return {

@@ -26,10 +26,10 @@ def oneline(value: Any) -> str:
 
 # What `visible` spells out: the controls above (tab included: one line stays one
 # line), the Unicode line and paragraph separators, lone surrogates (the bytes of a
-# file name that is not UTF-8, which no encoder takes) and the two non-characters
-# that XML 1.0 forbids.
+# file name that is not UTF-8, which no encoder takes), the byte-order mark and the
+# two non-characters that XML 1.0 forbids.
 _INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff]"
 )
 # What json.dumps(ensure_ascii=False) leaves raw of those (it escapes C0 itself; a
 # raw newline in its output is indentation, not data).

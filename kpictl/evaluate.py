@@ -21,12 +21,14 @@ Follows REGISTRY.md, "Actual values":
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from kpictl.actuals import Actual, Actuals
+from kpictl.bounds import later
 from kpictl.models import REFRESH_DAYS, Campaign, EscalationPolicy, Kpi, Target, Tier
 from kpictl.periods import Period, parse_period
 from kpictl.registry import Registry
@@ -60,7 +62,7 @@ def evaluation_moment(when: date | datetime | None, timezone: str, now: datetime
 
 def after_hours(moment: datetime, hours: int) -> datetime:
     """`moment` plus `hours` real hours, shown in `moment`'s time zone."""
-    return (moment.astimezone(UTC) + timedelta(hours=hours)).astimezone(moment.tzinfo)
+    return later(moment, hours)
 
 
 def current_target(kpi: Kpi, day: date, fiscal_start_month: int) -> tuple[Target, Period] | None:
@@ -76,12 +78,14 @@ def current_target(kpi: Kpi, day: date, fiscal_start_month: int) -> tuple[Target
 def deviation(expected: float, actual: float, direction: str) -> float | None:
     """Percent by which `actual` is worse than `expected` (negative: better).
 
-    None when `expected` is zero: no percentage of nothing exists.
+    None when `expected` is zero: no percentage of nothing exists. Nor of next to
+    nothing: a target of 5e-324 would make any miss an infinite percentage.
     """
     if expected == 0:
         return None
     worse_by = expected - actual if direction == "increase" else actual - expected
-    return round(worse_by / abs(expected) * 100, _DIGITS)
+    percent = worse_by / abs(expected) * 100
+    return round(percent, _DIGITS) if math.isfinite(percent) else None
 
 
 def is_worse(expected: float, actual: float, direction: str) -> bool:

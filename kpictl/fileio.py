@@ -52,28 +52,60 @@ def refuse_unless_regular(path: Path) -> os.stat_result | None:
     raise NotRegularFileError(path, _kind(status.st_mode))
 
 
-def read_regular(path: Path) -> bytes:
+class FileTooLargeError(OSError):
+    """The file holds more than the reader's limit, so it is not read."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.limit = limit
+        super().__init__(errno.EFBIG, f"it is over {limit:,} bytes", str(path))
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
     """The bytes of `path` if it is a regular file; NotRegularFileError otherwise.
 
     A registry comes from whoever opened the pull request: a file in it may be a
-    symbolic link (to a secret outside the registry, or to itself) or a FIFO
-    (whose open() would wait forever for a writer). O_NOFOLLOW refuses the link,
-    O_NONBLOCK returns at once on a FIFO, and fstat checks what was actually
-    opened, so a file swapped after a check cannot slip through.
+    symbolic link (to a secret outside the registry, or to itself), a FIFO (whose
+    open() would wait forever for a writer) or a device (whose open() alone can have
+    effects, and whose reads may never end). lstat refuses all but a regular file
+    before anything is opened; O_NOFOLLOW and O_NONBLOCK keep a file swapped in since
+    from being followed or waited on, and fstat checks what was actually opened.
+    With `limit`, at most `limit` + 1 bytes are read and FileTooLargeError says so.
     """
+    status = path.lstat()  # FileNotFoundError and PermissionError go to the caller
+    if not stat.S_ISREG(status.st_mode):
+        raise NotRegularFileError(path, _kind(status.st_mode))
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         # Linux says ELOOP for a link under O_NOFOLLOW, the BSDs EMLINK.
-        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
             raise NotRegularFileError(path, "a symbolic link") from None
         raise
-    with os.fdopen(handle, "rb") as stream:
-        mode = os.fstat(handle).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFileError(path, _kind(mode))
-        return stream.read()
+    try:
+        opened = os.fstat(handle)
+        if not stat.S_ISREG(opened.st_mode):
+            raise NotRegularFileError(path, _kind(opened.st_mode))
+        if limit is not None and opened.st_size > limit:
+            raise FileTooLargeError(path, limit)
+        cap = limit + 1 if limit is not None else None
+        chunks: list[bytes] = []
+        size = 0
+        # Ask for what fstat promised (plus one byte, to notice growth): asking for
+        # the limit each time would allocate megabytes for every few-KB file.
+        want = opened.st_size + 1
+        while cap is None or size < cap:
+            chunk = os.read(handle, want if cap is None else min(want, cap - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            want = 64 * 1024
+        if limit is not None and size > limit:  # it grew since fstat
+            raise FileTooLargeError(path, limit)
+        return b"".join(chunks)
+    finally:
+        os.close(handle)
 
 
 def read_regular_text(path: Path) -> str | None:

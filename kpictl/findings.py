@@ -6,6 +6,38 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kpictl.escaping import visible
+
+# Findings of one rule shown per file. A generated or hostile file can hold a million
+# unknown keys; past a hundred, more lines of the same help nobody and fill the log.
+MAX_SAME_FINDINGS = 100
+# How much of a file's text a message may quote. A finding names a value so that its
+# author recognises it; more than a line's worth only helps whoever linked a secret in.
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A value from a file as a message may quote it: escaped, and cut to `limit` characters.
+
+    Cut first (a value may be megabytes), then escaped; what was left out shows as `…`.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    shown = visible(text[:limit] if cut else text)
+    if len(shown) > limit:  # escapes made it longer: cut again, never inside an escape
+        shown, cut = visible(_fit(text, limit)), True
+    return shown + "…" if cut else shown
+
+
+def _fit(text: str, limit: int) -> str:
+    """The longest start of `text` whose escaped form fits in `limit` characters."""
+    width = 0
+    for index, char in enumerate(text):
+        width += len(visible(char))
+        if width > limit:
+            return text[:index]
+    return text
+
 
 class Severity(enum.IntEnum):
     """How bad a finding is; higher is worse, so `max()` and `>=` read naturally."""

@@ -6,10 +6,17 @@ keeps its line and column; nothing a document says can construct an object
 (tags are reported, never honoured); and aliases are counted as they expand, so
 an alias bomb ends in a finding instead of exhausting memory.
 
-Positions are found when first asked for. The first pass builds only the data; a
-document asked where a value sits parses its file's text again, recording every
-position. A clean registry of thousands of files never asks, and the first pass
-saves a tenth of its time and, on several cores, most of what workers send back.
+Positions are found when first asked for. The first pass builds only the data; the
+first document of a file asked where a value sits parses the file's text again,
+recording every position of every document, so a file is parsed at most twice
+however many of its documents have findings. A clean registry of thousands of files
+never asks, and the first pass saves a tenth of its time and, on several cores, most
+of what workers send back.
+
+Files are read only when they are regular files (never through a symbolic link,
+never a FIFO, device or socket) and only up to MAX_FILE_BYTES: a pull request
+controls the registry's files, and a link to a secret or to /dev/zero must end in a
+finding, not in a message quoting the secret or a process filling the memory.
 """
 
 from __future__ import annotations
@@ -22,14 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from kpictl.catalog import finding
-from kpictl.findings import Finding, Location
+from kpictl.findings import Finding, Location, excerpt
 
-# Values that aliases may add to one document when expanded. A registry entity
-# has a few hundred values at most; an alias bomb reaches millions in a few lines.
+# Values that aliases may add to one document when expanded, and values one document
+# may hold as written. A registry entity has a few hundred values at most; an alias
+# bomb reaches millions in a few lines, and a generated file a million keys in 10 MB
+# (each of which would become a schema error, and all of them gigabytes).
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
 # Files above this size are still read, but reported: a registry file is a few KB.
 LARGE_FILE_BYTES = 1024 * 1024
+# Files above this size are reported and not parsed: parsing costs about a hundred
+# times a file's size in memory, and its findings would fill any log.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -56,11 +68,30 @@ class Positions:
     keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
 
 
+@dataclass(slots=True, eq=False)
+class FileText:
+    """A file's text, shared by its documents, and the positions of all of them once found.
+
+    One per file, so that the first document asked for positions finds them for
+    every document of the file in one parse (see the module's docstring).
+    """
+
+    path: Path
+    text: str = field(repr=False)
+    positions: list[Positions] | None = field(default=None, repr=False)
+
+    def positions_of(self, index: int) -> Positions:
+        if self.positions is None:
+            documents, _ = _parse(self.path, self.text, positions=True)
+            self.positions = [document.found or Positions() for document in documents]
+        return self.positions[index] if index < len(self.positions) else Positions()
+
+
 @dataclass(slots=True)
 class Document:
     """One YAML document: its data, and where its keys and values sit.
 
-    `text` is the whole file the document came from (shared, not copied), so that
+    `origin` is the file the document came from (shared, not copied), so that
     positions can be found on demand (see the module's docstring).
     """
 
@@ -68,15 +99,14 @@ class Document:
     index: int
     data: Any
     start: Mark
-    text: str = field(default="", repr=False)
+    origin: FileText | None = field(default=None, repr=False)
     found: Positions | None = field(default=None, repr=False)
 
     @property
     def positions(self) -> Positions:
         if self.found is None:
-            documents, _ = _parse(self.path, self.text, positions=True)
-            again = documents[self.index] if self.index < len(documents) else None
-            self.found = again.found if again is not None and again.found else Positions()
+            origin = self.origin
+            self.found = origin.positions_of(self.index) if origin is not None else Positions()
         return self.found
 
     def mark(self, path: KeyPath) -> Mark:
@@ -107,10 +137,14 @@ class SourceFile:
     text: str
     documents: list[Document]
     findings: list[Finding]
+    split: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        # Kept: --show-source asks once per finding, and a file may have thousands.
+        if self.split is None:
+            self.split = self.text.splitlines()
+        return self.split
 
 
 class RegistryFileError(Exception):
@@ -127,6 +161,7 @@ _HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
+_MAX_INT_DIGITS = 4000  # below Python's limit of 4300 for int("...")
 
 
 class YamlInt(int):
@@ -182,6 +217,10 @@ def resolve_plain(text: str) -> Any:
     first = text[0]
     if first.isdigit() or first in "+-.":
         if _INT.match(text):
+            if len(text) > _MAX_INT_DIGITS:
+                # int() refuses so many digits (a guard against slow conversions); as a
+                # float it is infinite, which every number field reports as not finite.
+                return YamlFloat(float(text), text)
             return YamlInt(int(text), text)
         if _OCT.match(text):
             return YamlInt(int(text[2:], 8), text)
@@ -215,7 +254,7 @@ class _Builder:
 
     def __init__(self, path: Path, text: str, parser: Any, positions: bool) -> None:
         self.path = path
-        self.text = text
+        self.origin = FileText(path, text)
         self.positions = positions
         self.next_event = parser.get_event
         self.documents: list[Document] = []
@@ -237,7 +276,7 @@ class _Builder:
                 return
             if cls is not DocumentStartEvent:
                 continue
-            doc = Document(self.path, len(self.documents), None, Mark(1, 1), self.text)
+            doc = Document(self.path, len(self.documents), None, Mark(1, 1), self.origin)
             if self.positions:
                 doc.found = Positions()
             try:
@@ -268,6 +307,7 @@ class _Builder:
         # anchor -> (value, values in it, levels of lists and mappings in it)
         anchors: dict[str, tuple[Any, int, int]] = {}
         expanded = 0  # values that aliases add, counted as if written out
+        written = 0  # values placed in the document
         # A frame: [container, path, size, pending key, key position, key style,
         #           start mark, anchor, height]. `pending key` is _NO_KEY while a
         #           mapping waits for its next key; `height` counts the levels of the
@@ -336,7 +376,8 @@ class _Builder:
                 if target is None:
                     self._finding(
                         "Y003",
-                        f"alias '*{event.anchor}' has no anchor '&{event.anchor}' before it "
+                        f"alias '*{excerpt(event.anchor)}' has no anchor "
+                        f"'&{excerpt(event.anchor)}' before it "
                         "(or refers to the value that contains it)",
                         mark,
                     )
@@ -379,6 +420,15 @@ class _Builder:
                 raise AssertionError(f"unexpected event {event!r}")
 
             # Place `value` (of `size` values once aliases are expanded) in its parent.
+            written += 1
+            if written > MAX_VALUES:
+                self._finding(
+                    "Y003",
+                    f"this document holds more than {MAX_VALUES:,} values; a registry entity "
+                    "holds a few hundred: split it, or remove what was generated into it",
+                    mark,
+                )
+                raise _Abort
             if anchor is not None:
                 anchors[anchor] = (value, size, height)
             if not stack:
@@ -404,7 +454,7 @@ class _Builder:
                 self.findings.append(
                     finding(
                         "Y002",
-                        f"duplicate key '{key}' (first at line {first[0]}): "
+                        f"duplicate key '{excerpt(key)}' (first at line {first[0]}): "
                         "remove one of them; only the first is used",
                         Location(self.path, line, column),
                         related=(Location(self.path, *first),),
@@ -424,7 +474,7 @@ class _Builder:
             implicit = implicit[0]
         if implicit and event.tag in ("!", "tag:yaml.org,2002:str"):
             return  # libyaml reports quoted scalars with the non-specific tag
-        shown = str(event.tag).replace("tag:yaml.org,2002:", "!!", 1)
+        shown = excerpt(str(event.tag).replace("tag:yaml.org,2002:", "!!", 1))
         self._finding(
             "Y003",
             f"YAML tags are not allowed (found '{shown}'): remove the tag and write a plain value",
@@ -482,7 +532,8 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
     context = getattr(exc, "context", None)
-    message = f"{context}: {problem}" if context else str(problem)
+    # The parser's words may quote the file (a tag, an escape): keep them short and safe.
+    message = excerpt(f"{context}: {problem}" if context else str(problem), 160)
     lines = text.splitlines()
     indent = lines[line - 1][: max(column, 1)] if 0 < line <= len(lines) else ""
     if "tab" in message or "\t" in indent:
@@ -513,25 +564,86 @@ def _parse(path: Path, text: str, positions: bool) -> tuple[list[Document], list
     return builder.documents, builder.findings
 
 
-def read_file(path: Path, display: Path) -> SourceFile:
-    """Read and parse one registry file. `display` is the path findings show."""
+class Unreadable(Exception):
+    """A registry file that is not read: `reason` says why, `fix` what to do."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(f"{reason}: {fix}")
+        self.reason = reason
+        self.fix = fix
+
+
+_EXCLUDE = "add it to `exclude` in kpictl.yaml"
+
+
+def _cannot_read(exc: OSError) -> Unreadable:
+    reason = (exc.strerror or exc.__class__.__name__).lower()
+    return Unreadable(f"cannot read this file ({reason})", f"fix its permissions or {_EXCLUDE}")
+
+
+def _not_regular(what: str) -> Unreadable:
+    return Unreadable(
+        f"this file is {what}",
+        f"kpictl reads only regular files; replace it with the file itself, or {_EXCLUDE}",
+    )
+
+
+def _too_large(limit: int) -> Unreadable:
+    return Unreadable(
+        f"this file is over {limit // 1024 // 1024} MB and is not read",
+        f"registry files are a few KB; split it, or {_EXCLUDE} if it is data",
+    )
+
+
+def _link(path: Path, root: Path | None) -> str:
+    """What a symbolic link at `path` points to, said without quoting its target."""
     try:
-        raw = path.read_bytes()
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop of links
+        return "a symbolic link that points to nothing"
+    if root is not None and not target.is_relative_to(root.resolve()):
+        return "a symbolic link to a file outside the registry"
+    return "a symbolic link to another file in the registry"
+
+
+def read_bytes(path: Path, root: Path | None = None, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The content of the regular file `path`; links, pipes, devices and huge files raise.
+
+    Raises Unreadable, worded for a finding (fileio.read_regular does the reading).
+    `root` (the registry) only sharpens the message about a link.
+    """
+    from kpictl.fileio import FileTooLargeError, NotRegularFileError, read_regular
+
+    try:
+        return read_regular(path, limit)
+    except NotRegularFileError as exc:
+        raise _not_regular(
+            _link(path, root) if exc.kind == "a symbolic link" else exc.kind
+        ) from None
+    except FileTooLargeError:
+        raise _too_large(limit) from None
     except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        return SourceFile(
-            display,
-            "",
-            [],
-            [
-                finding(
-                    "Y004",
-                    f"cannot read this file ({reason.lower()}): fix its permissions or "
-                    "add it to `exclude` in kpictl.yaml",
-                    Location(display, 1, 1),
-                )
-            ],
-        )
+        raise _cannot_read(exc) from None
+
+
+def unreadable(display: Path, problem: Unreadable, settings: bool = False) -> Finding:
+    """The Y004 finding for a file that is not read (`settings`: it is kpictl.yaml)."""
+    fix = "kpictl.yaml must be a regular file of settings" if settings else problem.fix
+    return finding("Y004", f"{problem.reason}: {fix}", Location(display, 1, 1))
+
+
+def read_file(
+    path: Path, display: Path, root: Path | None = None, settings: bool = False
+) -> SourceFile:
+    """Read and parse one registry file. `display` is the path findings show.
+
+    `root` is the registry folder the file belongs to (it names where a link points);
+    `settings` says that the file is kpictl.yaml (which cannot be excluded).
+    """
+    try:
+        raw = read_bytes(path, root)
+    except Unreadable as refused:
+        return SourceFile(display, "", [], [unreadable(display, refused, settings)])
     text, problem = _decode(display, raw)
     if text is None:
         assert problem is not None
@@ -555,8 +667,9 @@ def read_file(path: Path, display: Path) -> SourceFile:
 PARALLEL_MIN_FILES = 400
 
 
-def read_files(items: list[tuple[Path, Path]]) -> list[SourceFile]:
-    """`read_file` for many (path, display) pairs, in order; on several cores, in parallel.
+def read_files(items: list[tuple[Path, Path]], root: Path | None = None) -> list[SourceFile]:
+    """`read_file` for many (path, display) pairs of the registry at `root`, in order;
+    on several cores, in parallel.
 
     Parsing is CPU-bound Python, so a large registry is shared between this process
     and forked workers (Linux only, where fork shares the loaded modules for free),
@@ -564,7 +677,7 @@ def read_files(items: list[tuple[Path, Path]]) -> list[SourceFile]:
     """
     workers = min(os.cpu_count() or 1, 4) - 1
     if workers < 1 or len(items) < PARALLEL_MIN_FILES or sys.platform != "linux":
-        return _read_share(items)
+        return _read_share(items, root)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -572,15 +685,15 @@ def read_files(items: list[tuple[Path, Path]]) -> list[SourceFile]:
     shares = [items[i : i + size] for i in range(0, len(items), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(shares) - 1, mp_context=context) as pool:
-        pending = [pool.submit(_read_share, share) for share in shares[1:]]
-        out = _read_share(shares[0])
+        pending = [pool.submit(_read_share, share, root) for share in shares[1:]]
+        out = _read_share(shares[0], root)
         for future in pending:
             out.extend(future.result())
     return out
 
 
-def _read_share(items: list[tuple[Path, Path]]) -> list[SourceFile]:
-    return [read_file(path, display) for path, display in items]
+def _read_share(items: list[tuple[Path, Path]], root: Path | None) -> list[SourceFile]:
+    return [read_file(path, display, root) for path, display in items]
 
 
 def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
@@ -624,16 +737,55 @@ def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
 
 def discover(root: Path, exclude: list[str]) -> list[Path]:
     """Every YAML file under `root`, sorted, minus hidden entries and `exclude`."""
+    return scan(root, exclude)[0]
+
+
+def scan(root: Path, exclude: list[str]) -> tuple[list[Path], list[tuple[Path, Unreadable]]]:
+    """`discover`, plus the folders it could not read or would not enter, and why.
+
+    Linked folders are never entered: one could lead out of the registry, or into a
+    loop. Files that are links are listed like the others; reading refuses them.
+    """
     excluded = compile_globs(exclude)
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+    refused: list[tuple[Path, Unreadable]] = []
+
+    def cannot_list(exc: OSError) -> None:
+        reason = (exc.strerror or exc.__class__.__name__).lower()
+        folder = Path(exc.filename) if exc.filename else root
+        refused.append(
+            (
+                folder,
+                Unreadable(
+                    f"cannot read this folder ({reason})", f"fix its permissions or {_EXCLUDE}"
+                ),
+            )
+        )
+
+    for folder, dirs, files in os.walk(root, onerror=cannot_list):
         rel_folder = os.path.relpath(folder, root)
         rel_folder = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
-        dirs[:] = sorted(
+        wanted = sorted(
             d
             for d in dirs
             if not d.startswith(".") and not (excluded and excluded.match(rel_folder + d))
         )
+        dirs[:] = []
+        for name in wanted:
+            path = Path(folder, name)
+            if path.is_symlink():
+                refused.append(
+                    (
+                        path,
+                        Unreadable(
+                            "this folder is a symbolic link",
+                            "kpictl does not follow linked folders; replace it with the "
+                            f"folder itself, or {_EXCLUDE}",
+                        ),
+                    )
+                )
+            else:
+                dirs.append(name)
         for name in files:
             if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
                 continue
@@ -641,11 +793,14 @@ def discover(root: Path, exclude: list[str]) -> list[Path]:
                 continue
             found.append(Path(folder, name))
     found.sort()
-    return found
+    refused.sort(key=lambda item: item[0])
+    return found, refused
 
 
 def parse_bytes(display: Path, raw: bytes) -> SourceFile:
     """Parse a file's content that did not come from disk (e.g. from git at a commit)."""
+    if len(raw) > MAX_FILE_BYTES:  # a commit can hold a huge file as well as a folder can
+        return SourceFile(display, "", [], [unreadable(display, _too_large(MAX_FILE_BYTES))])
     text, problem = _decode(display, raw)
     if text is None:
         assert problem is not None

@@ -9,7 +9,7 @@ annotations`): pydantic would otherwise compile and evaluate each one at start-u
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +22,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kpictl.bounds import (
+    MAX_READOUT_DAY,
+    MAX_RESPOND_HOURS,
+    add_days,
+    day_problem,
+    value_problem,
+)
 from kpictl.periods import PERIOD_HELP, PERIOD_PATTERN, parse_period
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
@@ -74,11 +81,19 @@ def _check_period(value: Any) -> Any:
 
 
 def _check_duration(value: str) -> str:
-    if not DURATION_PATTERN.match(value.strip()):
+    match = DURATION_PATTERN.match(value.strip())
+    if not match:
         raise PydanticCustomError(
             "kpictl_duration",
             "'{value}' is not a response time: write hours or days, like 24h or 3d",
             {"value": value},
+        )
+    # A respond-by is the evaluation moment plus this: bounded, it stays a date.
+    if len(match[1]) > 6 or int(match[1]) * (24 if match[2] == "d" else 1) > MAX_RESPOND_HOURS:
+        raise PydanticCustomError(
+            "kpictl_duration",
+            "'{value}' is longer than a year: write at most {days}d ({hours}h)",
+            {"value": value.strip(), "days": MAX_RESPOND_HOURS // 24, "hours": MAX_RESPOND_HOURS},
         )
     return value.strip()
 
@@ -110,6 +125,20 @@ def _check_line(value: str) -> str:
             "UTF-8), not its email-header encoding",
             {"word": word.group()},
         )
+    return value
+
+
+def _check_amount(value: float) -> float:
+    problem = value_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("kpictl_value", "{problem}", {"problem": problem})
+    return value
+
+
+def _check_day(value: date) -> date:
+    problem = day_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("kpictl_date", "{problem}", {"problem": problem})
     return value
 
 
@@ -174,6 +203,9 @@ Email = Annotated[str, AfterValidator(_check_email)]
 Line = Annotated[str, AfterValidator(_check_line)]
 GithubHandle = Annotated[str, AfterValidator(_check_github)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
+# A target value: finite and at most MAX_VALUE in size (see kpictl/bounds.py).
+Amount = Annotated[float, AfterValidator(_check_amount)]
+Day = Annotated[date, AfterValidator(_check_day)]
 
 Function = Literal[
     "marketing",
@@ -213,7 +245,8 @@ def new_dict() -> dict[str, Any]:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    # `.nan` and `.inf` are valid YAML floats but no KPI value, deviation or timeout.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, allow_inf_nan=False)
 
 
 class Entity(Model):
@@ -267,7 +300,7 @@ class Cadence(Model):
 
 class Target(Model):
     period: PeriodText
-    value: float
+    value: Amount
     rationale: str | None = None
     approved_by: Ref | None = None
 
@@ -324,7 +357,7 @@ class EscalationPolicy(Entity):
 
 class CharterKpi(Model):
     kpi: Ref
-    target: float | None = None
+    target: Amount | None = None
 
 
 class Daci(Model):
@@ -349,21 +382,20 @@ class Risk(Model):
 
 
 class Timeline(Model):
-    start: date
-    end: date
-    readouts: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [30, 60, 90])
+    start: Day
+    end: Day
+    readouts: list[Annotated[int, Field(ge=1, le=MAX_READOUT_DAY)]] = Field(
+        default_factory=lambda: [30, 60, 90]
+    )
 
     def readout_date(self, days: int) -> date:
         """The date of the readout `days` after the start (the last date there is, at most)."""
-        try:
-            return self.start + timedelta(days=days)
-        except OverflowError:
-            return date.max
+        return add_days(self.start, days)
 
 
 class SignOff(Model):
     by: Ref
-    date: date
+    date: Day
 
 
 class Retrospective(Model):

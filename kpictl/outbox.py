@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kpictl import display
-from kpictl.actuals import Actuals, ActualsError, parse_actuals, read_text
+from kpictl.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
 from kpictl.display import plural
 from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
@@ -67,24 +67,35 @@ def open_session(
 
 
 def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actuals:
-    try:
-        text, name = read_text(spec)
-    except ActualsError as exc:
-        raise KpictlError(f"{spec}:{exc.row}: {exc.message}") from None
-    except OSError as exc:
-        raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
     kpis = [kpi.id for kpi in registry.kpis]
     campaigns = [campaign.id for campaign in registry.campaigns]
+    name = "<stdin>" if spec == "-" else spec
     try:
-        actuals = parse_actuals(text, name, kpis, campaigns)
+        with open_actuals(spec) as (stream, name):
+            actuals = read_actuals(stream, name, kpis, campaigns)
     except ActualsError as exc:
         raise KpictlError(f"{name}:{exc.row}: {exc.message}") from None
+    except OSError as exc:
+        raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
     for problem in actuals.problems:
         print(f"{name}:{problem.row}: {problem.message}", file=err)
-    for actual in actuals.measured_after(day):
+    if actuals.more_problems:
+        print(
+            f"{name}: {plural(actuals.more_problems, 'more row')} with problems not shown: "
+            "fix the rows above and run again",
+            file=err,
+        )
+    later = actuals.measured_after(day)
+    for actual in later[:MAX_PROBLEMS]:
         print(
             f"{name}:{actual.row}: measured {actual.as_of.isoformat()}, after the evaluation "
             f"date {day.isoformat()}: not used",
+            file=err,
+        )
+    if len(later) > MAX_PROBLEMS:
+        print(
+            f"{name}: {plural(len(later) - MAX_PROBLEMS, 'more row')} measured after "
+            f"{day.isoformat()} not shown: not used either",
             file=err,
         )
     return actuals

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
-from kpictl.findings import Finding, Location
-from kpictl.loader import Document, KeyPath, SourceFile, discover, read_file, read_files
+from kpictl.findings import Finding, Location, excerpt
+from kpictl.loader import Document, KeyPath, SourceFile, read_file, read_files, scan, unreadable
 from kpictl.models import (
     KINDS,
     Campaign,
@@ -102,42 +102,6 @@ class Registry:
     @property
     def glossary(self) -> list[GlossaryTerm]:
         return list(self.of_kind(GlossaryTerm))
-
-    def lead_of(self, team_id: str) -> Person | None:
-        team = self.team(team_id)
-        return self.person(team.lead) if team else None
-
-    def resolve(self, ref: str, kpi: Kpi | None = None) -> list[Person]:
-        """The people a notify/approver entry means: a person, a team's lead, or a role.
-
-        Roles need a KPI: `$owner` and `$backup` are its owners, `$owner.manager` the
-        primary owner's manager, `$source.owner` the owners of its data sources.
-        Unknown ids and unresolvable roles mean nobody.
-        """
-        if not ref.startswith("$"):
-            person = self.person(ref)
-            if person is not None:
-                return [person]
-            lead = self.lead_of(ref)
-            return [lead] if lead else []
-        if kpi is None:
-            return []
-        if ref == "$owner":
-            found = self.person(kpi.owners.primary)
-        elif ref == "$backup":
-            found = self.person(kpi.owners.backup)
-        elif ref == "$owner.manager":
-            owner = self.person(kpi.owners.primary)
-            found = self.person(owner.manager) if owner else None
-        else:  # $source.owner
-            people: list[Person] = []
-            for source_id in kpi.sources:
-                source = self.get(source_id)
-                owner = self.person(source.owner) if isinstance(source, DataSource) else None
-                if owner is not None and owner not in people:
-                    people.append(owner)
-            return people
-        return [found] if found else []
 
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
@@ -243,22 +207,25 @@ def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[F
     """Read every file of the registry at `root`; problems come back as findings."""
     cwd = cwd or Path.cwd()
     root_path = root / ROOT_FILE
-    registry, findings, exclude = _start(root, read_file(root_path, display_path(root_path, cwd)))
+    registry, findings, exclude = _start(
+        root, read_file(root_path, display_path(root_path, cwd), root, settings=True)
+    )
     # Every file lies below the root, so one prefix serves them all, unless the
     # current folder is inside the registry: then each file is shown on its own.
     shown_root = display_path(root, cwd)
     inside = Path(os.path.abspath(cwd)).is_relative_to(root) and str(shown_root) != "."  # noqa: PTH100
     prefix = "" if str(shown_root) == "." else f"{shown_root}{os.sep}"
     root_text = f"{root}{os.sep}"
-    wanted = [
-        (
-            path,
-            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text)),
+
+    def shown(path: Path) -> Path:
+        return (
+            display_path(path, cwd) if inside else Path(prefix + str(path).removeprefix(root_text))
         )
-        for path in discover(root, exclude)
-        if path != root_path
-    ]
-    for source in read_files(wanted):
+
+    paths, refused = scan(root, exclude)
+    findings.extend(unreadable(shown(path), problem) for path, problem in refused)
+    wanted = [(path, shown(path)) for path in paths if path != root_path]
+    for source in read_files(wanted, root):
         findings.extend(_add_file(registry, source))
     return registry, findings
 
@@ -268,7 +235,12 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
     if data is None:
         return  # an empty document between two `---` lines
     if not isinstance(data, dict):
-        what = "a list" if isinstance(data, list) else f"the value {data!r}"
+        if isinstance(data, list):
+            what = "a list"
+        elif isinstance(data, str):
+            what = f"the value '{excerpt(data)}'"
+        else:
+            what = f"the value {excerpt(repr(data))}"
         yield finding(
             "Y003",
             f"each document must be a mapping (one entity with kind and id), not {what}",
@@ -295,7 +267,7 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         tip = f" (did you mean '{close}'?)" if close else ""
         yield finding(
             "S001",
-            f"unknown kind '{kind}': use one of {', '.join(KINDS)}{tip}",
+            f"unknown kind '{excerpt(kind)}': use one of {', '.join(KINDS)}{tip}",
             document.location(("kind",)),
             entity_id,
         )
@@ -318,7 +290,8 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         first_kind = registry.kind_of(entity_id)
         yield finding(
             "R001",
-            f"id '{entity_id}' is used twice: the {first_kind} at {_where(first_loc)} has it "
+            f"id '{excerpt(entity_id)}' is used twice: the {first_kind} at {_where(first_loc)} "
+            "has it "
             "too; ids must be unique across the registry",
             here,
             entity_id,
@@ -326,7 +299,7 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         )
         yield finding(
             "R001",
-            f"id '{entity_id}' is used twice: the {kind} at {_where(here)} has it too; "
+            f"id '{excerpt(entity_id)}' is used twice: the {kind} at {_where(here)} has it too; "
             "ids must be unique across the registry",
             first_loc,
             entity_id,

@@ -21,6 +21,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from kpictl import config, models
+from kpictl.bounds import MAX_VALUE
 from kpictl.periods import PERIOD_PATTERN
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -65,6 +66,11 @@ def _after_patterns() -> dict[Callable[..., Any], JsonSchemaValue]:
             "type": "string",
             "pattern": _DURATION,
             "description": "A response time in hours or days, like 24h or 3d.",
+        },
+        models._check_amount: {
+            "type": "number",
+            "minimum": -MAX_VALUE,
+            "maximum": MAX_VALUE,
         },
         models._check_email: {
             "type": "string",

@@ -10,17 +10,23 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from kpictl.display import plural
+from kpictl.findings import MAX_SAME_FINDINGS, excerpt
 from kpictl.loader import KeyPath
 
 
 def field_label(path: KeyPath) -> str:
-    """`('tiers', 1, 'approver')` → `tiers[1].approver`."""
+    """`('tiers', 1, 'approver')` → `tiers[1].approver`.
+
+    Keys come from the file (an unknown field, a key under labels), so each is quoted
+    as an excerpt.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = excerpt(part)
+            out += f".{name}" if out else name
     return out
 
 
@@ -33,8 +39,7 @@ def _shown(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    text = str(value)
-    return f"'{text[:60]}…'" if len(text) > 60 else f"'{text}'"
+    return f"'{excerpt(value)}'"
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
@@ -96,7 +101,8 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[KeyPath, str,
         return path, f"missing required field '{name}'{where}", False
     if kind == "extra_forbidden":
         name = str(path[-1]) if path else label
-        close = suggest(name, _field_names(_model_at(model, path)))
+        close = suggest(name[:100], _field_names(_model_at(model, path)))
+        name = excerpt(name)
         fix = (
             f"did you mean '{close}'?"
             if close
@@ -118,7 +124,8 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[KeyPath, str,
             False,
         )
     if kind.startswith("kpictl_"):
-        return path, f"{label}: {error['msg']}" if label else error["msg"], False
+        message = _quoted_briefly(error["msg"], ctx)
+        return path, f"{label}: {message}" if label else message, False
     if kind in ("string_type",):
         return path, f"{label} must be text, not {_shown(value)}", False
     if kind in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type"):
@@ -146,16 +153,45 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[KeyPath, str,
         return path, f"{label} must be {words} {bound}, not {_shown(value)}", False
     if kind == "finite_number":
         return path, f"{label} must be a finite number, not {_shown(value)}", False
-    return path, f"{label}: {error['msg']}" if label else error["msg"], False
+    message = _quoted_briefly(error["msg"], ctx)
+    return path, f"{label}: {message}" if label else message, False
+
+
+def _quoted_briefly(message: str, ctx: dict[str, Any]) -> str:
+    """`message` with every value it quotes from the file (its context) as an excerpt.
+
+    The models' own errors put the offending value into their message whole. A context
+    value that is the whole message is kpictl's own wording (`"{problem}"`), not a value.
+    """
+    for value in ctx.values():
+        if isinstance(value, str) and value and value != message and excerpt(value) != value:
+            message = message.replace(value, excerpt(value))
+    return message
 
 
 def validation_messages(
     exc: ValidationError, model: type[BaseModel]
 ) -> list[tuple[KeyPath, str, bool]]:
-    """Every error of a failed validation, in plain words, deduplicated."""
+    """Every error of a failed validation, in plain words, deduplicated.
+
+    Past MAX_SAME_FINDINGS errors, one more message counts the rest: describing each
+    costs a search for a close field name, and a document can hold 100,000 unknown keys.
+    """
     seen: set[tuple[KeyPath, str]] = set()
-    out = []
-    for error in exc.errors(include_url=False):
+    out: list[tuple[KeyPath, str, bool]] = []
+    errors = exc.errors(include_url=False)
+    for done, error in enumerate(errors):
+        if len(out) == MAX_SAME_FINDINGS - 1:  # and this one: no more than the report shows
+            more = len(errors) - done
+            out.append(
+                (
+                    (),
+                    f"{more:,} more schema error{'s' if more > 1 else ''} in this entity not "
+                    "shown: fix the ones above and check again",
+                    False,
+                )
+            )
+            break
         path, message, at_key = describe(error, model)
         if (path, message) in seen:
             continue

@@ -122,18 +122,18 @@ class SentLog:
 
 
 def _read(path: Path) -> bytes | None:
+    from kpictl.fileio import NotRegularFileError, read_regular
+
     try:
-        handle = os.open(path, os.O_RDONLY | _FLAGS)
+        return read_regular(path)
     except FileNotFoundError:
         return None
+    except NotRegularFileError as exc:
+        if exc.kind == "a symbolic link":
+            raise SentLogError(_open_error(path, exc)) from None
+        raise SentLogError(f"cannot use {path} as the sent log: it is not a regular file") from None
     except OSError as exc:
-        raise SentLogError(_open_error(path, exc)) from None
-    with os.fdopen(handle, "rb") as stream:
-        _refuse_odd(path, stream.fileno())
-        try:
-            return stream.read()
-        except OSError as exc:
-            raise SentLogError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise SentLogError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _refuse_odd(path: Path, handle: int) -> None:

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from kpictl.catalog import finding, lookup
-from kpictl.findings import Finding, Location
+from kpictl.findings import Finding, Location, excerpt
 from kpictl.loader import SourceFile
 
 _COMMENT = re.compile(r"(?:^|\s)(#\s*kpictl\s*:\s*ignore\b(\[[^\]]*\])?(?:\s+until\s+(\S+))?)")
@@ -47,7 +47,7 @@ def scan(source: SourceFile) -> tuple[list[Suppression], list[Finding]]:
                 rule = lookup(word)
                 (codes.append(rule.code) if rule else unknown.append(word.strip()))
         if not codes or unknown:
-            what = f"unknown code {', '.join(unknown)}" if unknown else "no code"
+            what = f"unknown code {excerpt(', '.join(unknown))}" if unknown else "no code"
             problems.append(
                 finding(
                     "X001",
@@ -65,7 +65,7 @@ def scan(source: SourceFile) -> tuple[list[Suppression], list[Finding]]:
                 problems.append(
                     finding(
                         "X001",
-                        f"'{until_text}' is not a date: write until YYYY-MM-DD",
+                        f"'{excerpt(until_text)}' is not a date: write until YYYY-MM-DD",
                         where,
                     )
                 )

@@ -9,9 +9,12 @@ text)` adds a file. Line numbers below are what the tests point at.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from types import FrameType
 
 from kpictl.check import check
 from tests.conftest import AS_OF, Result, write_registry
@@ -179,3 +182,24 @@ def messages(root: Path, code: str, today: date = TODAY) -> list[str]:
     return [
         item.message for item in check(root, today=today, cwd=root).findings if item.code == code
     ]
+
+
+class Hung(BaseException):
+    """Raised by `deadline`. Not an Exception: no `except` in kpictl may swallow it."""
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging: a FIFO opened for reading, a runaway template or a
+    quadratic regression would otherwise stall the suite until CI's own limit."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise Hung(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -197,18 +197,19 @@ def test_no_path_and_cwd_outside_any_registry(tmp_path: Path, run: Run) -> None:
 
 
 def make_unreadable(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """chmod 000; as root, where that does not stop reads, make read_bytes fail instead."""
+    """chmod 000; as root, where that does not stop reads, make opening it fail instead."""
     if os.geteuid() != 0:
         path.chmod(0)
         return
-    original = Path.read_bytes
+    original = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == path.name and self.parent.resolve() == path.parent.resolve():
+    def os_open(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        candidate = Path(name)
+        if candidate.name == path.name and candidate.parent.resolve() == path.parent.resolve():
             raise PermissionError(13, "Permission denied")
-        return original(self)
+        return original(name, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", os_open)
 
 
 def test_unreadable_file(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:

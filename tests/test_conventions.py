@@ -247,7 +247,8 @@ COMMANDS = [name for names in COMMAND_MODULES.values() for name in names]
 def test_output_options_mean_the_same_in_every_command(run: Run, command: str) -> None:
     result = run(command, "--help")
     assert result.code == 0
-    for line in result.out.splitlines():
+    options = result.out.split("\nOptions:\n", 1)[1]
+    for line in options.splitlines():
         words = line.split()
         if "-o," in words:
             assert words[:3] == ["-o,", "--output", "FILE"], line

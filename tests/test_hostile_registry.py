@@ -17,16 +17,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 from tests.conftest import AS_OF, EXAMPLE, Result
+from tests.helpers import deadline
 
 SECRET = "SECRET-TOKEN-4b1d"
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "".join(
@@ -40,24 +39,11 @@ RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 NEWLINE_NAME = "evil\n::error file=x,line=1::forged.yaml"
 
 
-class Hang(Exception):
-    """A command blocked for longer than any command has a reason to."""
-
-
 @pytest.fixture(autouse=True)
 def _no_hang() -> Iterator[None]:
     """Turn a hang (a FIFO opened for reading, a runaway loop) into a failure."""
-
-    def alarm(_signum: int, _frame: FrameType | None) -> None:
-        raise Hang("kpictl blocked for 60 s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(60)
-    try:
+    with deadline(60):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

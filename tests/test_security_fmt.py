@@ -12,11 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +23,7 @@ from kpictl.loader import parse_text
 from kpictl.yamlfmt import FormatError, format_text
 from tests.conftest import write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
+from tests.helpers import deadline
 
 # Keys out of canonical order, so fmt has something to change.
 TEAM = "id: x\nkind: team\nname: X\nfunction: other\n"
@@ -45,26 +42,6 @@ NOT_REGULAR = (
     "here, or add it to `exclude` in kpictl.yaml"
 )
 LINK = f"cannot format (left untouched): this is a symbolic link, {NOT_REGULAR}"
-
-
-class Hung(BaseException):
-    """Raised by `deadline`; not an OSError (as TimeoutError is), so no `except` swallows it."""
-
-
-@contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Fail instead of hanging: a regression here would otherwise stall CI for hours."""
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- a date YAML matches but the calendar does not ----------------------------------------

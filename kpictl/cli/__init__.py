@@ -173,13 +173,22 @@ def _tracked_root(cwd: Path) -> Path | None:
     return (cwd / folder).resolve()
 
 
-def parse_as_of(value: str | None) -> date | None:
+def parse_as_of(value: str | None, option: str | None = None) -> date | None:
+    """A date option (YYYY-MM-DD), within the dates kpictl can count from."""
+    from kpictl.bounds import day_problem
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date: use YYYY-MM-DD") from None
+        raise typer.BadParameter(
+            f"'{value}' is not a date: use YYYY-MM-DD", param_hint=option
+        ) from None
+    problem = day_problem(day)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint=option)
+    return day
 
 
 def parse_rule_list(values: list[str] | None, option: str) -> set[str]:

@@ -135,10 +135,8 @@ def init(
     pinned tag (--kpictl-source, --kpictl-ref). Refuses (exit 1) a folder that already
     holds kpictl.yaml or YAML files, and never overwrites a file.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    from kpictl.bounds import load_zone
     from kpictl.check import check as run_check
-    from kpictl.escaping import oneline
     from kpictl.scaffold import (
         Install,
         ScaffoldError,
@@ -150,14 +148,9 @@ def init(
     )
 
     try:
-        zone = ZoneInfo(timezone)
-    # OSError: a folder of the time zone database, such as `Europe`, is not a zone.
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise typer.BadParameter(
-            f"'{oneline(timezone)}' is not a known time zone: use an IANA name such as "
-            "Europe/Berlin",
-            param_hint="--timezone",
-        ) from None
+        zone = load_zone(timezone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--timezone") from None
     default = default_install()
     try:
         repository = repository_url(default.repository if kpictl_source is None else kpictl_source)
@@ -420,8 +413,8 @@ def calendar_(
     from kpictl.registry import load_registry
 
     output = _one_of(output, "--output", out, "--out")
-    first = parse_as_of(start)
-    last = parse_as_of(end)
+    first = parse_as_of(start, "--from")
+    last = parse_as_of(end, "--to")
     registry, findings = load_registry(resolve_registry(path))
     first = first or registry_today(registry)
     last = last or first + DEFAULT_WINDOW
@@ -493,13 +486,21 @@ def drill(
     Examples: `kpictl drill mql --deviation 18 --at 2026-11-20T09:00`,
     `kpictl drill pipeline-sourced --outage --format json`.
     """
+    import math
+
     from kpictl.drill import DrillError, as_json, build_drill, parse_at
     from kpictl.escaping import json_text
     from kpictl.registry import load_registry
-    from kpictl.render import environment, override_folder, render
+    from kpictl.render import registry_environment, render
 
     if (deviation is None) == (not outage):
         raise typer.BadParameter("give either --deviation PCT or --outage (one of them)")
+    if deviation is not None and not math.isfinite(deviation):
+        # typer reads 'inf' and 'nan' as floats; JSON has no such numbers.
+        raise typer.BadParameter(
+            f"'{deviation}' is not a finite number: give the percentage behind target, like 18",
+            param_hint="--deviation",
+        )
     if deviation is not None and deviation < 0:
         raise typer.BadParameter(
             "the deviation is a percentage behind target: 0 or more", param_hint="--deviation"
@@ -520,6 +521,6 @@ def drill(
     if output_format == "json":
         text = json_text(as_json(result), indent=2) + "\n"
     else:
-        text = render(environment(override_folder(registry)), "drill/text.txt.j2", drill=result)
+        text = render(registry_environment(registry), "drill/text.txt.j2", drill=result)
     write_output(text, output)
     return 0

@@ -114,7 +114,7 @@ def check(
         raise typer.BadParameter(str(exc), param_hint="--fail-on") from None
     selected = parse_rule_list(select, "--select")
     ignored = parse_rule_list(ignore, "--ignore")
-    today = parse_as_of(as_of)
+    today = parse_as_of(as_of, "--as-of")
     root = resolve_registry(path)
 
     if changed_since is not None or base is not None:

@@ -58,19 +58,26 @@ CampaignId = Annotated[
 
 def parse_when(value: str | None) -> date | datetime | None:
     """--as-of for commands that evaluate: a date (09:00 that day) or a date-time."""
+    from kpictl.bounds import day_problem
+
     if value is None:
         return None
+    when: date | datetime
     try:
-        return date.fromisoformat(value)
+        when = date.fromisoformat(value)
     except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
-            param_hint="--as-of",
-        ) from None
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
+                param_hint="--as-of",
+            ) from None
+    # Checked before any time zone is applied: converting 9999-12-31T23:00 overflows.
+    problem = day_problem(when.date() if isinstance(when, datetime) else when)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--as-of")
+    return when
 
 
 @app.command()
@@ -137,7 +144,8 @@ def escalate(
     """One escalation email for every KPI whose state fires a tier.
 
     To: the tier's notify list as people (roles and team leads resolved, inactive people
-    replaced by the KPI's backup); Cc: the approver. The email says what is wrong, what
+    replaced by the KPI's backup); Cc: the approver, and the KPI's owner (or the backup
+    standing in) when the tier does not notify them. The email says what is wrong, what
     may cause it (from the KPI's data lineage), what it means for the period target, what
     the tier asks for, who approves and who acts, the respond-by time and the next tier.
     A data outage gets its own email naming the source owners and the fallback source.

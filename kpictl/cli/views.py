@@ -81,7 +81,7 @@ def map_(
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
     try:
         view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
     except UnknownId as exc:
@@ -91,9 +91,9 @@ def map_(
 
         print_map(view)
         return 0
-    from kpictl.render import environment, override_folder
+    from kpictl.render import registry_environment
 
-    write_output(render_map(view, output_format, environment(override_folder(registry))), output)
+    write_output(render_map(view, output_format, registry_environment(registry)), output)
     return 0
 
 
@@ -141,14 +141,14 @@ def who(
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of))
+    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
-    from kpictl.render import environment, override_folder
+    from kpictl.render import registry_environment
 
-    write_output(render_who(view, output_format, environment(override_folder(registry))), output)
+    write_output(render_who(view, output_format, registry_environment(registry)), output)
     return 0
 
 

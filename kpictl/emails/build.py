@@ -18,6 +18,7 @@ from kpictl.emails.people import Recipients, daci_recipients, escalation_recipie
 from kpictl.evaluate import CharterResult, KpiStatus, State
 from kpictl.models import Campaign, Person
 from kpictl.registry import Registry
+from kpictl.resolve import lead
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -202,8 +203,8 @@ class Mailer:
 
     def _driver_reply_to(self, campaign: Campaign) -> Address | None:
         """Replies to a campaign email go to the person driving the campaign."""
-        driver = self.registry.person(campaign.daci.driver) or self.registry.lead_of(
-            campaign.daci.driver
+        driver = self.registry.person(campaign.daci.driver) or lead(
+            self.registry, campaign.daci.driver
         )
         if driver is None:
             return None

@@ -27,6 +27,8 @@ from kpictl.evaluate import (
 from kpictl.models import REFRESH_RANK, Campaign, DataSource, GlossaryTerm, Kpi, Person, Tier
 from kpictl.periods import Period
 from kpictl.registry import Registry
+from kpictl.resolve import acting_owner
+from kpictl.resolve import lead as team_lead
 
 View = dict[str, Any]
 
@@ -271,10 +273,16 @@ def escalation_context(
             "short": display.moment_short(status.respond_by),
             "iso": status.respond_by.isoformat(),
         },
-        "implementer": person_view(registry.person(kpi.owners.primary)),
+        "implementer": _implementer(registry, kpi),
         "recipients": _recipients_view(recipients),
         "sent": _sent(registry, status.moment),
     }
+
+
+def _implementer(registry: Registry, kpi: Kpi) -> View | None:
+    """The owner who acts on the KPI: the primary, or the backup standing in for them."""
+    acting = acting_owner(registry, kpi).people
+    return person_view(acting[0] if acting else registry.person(kpi.owners.primary))
 
 
 # --- campaigns ----------------------------------------------------------------------------
@@ -288,7 +296,7 @@ def party_view(registry: Registry, ref: str) -> View | None:
     team = registry.team(ref)
     if team is None:
         return None
-    lead = person_view(registry.lead_of(ref))
+    lead = person_view(team_lead(registry, ref))
     name = display.clean(team.name)
     return {
         "id": team.id,

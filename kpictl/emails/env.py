@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import text_table
-from kpictl.render import environment, override_folder
+from kpictl.render import environment, registry_environment
+from kpictl.sandbox import checked_table
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
 
 
 def environment_for(registry: Registry | None) -> Environment:
-    env = environment(override_folder(registry) if registry is not None else None)
-    env.globals["table"] = text_table
+    env = registry_environment(registry) if registry is not None else environment()
+    # Rows padded to the widest cell: bounded when the environment has overrides.
+    env.globals["table"] = checked_table(text_table)
     # One run renders the same templates thousands of times and they do not change
     # meanwhile: skip the modification-time check of every template (and every import).
     env.auto_reload = False

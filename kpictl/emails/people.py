@@ -8,6 +8,7 @@ from typing import Any
 from kpictl.display import clean
 from kpictl.models import Campaign, Kpi, Person, Tier
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 
 
 def person_view(person: Person | None) -> dict[str, Any] | None:
@@ -49,70 +50,58 @@ class Recipients:
             self.cc.append(person)
 
 
-class _Resolver:
-    """Resolves refs for one KPI; an inactive person is replaced by the KPI's backup."""
-
-    def __init__(self, registry: Registry, kpi: Kpi | None, out: Recipients) -> None:
-        self.registry = registry
-        self.kpi = kpi
-        self.out = out
-        backup = registry.person(kpi.owners.backup) if kpi else None
-        self.backup = backup if backup is not None and backup.active else None
-
-    def people(self, ref: str) -> list[Person]:
-        found: list[Person] = []
-        for person in self.registry.resolve(ref, self.kpi):
-            if not person.active:
-                if self.backup is not None and self.backup.id != person.id:
-                    pair = (person, self.backup)
-                    if all(p.id != person.id for p, _ in self.out.stand_ins):
-                        self.out.stand_ins.append(pair)
-                    person = self.backup
-                else:
-                    if all(p.id != person.id for p in self.out.skipped):
-                        self.out.skipped.append(person)
-                    continue
-            if all(p.id != person.id for p in found):
-                found.append(person)
-        return found
+def _reach(registry: Registry, ref: str, kpi: Kpi | None, out: Recipients) -> list[Person]:
+    """The people `ref` reaches, noting in `out` who stands in and who is left out."""
+    found = resolve(registry, ref, kpi)
+    for stand_in in found.stand_ins:
+        if all(p.id != stand_in.absent.id for p, _ in out.stand_ins):
+            out.stand_ins.append((stand_in.absent, stand_in.by))
+    for person in found.left_out:
+        if all(p.id != person.id for p in out.skipped):
+            out.skipped.append(person)
+    return list(found.people)
 
 
 def escalation_recipients(registry: Registry, kpi: Kpi, tier: Tier, outage: bool) -> Recipients:
-    """To: the tier's notify list; Cc: the approver (and, for an outage, the source owners).
+    """To: the tier's notify list; Cc: the approver, the KPI's owner (and, for an outage,
+    the source owners).
 
     Roles and teams become people, duplicates go, and anyone inactive is replaced by the
-    KPI's backup owner. If nobody is left, the KPI's owners are written to.
+    KPI's backup owner (kpictl.resolve). The owner, or the backup standing in, is on
+    every escalation: To when the tier notifies them, else Cc. If nobody is left to
+    write to, the KPI's owners are.
     """
     out = Recipients()
-    resolver = _Resolver(registry, kpi, out)
     for ref in tier.notify:
-        for person in resolver.people(ref):
+        for person in _reach(registry, ref, kpi, out):
             out.add_to(person)
     if tier.approver:
-        for person in resolver.people(tier.approver):
+        for person in _reach(registry, tier.approver, kpi, out):
             if all(p.id != person.id for p in out.approvers):
                 out.approvers.append(person)
             out.add_cc(person)
     if outage:
         # The people who can repair the feed hear of it even when the tier leaves them out.
-        for person in resolver.people("$source.owner"):
+        for person in _reach(registry, "$source.owner", kpi, out):
             out.add_cc(person)
     if not out.to:
         for ref in (kpi.owners.primary, kpi.owners.backup):
-            for person in resolver.people(ref):
+            for person in _reach(registry, ref, kpi, out):
                 out.add_to(person)
+    # Whoever answers for the number hears of every escalation of it, whatever the tier says.
+    for person in _reach(registry, "$owner", kpi, out):
+        out.add_cc(person)
     return out
 
 
 def daci_recipients(registry: Registry, campaign: Campaign) -> Recipients:
     """To: driver, approver and contributors; Cc: the informed. Teams mean their leads."""
     out = Recipients()
-    resolver = _Resolver(registry, None, out)
     daci = campaign.daci
     for ref in (daci.driver, daci.approver, *daci.contributors):
-        for person in resolver.people(ref):
+        for person in _reach(registry, ref, None, out):
             out.add_to(person)
     for ref in daci.informed:
-        for person in resolver.people(ref):
+        for person in _reach(registry, ref, None, out):
             out.add_cc(person)
     return out

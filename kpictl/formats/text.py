@@ -12,6 +12,10 @@ from kpictl.formats import Report
 _COLORS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
 _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
 _STOP = frozenset(" \t,]}#")
+# How much of the offending line --show-source prints: the line may be megabytes long,
+# or hold a secret, so a window around the value, escaped, and `…` where it is cut.
+SOURCE_CHARS = 80
+_BEFORE = 20  # characters kept before the value when the line is cut
 
 
 def _paint(text: str, code: str, color: bool) -> str:
@@ -52,14 +56,21 @@ def source_excerpt(item: Finding, report: Report) -> list[str]:
     else:
         while end < len(text) and text[end] not in _STOP:
             end += 1
-    # The line as printed spells out control characters; the caret follows it.
-    offset = len(visible(text[:start]))
-    width = max(1, len(visible(text[start:end])))
+    first = 0
+    if len(text) > SOURCE_CHARS:
+        first = max(0, min(start - _BEFORE, len(text) - SOURCE_CHARS))
+    last = min(len(text), first + SOURCE_CHARS)
+    lead = "…" if first > 0 else ""
+    before = visible(text[first:start])
+    value = visible(text[start : min(end, last)])
+    shown = lead + before + value + visible(text[min(end, last) : last])
+    if last < len(text):
+        shown += "…"
     gutter = f"{loc.line:>5} | "
-    caret = " " * (len(gutter) - 2) + "| " + " " * offset + "^" * width
+    caret = " " * (len(gutter) - 2) + "| " + " " * (len(lead) + len(before))
     return [
-        _paint(gutter, _DIM, report.color) + visible(text),
-        _paint(caret, _COLORS[item.severity], report.color),
+        _paint(gutter, _DIM, report.color) + shown,
+        _paint(caret + "^" * max(1, len(value)), _COLORS[item.severity], report.color),
     ]
 
 

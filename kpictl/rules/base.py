@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from kpictl.catalog import finding
-from kpictl.findings import Finding
+from kpictl.findings import Finding, excerpt
 from kpictl.loader import KeyPath
 from kpictl.registry import Registry
 
@@ -27,4 +27,4 @@ def at(ctx: Context, code: str, entity_id: str, path: KeyPath, message: str) -> 
 def who(ctx: Context, person_id: str) -> str:
     """`maria-lopez (Maria Lopez)`, or the bare id when it names nobody."""
     person = ctx.registry.person(person_id)
-    return f"{person_id} ({person.name})" if person else person_id
+    return f"{person_id} ({excerpt(person.name)})" if person else person_id

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from kpictl.findings import Finding
 from kpictl.models import Campaign
+from kpictl.resolve import lead
 from kpictl.rules.base import Context, at, who
 
 SIGNED_STATUSES = ("approved", "active", "complete")
@@ -15,9 +16,9 @@ def approver_signed(ctx: Context, campaign: Campaign) -> bool:
     """Whether the DACI approver (or, for a team, its lead) signed the charter."""
     approver = campaign.daci.approver
     accepted = {approver}
-    lead = ctx.registry.lead_of(approver)
-    if lead is not None:
-        accepted.add(lead.id)
+    team_lead = lead(ctx.registry, approver)
+    if team_lead is not None:
+        accepted.add(team_lead.id)
     return any(sign.by in accepted for sign in campaign.sign_off)
 
 

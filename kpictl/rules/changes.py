@@ -11,9 +11,10 @@ registry next to the value it changes:
 Who may approve is read from the registry at the base commit, so a pull request
 cannot grant itself the right to approve its own change: the primary owner's
 manager (for O005, the old or the new owner's manager), or anyone the KPI's
-escalation policy names as a tier approver (roles and team leads resolved for the
-KPI). Nobody approves a change to their own KPI: the primary owner (old and new,
-for O005) is never a valid approver, even where a tier says `approver: $owner`.
+escalation policy names as a tier approver (resolved for the KPI by kpictl.resolve,
+as `escalate` would: roles, team leads, the backup standing in for someone
+inactive). Nobody approves a change to their own KPI: the primary owner (old and
+new, for O005) is never a valid approver, even where a tier says `approver: $owner`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from kpictl.findings import Finding
 from kpictl.models import EscalationPolicy, Kpi
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
 
 
@@ -47,7 +49,7 @@ def _policy_approvers(registry: Registry, kpi: Kpi) -> list[str]:
     if isinstance(policy, EscalationPolicy):
         for tier in policy.tiers:
             if tier.approver:
-                found.extend(person.id for person in registry.resolve(tier.approver, kpi))
+                found.extend(person.id for person in resolve(registry, tier.approver, kpi).people)
     return found
 
 

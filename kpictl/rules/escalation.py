@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kpictl.findings import Finding
+from kpictl.findings import Finding, excerpt
 from kpictl.models import EscalationPolicy, Kpi, Tier
+from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
 
 
@@ -30,18 +31,18 @@ def tier_order(ctx: Context) -> Iterator[Finding]:
                     "E001",
                     policy.id,
                     ("tiers", i, "deviation_pct"),
-                    f"tier '{tier.name}' fires at {tier.deviation_pct:g}%, not above the "
+                    f"tier '{excerpt(tier.name)}' fires at {tier.deviation_pct:g}%, not above the "
                     f"{lower.deviation_pct:g}% of the tier before it: deviation_pct must "
                     "rise with level",
                 )
 
 
-def _nobody(ctx: Context, refs: list[str], kpi: Kpi | None) -> bool:
-    return not any(ctx.registry.resolve(ref, kpi) for ref in refs)
-
-
-def _role_free(refs: list[str]) -> bool:
-    return not any(ref.startswith("$") for ref in refs)
+def _why_nobody(ctx: Context, refs: list[str], kpi: Kpi | None) -> list[str] | None:
+    """None when the entries reach someone active, else why each of them does not."""
+    found = [resolve(ctx.registry, ref, kpi) for ref in refs]
+    if any(r.people for r in found):
+        return None
+    return [reason for r in found for reason in r.reasons]
 
 
 def _check_tier(
@@ -53,7 +54,7 @@ def _check_tier(
             "E002",
             policy.id,
             ("tiers", i),
-            f"tier '{tier.name}' has no approver: name who approves the corrective action",
+            f"tier '{excerpt(tier.name)}' has no approver: name who approves the corrective action",
         )
     for field, refs in (
         ("notify", tier.notify),
@@ -66,28 +67,34 @@ def _check_tier(
                     "E002",
                     policy.id,
                     ("tiers", i, "notify"),
-                    f"tier '{tier.name}' notifies nobody: list who must hear of it",
+                    f"tier '{excerpt(tier.name)}' notifies nobody: list who must hear of it",
                 )
             continue
-        if _role_free(refs):
-            if _nobody(ctx, refs, None) and all(ctx.registry.kind_of(r) for r in refs):
-                yield at(
-                    ctx,
-                    "E002",
-                    policy.id,
-                    ("tiers", i, field),
-                    f"tier '{tier.name}' {field} reaches nobody: its teams have no lead",
-                )
-            continue
-        missed = sorted(kpi.id for kpi in kpis if _nobody(ctx, refs, kpi))
-        if missed:
+        roles = any(ref.startswith("$") for ref in refs)
+        if not roles and not all(ctx.registry.kind_of(ref) for ref in refs):
+            continue  # an unknown id is R002's to report
+        # Who a tier reaches depends on the KPI (roles, the backup standing in), so it
+        # is asked for every KPI using the policy, as `drill` and `escalate` would.
+        users: list[Kpi | None] = [*kpis] if kpis or roles else [None]
+        missed: dict[str, None] = {}
+        reasons: dict[str, None] = {}
+        nobody = False
+        for kpi in users:
+            why = _why_nobody(ctx, refs, kpi)
+            if why is not None:
+                nobody = True
+                missed.update({kpi.id: None} if kpi else {})
+                reasons.update(dict.fromkeys(why))
+        if nobody:
+            for_whom = f" for {', '.join(sorted(missed))}" if missed else ""
             yield at(
                 ctx,
                 "E002",
                 policy.id,
                 ("tiers", i, field),
-                f"tier '{tier.name}' {field} reaches nobody for {', '.join(missed)} "
-                f"({', '.join(refs)} resolve to no person, e.g. an owner without a manager)",
+                # Reasons name only ids, which the schema keeps to slugs.
+                f"tier '{excerpt(tier.name)}' {field} reaches nobody{for_whom} "
+                f"({'; '.join(reasons)})",
             )
 
 

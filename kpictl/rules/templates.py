@@ -3,85 +3,74 @@
 Every `*.j2` file in the override folder is compiled; each one that replaces a
 template kpictl renders (an email, a status table) is rendered with sample data
 built from this registry, and a partial (a file the others include) is exercised
-by rendering the templates beside it. A syntax error, an undefined variable or a
-sandbox violation becomes a finding at the template's line.
+by rendering the templates beside it. A syntax error, an undefined variable, a
+sandbox violation or a limit passed (kpictl.sandbox) becomes a finding at the
+template's line; so does a `templates:` setting that leaves the registry, and a file
+in the folder that kpictl will not read (a symlink, a FIFO). The message names the
+kind of error, never a value the template computed.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kpictl.catalog import finding
 from kpictl.findings import Finding, Location
 from kpictl.registry import display_path
 from kpictl.rules.base import Context
 
-# What a user's template can raise while rendering, besides Jinja's own errors.
-_RENDER_ERRORS: tuple[type[Exception], ...] = (
-    ArithmeticError,
-    LookupError,
-    TypeError,
-    ValueError,
-)
+if TYPE_CHECKING:
+    from kpictl.sandbox import TemplateFailure
 
 
-def _line(exc: BaseException, path: Path) -> int | None:
-    """The line of `path` where `exc` happened, from Jinja's rewritten traceback."""
-    lineno = getattr(exc, "lineno", None)
-    filename = getattr(exc, "filename", None)
-    if lineno and filename and Path(filename).resolve() == path:
-        return int(lineno)
-    found = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename).resolve() == path and frame.lineno:
-            found = frame.lineno
-    return found
+def _setting_location(ctx: Context, cwd: Path) -> Location:
+    """Where `templates:` is written in kpictl.yaml."""
+    document = ctx.registry.root_document
+    if document is not None:
+        return document.location(("templates",))
+    return Location(display_path(ctx.registry.root / "kpictl.yaml", cwd))
 
 
 def template_error(ctx: Context) -> Iterator[Finding]:
-    from kpictl.render import override_folder
+    from kpictl.render import TemplateFolderError, override_folder
 
     registry = ctx.registry
-    folder = override_folder(registry)
+    cwd = Path.cwd()
+    try:
+        folder = override_folder(registry)
+    except TemplateFolderError as exc:
+        yield finding("M001", str(exc).removeprefix("kpictl.yaml: "), _setting_location(ctx, cwd))
+        return
     if folder is None:
         return
-    # Jinja and the sample data cost ~100 ms to import: only when there are overrides.
-    from jinja2 import TemplateError
-
-    from kpictl.emails.env import environment_for
-    from kpictl.emails.samples import sample_contexts
-
-    cwd = Path.cwd()
     if not folder.is_dir():
-        document = registry.root_document
-        where = (
-            document.location(("templates",))
-            if document is not None
-            else Location(display_path(registry.root / "kpictl.yaml", cwd))
-        )
         yield finding(
             "M001",
             f"templates: '{registry.settings.templates}' is not a folder in the registry: "
             "create it, or remove the setting to use the shipped templates",
-            where,
+            _setting_location(ctx, cwd),
         )
         return
-    files = sorted(path for path in folder.rglob("*.j2") if path.is_file())
-    if not files:
+    # Jinja and the sample data cost ~100 ms to import: only when there are overrides.
+    from kpictl.emails.env import environment_for
+    from kpictl.emails.samples import sample_contexts
+    from kpictl.sandbox import TemplateFailure, list_overrides
+
+    listing = list_overrides(folder)
+    for name, reason in sorted(listing.refused.items()):
+        where = Location(display_path(folder / name, cwd), 1, 1)
+        yield finding("M001", f"{name} {reason}", where)
+    if not listing.templates:
         return
     env = environment_for(registry)
     samples = sample_contexts(registry, ctx.today)
-    errors: tuple[type[Exception], ...] = (TemplateError, *_RENDER_ERRORS)
-    for path in files:
-        path = path.resolve()
-        name = path.relative_to(folder).as_posix()
+    for name, path in sorted(listing.templates.items()):
         shown = display_path(path, cwd)
         try:
             env.get_template(name)
-        except errors as exc:
+        except TemplateFailure as exc:
             yield _finding(exc, path, shown, f"{name} does not compile")
             continue
         if name in samples:
@@ -92,22 +81,23 @@ def template_error(ctx: Context) -> Iterator[Finding]:
         for target in targets:
             try:
                 env.get_template(target).render(samples[target])
-            except errors as exc:
-                if target != name and _line(exc, path) is None:
+            except TemplateFailure as exc:
+                if target != name and not _in(exc, path):
                     continue  # the failure is the other template's own: reported there
                 via = "" if target == name else f" (while rendering {target}, which uses it)"
                 yield _finding(exc, path, shown, f"{name} fails with sample data{via}")
                 break
 
 
-def _finding(exc: BaseException, path: Path, shown: Path, what: str) -> Finding:
-    line = _line(exc, path) or 1
-    message: Any = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return finding(
-        "M001",
-        f"{what}: {type(exc).__name__}: {' '.join(str(message).split())}",
-        Location(shown, line, 1),
-    )
+def _in(exc: TemplateFailure, path: Path) -> bool:
+    return exc.filename is not None and Path(exc.filename) == path
+
+
+def _finding(exc: TemplateFailure, path: Path, shown: Path, what: str) -> Finding:
+    # The kind and Jinja's words only: never a value the template computed (see
+    # kpictl.sandbox.describe), which could be a file's content or a secret.
+    line = (exc.line or 1) if _in(exc, path) else 1
+    return finding("M001", f"{what}: {exc.kind}: {exc.detail}", Location(shown, line, 1))
 
 
 RULES = (template_error,)

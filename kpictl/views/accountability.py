@@ -28,6 +28,7 @@ from kpictl.models import (
     Stage,
 )
 from kpictl.registry import Registry
+from kpictl.resolve import resolve
 from kpictl.schema_errors import suggest
 from kpictl.views.heap import registry_frozen
 
@@ -279,12 +280,13 @@ class AccountabilityMap:
 
 
 # --------------------------------------------------------------------------------------
-# Resolving ids into views (with placeholders for what is missing)
+# Ids into views (with placeholders for what is missing); who a reference means is
+# kpictl.resolve's answer
 # --------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Resolver:
+class _Views:
     registry: Registry
     _people: dict[str, PersonView] = field(default_factory=dict)
     _teams: dict[str, TeamView] = field(default_factory=dict)
@@ -390,11 +392,13 @@ class _Resolver:
         roles: dict[str, tuple[str, ...]] = {}  # "$owner" and the like: for this KPI only
 
         def ids(ref: str) -> tuple[str, ...]:
-            cache = roles if ref.startswith("$") else self._named
-            found = cache.get(ref)
+            found = roles.get(ref, self._named.get(ref))
             if found is None:
-                found = tuple(person.id for person in self.registry.resolve(ref, kpi))
-                cache[ref] = found
+                resolution = resolve(self.registry, ref, kpi)
+                found = tuple(person.id for person in resolution.people)
+                # Whoever stands in for an inactive person depends on the KPI.
+                shared = not ref.startswith("$") and not resolution.stand_ins
+                (self._named if shared and not resolution.left_out else roles)[ref] = found
             return found
 
         tiers = []
@@ -540,7 +544,7 @@ def _build_map(
     owner_ids: Sequence[str],
     check: CheckSummary | None,
 ) -> AccountabilityMap:
-    resolver = _Resolver(registry)
+    resolver = _Views(registry)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
 
     people: dict[str, PersonView] = {}
@@ -770,7 +774,7 @@ def build_who(registry: Registry, subject: str, check: CheckSummary | None = Non
     people = {p.id: p for p in registry.people}
     teams = {t.id: t for t in registry.teams}
     check_id("person or team", subject, sorted(people.keys() | teams.keys()))
-    resolver = _Resolver(registry)
+    resolver = _Views(registry)
     person: PersonView | None
     manager: PersonView | None
     team: TeamView | None
@@ -845,7 +849,7 @@ def build_who(registry: Registry, subject: str, check: CheckSummary | None = Non
 
 def _escalation_duties(
     registry: Registry,
-    resolver: _Resolver,
+    resolver: _Views,
     kpis: Sequence[Kpi],
     refs: dict[str, KpiRef],
     members: dict[str, PersonView],
@@ -863,7 +867,7 @@ def _escalation_duties(
             if tier.approver:
                 entries.append(("approve", tier.approver))
             for what, ref in entries:
-                for person in registry.resolve(ref, kpi):
+                for person in resolve(registry, ref, kpi).people:
                     if person.id not in members:
                         continue
                     roles, via, named = found.setdefault(
@@ -896,7 +900,7 @@ def _escalation_duties(
 
 def _holders(
     ref: str,
-    resolver: _Resolver,
+    resolver: _Views,
     members: dict[str, PersonView],
     team_ids: set[str],
     kind: Literal["person", "team"],
@@ -914,7 +918,7 @@ def _holders(
 
 def _campaign_roles(
     registry: Registry,
-    resolver: _Resolver,
+    resolver: _Views,
     members: dict[str, PersonView],
     team_ids: set[str],
     kind: Literal["person", "team"],
@@ -957,7 +961,7 @@ def _campaign_roles(
 
 def _term_duties(
     registry: Registry,
-    resolver: _Resolver,
+    resolver: _Views,
     members: dict[str, PersonView],
     team_ids: set[str],
     kind: Literal["person", "team"],
