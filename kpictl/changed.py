@@ -31,6 +31,7 @@ from kpictl.config import ROOT_FILE
 from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.findings import Finding
+from kpictl.membership import Members, exclude_in
 from kpictl.registry import Registry, load_registry, registry_from_files
 from kpictl.revisions import TrackedRegistry
 
@@ -107,7 +108,14 @@ def only_changed(
                 else:
                     shown.append(item)
     shown.sort(key=lambda item: item.sort_key)
-    in_registry = sorted(p for p in changed if tracked.registry_path(p) is not None)
+    # Counted as `check` reads them: a README or an excluded draft is no registry file.
+    root = result.registry.root_document
+    members = Members(exclude_in(root.data if root is not None else None))
+    in_registry = sorted(
+        path
+        for path in changed
+        if (rel := tracked.registry_path(path)) is not None and members.belongs(rel)
+    )
     return ChangedReport(CheckResult(result.registry, shown, result.today), in_registry, hidden)
 
 

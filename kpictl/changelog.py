@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from kpictl.config import ROOT_FILE
-from kpictl.diff import Entry, FieldChange, Parsed, compare, exclude_of
+from kpictl.diff import Entry, FieldChange, Parsed, compare, read_working
 from kpictl.errors import KpictlError
 from kpictl.fileio import read_regular
 from kpictl.git import BlobReader, Commit
-from kpictl.loader import YAML_SUFFIXES, compile_globs, parse_bytes
+from kpictl.loader import discover, parse_bytes
+from kpictl.membership import Members, members_of
 from kpictl.revisions import TrackedRegistry
 
 CHANGELOG_FORMATS = ("text", "markdown", "json")
@@ -88,18 +89,9 @@ class _Walker:
         return None
 
 
-def _is_registry_file(rel: str, excluded: Any) -> bool:
-    return (
-        rel.endswith(YAML_SUFFIXES)
-        and rel != ROOT_FILE
-        and not any(part.startswith(".") for part in rel.split("/"))
-        and not (excluded and excluded.match(rel))
-    )
-
-
-def _exclude_at(reader: BlobReader, tracked: TrackedRegistry, commit: str) -> Any:
+def _members_at(reader: BlobReader, tracked: TrackedRegistry, commit: str) -> Members:
     got = reader.read(commit, tracked.repo_path(ROOT_FILE))
-    return compile_globs(exclude_of(got[1] if got else None))
+    return members_of(got[1] if got else None)
 
 
 def build_changelog(
@@ -116,24 +108,24 @@ def build_changelog(
     last_seen: Entry | None = None  # for the KPI's name, even once it was removed
     with BlobReader(repo) as reader:
         walker = _Walker(tracked, kpi_id, reader)
-        excluded: Any = None
+        members = Members()
         for item in commits:
             rels = [r for r in (tracked.registry_path(p) for p in item.files) if r is not None]
             settings_changed = ROOT_FILE in rels
             if settings_changed:
-                excluded = _exclude_at(reader, tracked, item.sha)
-            changed = [rel for rel in rels if _is_registry_file(rel, excluded)]
+                members = _members_at(reader, tracked, item.sha)
+            changed = members.entity_files(rels)
             location = _registry_rel(tracked, current)
             if location is not None and location not in changed and not settings_changed:
                 continue  # its file did not change: neither did the KPI
             if settings_changed:  # `exclude` may have moved files in or out: look everywhere
-                everywhere = [
+                everywhere = members.entity_files(
                     rel
                     for rel in (
                         tracked.registry_path(p) for p, _ in repo.tree(item.sha, tracked.prefix)
                     )
-                    if rel is not None and _is_registry_file(rel, excluded)
-                ]
+                    if rel is not None
+                )
                 candidates = _first(location, everywhere)
             else:
                 candidates = _first(location, changed)
@@ -214,10 +206,16 @@ def _working_tree_entry(
     changed = tracked.repo.changed_since(head)
     rels = [r for r in (tracked.registry_path(p) for p in changed) if r is not None]
     location = _registry_rel(tracked, current)
-    if location is not None and location not in rels:
+    settings_changed = ROOT_FILE in rels
+    if location is not None and location not in rels and not settings_changed:
         return None
+    # The working tree's own kpictl.yaml says which files are read, as `check` does.
+    members = members_of(read_working(tracked.root / ROOT_FILE))
+    if settings_changed:  # `exclude` may have moved files in or out: look everywhere
+        root_text = str(tracked.root)
+        rels = [Path(path).relative_to(root_text).as_posix() for path in discover(tracked.root, [])]
     found = None
-    for rel in _first(location, [r for r in rels if r.endswith(YAML_SUFFIXES)]):
+    for rel in _first(location, members.entity_files(rels)):
         try:
             # Never through a link (it may point out of the registry) nor from a FIFO.
             raw = read_regular(tracked.root / rel)

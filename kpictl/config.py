@@ -10,9 +10,8 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from kpictl.catalog import lookup
+from kpictl.membership import ROOT_FILE as ROOT_FILE  # where it is defined: files
 from kpictl.models import Line, Model, new_dict, new_list
-
-ROOT_FILE = "kpictl.yaml"
 
 RuleSetting = Literal["error", "warning", "info", "off"]
 

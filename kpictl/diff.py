@@ -28,7 +28,8 @@ from kpictl.config import ROOT_FILE
 from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.git import WORKING_TREE
-from kpictl.loader import SourceFile, discover, parse_bytes, select_paths
+from kpictl.loader import SourceFile, discover, parse_bytes
+from kpictl.membership import members_of
 from kpictl.revisions import TrackedRegistry
 from kpictl.rules.changes import format_number, percent_change
 
@@ -613,16 +614,6 @@ def parse_files(files: Mapping[str, bytes], tracked: TrackedRegistry) -> Parsed:
     return parsed
 
 
-def exclude_of(raw: bytes | None) -> list[str]:
-    """`exclude` from kpictl.yaml as written (settings errors are `check`'s business)."""
-    if raw is None:
-        return []
-    source = parse_bytes(Path(ROOT_FILE), raw)
-    data = source.documents[0].data if source.documents else None
-    exclude = data.get("exclude") if isinstance(data, dict) else None
-    return [item for item in exclude if isinstance(item, str)] if isinstance(exclude, list) else []
-
-
 class Version:
     """One side of a diff: a commit, or the working tree."""
 
@@ -639,7 +630,7 @@ class Version:
             root_raw = self.read([ROOT_FILE]).get(ROOT_FILE) if self.exists else None
             candidates = list(self._oids)
         else:
-            root_raw = _read_working(tracked.root / ROOT_FILE)
+            root_raw = read_working(tracked.root / ROOT_FILE)
             self.exists = root_raw is not None
             root_text = str(tracked.root)
             candidates = [
@@ -647,9 +638,7 @@ class Version:
             ]
         self.root_raw = root_raw
         self.paths: set[str] = (
-            set(select_paths([p for p in candidates if p != ROOT_FILE], exclude_of(root_raw)))
-            if self.exists
-            else set()
+            set(members_of(root_raw).entity_files(candidates)) if self.exists else set()
         )
 
     def oid(self, rel: str) -> str | None:
@@ -662,13 +651,13 @@ class Version:
             return {rel: blobs[oid] for rel, oid in wanted.items() if oid in blobs}
         out = {}
         for rel in rels:
-            raw = _read_working(self.tracked.root / rel)
+            raw = read_working(self.tracked.root / rel)
             if raw is not None:
                 out[rel] = raw
         return out
 
 
-def _read_working(path: Path) -> bytes | None:
+def read_working(path: Path) -> bytes | None:
     """A working-tree file's content; None when it cannot be read or is not a file.
 
     A link is left out as `Repository.tree` leaves out a link at a commit: following

@@ -24,12 +24,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kpictl.catalog import finding
 from kpictl.findings import Finding, Location, excerpt
+from kpictl.membership import Members
 
 # Values that aliases may add to one document when expanded, and values one document
 # may hold as written. A registry entity has a few hundred values at most; an alias
@@ -42,8 +44,6 @@ LARGE_FILE_BYTES = 1024 * 1024
 # Files above this size are reported and not parsed: parsing costs about a hundred
 # times a file's size in memory, and its findings would fill any log.
 MAX_FILE_BYTES = 8 * 1024 * 1024
-
-YAML_SUFFIXES = (".yaml", ".yml")
 
 Key = str | int
 KeyPath = tuple[Key, ...]
@@ -696,57 +696,18 @@ def _read_share(items: list[tuple[Path, Path]], root: Path | None) -> list[Sourc
     return [read_file(path, display, root) for path, display in items]
 
 
-def compile_globs(patterns: list[str]) -> re.Pattern[str] | None:
-    """One regex for `exclude` globs; `**` spans folders, `*` stays within one.
-
-    A pattern that names a folder excludes everything below it, so `drafts`,
-    `drafts/` and `drafts/**` all mean the same. As in .gitignore, a pattern
-    without a slash matches at any depth (`*.draft.yaml`).
-    """
-    if not patterns:
-        return None
-    parts = []
-    for pattern in patterns:
-        pattern = pattern.strip().lstrip("./").rstrip("/")
-        if pattern.endswith("/**"):
-            pattern = pattern[:-3]
-        if "/" not in pattern:
-            pattern = "**/" + pattern
-        regex = []
-        i = 0
-        while i < len(pattern):
-            char = pattern[i]
-            if pattern.startswith("**/", i):
-                regex.append("(?:.*/)?")
-                i += 3
-                continue
-            if pattern.startswith("**", i):
-                regex.append(".*")
-                i += 2
-                continue
-            if char == "*":
-                regex.append("[^/]*")
-            elif char == "?":
-                regex.append("[^/]")
-            else:
-                regex.append(re.escape(char))
-            i += 1
-        parts.append("".join(regex) + "(?:/.*)?")
-    return re.compile("(?:" + "|".join(parts) + r")\Z")
-
-
-def discover(root: Path, exclude: list[str]) -> list[Path]:
-    """Every YAML file under `root`, sorted, minus hidden entries and `exclude`."""
+def discover(root: Path, exclude: Sequence[str]) -> list[Path]:
+    """Every file under `root` that belongs to the registry (`Members`), sorted."""
     return scan(root, exclude)[0]
 
 
-def scan(root: Path, exclude: list[str]) -> tuple[list[Path], list[tuple[Path, Unreadable]]]:
+def scan(root: Path, exclude: Sequence[str]) -> tuple[list[Path], list[tuple[Path, Unreadable]]]:
     """`discover`, plus the folders it could not read or would not enter, and why.
 
     Linked folders are never entered: one could lead out of the registry, or into a
     loop. Files that are links are listed like the others; reading refuses them.
     """
-    excluded = compile_globs(exclude)
+    members = Members(exclude)
     found: list[Path] = []
     refused: list[tuple[Path, Unreadable]] = []
 
@@ -765,11 +726,7 @@ def scan(root: Path, exclude: list[str]) -> tuple[list[Path], list[tuple[Path, U
     for folder, dirs, files in os.walk(root, onerror=cannot_list):
         rel_folder = os.path.relpath(folder, root)
         rel_folder = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
-        wanted = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and not (excluded and excluded.match(rel_folder + d))
-        )
+        wanted = sorted(d for d in dirs if members.enters(rel_folder + d))
         dirs[:] = []
         for name in wanted:
             path = Path(folder, name)
@@ -786,12 +743,7 @@ def scan(root: Path, exclude: list[str]) -> tuple[list[Path], list[tuple[Path, U
                 )
             else:
                 dirs.append(name)
-        for name in files:
-            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
-                continue
-            if excluded and excluded.match(rel_folder + name):
-                continue
-            found.append(Path(folder, name))
+        found.extend(Path(folder, name) for name in files if members.belongs(rel_folder + name))
     found.sort()
     refused.sort(key=lambda item: item[0])
     return found, refused
@@ -807,15 +759,3 @@ def parse_bytes(display: Path, raw: bytes) -> SourceFile:
         return SourceFile(display, "", [], [problem])
     documents, findings = parse_text(display, text)
     return SourceFile(display, text, documents, findings)
-
-
-def select_paths(paths: list[str], exclude: list[str]) -> list[str]:
-    """The paths (posix, relative to the registry) `discover` would read, sorted."""
-    excluded = compile_globs(exclude)
-    return sorted(
-        path
-        for path in paths
-        if path.endswith(YAML_SUFFIXES)
-        and not any(part.startswith(".") for part in path.split("/"))
-        and not (excluded and excluded.match(path))
-    )

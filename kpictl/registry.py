@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -14,6 +15,7 @@ from kpictl.catalog import finding
 from kpictl.config import ROOT_FILE, Settings
 from kpictl.findings import Finding, Location, excerpt
 from kpictl.loader import Document, KeyPath, SourceFile, read_file, read_files, scan, unreadable
+from kpictl.membership import Members, exclude_in
 from kpictl.models import (
     KINDS,
     Campaign,
@@ -40,6 +42,12 @@ class Record:
     document: Document
 
 
+def has(entity: Entity, name: str) -> bool:
+    """Whether `entity` holds the field `name`: always for a valid entity; for a partial
+    one (see `Registry.partial`), only when the field passed validation."""
+    return name in entity.__dict__
+
+
 @dataclass
 class Registry:
     root: Path
@@ -47,13 +55,38 @@ class Registry:
     files: list[SourceFile]
     records: dict[str, Record] = field(default_factory=dict)
     # Ids of entities that failed schema checks: references to them are not reported
-    # as unknown (the schema finding already says what is wrong), but no rule runs on them.
+    # as unknown (the schema finding already says what is wrong).
     broken: dict[str, Document] = field(default_factory=dict)
+    # What validates of those entities, so one schema error hides no other finding:
+    # rules that read ids, references and owners see them, guarding each field with
+    # `has`. `get` and the views never do: a partial entity is not one to act on.
+    partial: dict[str, Record] = field(default_factory=dict)
+    # Every later entity with an id already taken (valid or partial). Lookups by id stay
+    # first-wins; the reference rules still check what each copy names.
+    copies: list[Record] = field(default_factory=list)
     root_document: Document | None = None
 
     def get(self, entity_id: str) -> Entity | None:
         record = self.records.get(entity_id)
         return record.entity if record else None
+
+    def record(self, entity_id: str) -> Record:
+        """The first entity with this id, valid or partial."""
+        record = self.records.get(entity_id)
+        return record if record is not None else self.partial[entity_id]
+
+    def every_record(self) -> Iterator[Record]:
+        """Every entity written, valid or partial, each copy of a duplicated id included."""
+        yield from self.records.values()
+        yield from self.partial.values()
+        yield from self.copies
+
+    def of_kind_with_partial(self, cls: type[E]) -> Iterator[E]:
+        """Like `of_kind`, plus the partial entities of that kind (first per id)."""
+        yield from self.of_kind(cls)
+        for record in self.partial.values():
+            if isinstance(record.entity, cls):
+                yield record.entity
 
     def kind_of(self, entity_id: str) -> str | None:
         record = self.records.get(entity_id)
@@ -105,7 +138,7 @@ class Registry:
 
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
-        return self.records[entity_id].document.location(path)
+        return self.record(entity_id).document.location(path)
 
     def key_location(self, entity_id: str, path: KeyPath) -> Location:
         document = self.records[entity_id].document
@@ -149,11 +182,7 @@ def _settings_from(
             _schema_finding(document, item_path, message, at_key)
             for item_path, message, at_key in validation_messages(exc, Settings)
         ]
-        exclude = data.get("exclude")
-        usable = (
-            [item for item in exclude if isinstance(item, str)] if isinstance(exclude, list) else []
-        )
-        return Settings.default(), findings, usable
+        return Settings.default(), findings, exclude_in(data)
     return settings, [], settings.exclude
 
 
@@ -273,12 +302,14 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
         )
         return
     entity: Entity | None
+    partial: Entity | None = None
     try:
         entity = model.model_validate(data)
     except ValidationError as exc:
         entity = None
         for path, message, at_key in validation_messages(exc, model):
             yield _schema_finding(document, path, message, at_key, entity_id)
+        partial = _partial(model, data, exc)
 
     if entity_id is None:
         return
@@ -305,11 +336,54 @@ def _add_document(registry: Registry, document: Document) -> Iterator[Finding]:
             entity_id,
             (here,),
         )
+        copy = entity if entity is not None else partial
+        if copy is not None:
+            registry.copies.append(Record(copy, document))
         return
     if entity is None:
         registry.broken[entity_id] = document
+        if partial is not None:
+            registry.partial[entity_id] = Record(partial, document)
     else:
         registry.records[entity_id] = Record(entity, document)
+
+
+@cache
+def _lenient(model: type[Entity]) -> type[Entity]:
+    """`model` with every required field optional, its validators kept: it validates
+    whatever a broken document still holds (built on the first broken entity of a kind)."""
+    from pydantic import create_model
+
+    optional: dict[str, Any] = {
+        name: (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+            None,
+        )
+        for name, info in model.model_fields.items()
+        if info.is_required()
+    }
+    return create_model(f"Partial{model.__name__}", __base__=model, **optional)
+
+
+def _partial(model: type[Entity], data: dict[str, Any], exc: ValidationError) -> Entity | None:
+    """The entity with every top-level field that failed (or is missing) left out, or
+    None when its id is among them. Left-out fields are absent (see `has`), not
+    defaulted: an invalid `lead` must not read as no lead."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    lost = {str(error["loc"][0]) for error in errors if error["loc"]}
+    if "id" in lost:
+        return None
+    kept = {key: value for key, value in data.items() if key not in lost}
+    try:
+        valid = _lenient(model).model_validate(kept)
+    except ValidationError:  # pragma: no cover - each kept field validated on its own
+        return None
+    # model_construct, not validation: the fields left are valid, and no model
+    # validator may derive a value from a field that is not there (KPI pacing from unit).
+    entity = model.model_construct(**{name: getattr(valid, name) for name in kept})
+    for name in lost:
+        entity.__dict__.pop(name, None)
+    return entity
 
 
 def _where(location: Location) -> str:
@@ -327,7 +401,7 @@ def registry_from_files(
     (hidden and `exclude` left out), and findings show `shown_root / path`. `root` is
     the registry folder on disk, for template lookups.
     """
-    from kpictl.loader import parse_bytes, select_paths
+    from kpictl.loader import parse_bytes
 
     def parsed(rel: str, content: bytes | SourceFile) -> SourceFile:
         if isinstance(content, SourceFile):
@@ -338,9 +412,17 @@ def registry_from_files(
     if raw_root is None:
         return None
     registry, findings, exclude = _start(root, parsed(ROOT_FILE, raw_root))
-    for rel in select_paths([name for name in files if name != ROOT_FILE], exclude):
+    for rel in Members(exclude).entity_files(files):
         findings.extend(_add_file(registry, parsed(rel, files[rel])))
     return registry, findings
 
 
-__all__ = ["Record", "Registry", "RegistryNotFound", "display_path", "field_label", "load_registry"]
+__all__ = [
+    "Record",
+    "Registry",
+    "RegistryNotFound",
+    "display_path",
+    "field_label",
+    "has",
+    "load_registry",
+]

@@ -14,7 +14,8 @@ from pathlib import Path
 from kpictl.config import ROOT_FILE
 from kpictl.findings import Finding
 from kpictl.git import Repository
-from kpictl.loader import YAML_SUFFIXES, SourceFile
+from kpictl.loader import SourceFile
+from kpictl.membership import Members
 from kpictl.registry import Registry, display_path, load_registry, registry_from_files
 
 
@@ -47,15 +48,17 @@ class TrackedRegistry:
         return Path(self.prefix) if self.prefix else Path()
 
     def files_at(self, commit: str) -> dict[str, bytes]:
-        """The registry's YAML files at `commit` (relative path -> bytes)."""
+        """The files at `commit` that may belong to the registry (relative path -> bytes).
+
+        `exclude` is not known before kpictl.yaml is read: `registry_from_files`
+        applies it.
+        """
+        candidates = Members()
         wanted: dict[str, str] = {}
         for path, oid in self.repo.tree(commit, self.prefix):
             rel = self.registry_path(path)
-            if rel is None or not rel.endswith(YAML_SUFFIXES):
-                continue
-            if any(part.startswith(".") for part in rel.split("/")) and rel != ROOT_FILE:
-                continue
-            wanted[rel] = oid
+            if rel is not None and candidates.belongs(rel):
+                wanted[rel] = oid
         blobs = self.repo.read_blobs(wanted.values())
         return {rel: blobs[oid] for rel, oid in wanted.items() if oid in blobs}
 
@@ -88,11 +91,12 @@ class TrackedRegistry:
             absolute = os.path.abspath(os.path.join(here, source.path))  # noqa: PTH100, PTH118
             if absolute.startswith(head):
                 parsed[absolute[len(head) :].replace(os.sep, "/")] = source
+        candidates = Members()  # `registry_from_files` applies `exclude`
         contents: dict[str, bytes | SourceFile] = {}
         wanted: dict[str, str] = {}
         for path, oid in self.repo.tree(commit, self.prefix):
             rel = self.registry_path(path)
-            if rel is None or not rel.endswith(YAML_SUFFIXES):
+            if rel is None or not candidates.belongs(rel):
                 continue
             if path not in changed and rel in parsed:
                 contents[rel] = parsed[rel]

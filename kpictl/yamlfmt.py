@@ -1106,6 +1106,7 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
     """
     from kpictl.config import find_root
     from kpictl.loader import discover
+    from kpictl.membership import exclude_of
     from kpictl.registry import display_path
 
     found: dict[Path, None] = {}
@@ -1122,7 +1123,7 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
             continue
         folder = given.resolve()
         root_file = root / ROOT_FILE
-        candidates = [root_file, *discover(root, _exclude(root_file))]
+        candidates = [root_file, *discover(root, exclude_of(_settings_raw(root_file)))]
         for path in candidates:
             # `root` is resolved and `discover` follows no folder link, so the paths
             # compare as written. Resolving them would follow a file's link, and
@@ -1132,24 +1133,15 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
     return [(path, display_path(path, cwd)) for path in found]
 
 
-def _exclude(root_file: Path) -> list[str]:
-    """The `exclude` globs of kpictl.yaml, read without validating the rest.
-
-    A kpictl.yaml that is not a regular file, or does not parse, excludes nothing;
-    fmt reports it with the other files.
-    """
+def _settings_raw(root_file: Path) -> bytes | None:
+    """kpictl.yaml's content; None when it is not a regular file (fmt reports it with
+    the other files, and nothing is excluded)."""
     from kpictl.fileio import read_regular
 
     try:
-        raw = read_regular(root_file)
+        return read_regular(root_file)
     except OSError:
-        return []
-    source = parse_bytes(root_file, raw)
-    data = source.documents[0].data if source.documents else None
-    exclude = data.get("exclude") if isinstance(data, dict) else None
-    if not isinstance(exclude, list):
-        return []
-    return [item for item in exclude if isinstance(item, str)]
+        return None
 
 
 def dump_entity(data: dict[str, Any], root_file: bool = False) -> str:

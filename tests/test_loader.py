@@ -482,31 +482,7 @@ def test_read_file_keeps_text_for_show_source(tmp_path: Path) -> None:
     assert source.documents[0].path == Path("shown/t.yaml")
 
 
-# --- exclude globs -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("patterns", "path", "excluded"),
-    [
-        (["drafts/**"], "drafts/a.yaml", True),
-        (["drafts/**"], "drafts/x/a.yaml", True),
-        (["drafts/**"], "drafts", True),
-        (["drafts/**"], "kpis/drafts.yaml", False),
-        (["drafts/**"], "drafts-old/a.yaml", False),
-        (["./drafts/"], "drafts/a.yaml", True),
-        (["kpis/*.yaml"], "kpis/a.yaml", True),
-        (["kpis/*.yaml"], "kpis/x/a.yaml", False),
-        (["**/old-*.yaml"], "old-a.yaml", True),
-        (["**/old-*.yaml"], "x/y/old-a.yaml", True),
-        (["a?.yaml"], "ab.yaml", True),
-        (["a?.yaml"], "abc.yaml", False),
-        (["a.b.yaml"], "aXb.yaml", False),
-    ],
-)
-def test_compile_globs(patterns: list[str], path: str, excluded: bool) -> None:
-    regex = loader.compile_globs(patterns)
-    assert regex is not None
-    assert bool(regex.match(path)) is excluded
+# --- discovery (exclude globs: tests/test_membership.py) -------------------------------
 
 
 def test_discover(tmp_path: Path) -> None:

@@ -250,8 +250,8 @@ def refuse_registry_file(output: Path) -> None:
     one the command runs on, and `exclude:` is not consulted: a report has no
     business being a registry's YAML file either way.
     """
-    from kpictl.config import ROOT_FILE, find_root
-    from kpictl.loader import select_paths
+    from kpictl.config import find_root
+    from kpictl.membership import Members
 
     try:
         folder = output.parent.resolve()
@@ -261,7 +261,7 @@ def refuse_registry_file(output: Path) -> None:
     if root is None:
         return
     relative = (folder / output.name).relative_to(root).as_posix()
-    if relative == ROOT_FILE or select_paths([relative], []):
+    if Members().belongs(relative):
         raise KpictlError(
             f"not writing {output}: it is a file of the registry in {root} "
             f"({relative}); write the output outside the registry, or to a file "

@@ -8,7 +8,7 @@ from datetime import date
 from kpictl.catalog import finding
 from kpictl.findings import Finding, excerpt
 from kpictl.loader import KeyPath
-from kpictl.registry import Registry
+from kpictl.registry import Record, Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,11 @@ class Context:
 def at(ctx: Context, code: str, entity_id: str, path: KeyPath, message: str) -> Finding:
     """A finding pointing at `path` inside an entity (or the entity, if the value is missing)."""
     return finding(code, message, ctx.registry.location(entity_id, path), entity_id)
+
+
+def in_record(code: str, record: Record, path: KeyPath, message: str) -> Finding:
+    """Like `at`, inside one given entity: the copy of a duplicated id that has the problem."""
+    return finding(code, message, record.document.location(path), record.entity.id)
 
 
 def who(ctx: Context, person_id: str) -> str:

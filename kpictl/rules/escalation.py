@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kpictl.findings import Finding, excerpt
-from kpictl.models import EscalationPolicy, Kpi, Tier
+from kpictl.models import DataSource, EscalationPolicy, Kpi, Tier
 from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
 
@@ -45,6 +45,24 @@ def _why_nobody(ctx: Context, refs: list[str], kpi: Kpi | None) -> list[str] | N
     return [reason for r in found for reason in r.reasons]
 
 
+def _through_broken(ctx: Context, refs: list[str], kpi: Kpi | None) -> bool:
+    """Whether the tier reaches its people through an entity that failed its schema.
+
+    Who it reaches is then unknown, not nobody: S001 already says what to fix, and
+    "not in the registry" would send the user looking for an entity that is there.
+    """
+    registry = ctx.registry
+    ids = [ref for ref in refs if not ref.startswith("$")]
+    ids += [team.lead for ref in ids if (team := registry.team(ref)) and team.lead]
+    if kpi is not None:
+        owner = registry.person(kpi.owners.primary)
+        ids += [kpi.owners.primary, kpi.owners.backup, *kpi.sources]
+        ids += [owner.manager] if owner is not None and owner.manager else []
+        sources = [registry.get(source_id) for source_id in kpi.sources]
+        ids += [source.owner for source in sources if isinstance(source, DataSource)]
+    return any(entity_id in registry.broken for entity_id in ids)
+
+
 def _check_tier(
     ctx: Context, policy: EscalationPolicy, i: int, tier: Tier, kpis: list[Kpi]
 ) -> Iterator[Finding]:
@@ -80,6 +98,8 @@ def _check_tier(
         reasons: dict[str, None] = {}
         nobody = False
         for kpi in users:
+            if _through_broken(ctx, refs, kpi):
+                continue
             why = _why_nobody(ctx, refs, kpi)
             if why is not None:
                 nobody = True

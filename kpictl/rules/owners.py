@@ -8,50 +8,54 @@ from collections.abc import Iterator
 from kpictl.findings import Finding
 from kpictl.loader import KeyPath
 from kpictl.models import DataSource, EscalationPolicy, Kpi, Person, Team
-from kpictl.rules.base import Context, at, who
+from kpictl.registry import Record, has
+from kpictl.rules.base import Context, at, in_record, who
 
 
 def backup_is_primary(ctx: Context) -> Iterator[Finding]:
-    for kpi in ctx.registry.of_kind(Kpi):
-        if kpi.owners.backup == kpi.owners.primary:
-            yield at(
-                ctx,
+    # Every KPI written, partial or a copy of a duplicated id: one problem hides no other.
+    for record in ctx.registry.every_record():
+        kpi = record.entity
+        if isinstance(kpi, Kpi) and has(kpi, "owners") and kpi.owners.backup == kpi.owners.primary:
+            yield in_record(
                 "O001",
-                kpi.id,
+                record,
                 ("owners", "backup"),
                 f"the backup owner is the primary owner, {who(ctx, kpi.owners.primary)}: "
                 "name someone else who can cover during an absence",
             )
 
 
-def _named_people(ctx: Context) -> Iterator[tuple[str, KeyPath, str, str]]:
-    """(entity id, path, person id, what they are) for every person named directly."""
-    for kpi in ctx.registry.of_kind(Kpi):
-        yield kpi.id, ("owners", "primary"), kpi.owners.primary, "primary owner"
-        yield kpi.id, ("owners", "backup"), kpi.owners.backup, "backup owner"
-    for source in ctx.registry.of_kind(DataSource):
-        yield source.id, ("owner",), source.owner, "owner"
-    for policy in ctx.registry.of_kind(EscalationPolicy):
-        for i, tier in enumerate(policy.tiers):
-            for j, ref in enumerate(tier.notify):
-                yield policy.id, ("tiers", i, "notify", j), ref, f"notified at tier {tier.level}"
-            if tier.approver:
-                yield (
-                    policy.id,
-                    ("tiers", i, "approver"),
-                    tier.approver,
-                    (f"approver at tier {tier.level}"),
-                )
+def _named_people(ctx: Context) -> Iterator[tuple[Record, KeyPath, str, str]]:
+    """(entity, path, person id, what they are) for every person named directly, in
+    every entity written (partial ones and copies of a duplicated id included)."""
+    for record in ctx.registry.every_record():
+        entity = record.entity
+        if isinstance(entity, Kpi) and has(entity, "owners"):
+            yield record, ("owners", "primary"), entity.owners.primary, "primary owner"
+            yield record, ("owners", "backup"), entity.owners.backup, "backup owner"
+        elif isinstance(entity, DataSource) and has(entity, "owner"):
+            yield record, ("owner",), entity.owner, "owner"
+        elif isinstance(entity, EscalationPolicy) and has(entity, "tiers"):
+            for i, tier in enumerate(entity.tiers):
+                for j, ref in enumerate(tier.notify):
+                    yield record, ("tiers", i, "notify", j), ref, f"notified at tier {tier.level}"
+                if tier.approver:
+                    yield (
+                        record,
+                        ("tiers", i, "approver"),
+                        tier.approver,
+                        (f"approver at tier {tier.level}"),
+                    )
 
 
 def inactive_owner(ctx: Context) -> Iterator[Finding]:
-    for entity_id, path, person_id, role in _named_people(ctx):
+    for record, path, person_id, role in _named_people(ctx):
         person = ctx.registry.person(person_id)
         if person is not None and not person.active:
-            yield at(
-                ctx,
+            yield in_record(
                 "O002",
-                entity_id,
+                record,
                 path,
                 f"{who(ctx, person_id)} is {role} but is not active: "
                 "hand this over to an active person",
@@ -59,6 +63,8 @@ def inactive_owner(ctx: Context) -> Iterator[Finding]:
 
 
 def team_without_lead(ctx: Context) -> Iterator[Finding]:
+    # Complete teams only: O003 is about what a team lacks, and a team that fails its
+    # schema is often half-written; "no lead" on top would bury its S001.
     for team in ctx.registry.of_kind(Team):
         if team.lead is None:
             yield at(
@@ -84,8 +90,12 @@ def team_without_lead(ctx: Context) -> Iterator[Finding]:
 
 def owner_overload(ctx: Context) -> Iterator[Finding]:
     limit = ctx.registry.settings.owner_kpi_limit
-    counts = Counter(kpi.owners.primary for kpi in ctx.registry.of_kind(Kpi))
-    for person in ctx.registry.of_kind(Person):
+    # First per id, partial KPIs and people included: a copy of a duplicated id does not
+    # count twice, and a typo in a KPI does not take it off its owner's list.
+    counts = Counter(
+        kpi.owners.primary for kpi in ctx.registry.of_kind_with_partial(Kpi) if has(kpi, "owners")
+    )
+    for person in ctx.registry.of_kind_with_partial(Person):
         count = counts.get(person.id, 0)
         if count > limit:
             yield at(

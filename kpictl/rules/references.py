@@ -18,7 +18,8 @@ from kpictl.models import (
     Person,
     Team,
 )
-from kpictl.rules.base import Context, at
+from kpictl.registry import has
+from kpictl.rules.base import Context, in_record
 from kpictl.schema_errors import field_label, suggest
 
 PERSON = ("person",)
@@ -29,24 +30,29 @@ Reference = tuple[KeyPath, str, tuple[str, ...]]
 
 
 def references(entity: Entity) -> Iterator[Reference]:
-    """Every (path, id, allowed kinds) an entity refers to; roles like $owner excluded."""
+    """Every (path, id, allowed kinds) an entity refers to; roles like $owner excluded.
+
+    Of a partial entity, only the fields that passed validation (`has`) are read.
+    """
     if isinstance(entity, Person):
-        yield ("team",), entity.team, ("team",)
-        if entity.manager:
+        if has(entity, "team"):
+            yield ("team",), entity.team, ("team",)
+        if has(entity, "manager") and entity.manager:
             yield ("manager",), entity.manager, PERSON
     elif isinstance(entity, Team):
-        if entity.lead:
+        if has(entity, "lead") and entity.lead:
             yield ("lead",), entity.lead, PERSON
     elif isinstance(entity, DataSource):
-        yield ("owner",), entity.owner, PERSON
-        for i, upstream in enumerate(entity.upstream):
+        if has(entity, "owner"):
+            yield ("owner",), entity.owner, PERSON
+        for i, upstream in enumerate(entity.upstream if has(entity, "upstream") else ()):
             yield ("upstream", i), upstream, ("data_source",)
-        if entity.fallback:
+        if has(entity, "fallback") and entity.fallback:
             yield ("fallback",), entity.fallback, ("data_source",)
     elif isinstance(entity, Kpi):
         yield from _kpi(entity)
     elif isinstance(entity, EscalationPolicy):
-        for i, tier in enumerate(entity.tiers):
+        for i, tier in enumerate(entity.tiers if has(entity, "tiers") else ()):
             for j, ref in enumerate(tier.notify):
                 if not ref.startswith("$"):
                     yield ("tiers", i, "notify", j), ref, PERSON_OR_TEAM
@@ -55,47 +61,52 @@ def references(entity: Entity) -> Iterator[Reference]:
     elif isinstance(entity, Campaign):
         yield from _campaign(entity)
     elif isinstance(entity, GlossaryTerm):
-        yield ("owner",), entity.owner, PERSON_OR_TEAM
-        for i, ref in enumerate(entity.agreed_by):
+        if has(entity, "owner"):
+            yield ("owner",), entity.owner, PERSON_OR_TEAM
+        for i, ref in enumerate(entity.agreed_by if has(entity, "agreed_by") else ()):
             if ref not in FUNCTIONS:
                 yield ("agreed_by", i), ref, ("team",)
 
 
 def _kpi(kpi: Kpi) -> Iterator[Reference]:
-    if kpi.definition:
+    if has(kpi, "definition") and kpi.definition:
         yield ("definition",), kpi.definition, ("glossary_term",)
-    yield ("owners", "primary"), kpi.owners.primary, PERSON
-    yield ("owners", "backup"), kpi.owners.backup, PERSON
-    if kpi.owners.approved_by:
-        yield ("owners", "approved_by"), kpi.owners.approved_by, PERSON
-    for i, source in enumerate(kpi.sources):
+    if has(kpi, "owners"):
+        yield ("owners", "primary"), kpi.owners.primary, PERSON
+        yield ("owners", "backup"), kpi.owners.backup, PERSON
+        if kpi.owners.approved_by:
+            yield ("owners", "approved_by"), kpi.owners.approved_by, PERSON
+    for i, source in enumerate(kpi.sources if has(kpi, "sources") else ()):
         yield ("sources", i), source, ("data_source",)
-    for i, target in enumerate(kpi.targets):
+    for i, target in enumerate(kpi.targets if has(kpi, "targets") else ()):
         if target.approved_by:
             yield ("targets", i, "approved_by"), target.approved_by, PERSON
-    yield ("escalation",), kpi.escalation, ("escalation_policy",)
+    if has(kpi, "escalation"):
+        yield ("escalation",), kpi.escalation, ("escalation_policy",)
 
 
 def _campaign(campaign: Campaign) -> Iterator[Reference]:
-    yield ("primary_kpi", "kpi"), campaign.primary_kpi.kpi, ("kpi",)
-    for i, item in enumerate(campaign.secondary_kpis):
+    if has(campaign, "primary_kpi"):
+        yield ("primary_kpi", "kpi"), campaign.primary_kpi.kpi, ("kpi",)
+    for i, item in enumerate(campaign.secondary_kpis if has(campaign, "secondary_kpis") else ()):
         yield ("secondary_kpis", i, "kpi"), item.kpi, ("kpi",)
-    daci = campaign.daci
-    yield ("daci", "driver"), daci.driver, PERSON_OR_TEAM
-    yield ("daci", "approver"), daci.approver, PERSON_OR_TEAM
-    for role in ("contributors", "informed"):
-        for i, ref in enumerate(getattr(daci, role)):
-            yield ("daci", role, i), ref, PERSON_OR_TEAM
-    for i, row in enumerate(campaign.raci):
+    if has(campaign, "daci"):
+        daci = campaign.daci
+        yield ("daci", "driver"), daci.driver, PERSON_OR_TEAM
+        yield ("daci", "approver"), daci.approver, PERSON_OR_TEAM
+        for role in ("contributors", "informed"):
+            for i, ref in enumerate(getattr(daci, role)):
+                yield ("daci", role, i), ref, PERSON_OR_TEAM
+    for i, row in enumerate(campaign.raci if has(campaign, "raci") else ()):
         for role in ("responsible", "consulted", "informed"):
             for j, ref in enumerate(getattr(row, role)):
                 yield ("raci", i, role, j), ref, PERSON_OR_TEAM
         if row.accountable:
             yield ("raci", i, "accountable"), row.accountable, PERSON_OR_TEAM
-    for i, risk in enumerate(campaign.risks):
+    for i, risk in enumerate(campaign.risks if has(campaign, "risks") else ()):
         if risk.owner:
             yield ("risks", i, "owner"), risk.owner, PERSON_OR_TEAM
-    for i, sign in enumerate(campaign.sign_off):
+    for i, sign in enumerate(campaign.sign_off if has(campaign, "sign_off") else ()):
         yield ("sign_off", i, "by"), sign.by, PERSON
 
 
@@ -107,9 +118,10 @@ def _kinds(allowed: tuple[str, ...]) -> str:
 def unknown_reference(ctx: Context) -> Iterator[Finding]:
     registry = ctx.registry
     candidates: dict[tuple[str, ...], list[str]] = {}
-    for record in registry.records.values():
-        entity = record.entity
-        for path, ref, allowed in references(entity):
+    # Every copy of a duplicated id and every partial entity too: a typo inside one is
+    # a typo all the same, and R001 or S001 would otherwise hide it.
+    for record in registry.every_record():
+        for path, ref, allowed in references(record.entity):
             kind = registry.kind_of(ref)
             if kind in allowed:
                 continue
@@ -129,7 +141,7 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
                 close = suggest(ref, candidates[allowed])
                 tip = f"; did you mean '{close}'?" if close else " in this registry"
                 message = f"{label} names '{ref}', which is not {_kinds(allowed)}{tip}"
-            yield at(ctx, "R002", entity.id, path, message)
+            yield in_record("R002", record, path, message)
 
 
 RULES = (unknown_reference,)
