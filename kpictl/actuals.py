@@ -67,7 +67,9 @@ class Actual:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class RowProblem:
+    """A row of the actuals file that was skipped or needs a look, by its line."""
+
     row: int
     message: str
 
@@ -78,10 +80,10 @@ class Actuals:
 
     source: str
     rows: dict[tuple[str, str], list[Actual]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS
+    problems: list[RowProblem] = field(default_factory=list)  # the first MAX_PROBLEMS
     more_problems: int = 0  # how many more there were
 
-    def report(self, problem: Problem) -> None:
+    def report(self, problem: RowProblem) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
         else:
@@ -163,7 +165,7 @@ def read_actuals(
     for fields in _records(reader, lines):
         if isinstance(fields, _Unreadable):
             data_rows += 1
-            actuals.report(Problem(fields.row, f"the line {fields.reason}{ROW_SKIPPED}"))
+            actuals.report(RowProblem(fields.row, f"the line {fields.reason}{ROW_SKIPPED}"))
             continue
         row = reader.line_num
         if not any(cell.strip() for cell in fields):
@@ -171,7 +173,7 @@ def read_actuals(
         data_rows += 1
         explain = len(actuals.problems) < MAX_PROBLEMS
         parsed = _parse_row(fields, row, index, kpis, campaigns, periods, explain)
-        if isinstance(parsed, Problem):
+        if isinstance(parsed, RowProblem):
             actuals.report(parsed)
             continue
         by_day = kept.setdefault((parsed.kpi, parsed.period), {})
@@ -182,11 +184,11 @@ def read_actuals(
                 actuals.more_problems += 1  # not shown: spare formatting the message
             elif same:
                 actuals.report(
-                    Problem(row, f"repeats row {earlier.row} ({_what(parsed)}): ignored")
+                    RowProblem(row, f"repeats row {earlier.row} ({_what(parsed)}): ignored")
                 )
             else:
                 actuals.report(
-                    Problem(
+                    RowProblem(
                         row,
                         f"gives {parsed.value:g} where row {earlier.row} gives "
                         f"{earlier.value:g} for {_what(parsed)}: using this later row",
@@ -292,11 +294,11 @@ def _parse_row(
     campaigns: set[str],
     periods: dict[str, str],
     explain: bool,
-) -> Actual | Problem:
-    """One row as an Actual, or the Problem with it (`explain`: with a suggestion)."""
+) -> Actual | RowProblem:
+    """One row as an Actual, or the RowProblem with it (`explain`: with a suggestion)."""
     width = max(index.values()) + 1
     if len(fields) < width:
-        return Problem(
+        return RowProblem(
             row,
             f"has {plural(len(fields), 'value')} where the header has "
             f"{width} columns: write kpi,period,value,as_of",
@@ -308,31 +310,33 @@ def _parse_row(
         close = suggest(kpi, kpis) if explain and len(kpi) <= 63 else None
         tip = f" (did you mean '{close}'?)" if close else ""
         what = f"unknown KPI '{_shown(kpi)}'" if kpi else "no KPI id"
-        return Problem(row, f"{what}{tip}: row skipped")
+        return RowProblem(row, f"{what}{tip}: row skipped")
     if not PERIOD_PATTERN.match(period) and period not in campaigns:
         close = suggest(period, campaigns) if explain and len(period) <= 63 else None
         tip = f" (did you mean '{close}'?)" if close else ""
-        return Problem(
+        return RowProblem(
             row,
             f"'{_shown(period)}' is not a period or a campaign id{tip}: {PERIOD_HELP}, "
             "or a campaign id for what the campaign produced; row skipped",
         )
     number = _number(value)
     if number is None:
-        return Problem(
+        return RowProblem(
             row,
             f"value '{_shown(value)}' is not a number: write digits with a dot for decimals and "
             "no thousands separators or units (1225, 36.6); row skipped",
         )
     problem = value_problem(number)
     if problem is not None:
-        return Problem(row, f"value {problem}{ROW_SKIPPED}")
+        return RowProblem(row, f"value {problem}{ROW_SKIPPED}")
     day = _day(as_of)
     if day is None:
-        return Problem(row, f"as_of '{_shown(as_of)}' is not a date: use YYYY-MM-DD; row skipped")
+        return RowProblem(
+            row, f"as_of '{_shown(as_of)}' is not a date: use YYYY-MM-DD; row skipped"
+        )
     problem = day_problem(day)
     if problem is not None:
-        return Problem(row, f"as_of {problem}{ROW_SKIPPED}")
+        return RowProblem(row, f"as_of {problem}{ROW_SKIPPED}")
     return Actual(known, periods.setdefault(period, period), number, day, row)
 
 

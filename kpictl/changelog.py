@@ -31,7 +31,6 @@ from kpictl.loader import discover, parse_bytes
 from kpictl.membership import Members, members_of
 from kpictl.revisions import TrackedRegistry
 
-CHANGELOG_FORMATS = ("text", "markdown", "json")
 CHANGELOG_TEMPLATES = {"text": "changelog/text.txt.j2", "markdown": "changelog/markdown.md.j2"}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from kpictl import suppress
 from kpictl.findings import MAX_SAME_FINDINGS, Finding, Severity
 from kpictl.registry import Registry, load_registry
-from kpictl.rules import Context, run_rules
+from kpictl.rules import RULE_FUNCTIONS, Context, run_rules
 
 
 @dataclass
@@ -38,6 +38,15 @@ def registry_today(registry: Registry) -> date:
     return datetime.now(ZoneInfo(registry.settings.timezone)).date()
 
 
+def _enabled(
+    code: str, rules: Mapping[str, str], select: Collection[str], ignore: Collection[str]
+) -> bool:
+    """Whether findings of `code` are wanted in this run (--select, --ignore, kpictl.yaml)."""
+    if (select and code not in select) or code in ignore:
+        return False
+    return rules.get(code) != "off"
+
+
 def _configure(
     findings: list[Finding],
     rules: Mapping[str, str],
@@ -46,11 +55,9 @@ def _configure(
 ) -> list[Finding]:
     out = []
     for item in findings:
-        if (select and item.code not in select) or item.code in ignore:
+        if not _enabled(item.code, rules, select, ignore):
             continue
         setting = rules.get(item.code)
-        if setting == "off":
-            continue
         if setting is not None:
             item = Finding(
                 item.code,
@@ -91,9 +98,14 @@ def check_loaded(
 ) -> CheckResult:
     """The rest of `check` for a registry already loaded (from disk, or from git)."""
     today = today or registry_today(registry)
-    findings = [*findings, *run_rules(Context(registry, today, base))]
-    findings, about_ignores = suppress.apply(findings, registry.files, today)
-    findings = _configure(findings + about_ignores, registry.settings.rules, select, ignore)
+    settings = registry.settings.rules
+    # A rule whose findings would be dropped is not run at all: a run with
+    # --select O004 costs O004, not every rule.
+    skipped = {code for code in RULE_FUNCTIONS if not _enabled(code, settings, select, ignore)}
+    ran = RULE_FUNCTIONS.keys() - skipped
+    findings = [*findings, *run_rules(Context(registry, today, base), ran)]
+    findings, about_ignores = suppress.apply(findings, registry.files, today, skipped)
+    findings = _configure(findings + about_ignores, settings, select, ignore)
     findings.sort(key=lambda item: item.sort_key)
     return CheckResult(registry, _cap(findings), today)
 

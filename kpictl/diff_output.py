@@ -15,7 +15,6 @@ from kpictl.escaping import json_text
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-DIFF_FORMATS = ("text", "markdown", "json")
 DIFF_TEMPLATES = {"text": "diff/text.txt.j2", "markdown": "diff/markdown.md.j2"}
 JSON_VERSION = 1
 
@@ -92,7 +91,7 @@ def diff_json(diff: RegistryDiff) -> str:
 
 
 def render_diff(diff: RegistryDiff, output_format: str, env: Environment) -> str:
-    """The diff in one of DIFF_FORMATS."""
+    """The diff in one of the formats of kpictl.output_formats.DiffFormat."""
     if output_format == "json":
         return diff_json(diff)
     data = diff_data(diff)

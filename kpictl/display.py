@@ -15,7 +15,6 @@ from typing import Any
 from kpictl.models import Kpi
 from kpictl.periods import Period
 
-DASH = "—"
 # Fixed English names: strftime's %a and %b follow the C library's locale.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = (
@@ -143,13 +142,6 @@ def hours(value: int) -> str:
 def plural(n: int, one: str, many: str | None = None) -> str:
     """'1 file', '3 files'; `many` for a plural that is not `one` + s ('2 people')."""
     return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def joined(items: list[str], word: str = "and") -> str:
-    """`a`, `a and b`, `a, b and c`."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>#~])")

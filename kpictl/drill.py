@@ -12,18 +12,17 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from kpictl.bounds import day_problem, later
+from kpictl.bounds import later
+from kpictl.evaluate import evaluation_moment
 from kpictl.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry import Registry
 from kpictl.resolve import resolve
 from kpictl.schema_errors import suggest
 
-# A date given without a time means the start of that working day.
-DEFAULT_START = time(9, 0)
 WEEKEND = (5, 6)  # Saturday, Sunday
 
 
@@ -81,7 +80,9 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class LadderProblem:
+    """A gap in the escalation ladder the drill walked (`level`: the tier, if one)."""
+
     code: str
     level: int | None
     message: str
@@ -96,37 +97,17 @@ class Drill:
     started_at: datetime
     timezone: str
     steps: list[Step] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[LadderProblem] = field(default_factory=list)
     quiet: str | None = None  # why nothing fires, when nothing does
 
 
-def parse_at(value: str | None, timezone: str, now: datetime | None = None) -> datetime:
-    """`--at`: an ISO date-time (offset optional; default the registry's zone) or a date.
-
-    A date alone means 09:00 that day. Default: now, to the minute.
+def start_moment(when: date | None, timezone: str, now: datetime | None = None) -> datetime:
+    """When the drill starts: `--at` as kpictl.cli.parse_date parsed it, read as every
+    command reads a moment (a date is 09:00 that day; a naive date-time is in the
+    registry's time zone). Default: now, to the minute.
     """
-    zone = ZoneInfo(timezone)
-    if value is None:
-        current = (now or datetime.now(UTC)).astimezone(zone)
-        return current.replace(second=0, microsecond=0)
-    text = value.strip()
-    try:
-        if "T" not in text and " " not in text and len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), DEFAULT_START)
-        else:
-            moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"'{value}' is not a date-time: use YYYY-MM-DDTHH:MM (registry time zone), "
-            "YYYY-MM-DDTHH:MM+01:00, or a date YYYY-MM-DD (09:00)"
-        ) from None
-    # Checked before the time zone is applied: converting 9999-12-31T23:00 overflows.
-    problem = day_problem(moment.date())
-    if problem is not None:
-        raise ValueError(problem)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=zone)
-    return moment.astimezone(zone)
+    moment = evaluation_moment(when, timezone, now or datetime.now(UTC))
+    return moment if when is not None else moment.replace(second=0, microsecond=0)
 
 
 @dataclass
@@ -220,7 +201,7 @@ def build_drill(
                 f"no tier of policy {policy.id} has on_data_outage: true, so a data outage "
                 "escalates to nobody"
             )
-            drill.problems.append(Problem("outage-unhandled", None, drill.quiet))
+            drill.problems.append(LadderProblem("outage-unhandled", None, drill.quiet))
             return drill
         trigger = "data outage (this is the lowest tier with on_data_outage)"
     else:
@@ -268,13 +249,13 @@ def build_drill(
     return drill
 
 
-def _step_problems(step: Step) -> list[Problem]:
-    out: list[Problem] = []
+def _step_problems(step: Step) -> list[LadderProblem]:
+    out: list[LadderProblem] = []
     where = f"level {step.level} ({step.name})"
     for ref in step.unresolved:
         why = "; ".join(reason for of, reason in step.reasons if of == ref)
         out.append(
-            Problem(
+            LadderProblem(
                 "recipient-unresolved",
                 step.level,
                 f"{where}: '{ref}' reaches nobody ({why})",
@@ -285,7 +266,7 @@ def _step_problems(step: Step) -> list[Problem]:
         how = f" (through {', '.join(through)})" if through else ""
         instead = f"{absent.by} stands in for now; " if absent.by else ""
         out.append(
-            Problem(
+            LadderProblem(
                 "inactive-recipient",
                 step.level,
                 f"{where} notifies {absent.id}{how}, who is inactive: "
@@ -294,7 +275,7 @@ def _step_problems(step: Step) -> list[Problem]:
         )
     if not step.active_notified:
         out.append(
-            Problem(
+            LadderProblem(
                 "tier-reaches-nobody",
                 step.level,
                 f"{where} reaches nobody active: nobody would hear of the escalation",
@@ -303,7 +284,7 @@ def _step_problems(step: Step) -> list[Problem]:
     if not any(person.active for person in step.approvers):
         who = f"'{step.approver_ref}' is nobody active" if step.approver_ref else "none is named"
         out.append(
-            Problem(
+            LadderProblem(
                 "no-active-approver",
                 step.level,
                 f"{where} has no active approver ({who}): nobody can approve the corrective action",
@@ -312,7 +293,7 @@ def _step_problems(step: Step) -> list[Problem]:
     local = step.respond_by
     if local.weekday() in WEEKEND:
         out.append(
-            Problem(
+            LadderProblem(
                 "weekend-deadline",
                 step.level,
                 f"{where} must be answered by {local:%A %Y-%m-%d %H:%M}, a weekend: "
@@ -322,7 +303,7 @@ def _step_problems(step: Step) -> list[Problem]:
     return out
 
 
-def _ladder_problems(steps: list[Step]) -> list[Problem]:
+def _ladder_problems(steps: list[Step]) -> list[LadderProblem]:
     if len(steps) < 2:
         return []
     everywhere: set[str] | None = None
@@ -334,7 +315,7 @@ def _ladder_problems(steps: list[Step]) -> list[Problem]:
     levels = f"levels {steps[0].level}-{steps[-1].level}"
     for pid in sorted(everywhere or ()):
         out.append(
-            Problem(
+            LadderProblem(
                 "notified-at-every-tier",
                 None,
                 f"{names[pid].name} ({pid}) is notified at every tier ({levels}): "

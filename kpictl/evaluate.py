@@ -135,11 +135,6 @@ class KpiStatus:
     allowed_days: int | None = None  # how old it may be before it counts as an outage
 
     @property
-    def fires(self) -> bool:
-        """Whether this status sends an escalation."""
-        return self.tier is not None
-
-    @property
     def severity(self) -> tuple[int, int, float]:
         """Sort key, worst first: tier level, then outages, then deviation."""
         level = self.tier.level if self.tier else 0
@@ -244,11 +239,6 @@ class CharterResult:
     actual: Actual | None
     deviation_pct: float | None
     progress: Progress
-
-    @property
-    def final(self) -> bool:
-        """Whether the whole campaign period has elapsed (the target to date is the target)."""
-        return self.share >= 1
 
 
 def charter_results(

@@ -147,10 +147,6 @@ class SourceFile:
         return self.split
 
 
-class RegistryFileError(Exception):
-    """A file kpictl needs cannot be read at all (not a finding: kpictl cannot run)."""
-
-
 # YAML 1.2 core schema, for plain (unquoted) scalars only.
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})

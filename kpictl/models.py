@@ -432,8 +432,6 @@ class GlossaryTerm(Entity):
     agreed_by: RefList = Field(default_factory=new_list)
 
 
-AnyEntity = Person | Team | DataSource | Kpi | EscalationPolicy | Campaign | GlossaryTerm
-
 KINDS: dict[str, type[Entity]] = {
     "person": Person,
     "team": Team,

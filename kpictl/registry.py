@@ -32,10 +32,6 @@ from kpictl.schema_errors import field_label, suggest, validation_messages
 E = TypeVar("E", bound=Entity)
 
 
-class RegistryNotFound(Exception):
-    """No kpictl.yaml at or above the given path."""
-
-
 @dataclass(slots=True)
 class Record:
     entity: Entity
@@ -139,11 +135,6 @@ class Registry:
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
         return self.record(entity_id).document.location(path)
-
-    def key_location(self, entity_id: str, path: KeyPath) -> Location:
-        document = self.records[entity_id].document
-        mark = document.key_mark(path)
-        return Location(document.path, mark.line, mark.column)
 
 
 def display_path(path: Path, cwd: Path) -> Path:
@@ -417,12 +408,4 @@ def registry_from_files(
     return registry, findings
 
 
-__all__ = [
-    "Record",
-    "Registry",
-    "RegistryNotFound",
-    "display_path",
-    "field_label",
-    "has",
-    "load_registry",
-]
+__all__ = ["Record", "Registry", "display_path", "field_label", "has", "load_registry"]

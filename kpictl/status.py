@@ -15,7 +15,6 @@ from kpictl.registry import Registry
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-FORMATS = ("text", "markdown", "json", "csv")
 TEMPLATES = {"text": "status/status.txt.j2", "markdown": "status/status.md.j2"}
 
 

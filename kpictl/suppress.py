@@ -8,6 +8,7 @@ itself reported (X001), so suppressions cannot quietly outlive their reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -78,9 +79,16 @@ def scan(source: SourceFile) -> tuple[list[Suppression], list[Finding]]:
 
 
 def apply(
-    findings: list[Finding], sources: list[SourceFile], today: date
+    findings: list[Finding],
+    sources: list[SourceFile],
+    today: date,
+    not_run: Collection[str] = (),
 ) -> tuple[list[Finding], list[Finding]]:
-    """(findings that remain, X001 findings about the ignore comments themselves)."""
+    """(findings that remain, X001 findings about the ignore comments themselves).
+
+    `not_run`: codes whose rules were skipped in this run; an ignore of one of them
+    cannot be told unused, so it is not reported as such.
+    """
     by_line: dict[tuple[Path, int], list[Suppression]] = {}
     problems: list[Finding] = []
     everything: list[Suppression] = []
@@ -116,7 +124,7 @@ def apply(
                         suppression.location,
                     )
                 )
-            elif code not in suppression.used:
+            elif code not in suppression.used and code not in not_run:
                 problems.append(
                     finding(
                         "X001",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from kpictl.drill import build_drill, parse_at
+from kpictl.drill import build_drill, start_moment
 from kpictl.registry import load_registry
 from tests.conftest import EXAMPLE, assert_golden, write_registry
 
@@ -198,7 +198,10 @@ def test_flags_what_would_go_wrong(run, flawed: Path) -> None:  # type: ignore[n
 def test_flags_someone_notified_at_every_tier(flawed: Path) -> None:
     registry, _ = load_registry(flawed)
     drill = build_drill(
-        registry, "demos", parse_at("2026-11-18T09:00", "America/New_York"), deviation=5
+        registry,
+        "demos",
+        start_moment(datetime(2026, 11, 18, 9, 0), "America/New_York"),
+        deviation=5,
     )
     assert [step.level for step in drill.steps] == [1, 2]
     assert [p.code for p in drill.problems] == ["notified-at-every-tier"]
@@ -209,7 +212,7 @@ def test_flags_someone_notified_at_every_tier(flawed: Path) -> None:
 
 def test_an_outage_with_no_outage_tier_escalates_to_nobody(flawed: Path) -> None:
     registry, _ = load_registry(flawed)
-    drill = build_drill(registry, "demos", parse_at(None, "UTC"), outage=True)
+    drill = build_drill(registry, "demos", start_moment(None, "UTC"), outage=True)
     assert drill.steps == []
     assert [p.code for p in drill.problems] == ["outage-unhandled"]
 
@@ -218,7 +221,10 @@ def test_next_tier_fires_at_the_respond_by_across_a_clock_change(flawed: Path) -
     registry, _ = load_registry(flawed)
     # New York leaves daylight saving time on 2026-11-01: 24 hours after noon is 11:00.
     drill = build_drill(
-        registry, "leads", parse_at("2026-10-31T12:00", "America/New_York"), deviation=6
+        registry,
+        "leads",
+        start_moment(datetime(2026, 10, 31, 12, 0), "America/New_York"),
+        deviation=6,
     )
     assert drill.steps[1].fires_at == drill.steps[0].respond_by
     assert drill.steps[0].respond_by.isoformat() == "2026-11-01T11:00:00-05:00"
@@ -248,11 +254,13 @@ def test_bad_arguments(run, args: list[str]) -> None:  # type: ignore[no-untyped
     assert result.code == 2
 
 
-def test_parse_at() -> None:
+def test_start_moment() -> None:
     zone = ZoneInfo("Europe/Berlin")
-    assert parse_at("2026-11-20", "Europe/Berlin") == datetime(2026, 11, 20, 9, 0, tzinfo=zone)
-    assert parse_at("2026-11-20T08:00+00:00", "Europe/Berlin") == datetime(
+    assert start_moment(date(2026, 11, 20), "Europe/Berlin") == datetime(
         2026, 11, 20, 9, 0, tzinfo=zone
     )
+    assert start_moment(
+        datetime(2026, 11, 20, 8, 0, tzinfo=ZoneInfo("UTC")), "Europe/Berlin"
+    ) == datetime(2026, 11, 20, 9, 0, tzinfo=zone)
     now = datetime(2026, 11, 20, 8, 0, 30, tzinfo=ZoneInfo("UTC"))
-    assert parse_at(None, "Europe/Berlin", now=now) == datetime(2026, 11, 20, 9, 0, tzinfo=zone)
+    assert start_moment(None, "Europe/Berlin", now=now) == datetime(2026, 11, 20, 9, 0, tzinfo=zone)

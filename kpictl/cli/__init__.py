@@ -8,12 +8,13 @@ strings (no `from __future__ import annotations`): typer would compile and evalu
 each string on every run.
 """
 
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -173,22 +174,46 @@ def _tracked_root(cwd: Path) -> Path | None:
     return (cwd / folder).resolve()
 
 
-def parse_as_of(value: str | None, option: str | None = None) -> date | None:
-    """A date option (YYYY-MM-DD), within the dates kpictl can count from."""
+# The one parser of date options, for every command: --as-of, --at, --from, --to.
+# What a date alone or a naive date-time means (09:00 that day, the registry's time
+# zone) is decided once, in kpictl.evaluate.evaluation_moment.
+NOT_A_DATE = "'{value}' is not a date: use YYYY-MM-DD"
+NOT_A_MOMENT = (
+    "'{value}' is not a date or date-time: use YYYY-MM-DD (09:00), "
+    "YYYY-MM-DDTHH:MM (registry time zone) or YYYY-MM-DDTHH:MM+01:00"
+)
+
+
+def parse_date(
+    value: str | None, option: str, *, with_time: bool = False
+) -> date | datetime | None:
+    """The date (or, `with_time`, the date or date-time) an option names, or a usage error.
+
+    Checked against the dates kpictl can count from before any time zone is applied:
+    converting 9999-12-31T23:00 overflows.
+    """
     from kpictl.bounds import day_problem
 
     if value is None:
         return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{value}' is not a date: use YYYY-MM-DD", param_hint=option
-        ) from None
-    problem = day_problem(day)
+    when = _from_iso(value, with_time)
+    if when is None:
+        message = NOT_A_MOMENT if with_time else NOT_A_DATE
+        raise typer.BadParameter(message.format(value=value), param_hint=option)
+    problem = day_problem(when.date() if isinstance(when, datetime) else when)
     if problem is not None:
         raise typer.BadParameter(problem, param_hint=option)
-    return day
+    return when
+
+
+def _from_iso(value: str, with_time: bool) -> date | datetime | None:
+    # A date first: with a time allowed, 2026-11-20 is still a date (09:00), not midnight.
+    with contextlib.suppress(ValueError):
+        return date.fromisoformat(value)
+    if with_time:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(value)
+    return None
 
 
 def parse_rule_list(values: list[str] | None, option: str) -> set[str]:

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
+from kpictl.output_formats import DrillFormat
 
 
 @app.command()
@@ -413,8 +414,8 @@ def calendar_(
     from kpictl.registry import load_registry
 
     output = _one_of(output, "--output", out, "--out")
-    first = parse_as_of(start, "--from")
-    last = parse_as_of(end, "--to")
+    first = parse_date(start, "--from")
+    last = parse_date(end, "--to")
     registry, findings = load_registry(resolve_registry(path))
     first = first or registry_today(registry)
     last = last or first + DEFAULT_WINDOW
@@ -468,11 +469,9 @@ def drill(
         ),
     ] = None,
     output_format: Annotated[
-        str,
-        typer.Option(
-            "--format", "-f", metavar="FORMAT", help="text (default) or json.", show_default=False
-        ),
-    ] = "text",
+        DrillFormat,
+        typer.Option("-f", "--format", help="text (default) or json.", show_default=False),
+    ] = DrillFormat.text,
     output: Annotated[Path | None, output_option("the rehearsal")] = None,
 ) -> int:
     """Rehearse a KPI's escalation (a tabletop exercise): nothing is sent.
@@ -488,7 +487,7 @@ def drill(
     """
     import math
 
-    from kpictl.drill import DrillError, as_json, build_drill, parse_at
+    from kpictl.drill import DrillError, as_json, build_drill, start_moment
     from kpictl.escaping import json_text
     from kpictl.registry import load_registry
     from kpictl.render import registry_environment, render
@@ -505,20 +504,14 @@ def drill(
         raise typer.BadParameter(
             "the deviation is a percentage behind target: 0 or more", param_hint="--deviation"
         )
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format: use text or json", param_hint="--format"
-        )
+    when = parse_date(at, "--at", with_time=True)
     registry, _ = load_registry(resolve_registry(path))
-    try:
-        start = parse_at(at, registry.settings.timezone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--at") from None
+    start = start_moment(when, registry.settings.timezone)
     try:
         result = build_drill(registry, kpi_id, start, deviation=deviation, outage=outage)
     except DrillError as exc:
         raise KpictlError(str(exc), exit_code=exc.exit_code) from None
-    if output_format == "json":
+    if output_format == DrillFormat.json:
         text = json_text(as_json(result), indent=2) + "\n"
     else:
         text = render(registry_environment(registry), "drill/text.txt.j2", drill=result)

@@ -11,12 +11,13 @@ from kpictl.cli import (
     RegistryPath,
     app,
     output_option,
-    parse_as_of,
+    parse_date,
     parse_rule_list,
     resolve_registry,
     use_color,
     write_output,
 )
+from kpictl.output_formats import CheckFormat
 
 FORMAT_HELP = (
     "text (default; github when GITHUB_ACTIONS=true), json, github (workflow annotations "
@@ -28,8 +29,8 @@ FORMAT_HELP = (
 def check(
     path: RegistryPath = None,
     output_format: Annotated[
-        str | None,
-        typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP, show_default=False),
+        CheckFormat | None,
+        typer.Option("-f", "--format", help=FORMAT_HELP, show_default=False),
     ] = None,
     output: Annotated[Path | None, output_option("the report")] = None,
     fail_on: Annotated[
@@ -100,21 +101,18 @@ def check(
     line above: `# kpictl: ignore[O004]` or `# kpictl: ignore[T001] until 2026-12-31`.
     """
     from kpictl.findings import Severity
-    from kpictl.formats import FORMATS, Report, writer
+    from kpictl.formats import Report, writer
 
     if output_format is None:
-        output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    if output_format not in FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format: use {', '.join(FORMATS)}", param_hint="--format"
-        )
+        in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+        output_format = CheckFormat.github if in_actions else CheckFormat.text
     try:
         threshold = Severity.parse(fail_on)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fail-on") from None
     selected = parse_rule_list(select, "--select")
     ignored = parse_rule_list(ignore, "--ignore")
-    today = parse_as_of(as_of, "--as-of")
+    today = parse_date(as_of, "--as-of")
     root = resolve_registry(path)
 
     if changed_since is not None or base is not None:
@@ -127,9 +125,9 @@ def check(
         from kpictl.check import check as run_check
 
         result = run_check(root, today=today, select=selected, ignore=ignored)
-    color = output is None and output_format == "text" and use_color(sys.stdout)
+    color = output is None and output_format == CheckFormat.text and use_color(sys.stdout)
     report = Report(result, threshold, show_source, color)
-    write_output(writer(output_format)(report), output)
+    write_output(writer(output_format.value)(report), output)
     return 1 if result.failed(threshold) else 0
 
 

@@ -3,14 +3,15 @@
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
+from kpictl.output_formats import StatusFormat
 
 if TYPE_CHECKING:
     from kpictl.models import Campaign
@@ -56,43 +57,18 @@ CampaignId = Annotated[
 ]
 
 
-def parse_when(value: str | None) -> date | datetime | None:
-    """--as-of for commands that evaluate: a date (09:00 that day) or a date-time."""
-    from kpictl.bounds import day_problem
-
-    if value is None:
-        return None
-    when: date | datetime
-    try:
-        when = date.fromisoformat(value)
-    except ValueError:
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise typer.BadParameter(
-                f"'{value}' is not a date or date-time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM",
-                param_hint="--as-of",
-            ) from None
-    # Checked before any time zone is applied: converting 9999-12-31T23:00 overflows.
-    problem = day_problem(when.date() if isinstance(when, datetime) else when)
-    if problem is not None:
-        raise typer.BadParameter(problem, param_hint="--as-of")
-    return when
-
-
 @app.command()
 def status(
     actuals: Actuals,
     path: RegistryPath = None,
     output_format: Annotated[
-        str,
+        StatusFormat,
         typer.Option(
-            "--format",
             "-f",
-            metavar="FORMAT",
+            "--format",
             help="text (default), markdown (paste it into the weekly review), json or csv.",
         ),
-    ] = "text",
+    ] = StatusFormat.text,
     output: Annotated[Path | None, output_option("the scorecard")] = None,
     as_of: When = None,
 ) -> int:
@@ -106,12 +82,7 @@ def status(
     """
     from kpictl import status as scorecard
 
-    if output_format not in scorecard.FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format for status: use {', '.join(scorecard.FORMATS)}",
-            param_hint="--format",
-        )
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
     from kpictl.evaluate import evaluate
     from kpictl.outbox import open_session
@@ -119,15 +90,16 @@ def status(
     session = open_session(resolve_registry(path), actuals, when)
     assert session.actuals is not None
     statuses = evaluate(session.registry, session.actuals, session.moment)
-    if output_format == "text" and output is None and sys.stdout.isatty():
+    if output_format is StatusFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.scorecard_terminal import print_status
 
         rows = [scorecard.row(session.registry, item) for item in statuses]
         heading = scorecard.heading(session.registry, session.moment)
         print_status(rows, heading, scorecard.summary(statuses))
         return 0
-    env = environment_for(session.registry) if output_format in ("text", "markdown") else None
-    text = scorecard.render(session.registry, statuses, session.moment, output_format, env)
+    words = output_format in (StatusFormat.text, StatusFormat.markdown)
+    env = environment_for(session.registry) if words else None
+    text = scorecard.render(session.registry, statuses, session.moment, output_format.value, env)
     write_output(text, output)
     return 0
 
@@ -151,7 +123,7 @@ def escalate(
     A data outage gets its own email naming the source owners and the fallback source.
     Without --out or --send, prints a summary and every email's text.
     """
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.evaluate import evaluate
     from kpictl.outbox import deliver, open_session
 
@@ -192,7 +164,7 @@ def kickoff(
     (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
     and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
-    when = parse_when(as_of)
+    when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.outbox import check_signers, deliver, find_campaign, open_session
     from kpictl.rules.base import Context
     from kpictl.rules.campaigns import approver_signed
@@ -247,7 +219,9 @@ def _charter_session(
     from kpictl.outbox import find_campaign, open_session
 
     with _campaign_missing_if_path(command, campaign, path):
-        session = open_session(resolve_registry(path), actuals, parse_when(as_of))
+        session = open_session(
+            resolve_registry(path), actuals, parse_date(as_of, "--as-of", with_time=True)
+        )
         charter = find_campaign(session.registry, campaign)
     if charter.status == "draft":
         raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)

@@ -15,6 +15,7 @@ from kpictl.cli import (
     write_output,
 )
 from kpictl.errors import KpictlError
+from kpictl.output_formats import ChangelogFormat, DiffFormat
 
 # `--registry PATH`, what diff and changelog took before PATH became an argument as
 # everywhere else; kept, unlisted, so that existing scripts keep working.
@@ -75,16 +76,15 @@ def diff(
     ] = None,
     registry: LegacyRegistry = None,
     output_format: Annotated[
-        str,
+        DiffFormat,
         typer.Option(
-            "--format",
             "-f",
-            metavar="FORMAT",
+            "--format",
             help="text (default), markdown (for a pull-request comment or job summary) or "
             "json (documented in docs/diff-json.md).",
             show_default=False,
         ),
-    ] = "text",
+    ] = DiffFormat.text,
     output: Annotated[Path | None, output_option("the diff")] = None,
     fail_on_breaking: Annotated[
         bool,
@@ -107,20 +107,15 @@ def diff(
     `kpictl diff v1.2 HEAD --format markdown >> "$GITHUB_STEP_SUMMARY"`.
     """
     from kpictl.diff import build_diff, resolve_sides
-    from kpictl.diff_output import DIFF_FORMATS, render_diff
+    from kpictl.diff_output import render_diff
     from kpictl.render import environment
     from kpictl.revisions import TrackedRegistry
 
-    if output_format not in DIFF_FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a diff format: use {', '.join(DIFF_FORMATS)}",
-            param_hint="--format",
-        )
     base, head, folder = _split_diff_arguments(base, head, path)
     tracked = TrackedRegistry.locate(resolve_registry(_registry_path(folder, registry)))
     old, new = resolve_sides(tracked, base, head)
     result = build_diff(tracked, old, new)
-    write_output(render_diff(result, output_format, environment()), output)
+    write_output(render_diff(result, output_format.value, environment()), output)
     return 1 if fail_on_breaking and result.breaking else 0
 
 
@@ -142,9 +137,9 @@ def changelog(
         ),
     ] = None,
     output_format: Annotated[
-        str,
-        typer.Option("--format", "-f", metavar="FORMAT", help="text (default), markdown or json."),
-    ] = "text",
+        ChangelogFormat,
+        typer.Option("-f", "--format", help="text (default), markdown or json."),
+    ] = ChangelogFormat.text,
     output: Annotated[Path | None, output_option("the log")] = None,
 ) -> int:
     """Show one KPI's history from git: who changed which target or owner, when, and why.
@@ -158,18 +153,13 @@ def changelog(
 
     Example: `kpictl changelog mql --format markdown -o docs/mql-changes.md`.
     """
-    from kpictl.changelog import CHANGELOG_FORMATS, build_changelog, render_changelog
+    from kpictl.changelog import build_changelog, render_changelog
     from kpictl.render import environment
     from kpictl.revisions import TrackedRegistry
 
-    if output_format not in CHANGELOG_FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a changelog format: use {', '.join(CHANGELOG_FORMATS)}",
-            param_hint="--format",
-        )
     tracked = TrackedRegistry.locate(resolve_registry(_registry_path(path, registry)))
     log = build_changelog(tracked, kpi_id, rev, include_working_tree=True)
-    write_output(render_changelog(log, output_format, environment()), output)
+    write_output(render_changelog(log, output_format.value, environment()), output)
     return 0
 
 

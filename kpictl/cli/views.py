@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import RegistryPath, app, output_option, parse_as_of, resolve_registry, write_output
+from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
+from kpictl.output_formats import MapFormat, WhoFormat
 
 MAP_FORMAT_HELP = (
     "text (default: tables on a terminal, plain when piped), markdown (commit it as "
@@ -24,9 +25,9 @@ AS_OF_HELP = (
 def map_(
     path: RegistryPath = None,
     output_format: Annotated[
-        str,
-        typer.Option("--format", "-f", metavar="FORMAT", help=MAP_FORMAT_HELP, show_default=False),
-    ] = "text",
+        MapFormat,
+        typer.Option("-f", "--format", help=MAP_FORMAT_HELP, show_default=False),
+    ] = MapFormat.text,
     output: Annotated[Path | None, output_option("the map")] = None,
     by: Annotated[
         str,
@@ -68,32 +69,27 @@ def map_(
     `kpictl map --format html -o map.html`, `kpictl map --by team --owner revops`.
     """
     from kpictl.views.accountability import GROUPINGS, UnknownId, build_map
-    from kpictl.views.output import MAP_FORMATS, render_map
+    from kpictl.views.output import render_map
 
-    if output_format not in MAP_FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a map format: use {', '.join(MAP_FORMATS)}",
-            param_hint="--format",
-        )
     if by not in GROUPINGS:
         raise typer.BadParameter(
             f"'{by}' is not a grouping: use {', '.join(GROUPINGS)}", param_hint="--by"
         )
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
+    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
         view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
-    if output_format == "text" and output is None and sys.stdout.isatty():
+    if output_format == MapFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.terminal import print_map
 
         print_map(view)
         return 0
     from kpictl.render import registry_environment
 
-    write_output(render_map(view, output_format, registry_environment(registry)), output)
+    write_output(render_map(view, output_format.value, registry_environment(registry)), output)
     return 0
 
 
@@ -107,15 +103,11 @@ def who(
     ],
     path: RegistryPath = None,
     output_format: Annotated[
-        str,
+        WhoFormat,
         typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help="text (default), markdown or json.",
-            show_default=False,
+            "-f", "--format", help="text (default), markdown or json.", show_default=False
         ),
-    ] = "text",
+    ] = WhoFormat.text,
     output: Annotated[Path | None, output_option("the answer")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
@@ -132,23 +124,17 @@ def who(
     Examples: `kpictl who aisha-okafor`, `kpictl who revops --format markdown`.
     """
     from kpictl.views.accountability import UnknownId, build_who
-    from kpictl.views.output import WHO_FORMATS, render_who
-
-    if output_format not in WHO_FORMATS:
-        raise typer.BadParameter(
-            f"'{output_format}' is not a format for who: use {', '.join(WHO_FORMATS)}",
-            param_hint="--format",
-        )
     from kpictl.views.load import checked_registry
+    from kpictl.views.output import render_who
 
-    registry, summary = checked_registry(resolve_registry(path), parse_as_of(as_of, "--as-of"))
+    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
     from kpictl.render import registry_environment
 
-    write_output(render_who(view, output_format, registry_environment(registry)), output)
+    write_output(render_who(view, output_format.value, registry_environment(registry)), output)
     return 0
 
 

@@ -24,8 +24,6 @@ class Report:
 
 Writer = Callable[[Report], str]
 
-FORMATS = ("text", "json", "github", "sarif", "junit")
-
 
 def writer(name: str) -> Writer:
     """The writer for a format name; imported on demand so `check` starts fast."""

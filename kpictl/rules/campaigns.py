@@ -99,9 +99,9 @@ def kpi_twice_in_charter(ctx: Context) -> Iterator[Finding]:
             yield at(ctx, "C004", campaign.id, ("secondary_kpis", i, "kpi"), message)
 
 
-RULES = (
-    charter_unsigned,
-    readout_outside_timeline,
-    complete_without_retrospective,
-    kpi_twice_in_charter,
-)
+RULES = {
+    "C001": charter_unsigned,
+    "C002": readout_outside_timeline,
+    "C003": complete_without_retrospective,
+    "C004": kpi_twice_in_charter,
+}

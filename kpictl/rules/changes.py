@@ -188,4 +188,4 @@ def owner_change_without_approval(ctx: Context) -> Iterator[Finding]:
         )
 
 
-RULES = (target_change_without_approval, owner_change_without_approval)
+RULES = {"T003": target_change_without_approval, "O005": owner_change_without_approval}

@@ -127,4 +127,4 @@ def tier_without_approver(ctx: Context) -> Iterator[Finding]:
             yield from _check_tier(ctx, policy, i, tier, users.get(policy.id, []))
 
 
-RULES = (tier_order, tier_without_approver)
+RULES = {"E001": tier_order, "E002": tier_without_approver}

@@ -27,4 +27,4 @@ def unused_glossary_term(ctx: Context) -> Iterator[Finding]:
             )
 
 
-RULES = (unused_glossary_term,)
+RULES = {"G001": unused_glossary_term}

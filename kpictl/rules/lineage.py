@@ -89,4 +89,8 @@ def source_without_fallback(ctx: Context) -> Iterator[Finding]:
             )
 
 
-RULES = (lineage_cycle, stale_source_for_cadence, source_without_fallback)
+RULES = {
+    "L001": lineage_cycle,
+    "L002": stale_source_for_cadence,
+    "L003": source_without_fallback,
+}

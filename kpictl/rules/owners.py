@@ -108,4 +108,9 @@ def owner_overload(ctx: Context) -> Iterator[Finding]:
             )
 
 
-RULES = (backup_is_primary, inactive_owner, team_without_lead, owner_overload)
+RULES = {
+    "O001": backup_is_primary,
+    "O002": inactive_owner,
+    "O003": team_without_lead,
+    "O004": owner_overload,
+}

@@ -144,4 +144,4 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
             yield in_record("R002", record, path, message)
 
 
-RULES = (unknown_reference,)
+RULES = {"R002": unknown_reference}

@@ -44,4 +44,4 @@ def duplicate_target_period(ctx: Context) -> Iterator[Finding]:
                 seen[target.period] = i
 
 
-RULES = (no_current_target, duplicate_target_period)
+RULES = {"T001": no_current_target, "T002": duplicate_target_period}

@@ -100,4 +100,4 @@ def _finding(exc: TemplateFailure, path: Path, shown: Path, what: str) -> Findin
     return finding("M001", f"{what}: {exc.kind}: {exc.detail}", Location(shown, line, 1))
 
 
-RULES = (template_error,)
+RULES = {"M001": template_error}

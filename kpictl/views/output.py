@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from jinja2 import Environment
     from jinja2.runtime import Macro
 
-MAP_FORMATS = ("text", "markdown", "mermaid", "dot", "json", "html")
-WHO_FORMATS = ("text", "markdown", "json")
 MAP_TEMPLATES = {
     "text": "map/text.txt.j2",
     "markdown": "map/markdown.md.j2",
@@ -49,7 +47,7 @@ GRAPH_LIMIT = 150
 
 
 def render_map(view: AccountabilityMap, output_format: str, env: Environment) -> str:
-    """The map in one of MAP_FORMATS."""
+    """The map in one of the formats of kpictl.output_formats.MapFormat."""
     with registry_frozen():
         return _render_map(view, output_format, env)
 
@@ -70,7 +68,7 @@ def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -
 
 
 def render_who(view: WhoView, output_format: str, env: Environment) -> str:
-    """`who` in one of WHO_FORMATS."""
+    """`who` in one of the formats of kpictl.output_formats.WhoFormat."""
     if output_format == "json":
         return who_json(view)
     return env.get_template(WHO_TEMPLATES[output_format]).render(**template_data({"view": view}))
@@ -122,21 +120,21 @@ def template_data(value: Any) -> Any:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-# For each class met: the names of its dataclass fields, then of its properties; None
+# For each class met: the keys its dicts get (dataclass fields, then properties); None
 # for a class that is not a dataclass.
-_PLANS: dict[type, tuple[str, ...] | None] = {}
+_KEYS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _plan(cls: type) -> tuple[str, ...] | None:
-    if cls in _PLANS:
-        return _PLANS[cls]
-    plan = None
+def _keys_of(cls: type) -> tuple[str, ...] | None:
+    if cls in _KEYS:
+        return _KEYS[cls]
+    keys = None
     if dataclasses.is_dataclass(cls) and not issubclass(cls, type):
-        plan = tuple(item.name for item in dataclasses.fields(cls)) + tuple(
+        keys = tuple(item.name for item in dataclasses.fields(cls)) + tuple(
             name for name, member in vars(cls).items() if isinstance(member, property)
         )
-    _PLANS[cls] = plan
-    return plan
+    _KEYS[cls] = keys
+    return keys
 
 
 def _convert(value: Any, memo: dict[int, tuple[Any, dict[str, Any]]]) -> Any:
@@ -147,14 +145,14 @@ def _convert(value: Any, memo: dict[int, tuple[Any, dict[str, Any]]]) -> Any:
         return value
     if cls is tuple or cls is list:
         return [item if type(item) in _SCALARS else _convert(item, memo) for item in value]
-    plan = _plan(cls)
-    if plan is not None:
+    keys = _keys_of(cls)
+    if keys is not None:
         done = memo.get(id(value))
         if done is not None:
             return done[1]
         data: dict[str, Any] = {}
         memo[id(value)] = (value, data)
-        for name in plan:
+        for name in keys:
             item = getattr(value, name)
             data[name] = item if type(item) in _SCALARS else _convert(item, memo)
         return data
