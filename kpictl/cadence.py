@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from kpictl.bounds import add_days
+from kpictl.display import written
 from kpictl.escaping import multiline, oneline
 from kpictl.models import Campaign, Kpi, Person
 from kpictl.registry import Registry
@@ -420,9 +421,7 @@ class Cadence:
 
 
 def _target(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f" (target {value:,.0f})" if value == int(value) else f" (target {value:,g})"
+    return "" if value is None else f" (target {written(value, grouped=True)})"
 
 
 def build_events(registry: Registry, first: date, last: date) -> list[CadenceEvent]:

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from kpictl.config import ROOT_FILE
-from kpictl.display import plural
+from kpictl.display import plural, written
 from kpictl.errors import KpictlError
 from kpictl.git import WORKING_TREE
 from kpictl.loader import SourceFile, discover, parse_bytes
 from kpictl.membership import members_of
 from kpictl.revisions import TrackedRegistry
-from kpictl.rules.changes import format_number, percent_change
+from kpictl.rules.changes import percent_change
 
 # Kinds in the order a reviewer cares about them.
 KIND_ORDER = (
@@ -220,7 +220,7 @@ def shown(value: Any, limit: int = SHORT) -> str:
     if isinstance(value, int | float):
         number = _number(value)
         if number is not None:
-            return format_number(number)
+            return written(number)
         # nan, inf, or an integer no float can hold: as written, shortened like text.
     elif isinstance(value, list):
         return "[" + ", ".join(shown(item, limit) for item in value) + "]"

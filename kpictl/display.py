@@ -60,6 +60,18 @@ def amount(value: float) -> str:
     return _trim(f"{value:,.1f}")
 
 
+def written(value: float, grouped: bool = False) -> str:
+    """A target or value as a person wrote it: `2400` (`2,400` grouped), `0.35`.
+
+    Unlike `amount`, nothing is rounded to the unit: what the registry says is what a
+    review or a calendar shows, to six significant digits.
+    """
+    comma = "," if grouped else ""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):{comma}}"
+    return f"{value:{comma}.6g}"
+
+
 def number(value: float, kpi: Kpi, approx: bool = False) -> str:
     """`value` in the KPI's unit: `1,225`, `EUR 785,000`, `36.6%`, `3.2x`, `90 days`.
 

@@ -204,6 +204,62 @@ def evaluate(registry: Registry, actuals: Actuals, moment: datetime) -> list[Kpi
     return out
 
 
+# --- what the pace means for the target ---------------------------------------------------
+
+
+def elapsed_days(period: Period, day: date) -> int:
+    """Days of the period up to and including `day` (0 before it starts, all after it ends)."""
+    return min(max((day - period.start).days + 1, 0), period.days)
+
+
+def needed_to_target(
+    target: float, actual: float, direction: str, days_left: int
+) -> tuple[float | None, float | None]:
+    """What an increase KPI still has to gain to reach `target`: in all, and per week left.
+
+    (None, None) once the target is reached, or for a decrease KPI; the weekly figure is
+    None when no day is left to gain it in.
+    """
+    left = target - actual
+    if direction != "increase" or left <= 0:
+        return None, None
+    return left, (left / max(days_left / 7, 1 / 7) if days_left else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What the pace so far means for the full-period target (linear pacing only)."""
+
+    projection: float | None = None  # the actual extrapolated to the end of the period
+    shortfall: float | None = None  # how far the projection misses the target, if it does
+    shortfall_pct: float | None = None  # the shortfall as a percentage of the target
+    needed: float | None = None  # still to gain to reach an increase target
+    needed_per_week: float | None = None  # `needed` spread over the weeks left
+    headroom: float | None = None  # still allowed before a decrease target is passed
+
+
+def outlook(status: KpiStatus) -> Outlook:
+    """The projection, shortfall and what is needed per week for a KPI's current period.
+
+    Only linear pacing accrues, so only there does the pace so far say where the period
+    ends; with no value, no target or nothing elapsed there is nothing to project.
+    """
+    kpi, share, target, period = status.kpi, status.share, status.target, status.period
+    if status.actual is None or target is None or period is None or share is None:
+        return Outlook()
+    if kpi.pacing != "linear" or share <= 0:
+        return Outlook()
+    actual = status.actual.value
+    projection = actual / share
+    miss = target - projection if kpi.direction == "increase" else projection - target
+    shortfall = miss if miss > 0 and target else None
+    shortfall_pct = miss / abs(target) * 100 if shortfall is not None else None
+    days_left = period.days - elapsed_days(period, status.moment.date())
+    needed, per_week = needed_to_target(target, actual, kpi.direction, days_left)
+    headroom = max(target - actual, 0) if kpi.direction == "decrease" else None
+    return Outlook(projection, shortfall, shortfall_pct, needed, per_week, headroom)
+
+
 # --- campaigns ----------------------------------------------------------------------------
 
 
@@ -278,3 +334,13 @@ def charter_results(
                 progress = Progress.AHEAD
         out.append(CharterResult(kpi, role, target, expected, share, actual, dev, progress))
     return out
+
+
+def charter_needed(
+    result: CharterResult, campaign: Campaign, day: date
+) -> tuple[float | None, float | None]:
+    """What a linear charter KPI still has to gain by the campaign's end: in all, per week."""
+    if result.target is None or result.actual is None or result.kpi.pacing != "linear":
+        return None, None
+    days_left = max((campaign.timeline.end - day).days, 0)
+    return needed_to_target(result.target, result.actual.value, result.kpi.direction, days_left)

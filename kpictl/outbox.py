@@ -1,14 +1,14 @@
-"""What the status and email commands share: load the registry and the actuals, fix the
-evaluation moment, then preview, write or send the emails. The CLI calls these."""
+"""The use cases behind `status` and the email commands: load the registry and the actuals,
+fix the evaluation moment, build the emails, write or send them. Each returns data (notes,
+emails, warnings, a delivery report); the CLI prints it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING
 
 from kpictl import display
 from kpictl.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
@@ -23,50 +23,68 @@ from kpictl.models import Campaign
 from kpictl.registry import Registry, load_registry
 from kpictl.schema_errors import suggest
 
+if TYPE_CHECKING:
+    from kpictl.evaluate import KpiStatus
+    from kpictl.smtp import SendReport
 
-@dataclass
-class Session:
+
+@dataclass(frozen=True)
+class Inputs:
+    """The registry and the moment every email command evaluates at."""
+
     registry: Registry
-    actuals: Actuals | None
     moment: datetime
     stable: bool  # --as-of given: output is the same on every run
-
-    def mailer(self) -> Mailer:
-        try:
-            sender = Sender.from_settings(self.registry.settings)
-        except AddressError as exc:
-            raise KpictlError(f"kpictl.yaml: {exc}") from None
-        env = environment_for(self.registry)
-        return Mailer(self.registry, env, sender, self.moment, self.stable)
+    notes: list[str] = field(default_factory=list)  # lines for stderr, in order
 
 
-def open_session(
-    root: Path,
-    actuals: str | None,
-    when: date | datetime | None,
-    err: TextIO | None = None,
-) -> Session:
-    """Load the registry and the actuals; problems in the actuals go to `err` as file:row lines."""
-    err = err or sys.stderr
+@dataclass(frozen=True)
+class LoadedActuals:
+    actuals: Actuals
+    notes: list[str]  # bad rows and rows measured too late, as file:row lines
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What an email command has to deliver: the emails, why some are missing, a title."""
+
+    emails: list[Email]
+    warnings: list[str]
+    title: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What --send did: the server's answers, and which run sent what before."""
+
+    report: SendReport
+    total: int
+    sent_log: Path | None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+def load_inputs(root: Path, when: date | datetime | None) -> Inputs:
+    """Load the registry and fix the evaluation moment; a broken registry is a note."""
     registry, findings = load_registry(root)
     errors = sum(1 for item in findings if item.severity is Severity.ERROR)
+    notes = []
     if errors:
-        print(
+        notes.append(
             f"kpictl: warning: the registry has {plural(errors, 'error')}; "
-            "entities that failed to load are left out (run `kpictl check`)",
-            file=err,
+            "entities that failed to load are left out (run `kpictl check`)"
         )
     from zoneinfo import ZoneInfo
 
     now = datetime.now(ZoneInfo(registry.settings.timezone))
     moment = evaluation_moment(when, registry.settings.timezone, now)
-    loaded = None
-    if actuals is not None:
-        loaded = load_actuals(registry, actuals, moment.date(), err)
-    return Session(registry, loaded, moment, stable=when is not None)
+    return Inputs(registry, moment, stable=when is not None, notes=notes)
 
 
-def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actuals:
+def load_actuals(registry: Registry, spec: str, day: date) -> LoadedActuals:
+    """Read the actuals CSV (`-` for stdin); bad rows and late rows become notes."""
     kpis = [kpi.id for kpi in registry.kpis]
     campaigns = [campaign.id for campaign in registry.campaigns]
     name = "<stdin>" if spec == "-" else spec
@@ -77,28 +95,114 @@ def load_actuals(registry: Registry, spec: str, day: date, err: TextIO) -> Actua
         raise KpictlError(f"{name}:{exc.row}: {exc.message}") from None
     except OSError as exc:
         raise KpictlError(f"cannot read actuals {spec}: {exc.strerror or exc}") from None
-    for problem in actuals.problems:
-        print(f"{name}:{problem.row}: {problem.message}", file=err)
+    notes = [f"{name}:{problem.row}: {problem.message}" for problem in actuals.problems]
     if actuals.more_problems:
-        print(
+        notes.append(
             f"{name}: {plural(actuals.more_problems, 'more row')} with problems not shown: "
-            "fix the rows above and run again",
-            file=err,
+            "fix the rows above and run again"
         )
     later = actuals.measured_after(day)
-    for actual in later[:MAX_PROBLEMS]:
-        print(
-            f"{name}:{actual.row}: measured {actual.as_of.isoformat()}, after the evaluation "
-            f"date {day.isoformat()}: not used",
-            file=err,
-        )
+    notes.extend(
+        f"{name}:{actual.row}: measured {actual.as_of.isoformat()}, after the evaluation "
+        f"date {day.isoformat()}: not used"
+        for actual in later[:MAX_PROBLEMS]
+    )
     if len(later) > MAX_PROBLEMS:
-        print(
+        notes.append(
             f"{name}: {plural(len(later) - MAX_PROBLEMS, 'more row')} measured after "
-            f"{day.isoformat()} not shown: not used either",
-            file=err,
+            f"{day.isoformat()} not shown: not used either"
         )
-    return actuals
+    return LoadedActuals(actuals, notes)
+
+
+def mailer_for(inputs: Inputs) -> Mailer:
+    """The email builder for this registry, or a refusal naming a bad sender address."""
+    try:
+        sender = Sender.from_settings(inputs.registry.settings)
+    except AddressError as exc:
+        raise KpictlError(f"kpictl.yaml: {exc}") from None
+    env = environment_for(inputs.registry)
+    return Mailer(inputs.registry, env, sender, inputs.moment, inputs.stable)
+
+
+def scorecard(inputs: Inputs, actuals: Actuals) -> list[KpiStatus]:
+    """Every KPI evaluated at the moment: what `status` shows."""
+    from kpictl.evaluate import evaluate
+
+    return evaluate(inputs.registry, actuals, inputs.moment)
+
+
+def escalations(inputs: Inputs, actuals: Actuals) -> Outbox:
+    """One escalation email per KPI whose state fires a tier."""
+    mailer = mailer_for(inputs)
+    emails = mailer.escalations(scorecard(inputs, actuals))
+    title = f"Escalations for {display.moment(inputs.moment)}"
+    return Outbox(emails, mailer.warnings, title)
+
+
+def kickoff(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox:
+    """The kickoff email of a signed-off charter; refuses an unsigned or mis-signed one."""
+    charter = find_campaign(inputs.registry, campaign_id)
+    check_signers(inputs.registry, charter)
+    require_approval(inputs, charter)
+    mailer = mailer_for(inputs)
+    email = mailer.kickoff(charter, actuals)
+    return Outbox([email] if email else [], mailer.warnings, f"Kickoff for {charter.id}")
+
+
+def require_approval(inputs: Inputs, charter: Campaign) -> None:
+    """Refuse (exit 1) a charter its DACI approver (or their team's lead) has not signed.
+
+    Asks the function rule C001 asks, so `check` and `kickoff` cannot disagree.
+    """
+    from kpictl.rules.campaigns import approver_signed
+
+    if not approver_signed(inputs.registry, charter):
+        raise KpictlError(
+            f"'{charter.id}' is not signed off by its approver {charter.daci.approver}: add "
+            f"sign_off: [{{by: {charter.daci.approver}, date: YYYY-MM-DD}}] to the charter "
+            "before the kickoff email goes out",
+            exit_code=1,
+        )
+
+
+def running_charter(registry: Registry, campaign_id: str, draft: str) -> Campaign:
+    """The campaign with this id, refused (exit 1, `draft` says why) while it is a draft."""
+    charter = find_campaign(registry, campaign_id)
+    if charter.status == "draft":
+        raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)
+    return charter
+
+
+def readout(inputs: Inputs, charter: Campaign, actuals: Actuals, day: int | None) -> Outbox:
+    """The readout due by the evaluation date, or the day-`day` one."""
+    from kpictl.evaluate import charter_results
+
+    number, on = pick_readout(charter, day, inputs.moment.date())
+    results = charter_results(inputs.registry, charter, actuals, on)
+    mailer = mailer_for(inputs)
+    email = mailer.readout(charter, number, on, results)
+    title = f"Day-{number} readout for {charter.id}"
+    return Outbox([email] if email else [], mailer.warnings, title)
+
+
+def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
+    """The recap of a campaign; warns when it cannot say why or is not complete yet."""
+    from kpictl.evaluate import charter_results
+
+    warnings: list[str] = []
+    if charter.status == "complete" and charter.retrospective is None:
+        warnings.append(
+            f"'{charter.id}' is complete but has no retrospective: the recap cannot say why; "
+            "add retrospective (why, worked, did_not_work, recommendations) to the charter"
+        )
+    elif charter.status != "complete":
+        warnings.append(f"'{charter.id}' is {charter.status}: the recap shows results to date")
+    day = inputs.moment.date()
+    results = charter_results(inputs.registry, charter, actuals, day)
+    mailer = mailer_for(inputs)
+    email = mailer.recap(charter, results, day)
+    return Outbox([email] if email else [], [*warnings, *mailer.warnings], f"Recap of {charter.id}")
 
 
 def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, date]:
@@ -246,20 +350,15 @@ def write_all(emails: Sequence[Email], folder: Path, title: str) -> None:
         raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
-def send(
-    registry: Registry,
-    emails: Sequence[Email],
-    out: TextIO,
-    err: TextIO,
-    sent_log: Path | None = None,
-) -> int:
-    """Send through kpictl.yaml's SMTP settings; 1 and a full report on any failure.
+def send(registry: Registry, emails: Sequence[Email], sent_log: Path | None = None) -> Delivery:
+    """Send through kpictl.yaml's SMTP settings; the report says what the server took.
 
     With `sent_log`, recipients it records for an email are left out, and every email
     the server accepts is recorded there before the next one is sent.
     """
     from kpictl.sentlog import DeliveryRecord, SentLog, SentLogError, email_id
-    from kpictl.smtp import Delivery, SmtpSetupError, send_all
+    from kpictl.smtp import Delivery as Sent
+    from kpictl.smtp import SmtpSetupError, send_all
 
     block = registry.settings.email
     if block is None or block.smtp is None:
@@ -280,7 +379,7 @@ def send(
             raise KpictlError(str(exc)) from None
         delivered = {key: record.delivered(ident) for key, ident in ids.items()}
 
-    def remember(delivery: Delivery) -> None:
+    def remember(delivery: Sent) -> None:
         if record is not None and delivery.accepted:
             record.record(ids[delivery.key], msgids[delivery.key], delivery.accepted)
 
@@ -296,61 +395,48 @@ def send(
     except SentLogError as exc:
         # The server has the email but the log does not: a rerun would send it again.
         raise KpictlError(f"sending stopped: {exc}; the last email sent is not recorded") from None
-    for delivery in report.deliveries:
-        for addr in delivery.already:
-            print(f"was sent  {delivery.key}  {addr}", file=out)
-        for addr in delivery.accepted:
-            print(f"sent      {delivery.key}  {addr}", file=out)
-        for addr, reply in delivery.refused.items():
-            print(f"refused   {delivery.key}  {addr}  ({reply})", file=out)
-        for addr in delivery.not_sent:
-            print(f"not sent  {delivery.key}  {addr}", file=out)
-    total = len(emails)
+    return Delivery(report, len(emails), sent_log)
+
+
+def delivery_lines(delivery: Delivery) -> list[str]:
+    """One line per recipient and what became of them, then the count."""
+    lines: list[str] = []
+    for sent in delivery.report.deliveries:
+        lines.extend(f"was sent  {sent.key}  {addr}" for addr in sent.already)
+        lines.extend(f"sent      {sent.key}  {addr}" for addr in sent.accepted)
+        lines.extend(
+            f"refused   {sent.key}  {addr}  ({reply})" for addr, reply in sent.refused.items()
+        )
+        lines.extend(f"not sent  {sent.key}  {addr}" for addr in sent.not_sent)
+    report = delivery.report
     before = (
-        f"; {report.sent_before} sent before, as {sent_log} records" if report.sent_before else ""
+        f"; {report.sent_before} sent before, as {delivery.sent_log} records"
+        if report.sent_before
+        else ""
     )
-    print(f"Sent {report.sent} of {plural(total, 'email')}{before}.", file=out)
+    lines.append(f"Sent {report.sent} of {plural(delivery.total, 'email')}{before}.")
+    return lines
+
+
+def delivery_failure(delivery: Delivery) -> str | None:
+    """Why sending stopped and which emails did not (fully) go, or None if all went."""
+    report = delivery.report
     if report.ok:
-        return 0
+        return None
     not_sent = [d.key for d in report.deliveries if not d.accepted]
     partly = [d.key for d in report.deliveries if d.accepted and (d.refused or d.not_sent)]
     detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
     detail += f"; partly sent: {', '.join(partly)}" if partly else ""
-    print(f"kpictl: sending stopped: {report.error}{detail}", file=err)
-    return 1
+    return f"sending stopped: {report.error}{detail}"
 
 
-def deliver(
-    session: Session,
-    emails: Sequence[Email],
-    warnings: Sequence[str],
-    out_dir: Path | None,
-    do_send: bool,
-    title: str,
-    sent_log: Path | None = None,
-) -> int:
-    """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
-    if sent_log is not None and not do_send:
-        raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")
-    stdout, stderr = sys.stdout, sys.stderr
-    for warning in warnings:
-        print(f"kpictl: warning: {warning}", file=stderr)
-    if out_dir is not None:
-        write_all(emails, out_dir, title)
-        print(
-            f"Wrote {plural(len(emails), 'email')} to {out_dir} (index.md lists them).",
-            file=stdout,
-        )
-    if do_send:
-        code = send(session.registry, emails, stdout, stderr, sent_log)
-        stdout.flush()
-        return code
-    if out_dir is None:
-        if emails:
-            stdout.write(f"{title}: dry run, nothing sent.\n\n")
-            stdout.write(summary_table(emails) + "\n\n")
-            stdout.write(preview(emails))
-        else:
-            stdout.write(f"{title}: no emails to send.\n")
-    stdout.flush()
-    return 0
+def dry_run(outbox: Outbox) -> str:
+    """What a run without --out or --send prints: a summary, then every email."""
+    if not outbox.emails:
+        return f"{outbox.title}: no emails to send.\n"
+    return (
+        f"{outbox.title}: dry run, nothing sent.\n\n"
+        + summary_table(outbox.emails)
+        + "\n\n"
+        + preview(outbox.emails)
+    )

@@ -184,17 +184,17 @@ def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
     from datetime import date
 
     from kpictl.evaluate import evaluate
-    from kpictl.outbox import open_session
+    from kpictl.outbox import load_actuals, load_inputs, mailer_for
 
-    session = open_session(EXAMPLE, ACTUALS, date.fromisoformat(AS_OF))
-    registry = session.registry
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    actuals = load_actuals(inputs.registry, ACTUALS, inputs.moment.date()).actuals
+    registry = inputs.registry
     kpi = registry.get("mql")
     owner = registry.person("aisha-okafor")
     assert kpi is not None and owner is not None
-    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[union-attr]
+    kpi.name = ENCODED_SUBJECT + "\r\nX-Injected: yes"  # type: ignore[attr-defined]
     owner.name = ENCODED_NAME
-    assert session.actuals is not None
-    emails = session.mailer().escalations(evaluate(registry, session.actuals, session.moment))
+    emails = mailer_for(inputs).escalations(evaluate(registry, actuals, inputs.moment))
     message = parse(next(e for e in emails if e.key == "mql").as_bytes())
     assert list(message.keys()) == [h for h in HEADERS if h != "Cc"]
     assert message["Subject"] == (

@@ -1,11 +1,11 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -14,8 +14,8 @@ from kpictl.errors import KpictlError
 from kpictl.output_formats import StatusFormat
 
 if TYPE_CHECKING:
-    from kpictl.models import Campaign
-    from kpictl.outbox import Session
+    from kpictl.actuals import Actuals as ActualValues
+    from kpictl.outbox import Inputs, Outbox
 
 
 ACTUALS_HELP = (
@@ -84,22 +84,20 @@ def status(
 
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
-    from kpictl.evaluate import evaluate
-    from kpictl.outbox import open_session
+    from kpictl.outbox import scorecard as evaluate_all
 
-    session = open_session(resolve_registry(path), actuals, when)
-    assert session.actuals is not None
-    statuses = evaluate(session.registry, session.actuals, session.moment)
+    inputs = _inputs(resolve_registry(path), when)
+    statuses = evaluate_all(inputs, _actuals(inputs, actuals))
     if output_format is StatusFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.scorecard_terminal import print_status
 
-        rows = [scorecard.row(session.registry, item) for item in statuses]
-        heading = scorecard.heading(session.registry, session.moment)
+        rows = [scorecard.row(inputs.registry, item) for item in statuses]
+        heading = scorecard.heading(inputs.registry, inputs.moment)
         print_status(rows, heading, scorecard.summary(statuses))
         return 0
     words = output_format in (StatusFormat.text, StatusFormat.markdown)
-    env = environment_for(session.registry) if words else None
-    text = scorecard.render(session.registry, statuses, session.moment, output_format.value, env)
+    env = environment_for(inputs.registry) if words else None
+    text = scorecard.render(inputs.registry, statuses, inputs.moment, output_format.value, env)
     write_output(text, output)
     return 0
 
@@ -124,22 +122,11 @@ def escalate(
     Without --out or --send, prints a summary and every email's text.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.evaluate import evaluate
-    from kpictl.outbox import deliver, open_session
+    from kpictl.outbox import escalations
 
-    session = open_session(resolve_registry(path), actuals, when)
-    assert session.actuals is not None
-    statuses = evaluate(session.registry, session.actuals, session.moment)
-    mailer = session.mailer()
-    emails = mailer.escalations(statuses)
-    title = f"Escalations for {_moment_text(session.moment)}"
-    return deliver(session, emails, mailer.warnings, out, send, title, sent_log)
-
-
-def _moment_text(moment: datetime) -> str:
-    from kpictl.display import moment as moment_text
-
-    return moment_text(moment)
+    inputs = _inputs(resolve_registry(path), when)
+    outbox = escalations(inputs, _actuals(inputs, actuals))
+    return _deliver(inputs, outbox, out, send, sent_log)
 
 
 @app.command()
@@ -165,27 +152,15 @@ def kickoff(
     and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.outbox import check_signers, deliver, find_campaign, open_session
-    from kpictl.rules.base import Context
-    from kpictl.rules.campaigns import approver_signed
+    from kpictl.outbox import find_campaign
+    from kpictl.outbox import kickoff as kickoff_email
 
     with _campaign_missing_if_path("kickoff", campaign, path):
-        session = open_session(resolve_registry(path), actuals, when)
-        charter = find_campaign(session.registry, campaign)
-    check_signers(session.registry, charter)
-    if not approver_signed(Context(session.registry, session.moment.date()), charter):
-        raise KpictlError(
-            f"'{charter.id}' is not signed off by its approver {charter.daci.approver}: add "
-            f"sign_off: [{{by: {charter.daci.approver}, date: YYYY-MM-DD}}] to the charter "
-            "before the kickoff email goes out",
-            exit_code=1,
-        )
-    mailer = session.mailer()
-    email = mailer.kickoff(charter, session.actuals)
-    emails = [email] if email else []
-    return deliver(
-        session, emails, mailer.warnings, out, send, f"Kickoff for {charter.id}", sent_log
-    )
+        inputs = _inputs(resolve_registry(path), when)
+        find_campaign(inputs.registry, campaign)
+    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    outbox = kickoff_email(inputs, campaign, loaded)
+    return _deliver(inputs, outbox, out, send, sent_log)
 
 
 @contextmanager
@@ -205,27 +180,6 @@ def _campaign_missing_if_path(command: str, campaign: str, path: Path | None) ->
             f"missing argument CAMPAIGN: '{campaign}' is a file or folder, not a campaign "
             f"id; usage: kpictl {command} CAMPAIGN [PATH]"
         ) from None
-
-
-def _charter_session(
-    command: str,
-    path: Path | None,
-    actuals: str | None,
-    as_of: str | None,
-    campaign: str,
-    draft: str,
-) -> "tuple[Session, Campaign]":
-    """The evaluation session and the charter for a campaign email; refuses a draft."""
-    from kpictl.outbox import find_campaign, open_session
-
-    with _campaign_missing_if_path(command, campaign, path):
-        session = open_session(
-            resolve_registry(path), actuals, parse_date(as_of, "--as-of", with_time=True)
-        )
-        charter = find_campaign(session.registry, campaign)
-    if charter.status == "draft":
-        raise KpictlError(f"'{charter.id}' {draft}", exit_code=1)
-    return session, charter
 
 
 @app.command()
@@ -254,26 +208,19 @@ def readout(
     prorated over the timeline for linear pacing), from actual rows whose period is the
     campaign id; then the risks and what is next.
     """
-    from kpictl.evaluate import charter_results
-    from kpictl.outbox import deliver, pick_readout
+    from kpictl.outbox import readout as readout_email
+    from kpictl.outbox import running_charter
 
-    session, charter = _charter_session(
-        "readout",
-        path,
-        actuals,
-        as_of,
-        campaign,
-        "is still a draft: readouts start once the charter is signed off",
-    )
-    assert session.actuals is not None
-    today = session.moment.date()
-    number, on = pick_readout(charter, day, today)
-    results = charter_results(session.registry, charter, session.actuals, on)
-    mailer = session.mailer()
-    email = mailer.readout(charter, number, on, results)
-    emails = [email] if email else []
-    title = f"Day-{number} readout for {charter.id}"
-    return deliver(session, emails, mailer.warnings, out, send, title, sent_log)
+    with _campaign_missing_if_path("readout", campaign, path):
+        inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
+        charter = running_charter(
+            inputs.registry,
+            campaign,
+            "is still a draft: readouts start once the charter is signed off",
+        )
+    loaded = _actuals(inputs, actuals)
+    outbox = readout_email(inputs, charter, loaded, day)
+    return _deliver(inputs, outbox, out, send, sent_log)
 
 
 @app.command()
@@ -293,40 +240,69 @@ def recap(
     and recommendations. Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
-    from kpictl.evaluate import charter_results
-    from kpictl.outbox import deliver
+    from kpictl.outbox import recap as recap_email
+    from kpictl.outbox import running_charter
 
-    session, charter = _charter_session(
-        "recap",
-        path,
-        actuals,
-        as_of,
-        campaign,
-        "is a draft: there is nothing to recap until it has run",
-    )
-    assert session.actuals is not None
-    warnings: list[str] = []
-    if charter.status == "complete" and charter.retrospective is None:
-        warnings.append(
-            f"'{charter.id}' is complete but has no retrospective: the recap cannot say why; "
-            "add retrospective (why, worked, did_not_work, recommendations) to the charter"
+    with _campaign_missing_if_path("recap", campaign, path):
+        inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
+        charter = running_charter(
+            inputs.registry, campaign, "is a draft: there is nothing to recap until it has run"
         )
-    elif charter.status != "complete":
-        warnings.append(f"'{charter.id}' is {charter.status}: the recap shows results to date")
-    day = session.moment.date()
-    results = charter_results(session.registry, charter, session.actuals, day)
-    mailer = session.mailer()
-    email = mailer.recap(charter, results, day)
-    emails = [email] if email else []
-    return deliver(
-        session,
-        emails,
-        [*warnings, *mailer.warnings],
-        out,
-        send,
-        f"Recap of {charter.id}",
-        sent_log,
-    )
+    loaded = _actuals(inputs, actuals)
+    outbox = recap_email(inputs, charter, loaded)
+    return _deliver(inputs, outbox, out, send, sent_log)
+
+
+def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
+    """The registry and the evaluation moment; what went wrong loading it goes to stderr."""
+    from kpictl.outbox import load_inputs
+
+    inputs = load_inputs(root, when)
+    _print_lines(inputs.notes, sys.stderr)
+    return inputs
+
+
+def _actuals(inputs: "Inputs", spec: str) -> "ActualValues":
+    """The actuals; their bad and late rows go to stderr as file:row lines."""
+    from kpictl.outbox import load_actuals
+
+    loaded = load_actuals(inputs.registry, spec, inputs.moment.date())
+    _print_lines(loaded.notes, sys.stderr)
+    return loaded.actuals
+
+
+def _print_lines(lines: Sequence[str], stream: TextIO) -> None:
+    for line in lines:
+        print(line, file=stream)
+
+
+def _deliver(
+    inputs: "Inputs", outbox: "Outbox", out_dir: Path | None, do_send: bool, sent_log: Path | None
+) -> int:
+    """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
+    from kpictl.display import plural
+    from kpictl.outbox import delivery_failure, delivery_lines, dry_run, send, write_all
+
+    if sent_log is not None and not do_send:
+        raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")
+    _print_lines([f"kpictl: warning: {warning}" for warning in outbox.warnings], sys.stderr)
+    if out_dir is not None:
+        write_all(outbox.emails, out_dir, outbox.title)
+        count = plural(len(outbox.emails), "email")
+        print(f"Wrote {count} to {out_dir} (index.md lists them).")
+    if do_send:
+        delivery = send(inputs.registry, outbox.emails, sent_log)
+        _print_lines(delivery_lines(delivery), sys.stdout)
+        sys.stdout.flush()
+        failure = delivery_failure(delivery)
+        if failure is not None:
+            print(f"kpictl: {failure}", file=sys.stderr)
+            return 1
+        return 0
+    if out_dir is None:
+        sys.stdout.write(dry_run(outbox))
+    sys.stdout.flush()
+    return 0
 
 
 # --------------------------------------------------------------------------------------

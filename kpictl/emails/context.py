@@ -20,10 +20,14 @@ from kpictl.evaluate import (
     Progress,
     State,
     campaign_period,
+    charter_needed,
     current_target,
+    elapsed_days,
     next_tier,
+    outlook,
     readout_dates,
 )
+from kpictl.lineage import walk
 from kpictl.models import REFRESH_RANK, Campaign, DataSource, GlossaryTerm, Kpi, Person, Tier
 from kpictl.periods import Period
 from kpictl.registry import Registry
@@ -76,7 +80,7 @@ def kpi_view(registry: Registry, kpi: Kpi) -> View:
 
 
 def period_view(period: Period, fiscal_start_month: int, day: date) -> View:
-    elapsed = min(max((day - period.start).days + 1, 0), period.days)
+    elapsed = elapsed_days(period, day)
     return {
         "text": period.text,
         "label": display.period_label(period, fiscal_start_month),
@@ -117,22 +121,16 @@ def _source_view(registry: Registry, source: DataSource) -> View:
 def lineage_view(registry: Registry, kpi: Kpi, out_by_source: dict[str, list[str]]) -> list[View]:
     """The KPI's sources, then what they are built from, breadth first."""
     views: list[View] = []
-    seen: set[str] = set()
-    queue: list[tuple[str, str | None, int]] = [(sid, None, 0) for sid in kpi.sources]
-    while queue:
-        source_id, feeds, depth = queue.pop(0)
-        source = registry.get(source_id)
-        if source_id in seen or not isinstance(source, DataSource):
-            continue
-        seen.add(source_id)
+    for step in walk(registry, kpi.sources):
+        source = step.source
         fallback = registry.get(source.fallback) if source.fallback else None
-        others = [name for name in out_by_source.get(source_id, []) if name != kpi.name]
+        others = [name for name in out_by_source.get(source.id, []) if name != kpi.name]
         views.append(
             {
                 **_source_view(registry, source),
-                "direct": depth == 0,
-                "depth": depth,
-                "feeds": feeds,
+                "direct": step.depth == 0,
+                "depth": step.depth,
+                "feeds": display.clean(step.feeds.name) if step.feeds else None,
                 "lags": REFRESH_RANK[source.refresh] > REFRESH_RANK[kpi.cadence.refresh],
                 "fallback": (
                     _source_view(registry, fallback) if isinstance(fallback, DataSource) else None
@@ -140,7 +138,6 @@ def lineage_view(registry: Registry, kpi: Kpi, out_by_source: dict[str, list[str
                 "also_out": others,
             }
         )
-        queue.extend((up, display.clean(source.name), depth + 1) for up in source.upstream)
     return views
 
 
@@ -154,32 +151,23 @@ def outages_by_source(statuses: Iterable[KpiStatus]) -> dict[str, list[str]]:
     return out
 
 
-def _impact(status: KpiStatus, kpi: Kpi, period: View) -> View:
-    """What the current pace means for the full-period target."""
-    assert status.target is not None and status.share is not None
-    actual = status.actual.value if status.actual else None
-    view: View = {"projection": None, "shortfall": None, "shortfall_pct": None}
-    view |= {"needed": None, "needed_per_week": None, "headroom": None}
-    if actual is None:
-        return view
-    target = status.target
-    remaining_days = period["remaining_days"]
-    if kpi.pacing == "linear" and status.share > 0:
-        projection = actual / status.share
-        view["projection"] = display.number(projection, kpi, approx=True)
-        miss = target - projection if kpi.direction == "increase" else projection - target
-        if miss > 0 and target:
-            view["shortfall"] = display.number(miss, kpi, approx=True)
-            view["shortfall_pct"] = display.percent(miss / abs(target) * 100)
-        left = target - actual
-        weeks = max(remaining_days / 7, 1 / 7) if remaining_days else None
-        if kpi.direction == "increase" and left > 0:
-            view["needed"] = display.number(left, kpi)
-            if weeks:
-                view["needed_per_week"] = display.number(left / weeks, kpi, approx=True)
-        elif kpi.direction == "decrease":
-            view["headroom"] = display.number(max(left, 0), kpi)
-    return view
+def _impact(status: KpiStatus, kpi: Kpi) -> View:
+    """What the current pace means for the full-period target, as text."""
+    found = outlook(status)
+
+    def number(value: float | None, approx: bool = False) -> str | None:
+        return None if value is None else display.number(value, kpi, approx=approx)
+
+    return {
+        "projection": number(found.projection, approx=True),
+        "shortfall": number(found.shortfall, approx=True),
+        "shortfall_pct": (
+            None if found.shortfall_pct is None else display.percent(found.shortfall_pct)
+        ),
+        "needed": number(found.needed),
+        "needed_per_week": number(found.needed_per_week, approx=True),
+        "headroom": number(found.headroom),
+    }
 
 
 def _recipients_view(recipients: Recipients) -> View:
@@ -262,7 +250,7 @@ def escalation_context(
         "next_tier": tier_view(registry, kpi, nxt) if nxt else None,
         "period": period,
         "numbers": numbers,
-        "impact": _impact(status, kpi, period),
+        "impact": _impact(status, kpi),
         "outage": outage,
         "lineage": lineage,
         "fallbacks": fallbacks,
@@ -414,14 +402,7 @@ def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
     kpi = result.kpi
     actual = result.actual
     fmt = display.number
-    needed = per_week = None
-    days_left = max((campaign.timeline.end - day).days, 0)
-    if result.target is not None and actual is not None and kpi.pacing == "linear":
-        left = result.target - actual.value
-        if kpi.direction == "increase" and left > 0:
-            needed = fmt(left, kpi)
-            if days_left:
-                per_week = fmt(left / max(days_left / 7, 1 / 7), kpi, approx=True)
+    left, per_week = charter_needed(result, campaign, day)
     final_miss = None
     if result.target is not None and actual is not None:
         diff = actual.value - result.target
@@ -446,8 +427,8 @@ def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
         "worse_word": "behind" if increase else "above",
         "better_word": "ahead of" if increase else "below",
         "difference": final_miss,
-        "needed": needed,
-        "needed_per_week": per_week,
+        "needed": fmt(left, kpi) if left is not None else None,
+        "needed_per_week": fmt(per_week, kpi, approx=True) if per_week is not None else None,
     }
 
 

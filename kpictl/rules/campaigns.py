@@ -6,17 +6,21 @@ from collections.abc import Iterator
 
 from kpictl.findings import Finding
 from kpictl.models import Campaign
+from kpictl.registry import Registry
 from kpictl.resolve import lead
 from kpictl.rules.base import Context, at, who
 
 SIGNED_STATUSES = ("approved", "active", "complete")
 
 
-def approver_signed(ctx: Context, campaign: Campaign) -> bool:
-    """Whether the DACI approver (or, for a team, its lead) signed the charter."""
+def approver_signed(registry: Registry, campaign: Campaign) -> bool:
+    """Whether the DACI approver (or, for a team, its lead) signed the charter.
+
+    Rule C001 and the kickoff command both ask this; here is their one answer.
+    """
     approver = campaign.daci.approver
     accepted = {approver}
-    team_lead = lead(ctx.registry, approver)
+    team_lead = lead(registry, approver)
     if team_lead is not None:
         accepted.add(team_lead.id)
     return any(sign.by in accepted for sign in campaign.sign_off)
@@ -24,7 +28,7 @@ def approver_signed(ctx: Context, campaign: Campaign) -> bool:
 
 def charter_unsigned(ctx: Context) -> Iterator[Finding]:
     for campaign in ctx.registry.of_kind(Campaign):
-        if campaign.status in SIGNED_STATUSES and not approver_signed(ctx, campaign):
+        if campaign.status in SIGNED_STATUSES and not approver_signed(ctx.registry, campaign):
             yield at(
                 ctx,
                 "C001",

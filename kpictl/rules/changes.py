@@ -21,18 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kpictl.display import written
 from kpictl.findings import Finding
 from kpictl.models import EscalationPolicy, Kpi
 from kpictl.registry import Registry
 from kpictl.resolve import resolve
 from kpictl.rules.base import Context, at
-
-
-def format_number(value: float) -> str:
-    """2400.0 -> '2400', 0.35 -> '0.35': numbers as a person wrote them."""
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
 
 
 def percent_change(old: float, new: float) -> str | None:
@@ -141,12 +135,12 @@ def target_change_without_approval(ctx: Context) -> Iterator[Finding]:
             if problem is None:
                 continue
             if previous is None:
-                change = f"the {target.period} target of {format_number(target.value)} is new"
+                change = f"the {target.period} target of {written(target.value)} is new"
             else:
                 pct = percent_change(previous, target.value)
                 change = (
-                    f"the {target.period} target changed from {format_number(previous)} to "
-                    f"{format_number(target.value)}" + (f" ({pct})" if pct else "")
+                    f"the {target.period} target changed from {written(previous)} to "
+                    f"{written(target.value)}" + (f" ({pct})" if pct else "")
                 )
             yield at(ctx, "T003", kpi.id, ("targets", i, "value"), f"{change} {problem}")
 

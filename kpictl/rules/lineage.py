@@ -5,51 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kpictl.findings import Finding
+from kpictl.lineage import cycles
 from kpictl.models import REFRESH_RANK, DataSource, Kpi
 from kpictl.rules.base import Context, at
 
 
 def lineage_cycle(ctx: Context) -> Iterator[Finding]:
-    sources = {source.id: source for source in ctx.registry.of_kind(DataSource)}
-    reported: set[frozenset[str]] = set()
-    # Iterative depth-first search; a back edge to a source on the path is a cycle.
-    for start in sorted(sources):
-        stack: list[tuple[str, Iterator[str]]] = [(start, iter(sources[start].upstream))]
-        on_path = [start]
-        while stack:
-            _, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                on_path.pop()
-                continue
-            if child not in sources:
-                continue
-            if child in on_path:
-                cycle = on_path[on_path.index(child) :]
-                key = frozenset(cycle)
-                if key in reported:
-                    continue
-                reported.add(key)
-                first = min(cycle)
-                i = cycle.index(first)
-                ordered = cycle[i:] + cycle[:i]
-                nxt = ordered[1] if len(ordered) > 1 else ordered[0]
-                index = sources[first].upstream.index(nxt)
-                yield at(
-                    ctx,
-                    "L001",
-                    first,
-                    ("upstream", index),
-                    "data sources form a cycle through upstream: "
-                    + " → ".join([*ordered, first])
-                    + "; a source cannot be derived from itself",
-                )
-                continue
-            if len(on_path) > len(sources):  # pragma: no cover - cycles stop the walk first
-                break
-            stack.append((child, iter(sources[child].upstream)))
-            on_path.append(child)
+    for cycle in cycles(ctx.registry):
+        yield at(
+            ctx,
+            "L001",
+            cycle.ids[0],
+            ("upstream", cycle.index),
+            "data sources form a cycle through upstream: "
+            + " → ".join([*cycle.ids, cycle.ids[0]])
+            + "; a source cannot be derived from itself",
+        )
 
 
 def stale_source_for_cadence(ctx: Context) -> Iterator[Finding]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from kpictl.lineage import Node, Trees
 from kpictl.models import (
     Campaign,
     DataSource,
@@ -291,7 +292,8 @@ class _Views:
     _people: dict[str, PersonView] = field(default_factory=dict)
     _teams: dict[str, TeamView] = field(default_factory=dict)
     _sources: dict[str, SourceView] = field(default_factory=dict)
-    _lineage: dict[str, LineageNode] = field(default_factory=dict)
+    _trees: Trees = field(init=False)
+    _lineage: dict[int, tuple[Node, LineageNode]] = field(default_factory=dict)
     _fallbacks: dict[str, Fallback] = field(default_factory=dict)
     # Escalation tiers and ladders are shared by the KPIs whose entries resolve to the
     # same people, so each is built, converted and rendered once. A role ("$owner") is
@@ -301,6 +303,9 @@ class _Views:
         default_factory=dict
     )
     _ladders: dict[tuple[str, tuple[int, ...]], LadderView] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._trees = Trees(self.registry)
 
     def team(self, team_id: str) -> TeamView:
         view = self._teams.get(team_id)
@@ -360,28 +365,20 @@ class _Views:
         return view
 
     def lineage(self, source_id: str) -> LineageNode:
-        """The chain below one source; a cycle is cut where it closes."""
-        node, _ = self._walk(source_id, ())
-        return node
+        """The chain below one source, as kpictl.lineage walks it, with views of each source."""
+        return self._node(self._trees.tree(source_id))
 
-    def _walk(self, source_id: str, path: tuple[str, ...]) -> tuple[LineageNode, bool]:
-        cached = self._lineage.get(source_id)
+    def _node(self, node: Node) -> LineageNode:
+        # Trees shares a chain between the sources that read it: so do the views. The
+        # node is kept beside its view so that its id() is not reused while cached.
+        cached = self._lineage.get(id(node))
         if cached is not None:
-            return cached, False
-        view = self.source(source_id)
-        if source_id in path:
-            return LineageNode(view, (), cycle=True), True
-        children: list[LineageNode] = []
-        tainted = False
-        for upstream in dict.fromkeys(view.upstream):
-            child, cut = self._walk(upstream, (*path, source_id))
-            children.append(child)
-            tainted = tainted or cut
-        node = LineageNode(view, tuple(children))
-        # A subtree cut by a cycle depends on the path it was reached by: do not reuse it.
-        if not tainted:
-            self._lineage[source_id] = node
-        return node, tainted
+            return cached[1]
+        view = LineageNode(
+            self.source(node.id), tuple(map(self._node, node.upstream)), cycle=node.cycle
+        )
+        self._lineage[id(node)] = (node, view)
+        return view
 
     def ladder(self, kpi: Kpi) -> LadderView:
         """The KPI's escalation policy, each tier resolved to the people it names."""
