@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kpictl: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        # typer's shell-completion options and the shell's completion requests end
+        # with sys.exit(); an exit code, like any other command's.
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:
         # Usage errors from the command-line library (typer's click) know how to show
         # themselves; matched by shape, since typer may vendor its own click.

@@ -62,6 +62,7 @@ class Shape:
     item: Shape | None = None
     model: type[BaseModel] | None = None
     annotation: Any = None  # the field's own type, to check a value typed at a prompt
+    hint_text: str = ""  # what to type, when the kind alone does not say
 
     def check(self, value: Any, label: str) -> Any:
         """`value` as the model will read it; raises NewError saying what is wrong."""
@@ -77,6 +78,8 @@ class Shape:
         return value
 
     def hint(self) -> str:
+        if self.hint_text:
+            return self.hint_text
         if self.kind == "choice":
             return " | ".join(self.choices)
         if self.kind == "list" and self.item is not None:
@@ -255,10 +258,7 @@ def missing(
     for key, info in _fields(model).items():
         if key in ("kind", "id") and not prefix:
             continue
-        full = (
-            typing.Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-        )
-        shape = replace(shape_of(info.annotation), annotation=full)
+        shape = _prompt_shape(info)
         value = data.get(key)
         if shape.kind == "model" and shape.model is not None:
             if value is None and not info.is_required():
@@ -288,15 +288,22 @@ def put(data: dict[str, Any], path: tuple[Key, ...], value: Any) -> None:
     container[path[-1]] = value
 
 
+# ask(label, shape, default): the value for one field, typed at a prompt.
+Ask = Callable[[str, Shape, str | None], Any]
+
+
 def build(
     kind: str,
     entity_id: str,
     assignments: list[str],
-    ask: Callable[[str, Shape], Any] | None,
+    ask: Ask | None,
+    current_period: str | None = None,
 ) -> dict[str, Any]:
-    """The new entity's data; `ask(label, shape)` is called for each missing required field.
+    """The new entity's data; `ask` is called for each missing required field.
 
-    Without `ask`, missing fields raise NewError listing them all.
+    Without `ask`, missing fields raise NewError listing them all. With it, a new
+    KPI is also asked for its target in `current_period` (rule T001 would warn
+    right away without one) and, for a currency, which currency.
     """
     model = KINDS[kind]
     data: dict[str, Any] = {"kind": kind, "id": entity_id}
@@ -311,13 +318,36 @@ def build(
         raise NewError(f"missing required fields for a {kind} (no terminal to ask on):\n{lines}")
     for path, shape in needed:
         assert ask is not None
-        put(data, path, ask(_label(path), shape))
+        put(data, path, ask(_label(path), shape, None))
+    if ask is not None and kind == "kpi":
+        _ask_kpi_extras(data, ask, current_period)
     try:
         model.model_validate(data)
     except ValidationError as exc:
         messages = [message for _, message, _ in validation_messages(exc, model)]
         raise NewError("the new " + kind + " is not valid:\n  " + "\n  ".join(messages)) from None
     return data
+
+
+def _ask_kpi_extras(data: dict[str, Any], ask: Ask, current_period: str | None) -> None:
+    """The optional KPI fields a new KPI should not go without: a current target, a currency."""
+    from kpictl.models import Kpi, Target
+
+    if not data.get("targets"):
+        target = _fields(Target)
+        period = replace(_prompt_shape(target["period"]), hint_text="YYYY-Qn, YYYY-MM or YYYY")
+        put(data, ("targets", 0, "period"), ask("targets.0.period", period, current_period))
+        value = _prompt_shape(target["value"])
+        put(data, ("targets", 0, "value"), ask("targets.0.value", value, None))
+    if data.get("unit") == "currency" and not data.get("currency"):
+        currency = replace(_prompt_shape(_fields(Kpi)["currency"]), hint_text="ISO 4217, e.g. EUR")
+        put(data, ("currency",), ask("currency", currency, None))
+
+
+def _prompt_shape(info: Any) -> Shape:
+    """A field's Shape, checking a typed value with the field's own validators."""
+    full = typing.Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return replace(shape_of(info.annotation), annotation=full)
 
 
 def folder_for(registry: Registry, kind: str) -> Path:

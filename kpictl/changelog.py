@@ -149,8 +149,7 @@ def build_changelog(
     if not entries:
         raise KpictlError(
             f"no KPI '{kpi_id}' in the history of {tracked.prefix or 'the registry'}"
-            f"{f' up to {rev}' if rev else ''}: check the id (`kpictl map` lists them)",
-            exit_code=1,
+            f"{f' up to {rev}' if rev else ''}: check the id (`kpictl map` lists them)"
         )
     name = last_seen.name if last_seen is not None else None
     entries.reverse()

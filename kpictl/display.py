@@ -84,7 +84,8 @@ def number(value: float, kpi: Kpi, approx: bool = False) -> str:
     if unit == "count":
         return amount(value)
     if unit == "currency":
-        code = clean(kpi.labels.get("currency", ""))
+        # `labels: {currency: EUR}` said it before the field existed.
+        code = clean(kpi.currency or kpi.labels.get("currency", ""))
         return f"{code} {amount(value)}" if code else amount(value)
     if unit == "percent":
         return _trim(f"{value:.1f}") + "%"

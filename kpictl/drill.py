@@ -29,6 +29,14 @@ WEEKEND = (5, 6)  # Saturday, Sunday
 class DrillError(ValueError):
     """The drill cannot run: unknown KPI, or a KPI whose policy does not exist."""
 
+    exit_code = 1
+
+
+class UnknownKpi(DrillError):
+    """The id given names no KPI: a bad argument, as an unknown id is everywhere."""
+
+    exit_code = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
@@ -163,10 +171,10 @@ def build_drill(
         other = registry.kind_of(kpi_id)
         if other is not None:
             article = "an" if other[0] in "aeiou" else "a"
-            raise DrillError(f"'{kpi_id}' is {article} {other}, not a KPI")
+            raise UnknownKpi(f"'{kpi_id}' is {article} {other}, not a KPI")
         close = suggest(kpi_id, [k.id for k in registry.kpis])
         tip = f"; did you mean '{close}'?" if close else ""
-        raise DrillError(f"no KPI has the id '{kpi_id}'{tip}")
+        raise UnknownKpi(f"no KPI has the id '{kpi_id}'{tip}")
     policy = registry.get(kpi.escalation)
     if not isinstance(policy, EscalationPolicy):
         raise DrillError(

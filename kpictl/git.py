@@ -66,6 +66,22 @@ def run_git(repo: Path, *args: str, input_bytes: bytes | None = None, check: boo
     return proc.stdout
 
 
+def tracked_below(folder: Path, name: str) -> list[str] | None:
+    """The files called `name` that git tracks at or below `folder`, relative to it.
+
+    None when `folder` is in no repository or git is missing: the caller then simply
+    has nothing to go on, which is not an error of its own.
+    """
+    argv = ["git", "-C", str(folder), "ls-files", "-z", "--", name, f":(glob)**/{name}"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, env=_environment(), check=False)
+    except OSError:
+        return None
+    if proc.returncode != 0:
+        return None
+    return sorted({_decode_path(raw) for raw in proc.stdout.split(b"\0") if raw})
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
     """One commit as `kpictl changelog` shows it."""

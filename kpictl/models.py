@@ -157,6 +157,19 @@ def _check_email(value: str) -> str:
 GITHUB_PATTERN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}\Z")
 
 
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
+
+
+def _check_currency(value: str) -> str:
+    if not CURRENCY_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "kpictl_currency",
+            "'{value}' is not an ISO 4217 currency code: three capital letters, such as EUR or USD",
+            {"value": value},
+        )
+    return value
+
+
 def _check_github(value: str) -> str:
     if value.startswith("@"):
         raise PydanticCustomError(
@@ -189,6 +202,7 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 Email = Annotated[str, AfterValidator(_check_email)]
 Line = Annotated[str, AfterValidator(_check_line)]
 GithubHandle = Annotated[str, AfterValidator(_check_github)]
+Currency = Annotated[str, AfterValidator(_check_currency)]
 # A target value: finite and at most MAX_VALUE in size (see kpictl/bounds.py).
 Amount = Annotated[float, AfterValidator(_check_amount)]
 Day = Annotated[date, AfterValidator(_check_day)]
@@ -298,6 +312,7 @@ class Kpi(Entity):
     definition: Ref | None = None
     formula: str
     unit: Unit
+    currency: Currency | None = None  # ISO 4217, for unit: currency
     direction: Direction
     pacing: Pacing | None = None
     stage: Stage

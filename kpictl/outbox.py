@@ -249,17 +249,17 @@ def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, 
 
 
 def find_campaign(registry: Registry, campaign_id: str) -> Campaign:
-    """The campaign with this id, or a refusal with a did-you-mean (exit 1)."""
+    """The campaign with this id, or a bad-argument error with a did-you-mean (exit 2)."""
     entity = registry.get(campaign_id)
     if isinstance(entity, Campaign):
         return entity
     ids = sorted(campaign.id for campaign in registry.campaigns)
     if entity is not None:
-        raise KpictlError(f"'{campaign_id}' is a {entity.kind}, not a campaign", exit_code=1)
+        raise KpictlError(f"'{campaign_id}' is a {entity.kind}, not a campaign")
     close = suggest(campaign_id, ids)
     tip = f" (did you mean '{close}'?)" if close else ""
     known = f"; campaigns: {', '.join(ids)}" if ids and len(ids) <= 12 else ""
-    raise KpictlError(f"no campaign '{campaign_id}'{tip}{known}", exit_code=1)
+    raise KpictlError(f"no campaign '{campaign_id}'{tip}{known}")
 
 
 def check_signers(registry: Registry, charter: Campaign) -> None:

@@ -77,6 +77,11 @@ def _after_patterns() -> dict[Callable[..., Any], JsonSchemaValue]:
             "pattern": _ecma(models.EMAIL_PATTERN),
             "format": "email",
         },
+        models._check_currency: {
+            "type": "string",
+            "pattern": _ecma(models.CURRENCY_PATTERN),
+            "description": "An ISO 4217 currency code, like EUR or USD.",
+        },
     }
     github = getattr(models, "_check_github", None)
     github_pattern = getattr(models, "GITHUB_PATTERN", None)

@@ -73,8 +73,21 @@ def row(registry: Registry, status: KpiStatus) -> dict[str, Any]:
             "deviation": deviation_text,
             "respond_by": display.moment_short(status.respond_by) if status.respond_by else "",
             "owner": display.clean(owner.name) if owner else kpi.owners.primary,
+            "state": _state_text(status),
         },
     }
+
+
+def _state_text(status: KpiStatus) -> str:
+    """The state in words, as every scorecard shows it."""
+    tier = f"tier {status.tier.level} · {display.clean(status.tier.name)}" if status.tier else ""
+    if status.state is State.ON_TRACK:
+        return "on track"
+    if status.state is State.NO_TARGET:
+        return "no target"
+    if status.state is State.OUTAGE:
+        return f"data outage ({tier})" if tier else "data outage"
+    return tier
 
 
 def render(
@@ -111,5 +124,27 @@ def render(
         rows=rows,
         evaluated_at=display.moment(moment),
         organization=display.clean(org) if org else None,
-        counts={state.value: sum(1 for item in statuses if item.state is state) for state in State},
+        counts=_counts(statuses),
+        heading=heading(registry, moment),
+        summary=summary(statuses),
+    )
+
+
+def _counts(statuses: list[KpiStatus]) -> dict[str, int]:
+    return {state.value: sum(1 for item in statuses if item.state is state) for state in State}
+
+
+def heading(registry: Registry, moment: datetime) -> str:
+    """`KPI status for Acme, Fri 20 Nov 2026, 09:00 CET`: the text scorecard's first line."""
+    org = registry.settings.organization
+    where = f" for {display.clean(org)}" if org else ""
+    return f"KPI status{where}, {display.moment(moment)}"
+
+
+def summary(statuses: list[KpiStatus]) -> str:
+    """`8 KPIs: 4 on track, 3 escalated, ...`: the text scorecard's last line."""
+    counts = _counts(statuses)
+    return (
+        f"{len(statuses)} KPIs: {counts['on-track']} on track, {counts['tier']} escalated, "
+        f"{counts['outage']} in a data outage, {counts['no-target']} without a target."
     )

@@ -139,12 +139,12 @@ def test_changelog_up_to_a_ref(tmp_path: Path, run: Run) -> None:
 def test_unknown_kpi(tmp_path: Path, run: Run) -> None:
     repo = history(tmp_path)
     result = run("changelog", "nope", "--registry", REG, cwd=repo.path)
-    assert result.code == 1
+    assert result.code == 2
     assert result.err == (
         "kpictl: no KPI 'nope' in the history of registry: check the id (`kpictl map` lists them)\n"
     )
     # An id that exists, but is not a KPI, is not a KPI's history either.
-    assert run("changelog", "ann", "--registry", REG, cwd=repo.path).code == 1
+    assert run("changelog", "ann", "--registry", REG, cwd=repo.path).code == 2
 
 
 def test_changelog_bad_input(tmp_path: Path, run: Run) -> None:

@@ -232,10 +232,10 @@ def test_next_tier_fires_at_the_respond_by_across_a_clock_change(flawed: Path) -
 
 def test_unknown_kpi_suggests_the_closest(run: Run) -> None:
     result = run("drill", "mq1", str(EXAMPLE), "--deviation", "10")
-    assert result.code == 1
+    assert result.code == 2
     assert result.err == "kpictl: no KPI has the id 'mq1'; did you mean 'mql'?\n"
     other = run("drill", "standard", str(EXAMPLE), "--outage")
-    assert other.code == 1
+    assert other.code == 2
     assert other.err == "kpictl: 'standard' is an escalation_policy, not a KPI\n"
 
 

@@ -174,12 +174,12 @@ def test_recap_refuses_a_draft(run: Run) -> None:
 
 def test_unknown_campaign_suggests(run: Run) -> None:
     result = run("kickoff", "q4-legacy-bi-displacment", str(EXAMPLE))
-    assert result.code == 1
+    assert result.code == 2
     assert result.err.startswith(
         "kpictl: no campaign 'q4-legacy-bi-displacment' (did you mean 'q4-legacy-bi-displacement'?)"
     )
     result = run("recap", "mql", str(EXAMPLE), "-a", ACTUALS)
-    assert (result.code, result.err) == (1, "kpictl: 'mql' is a kpi, not a campaign\n")
+    assert (result.code, result.err) == (2, "kpictl: 'mql' is a kpi, not a campaign\n")
 
 
 def test_status_formats(run: Run) -> None:

@@ -127,7 +127,7 @@ def test_output_file_is_written_whole(run: Run, tmp_path: Path) -> None:
         (("who", "mql"), "no person or team has the id 'mql'"),
     ],
 )
-def test_unknown_ids_exit_1_with_a_suggestion(
+def test_unknown_ids_exit_2_with_a_suggestion(
     run: Run, args: tuple[str, ...], message: str
 ) -> None:
     command, *rest = args
@@ -135,7 +135,7 @@ def test_unknown_ids_exit_1_with_a_suggestion(
         result = run("who", rest[0], str(EXAMPLE))
     else:
         result = run("map", str(EXAMPLE), *rest)
-    assert result.code == 1
+    assert result.code == 2
     assert message in result.err
     assert result.out == ""
 

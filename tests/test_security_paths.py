@@ -72,9 +72,9 @@ def test_linked_actuals_file_is_refused_and_nothing_of_it_shown(  # type: ignore
     planted = registry / "actuals" / "2026-11-20.csv"
     planted.unlink()
     planted.symlink_to(outside_of(registry) / "secret.csv")
-    result = run(
-        command, ".", "--actuals", "actuals/2026-11-20.csv", "--as-of", AS_OF, cwd=registry
-    )
+    campaign = ["data-leaders-webinars-2026"] if command == "recap" else []
+    args = [*campaign, ".", "--actuals", "actuals/2026-11-20.csv", "--as-of", AS_OF]
+    result = run(command, *args, cwd=registry)
     assert result.code == 2
     assert result.err.splitlines()[-1] == (
         f"kpictl: cannot read actuals actuals/2026-11-20.csv: it is a symbolic link, "

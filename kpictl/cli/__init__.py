@@ -62,6 +62,7 @@ def commands_for(args: list[str]) -> Iterator[None]:
     """
     word = next((arg for arg in args if not arg.startswith("-")), None)
     modules = [module for module, names in COMMAND_MODULES.items() if word in names]
+    app._add_completion = _wants_completion(args, group=not modules)
     for module in modules or COMMAND_MODULES:
         importlib.import_module(f"kpictl.cli.{module}")
     registered = sorted(registered_commands(app), key=lambda info: ORDER[command_name(info)])
@@ -71,6 +72,25 @@ def commands_for(args: list[str]) -> Iterator[None]:
         yield
     finally:
         set_registered_commands(app, registered)
+
+
+COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+# The variable a shell's completion function sets when it asks kpictl for candidates.
+COMPLETE_VARIABLE = "_KPICTL_COMPLETE"
+
+
+def _wants_completion(args: list[str], group: bool) -> bool:
+    """Whether this run needs typer's shell-completion options (--install-completion).
+
+    Wiring them in imports typer's completion modules and shellingham, a cost `kpictl
+    check` should not pay on every run; so only a run that uses them, asks the shell
+    for candidates, or shows the group's help (which lists them) gets them.
+    """
+    if COMPLETE_VARIABLE in os.environ:
+        return True
+    if any(arg.split("=", 1)[0] in COMPLETION_OPTIONS for arg in args):
+        return True
+    return group and (not args or "--help" in args or "-h" in args)
 
 
 def _version(value: bool) -> None:
@@ -99,13 +119,21 @@ def main(
 
 
 def resolve_registry(path: Path | None) -> Path:
-    """The registry root for PATH (or the current folder), or a one-line error."""
+    """The registry root for PATH (or the current folder), or a one-line error.
+
+    Every command finds its registry here. Without PATH, the current folder or the
+    nearest one above it holding kpictl.yaml; failing that, the one kpictl.yaml the
+    git repository tracks below the current folder, so a command run at the top of a
+    repository whose registry sits in a subfolder still finds it (and says so).
+    """
     from kpictl.config import ROOT_FILE, find_root
 
     start = path if path is not None else Path.cwd()
     if not start.exists():
         raise KpictlError(f"no such file or folder: {start}")
     root = find_root(start)
+    if root is None and path is None:
+        root = _tracked_root(start)
     if root is None:
         where = "the current folder" if path is None else str(path)
         raise KpictlError(
@@ -113,6 +141,35 @@ def resolve_registry(path: Path | None) -> Path:
             f"Pass the registry folder, or create {ROOT_FILE} with `version: 1`."
         )
     return root
+
+
+def _tracked_root(cwd: Path) -> Path | None:
+    """The registry below `cwd` that git tracks, when there is exactly one; None if none.
+
+    Hidden folders are skipped (as the loader skips them); a root file that is a
+    link is skipped too, since following it could lead outside the repository.
+    """
+    from kpictl.config import ROOT_FILE
+    from kpictl.git import tracked_below
+
+    found = [
+        rel
+        for rel in tracked_below(cwd, ROOT_FILE) or []
+        if not any(part.startswith(".") for part in rel.split("/")[:-1])
+        and not (cwd / rel).is_symlink()
+        and (cwd / rel).is_file()
+    ]
+    if len(found) > 1:
+        listed = ", ".join(str(Path(rel).parent) + "/" for rel in found)
+        raise KpictlError(
+            f"no {ROOT_FILE} in the current folder or above it, and this git repository "
+            f"tracks several below it ({listed}): pass the registry folder"
+        )
+    if not found:
+        return None
+    folder = Path(found[0]).parent
+    print(f"kpictl: using registry at {folder.as_posix()}/", file=sys.stderr)
+    return (cwd / folder).resolve()
 
 
 # The one parser of date options, for every command: --as-of, --at, --from, --to.
@@ -247,7 +304,8 @@ def output_option(what: str) -> Any:
 
 REGISTRY_HELP = (
     "The registry folder, or any file or folder inside it. "
-    "Default: search upward from the current folder for kpictl.yaml."
+    "Default: search upward from the current folder for kpictl.yaml, else the one "
+    "kpictl.yaml git tracks below it."
 )
 # The optional registry argument most commands take first.
 RegistryPath = Annotated[

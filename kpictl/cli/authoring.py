@@ -19,12 +19,17 @@ def schema(
         Path | None,
         typer.Option(
             "--out",
-            "-o",
             metavar="DIR",
             help="Write every schema into this folder (created if missing): kpictl.schema.json "
             "for kpictl.yaml, entity.schema.json for any entity, and one per kind.",
             show_default=False,
         ),
+    ] = None,
+    out_short: Annotated[
+        Path | None,
+        # `-o` meant --out DIR here before it meant one file everywhere; kept, unlisted,
+        # so that existing scripts keep working.
+        typer.Option("-o", metavar="DIR", hidden=True, show_default=False),
     ] = None,
     kind: Annotated[
         str,
@@ -46,6 +51,7 @@ def schema(
     """
     from kpictl import schema as schemas
 
+    out = _one_of(out, "--out", out_short, "-o")
     if out is not None:
         try:
             written = schemas.write(out)
@@ -60,6 +66,13 @@ def schema(
         raise typer.BadParameter(f"'{kind}' is not a schema: use {choices}", param_hint="--kind")
     write_output(schemas.render(every[name]), None)
     return 0
+
+
+def _one_of(value: Path | None, name: str, alias: Path | None, alias_name: str) -> Path | None:
+    """An option given under its name or its older, unlisted alias: once, not both."""
+    if value is not None and alias is not None:
+        raise typer.BadParameter(f"give {name} once (not also as {alias_name})", param_hint=name)
+    return value if value is not None else alias
 
 
 @app.command()
@@ -237,18 +250,22 @@ def new(
     if target.exists():
         raise KpictlError(f"{target} exists already; not overwriting it", exit_code=1)
 
-    def ask(label: str, shape: Shape) -> object:
+    def ask(label: str, shape: Shape, default: str | None) -> object:
         hint = shape.hint()
         while True:
-            text = typer.prompt(f"{label}{f' ({hint})' if hint else ''}")
+            text = typer.prompt(f"{label}{f' ({hint})' if hint else ''}", default=default)
             try:
                 return shape.check(convert(text, shape, label), label)
             except NewError as exc:
                 typer.echo(f"  {exc}", err=True)
 
     interactive = sys.stdin.isatty()
+    from kpictl.check import registry_today
+    from kpictl.periods import fiscal_quarter
+
+    quarter = fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)
     try:
-        data = build(kind, entity_id, list(fields or []), ask if interactive else None)
+        data = build(kind, entity_id, list(fields or []), ask if interactive else None, quarter)
     except NewError as exc:
         raise KpictlError(str(exc)) from None
     try:
@@ -370,15 +387,11 @@ def calendar_(
             show_default=False,
         ),
     ] = None,
+    output: Annotated[Path | None, output_option("the calendar")] = None,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write the .ics file here (whole). Default: stdout.",
-            show_default=False,
-        ),
+        # --out FILE, before -o/--output meant one file in every command: kept, unlisted.
+        typer.Option("--out", metavar="FILE", hidden=True, show_default=False),
     ] = None,
 ) -> int:
     """Export the governance cadence as an iCalendar (.ics) file to import.
@@ -392,7 +405,7 @@ def calendar_(
     Times are in the registry's time zone; recurring rituals carry an RRULE up to
     --to. UIDs are stable, so importing a newer file updates the events.
 
-    Example: `kpictl calendar --from 2026-10-01 --to 2026-12-31 --out cadence.ics`.
+    Example: `kpictl calendar --from 2026-10-01 --to 2026-12-31 -o cadence.ics`.
     """
     from kpictl.cadence import DEFAULT_WINDOW, build_events, to_ics, window_problem
     from kpictl.check import registry_today
@@ -400,6 +413,7 @@ def calendar_(
     from kpictl.findings import Severity
     from kpictl.registry import load_registry
 
+    output = _one_of(output, "--output", out, "--out")
     first = parse_date(start, "--from")
     last = parse_date(end, "--to")
     registry, findings = load_registry(resolve_registry(path))
@@ -417,10 +431,10 @@ def calendar_(
         )
     events = build_events(registry, first, last)
     data = to_ics(events, registry, first, last)
-    write_output(data, out)
-    if out is None:
+    write_output(data, output)
+    if output is None:
         return 0
-    print(f"Wrote {plural(len(events), 'event')} ({first} to {last}) to {out}.")
+    print(f"Wrote {plural(len(events), 'event')} ({first} to {last}) to {output}.")
     return 0
 
 
@@ -496,7 +510,7 @@ def drill(
     try:
         result = build_drill(registry, kpi_id, start, deviation=deviation, outage=outage)
     except DrillError as exc:
-        raise KpictlError(str(exc), exit_code=1) from None
+        raise KpictlError(str(exc), exit_code=exc.exit_code) from None
     if output_format == DrillFormat.json:
         text = json_text(as_json(result), indent=2) + "\n"
     else:

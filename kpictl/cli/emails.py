@@ -1,7 +1,8 @@
 """Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -87,6 +88,13 @@ def status(
 
     inputs = _inputs(resolve_registry(path), when)
     statuses = evaluate_all(inputs, _actuals(inputs, actuals))
+    if output_format is StatusFormat.text and output is None and sys.stdout.isatty():
+        from kpictl.views.scorecard_terminal import print_status
+
+        rows = [scorecard.row(inputs.registry, item) for item in statuses]
+        heading = scorecard.heading(inputs.registry, inputs.moment)
+        print_status(rows, heading, scorecard.summary(statuses))
+        return 0
     words = output_format in (StatusFormat.text, StatusFormat.markdown)
     env = environment_for(inputs.registry) if words else None
     text = scorecard.render(inputs.registry, statuses, inputs.moment, output_format.value, env)
@@ -144,12 +152,34 @@ def kickoff(
     and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
+    from kpictl.outbox import find_campaign
     from kpictl.outbox import kickoff as kickoff_email
 
-    inputs = _inputs(resolve_registry(path), when)
+    with _campaign_missing_if_path("kickoff", campaign, path):
+        inputs = _inputs(resolve_registry(path), when)
+        find_campaign(inputs.registry, campaign)
     loaded = _actuals(inputs, actuals) if actuals is not None else None
     outbox = kickoff_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
+
+
+@contextmanager
+def _campaign_missing_if_path(command: str, campaign: str, path: Path | None) -> Iterator[None]:
+    """Say the campaign id is missing when the one argument given was the registry.
+
+    `kpictl recap registry -a today.csv` takes `registry` as the campaign id; the
+    registry then is either not found or has no such campaign, and either error would
+    send the user looking in the wrong place.
+    """
+    try:
+        yield
+    except KpictlError:
+        if path is not None or not Path(campaign).exists():
+            raise
+        raise KpictlError(
+            f"missing argument CAMPAIGN: '{campaign}' is a file or folder, not a campaign "
+            f"id; usage: kpictl {command} CAMPAIGN [PATH]"
+        ) from None
 
 
 @app.command()
@@ -181,12 +211,14 @@ def readout(
     from kpictl.outbox import readout as readout_email
     from kpictl.outbox import running_charter
 
-    root = resolve_registry(path)
-    inputs = _inputs(root, parse_date(as_of, "--as-of", with_time=True))
+    with _campaign_missing_if_path("readout", campaign, path):
+        inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
+        charter = running_charter(
+            inputs.registry,
+            campaign,
+            "is still a draft: readouts start once the charter is signed off",
+        )
     loaded = _actuals(inputs, actuals)
-    charter = running_charter(
-        inputs.registry, campaign, "is still a draft: readouts start once the charter is signed off"
-    )
     outbox = readout_email(inputs, charter, loaded, day)
     return _deliver(inputs, outbox, out, send, sent_log)
 
@@ -211,12 +243,12 @@ def recap(
     from kpictl.outbox import recap as recap_email
     from kpictl.outbox import running_charter
 
-    root = resolve_registry(path)
-    inputs = _inputs(root, parse_date(as_of, "--as-of", with_time=True))
+    with _campaign_missing_if_path("recap", campaign, path):
+        inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
+        charter = running_charter(
+            inputs.registry, campaign, "is a draft: there is nothing to recap until it has run"
+        )
     loaded = _actuals(inputs, actuals)
-    charter = running_charter(
-        inputs.registry, campaign, "is a draft: there is nothing to recap until it has run"
-    )
     outbox = recap_email(inputs, charter, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
 

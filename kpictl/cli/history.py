@@ -6,9 +6,42 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli import REGISTRY_HELP, app, output_option, resolve_registry, write_output
+from kpictl.cli import (
+    REGISTRY_HELP,
+    RegistryPath,
+    app,
+    output_option,
+    resolve_registry,
+    write_output,
+)
 from kpictl.errors import KpictlError
 from kpictl.output_formats import ChangelogFormat, DiffFormat
+
+# `--registry PATH`, what diff and changelog took before PATH became an argument as
+# everywhere else; kept, unlisted, so that existing scripts keep working.
+LegacyRegistry = Annotated[
+    Path | None, typer.Option("--registry", metavar="PATH", hidden=True, show_default=False)
+]
+
+
+def _registry_path(path: Path | None, registry: Path | None) -> Path | None:
+    if path is not None and registry is not None:
+        raise typer.BadParameter(
+            "give the registry once: as PATH, or with the older --registry", param_hint="PATH"
+        )
+    return path if path is not None else registry
+
+
+def _split_diff_arguments(
+    base: str | None, head: str | None, path: str | None
+) -> tuple[str | None, str | None, Path | None]:
+    """BASE, HEAD and PATH from up to three arguments: the last, if it names something
+    on disk, is PATH (as git tells a path from a revision), the others are refs."""
+    given = [word for word in (base, head, path) if word is not None]
+    folder: Path | None = None
+    if given and (path is not None or Path(given[-1]).exists()):
+        folder = Path(given.pop())
+    return (given[0] if given else None), (given[1] if len(given) > 1 else None), folder
 
 
 @app.command()
@@ -32,10 +65,16 @@ def diff(
             show_default=False,
         ),
     ] = None,
-    registry: Annotated[
-        Path | None,
-        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PATH",
+            help=REGISTRY_HELP + " Taken as PATH, not as a ref, when it names an existing "
+            "file or folder: `kpictl diff registry`, `kpictl diff main HEAD registry`.",
+            show_default=False,
+        ),
     ] = None,
+    registry: LegacyRegistry = None,
     output_format: Annotated[
         DiffFormat,
         typer.Option(
@@ -72,7 +111,8 @@ def diff(
     from kpictl.render import environment
     from kpictl.revisions import TrackedRegistry
 
-    tracked = TrackedRegistry.locate(resolve_registry(registry))
+    base, head, folder = _split_diff_arguments(base, head, path)
+    tracked = TrackedRegistry.locate(resolve_registry(_registry_path(folder, registry)))
     old, new = resolve_sides(tracked, base, head)
     result = build_diff(tracked, old, new)
     write_output(render_diff(result, output_format.value, environment()), output)
@@ -84,10 +124,8 @@ def changelog(
     kpi_id: Annotated[
         str, typer.Argument(metavar="KPI_ID", help="The KPI's id.", show_default=False)
     ],
-    registry: Annotated[
-        Path | None,
-        typer.Option("--registry", metavar="PATH", help=REGISTRY_HELP, show_default=False),
-    ] = None,
+    path: RegistryPath = None,
+    registry: LegacyRegistry = None,
     rev: Annotated[
         str | None,
         typer.Option(
@@ -110,7 +148,8 @@ def changelog(
     pull request appears once, with its commits listed), with its date, author and
     message, and the fields it changed: targets (old -> new, % change, approver and
     rationale), owners, escalation policy and the rest. The KPI is followed when it
-    moves to another file. Exit code 1 when the id never appears in the history.
+    moves to another file. Exit code 2 when the id never appears in the history, as
+    for any unknown id.
 
     Example: `kpictl changelog mql --format markdown -o docs/mql-changes.md`.
     """
@@ -118,7 +157,7 @@ def changelog(
     from kpictl.render import environment
     from kpictl.revisions import TrackedRegistry
 
-    tracked = TrackedRegistry.locate(resolve_registry(registry))
+    tracked = TrackedRegistry.locate(resolve_registry(_registry_path(path, registry)))
     log = build_changelog(tracked, kpi_id, rev, include_working_tree=True)
     write_output(render_changelog(log, output_format.value, environment()), output)
     return 0

@@ -81,7 +81,7 @@ def map_(
     try:
         view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
     except UnknownId as exc:
-        raise KpictlError(str(exc), exit_code=1) from None
+        raise KpictlError(str(exc)) from None
     if output_format == MapFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.terminal import print_map
 
@@ -131,7 +131,7 @@ def who(
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
-        raise KpictlError(str(exc), exit_code=1) from None
+        raise KpictlError(str(exc)) from None
     from kpictl.render import registry_environment
 
     write_output(render_who(view, output_format.value, registry_environment(registry)), output)
