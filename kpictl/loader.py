@@ -272,6 +272,10 @@ class _Builder:
         self.documents: list[Document] = []
         self.findings: list[Finding] = []
         self.started = 0  # documents begun, kept or dropped
+        # One copy of each short text: keys, kinds, enum values and references repeat
+        # in every document, and a string costs some 50 bytes (a third of what a file
+        # of small documents keeps) while one look-up costs nothing next to the parse.
+        self.texts: dict[str, str] = {}
 
     def _finding(self, code: str, message: str, mark: Any) -> None:
         self.findings.append(
@@ -299,7 +303,7 @@ class _Builder:
                 )
                 return
             self.started += 1
-            doc = Document(self.path, len(self.documents), None, Mark(1, 1), self.origin)
+            doc = Document(self.path, len(self.documents), None, _FIRST, self.origin)
             if self.positions:
                 doc.found = Positions()
             try:
@@ -323,6 +327,7 @@ class _Builder:
         )
 
         next_event = self.next_event
+        texts = self.texts
         found = doc.found
         track = found is not None
         values = found.values if found is not None else {}
@@ -346,6 +351,8 @@ class _Builder:
                 if event.tag is not None:
                     self._reject_tag(event)
                 text = event.value
+                if len(text) <= _SHARED_TEXT:
+                    text = texts.setdefault(text, text)
                 frame = stack[-1] if stack else None
                 if frame is not None and frame[3] is no_key and type(frame[0]) is dict:
                     # A key: keep its text as written, whatever it would resolve to.
@@ -507,6 +514,8 @@ class _Builder:
 
 
 _NO_KEY: Any = object()
+_FIRST = Mark(1, 1)  # frozen, so every document can start out with the same one
+_SHARED_TEXT = 64  # longer texts rarely repeat (see _Builder.texts)
 
 
 def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:

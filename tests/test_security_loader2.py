@@ -189,3 +189,14 @@ def test_content_from_git_is_held_to_the_same_limits(monkeypatch: pytest.MonkeyP
         ("Y004", "reg/b.yaml", left_out(5, 256, " and the 1 after it are"))
     ]
     assert sorted(registry.records) == ["t0", "t1", "t2"]
+
+
+# --- memory per document ---------------------------------------------------------------
+
+
+def test_repeated_texts_are_kept_once() -> None:
+    source = parse_bytes(Path("t.yaml"), teams(0, 2).encode())
+    first, second = (doc.data for doc in source.documents)
+    shared = [key for key in first if any(key is other for other in second)]
+    assert shared == ["kind", "id", "name", "function", "lead"]
+    assert first["function"] is second["function"]
