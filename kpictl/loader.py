@@ -765,8 +765,8 @@ def not_read(display: Path, left: int) -> SourceFile:
 def within_limits(
     items: Sequence[tuple[Path, Path]], sources: list[SourceFile]
 ) -> list[SourceFile]:
-    """`sources` (read from `items`, in order, perhaps not all) up to the registry's
-    limits; the file that goes over them is replaced by `not_read`, the rest dropped."""
+    """`sources` (read from the first of `items`, in order) up to the registry's limits;
+    the file that goes over them is replaced by `not_read`, the rest dropped."""
     documents = size = 0
     for index, source in enumerate(sources):
         documents += source.parsed
@@ -811,8 +811,12 @@ def read_files(items: list[tuple[Path, Path]], root: Path | None = None) -> list
             for index, share in enumerate(shares[1:], 1)
         ]
         out = _read_share(shares[0], root, spent, 0)
-        for future in pending:
-            out.extend(future.result())
+        complete = len(out) == len(shares[0])
+        for future, share in zip(pending, shares[1:], strict=True):
+            done = future.result()
+            if complete:  # after a share that stopped short, the cut lies before
+                out.extend(done)
+                complete = len(done) == len(share)
     return within_limits(items, out)
 
 

@@ -158,20 +158,21 @@ def test_past_the_registry_byte_limit_the_rest_is_left_out(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+@pytest.mark.parametrize(("limit", "cut"), [(20, "aa/f10.yaml"), (70, "aa/f35.yaml")])
 def test_forked_workers_stop_at_the_same_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, cut: str
 ) -> None:
     make(tmp_path)
-    (tmp_path / "aa").mkdir()  # read first: 35 files fit, the 36th goes over
+    (tmp_path / "aa").mkdir()  # read first, 2 documents a file: the cut is at limit / 2
     for n in range(60):
         (tmp_path / "aa" / f"f{n:02d}.yaml").write_text(teams(2 * n, 2), encoding="utf-8")
-    monkeypatch.setattr(loader, "MAX_REGISTRY_DOCUMENTS", 70)
+    monkeypatch.setattr(loader, "MAX_REGISTRY_DOCUMENTS", limit)
     monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 10**9)
     serial = found(tmp_path)
     monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
     parallel = found(tmp_path)
     assert parallel == serial
-    assert [item[:2] for item in serial if item[0] == "Y004"] == [("Y004", "aa/f35.yaml")]
+    assert [item[:2] for item in serial if item[0] == "Y004"] == [("Y004", cut)]
 
 
 def test_content_from_git_is_held_to_the_same_limits(monkeypatch: pytest.MonkeyPatch) -> None:
