@@ -30,7 +30,12 @@ RULES: dict[str, Rule] = {
             E,
             "Tags, merge keys, alias bombs, or a document that is not a mapping.",
         ),
-        Rule("Y004", "file-unreadable", E, "A registry file cannot be read."),
+        Rule(
+            "Y004",
+            "file-unreadable",
+            E,
+            "A registry file, or what lies past a size limit, is not read.",
+        ),
         Rule("Y005", "large-file", W, "A registry file is larger than 1 MB."),
         Rule("Y006", "empty-file", INFO, "A registry file holds no YAML document."),
         Rule("S001", "schema", E, "A field is missing, unknown, or of the wrong type or value."),

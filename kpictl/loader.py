@@ -16,14 +16,16 @@ of what workers send back.
 Files are read only when they are regular files (never through a symbolic link,
 never a FIFO, device or socket) and only up to MAX_FILE_BYTES: a pull request
 controls the registry's files, and a link to a secret or to /dev/zero must end in a
-finding, not in a message quoting the secret or a process filling the memory.
+finding, not in a message quoting the secret or a process filling the memory. For the
+same reason a file is parsed up to MAX_FILE_DOCUMENTS documents, and a registry up to
+MAX_REGISTRY_DOCUMENTS documents and MAX_REGISTRY_BYTES bytes in all (`read_files`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,16 @@ LARGE_FILE_BYTES = 1024 * 1024
 # Files above this size are reported and not parsed: parsing costs about a hundred
 # times a file's size in memory, and its findings would fill any log.
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# What one file and the whole registry may cost. Every document costs its entity, its
+# findings and, in `check`, about 4 KB of memory and 0.1 ms, however small it is: a
+# file of 8 MB holds 145,000 tiny documents (20 s, 600 MB), and two such files double
+# that. A registry file holds a few entities; the largest registries we know (20,000
+# KPIs: 25,000 files, 25,000 documents, 17 MB) stay far below these. Past a limit the
+# rest is reported (Y004) and not parsed, so a hostile registry costs at most about
+# what the limits allow: 100,000 documents, some 15 s and 500 MB.
+MAX_FILE_DOCUMENTS = 10_000
+MAX_REGISTRY_DOCUMENTS = 100_000
+MAX_REGISTRY_BYTES = 256 * 1024 * 1024
 
 Key = str | int
 KeyPath = tuple[Key, ...]
@@ -81,7 +93,7 @@ class FileText:
 
     def positions_of(self, index: int) -> Positions:
         if self.positions is None:
-            documents, _ = _parse(self.path, self.text, positions=True)
+            documents = _parse(self.path, self.text, positions=True).documents
             self.positions = [document.found or Positions() for document in documents]
         return self.positions[index] if index < len(self.positions) else Positions()
 
@@ -137,6 +149,10 @@ class SourceFile:
     documents: list[Document]
     findings: list[Finding]
     split: list[str] | None = field(default=None, repr=False, compare=False)
+    # What reading it cost, counted against the registry's limits: bytes read, and
+    # documents parsed (those dropped for a finding too).
+    size: int = field(default=0, repr=False, compare=False)
+    parsed: int = field(default=0, repr=False, compare=False)
 
     @property
     def lines(self) -> list[str]:
@@ -254,6 +270,11 @@ class _Builder:
         self.next_event = parser.get_event
         self.documents: list[Document] = []
         self.findings: list[Finding] = []
+        self.started = 0  # documents begun, kept or dropped
+        # One copy of each short text: keys, kinds, enum values and references repeat
+        # in every document, and a string costs some 50 bytes (a third of what a file
+        # of small documents keeps) while one look-up costs nothing next to the parse.
+        self.texts: dict[str, str] = {}
 
     def _finding(self, code: str, message: str, mark: Any) -> None:
         self.findings.append(
@@ -271,7 +292,17 @@ class _Builder:
                 return
             if cls is not DocumentStartEvent:
                 continue
-            doc = Document(self.path, len(self.documents), None, Mark(1, 1), self.origin)
+            if self.started == MAX_FILE_DOCUMENTS:
+                self._finding(
+                    "Y004",
+                    f"this file holds more than {MAX_FILE_DOCUMENTS:,} documents: the rest of "
+                    "it, from here, is not read; registry files hold a few entities each: "
+                    f"split it, or {_EXCLUDE} if it is data",
+                    event.start_mark,
+                )
+                return
+            self.started += 1
+            doc = Document(self.path, len(self.documents), None, _FIRST, self.origin)
             if self.positions:
                 doc.found = Positions()
             try:
@@ -295,6 +326,7 @@ class _Builder:
         )
 
         next_event = self.next_event
+        texts = self.texts
         found = doc.found
         track = found is not None
         values = found.values if found is not None else {}
@@ -318,6 +350,8 @@ class _Builder:
                 if event.tag is not None:
                     self._reject_tag(event)
                 text = event.value
+                if len(text) <= _SHARED_TEXT:
+                    text = texts.setdefault(text, text)
                 frame = stack[-1] if stack else None
                 if frame is not None and frame[3] is no_key and type(frame[0]) is dict:
                     # A key: keep its text as written, whatever it would resolve to.
@@ -479,6 +513,8 @@ class _Builder:
 
 
 _NO_KEY: Any = object()
+_FIRST = Mark(1, 1)  # frozen, so every document can start out with the same one
+_SHARED_TEXT = 64  # longer texts rarely repeat (see _Builder.texts)
 
 
 def _decode(path: Path, raw: bytes) -> tuple[str | None, Finding | None]:
@@ -538,13 +574,44 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> Finding:
 
 def parse_text(path: Path, text: str) -> tuple[list[Document], list[Finding]]:
     """Parse YAML text into documents; problems come back as findings, never raised."""
+    parsed = _parse_once(path, text)
+    return parsed.documents, parsed.findings
+
+
+def _parse_once(path: Path, text: str) -> _Builder:
     try:
         return _parse(path, text, positions=False)
     except _NeedPositions:  # a duplicate key: its finding points at the first one
         return _parse(path, text, positions=True)
 
 
-def _parse(path: Path, text: str, positions: bool) -> tuple[list[Document], list[Finding]]:
+def _parsed_file(display: Path, raw: bytes, large: bool) -> SourceFile:
+    """A file's content decoded and parsed, with what it cost (`size`, `parsed`).
+
+    `large`: report a file over LARGE_FILE_BYTES (Y005), as a registry on disk does.
+    """
+    text, problem = _decode(display, raw)
+    if text is None:
+        assert problem is not None
+        return SourceFile(display, "", [], [problem], size=len(raw))
+    findings: list[Finding] = []
+    if large and len(raw) > LARGE_FILE_BYTES:
+        findings.append(
+            finding(
+                "Y005",
+                f"this file is {len(raw) / 1024 / 1024:.1f} MB; registry files are usually a "
+                "few KB: split it, or exclude it if it is data rather than definitions",
+                Location(display, 1, 1),
+            )
+        )
+    parsed = _parse_once(display, text)
+    findings.extend(parsed.findings)
+    return SourceFile(
+        display, text, parsed.documents, findings, size=len(raw), parsed=parsed.started
+    )
+
+
+def _parse(path: Path, text: str, positions: bool) -> _Builder:
     from _ruamel_yaml import CParser
     from ruamel.yaml.error import YAMLError
 
@@ -556,7 +623,7 @@ def _parse(path: Path, text: str, positions: bool) -> tuple[list[Document], list
         builder.findings.append(_yaml_error(path, text, exc))
     finally:
         parser.dispose()
-    return builder.documents, builder.findings
+    return builder
 
 
 class Unreadable(Exception):
@@ -639,23 +706,73 @@ def read_file(
         raw = read_bytes(path, root)
     except Unreadable as refused:
         return SourceFile(display, "", [], [unreadable(display, refused, settings)])
-    text, problem = _decode(display, raw)
-    if text is None:
-        assert problem is not None
-        return SourceFile(display, "", [], [problem])
-    findings: list[Finding] = []
-    if len(raw) > LARGE_FILE_BYTES:
-        findings.append(
+    return _parsed_file(display, raw, large=True)
+
+
+class Spent:
+    """What the files read so far cost, per share of the files (see `read_files`).
+
+    Share `k` may stop as soon as shares 0..k together are over a limit: whatever
+    the others still read, the registry's cut then lies at or before its next file.
+    """
+
+    def __init__(self, documents: MutableSequence[int], size: MutableSequence[int]) -> None:
+        self.documents = documents
+        self.size = size
+
+    @classmethod
+    def local(cls, shares: int = 1) -> Spent:
+        return cls([0] * shares, [0] * shares)
+
+    def add(self, share: int, source: SourceFile) -> None:
+        self.documents[share] += source.parsed
+        self.size[share] += source.size
+
+    def over(self, share: int) -> bool:
+        """Whether the files of shares 0..`share` read so far are over a registry limit."""
+        return over_limits(sum(self.documents[: share + 1]), sum(self.size[: share + 1]))
+
+
+def over_limits(documents: int, size: int) -> bool:
+    """Whether files of `documents` documents and `size` bytes in all are too many to read."""
+    return documents > MAX_REGISTRY_DOCUMENTS or size > MAX_REGISTRY_BYTES
+
+
+def not_read(display: Path, left: int) -> SourceFile:
+    """In place of the first file past the registry's limits: a Y004 finding on it.
+
+    `left` counts the files not read, this one included.
+    """
+    others = f" and the {left - 1:,} after it are" if left > 1 else " is"
+    return SourceFile(
+        display,
+        "",
+        [],
+        [
             finding(
-                "Y005",
-                f"this file is {len(raw) / 1024 / 1024:.1f} MB; registry files are usually a "
-                "few KB: split it, or exclude it if it is data rather than definitions",
+                "Y004",
+                f"with this file the registry holds more than {MAX_REGISTRY_DOCUMENTS:,} "
+                f"documents or {MAX_REGISTRY_BYTES // 1024 // 1024} MB: this file{others} left "
+                "out; registry files hold a few entities each: remove what was generated, or "
+                f"{_EXCLUDE} if it is data",
                 Location(display, 1, 1),
             )
-        )
-    documents, parse_findings = parse_text(display, text)
-    findings.extend(parse_findings)
-    return SourceFile(display, text, documents, findings)
+        ],
+    )
+
+
+def within_limits(
+    items: Sequence[tuple[Path, Path]], sources: list[SourceFile]
+) -> list[SourceFile]:
+    """`sources` (read from the first of `items`, in order) up to the registry's limits;
+    the file that goes over them is replaced by `not_read`, the rest dropped."""
+    documents = size = 0
+    for index, source in enumerate(sources):
+        documents += source.parsed
+        size += source.size
+        if over_limits(documents, size):
+            return [*sources[:index], not_read(items[index][1], len(items) - index)]
+    return sources
 
 
 # Below this many files, starting a second process costs more than it saves.
@@ -663,19 +780,50 @@ PARALLEL_MIN_FILES = 400
 
 
 def read_files(items: list[tuple[Path, Path]], root: Path | None = None) -> list[SourceFile]:
-    """`read_file` for many (path, display) pairs of the registry at `root`, in order;
-    on several cores, in parallel.
+    """`read_file` for many (path, display) pairs of the registry at `root`, in order,
+    up to the registry's limits (`within_limits`); on several cores, in parallel.
 
-    Parsing is CPU-bound Python, so a large registry is parsed in worker processes.
+    Parsing is CPU-bound Python, so a large registry is split into contiguous shares
+    parsed in forked worker processes; results come back in order. What each share has
+    spent sits in shared memory the workers inherit, so that past a limit no share
+    reads on.
     """
     if len(items) < PARALLEL_MIN_FILES:  # the usual registry: the pool helper stays unloaded
-        return [read_file(path, display, root) for path, display in items]
+        return within_limits(items, _read_share(items, root, Spent.local(), 0))
+    import multiprocessing
+
     from kpictl.parallel import map_in_workers, usable_cpus
 
-    def read_item(item: tuple[Path, Path]) -> SourceFile:
-        return read_file(item[0], item[1], root)
+    workers = min(usable_cpus(), 4)
+    size = -(-len(items) // workers)
+    shares = [items[i : i + size] for i in range(0, len(items), size)]
+    context = multiprocessing.get_context("fork")
+    # Created before the fork, so every worker shares it; never pickled.
+    spent = Spent(context.RawArray("q", len(shares)), context.RawArray("q", len(shares)))
 
-    return map_in_workers(read_item, items, min(usable_cpus(), 4), PARALLEL_MIN_FILES)
+    def read_item(share: int) -> list[SourceFile]:
+        return _read_share(shares[share], root, spent, share)
+
+    out: list[SourceFile] = []
+    parts = map_in_workers(read_item, range(len(shares)), workers, 2)
+    for done, share in zip(parts, shares, strict=True):
+        out.extend(done)
+        if len(done) < len(share):  # a share that stopped short: the cut lies before
+            break
+    return within_limits(items, out)
+
+
+def _read_share(
+    items: list[tuple[Path, Path]], root: Path | None, spent: Spent, share: int
+) -> list[SourceFile]:
+    out = []
+    for path, display in items:
+        if spent.over(share):
+            break  # the cut lies before this file (see Spent)
+        source = read_file(path, display, root)
+        spent.add(share, source)
+        out.append(source)
+    return out
 
 
 def discover(root: Path, exclude: Sequence[str]) -> list[Path]:
@@ -735,9 +883,4 @@ def parse_bytes(display: Path, raw: bytes) -> SourceFile:
     """Parse a file's content that did not come from disk (e.g. from git at a commit)."""
     if len(raw) > MAX_FILE_BYTES:  # a commit can hold a huge file as well as a folder can
         return SourceFile(display, "", [], [unreadable(display, _too_large(MAX_FILE_BYTES))])
-    text, problem = _decode(display, raw)
-    if text is None:
-        assert problem is not None
-        return SourceFile(display, "", [], [problem])
-    documents, findings = parse_text(display, text)
-    return SourceFile(display, text, documents, findings)
+    return _parsed_file(display, raw, large=False)

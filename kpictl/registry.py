@@ -392,7 +392,7 @@ def registry_from_files(
     (hidden and `exclude` left out), and findings show `shown_root / path`. `root` is
     the registry folder on disk, for template lookups.
     """
-    from kpictl.loader import parse_bytes
+    from kpictl.loader import not_read, over_limits, parse_bytes
 
     def parsed(rel: str, content: bytes | SourceFile) -> SourceFile:
         if isinstance(content, SourceFile):
@@ -403,8 +403,16 @@ def registry_from_files(
     if raw_root is None:
         return None
     registry, findings, exclude = _start(root, parsed(ROOT_FILE, raw_root))
-    for rel in Members(exclude).entity_files(files):
-        findings.extend(_add_file(registry, parsed(rel, files[rel])))
+    wanted = Members(exclude).entity_files(files)
+    documents = size = 0  # the registry's limits hold at a commit as on disk
+    for index, rel in enumerate(wanted):
+        source = parsed(rel, files[rel])
+        documents += source.parsed
+        size += source.size
+        if over_limits(documents, size):
+            findings.extend(_add_file(registry, not_read(shown_root / rel, len(wanted) - index)))
+            break
+        findings.extend(_add_file(registry, source))
     return registry, findings
 
 
