@@ -128,6 +128,26 @@ def _check_line(value: str) -> str:
     return value
 
 
+# What a person's name never needs and an address header would otherwise have to guard
+# against: an address inside the name (`Ann <x@evil.example>`). Commas, quotes,
+# apostrophes and colons stay allowed ("O'Brien, Jr."): kpictl quotes or encodes them.
+_ADDRESS_CHARS = re.compile("[<>@]")
+
+
+def _check_person_name(value: str) -> str:
+    """A line that can be an email display name: no address in it."""
+    _check_line(value)
+    bad = _ADDRESS_CHARS.search(value)
+    if bad:
+        raise PydanticCustomError(
+            "kpictl_person_name",
+            "holds '{char}' at position {at}: a name never needs '<', '>' or '@'; "
+            "write the address in email, and only the name here",
+            {"char": bad.group(), "at": bad.start() + 1},
+        )
+    return value
+
+
 def _check_amount(value: float) -> float:
     problem = value_problem(value)
     if problem is not None:
@@ -188,6 +208,7 @@ PeriodText = Annotated[str, BeforeValidator(_check_period)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Email = Annotated[str, AfterValidator(_check_email)]
 Line = Annotated[str, AfterValidator(_check_line)]
+PersonName = Annotated[str, AfterValidator(_check_person_name)]
 GithubHandle = Annotated[str, AfterValidator(_check_github)]
 # A target value: finite and at most MAX_VALUE in size (see kpictl/bounds.py).
 Amount = Annotated[float, AfterValidator(_check_amount)]
@@ -243,7 +264,7 @@ class Entity(Model):
 
 class Person(Entity):
     kind: Literal["person"]
-    name: Line
+    name: PersonName
     email: Email
     team: Ref
     title: Line | None = None
