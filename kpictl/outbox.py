@@ -19,6 +19,7 @@ from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
 from kpictl.evaluate import evaluation_moment
 from kpictl.findings import Severity
+from kpictl.formats.github import defuse_text
 from kpictl.models import Campaign
 from kpictl.registry import Registry, load_registry
 from kpictl.schema_errors import suggest
@@ -191,7 +192,8 @@ def preview(emails: Sequence[Email]) -> str:
         out.append("")
         out.append(email.text.rstrip("\n"))
         out.append("")
-    return "\n".join(out) + ("\n" if out else "")
+    # Stdout is a CI log: no value may move the terminal or start a workflow command.
+    return defuse_text("\n".join(out)) + ("\n" if out else "")
 
 
 def summary_table(emails: Sequence[Email], style: str = "text") -> str:
@@ -348,7 +350,7 @@ def deliver(
     if out_dir is None:
         if emails:
             stdout.write(f"{title}: dry run, nothing sent.\n\n")
-            stdout.write(summary_table(emails) + "\n\n")
+            stdout.write(defuse_text(summary_table(emails)) + "\n\n")
             stdout.write(preview(emails))
         else:
             stdout.write(f"{title}: no emails to send.\n")

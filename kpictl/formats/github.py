@@ -28,6 +28,19 @@ def defuse(line: str) -> str:
     return line.replace("##[", "#\\#[")
 
 
+def defuse_text(text: str) -> str:
+    """Free text (an email preview) for a log the runner reads: control characters
+    spelled out, `##[` defused, and a line that would start with `::` escaped."""
+    lines = []
+    for line in text.split("\n"):
+        line = defuse(visible(line))
+        body = line.lstrip()
+        if body.startswith("::"):
+            line = line[: len(line) - len(body)] + "\\" + body
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def write(report: Report) -> str:
     lines = []
     for item in report.result.findings:
