@@ -128,22 +128,22 @@ def _check_line(value: str) -> str:
     return value
 
 
-# What a person's name never needs and an address header would otherwise have to guard
-# against: an address inside the name (`Ann <x@evil.example>`). Commas, quotes,
-# apostrophes and colons stay allowed ("O'Brien, Jr."): kpictl quotes or encodes them.
-_ADDRESS_CHARS = re.compile("[<>@]")
+# What a person's name never needs, and what makes one look like an address to a mail
+# client or a person reading it (`Ann, x@evil.example`). Other punctuation stays
+# allowed ("O'Brien, Jr.", `<`, `"`, `:`): address headers quote or encode it.
+_ADDRESS_SIGN = "@"
 
 
 def _check_person_name(value: str) -> str:
     """A line that can be an email display name: no address in it."""
     _check_line(value)
-    bad = _ADDRESS_CHARS.search(value)
-    if bad:
+    at = value.find(_ADDRESS_SIGN)
+    if at >= 0:
         raise PydanticCustomError(
             "kpictl_person_name",
-            "holds '{char}' at position {at}: a name never needs '<', '>' or '@'; "
-            "write the address in email, and only the name here",
-            {"char": bad.group(), "at": bad.start() + 1},
+            "holds '@' at position {at}: a name never needs one; write the address "
+            "in email, and only the name here",
+            {"at": at + 1},
         )
     return value
 

@@ -193,14 +193,14 @@ HOSTILE = {
     "people.yaml": """
         kind: person
         id: eve
-        name: 'Eve, Bcc: x; "Cc": (y) [z] \\ end'
+        name: 'Eve, Bcc: x, <evil.example> "Cc": (y) [z]; \\ end'
         email: eve@example.com
         team: t
         manager: mal
         ---
         kind: person
         id: mal
-        name: "Mal: O'Neil, Jr."
+        name: "<script>alert(1)</script>"
         email: mal@example.com
         team: t
         ---
@@ -231,7 +231,7 @@ HOSTILE = {
         kind: kpi
         id: k
         name: "Leads, Bcc: y@evil.example"
-        description: "<script>alert(1)</script>"
+        description: d
         formula: f
         unit: count
         direction: increase
@@ -267,8 +267,8 @@ def test_hostile_names_never_reach_a_header_or_raw_html(run, tmp_path: Path) -> 
     assert message.defects == []
     to = message["To"].addresses
     assert [(a.display_name, a.addr_spec) for a in to] == [
-        ('Eve, Bcc: x; "Cc": (y) [z] \\ end', "eve@example.com"),
-        ("Mal: O'Neil, Jr.", "mal@example.com"),
+        ('Eve, Bcc: x, <evil.example> "Cc": (y) [z]; \\ end', "eve@example.com"),
+        ("<script>alert(1)</script>", "mal@example.com"),
     ]
     assert message["From"].addresses[0].addr_spec == "desk@example.com"
     assert "\n" not in message["Subject"]

@@ -150,15 +150,20 @@ def test_check_reports_an_address_in_a_person_name(run: Run, tmp_path: Path) -> 
     result = run("check", str(root), "--as-of", AS_OF, "--select", "S001", cwd=tmp_path)
     assert result.code == 1
     assert result.out.splitlines()[0] == (
-        "r/people/marketing.yaml:5:7: S001 [error] name: holds '<' at position 63: a name "
-        "never needs '<', '>' or '@'; write the address in email, and only the name here"
+        "r/people/marketing.yaml:5:7: S001 [error] name: holds '@' at position 72: a name "
+        "never needs one; write the address in email, and only the name here"
     )
     assert len(result.out.splitlines()) == 2  # the finding, then the summary
 
 
 @pytest.mark.parametrize(
     "name_yaml",
-    ['"O\'Brien, Jr."', "'Bob \"The Builder\" Smith; Ops: EMEA (interim) [x] \\'", "Zoë Ünal"],
+    [
+        '"O\'Brien, Jr."',
+        "'Bob \"The Builder\" Smith; Ops: EMEA (interim) [x] \\'",
+        "'Ann <b>Lee</b>'",
+        "Zoë Ünal",
+    ],
 )
 def test_check_keeps_punctuation_in_names_valid(run: Run, tmp_path: Path, name_yaml: str) -> None:
     root = example_with_name(tmp_path, name_yaml)
