@@ -1,9 +1,9 @@
 """RFC 5322 messages: multipart text + HTML, with headers built only from clean values.
 
 Every display name and subject passes through `header_text` (no CR, LF or other
-control characters, and no RFC 2047 encoded word can reach a header), addresses are
-`email.headerregistry.Address` objects so names are quoted and encoded by the email
-package, never by hand.
+control characters, and no RFC 2047 encoded word can reach a header). Addresses are
+`email.headerregistry.Address` objects, but address headers are folded here
+(`fold_addresses`): the email package's own folder loses the quotes of a long name.
 """
 
 from __future__ import annotations
