@@ -86,6 +86,12 @@ def defuse(text: str, sharp: str = "\\#") -> str:
     return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", f"#{sharp}["))
 
 
+def defuse_text(text: str) -> str:
+    """Free text (an email preview) for a terminal or a CI log: control characters
+    spelled out line by line, and no line that can run a workflow command."""
+    return defuse("\n".join(visible(line) for line in text.split("\n")))
+
+
 # What an HTML page must not show: controls but tab and newline (which HTML reads as
 # white space), the format characters and the two non-characters.
 _HTML_HIDDEN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}\ufffe\uffff]")

@@ -128,6 +128,26 @@ def _check_line(value: str) -> str:
     return value
 
 
+# What a person's name never needs, and what makes one look like an address to a mail
+# client or a person reading it (`Ann, x@evil.example`). Other punctuation stays
+# allowed ("O'Brien, Jr.", `<`, `"`, `:`): address headers quote or encode it.
+_ADDRESS_SIGN = "@"
+
+
+def _check_person_name(value: str) -> str:
+    """A line that can be an email display name: no address in it."""
+    _check_line(value)
+    at = value.find(_ADDRESS_SIGN)
+    if at >= 0:
+        raise PydanticCustomError(
+            "kpictl_person_name",
+            "holds '@' at position {at}: a name never needs one; write the address "
+            "in email, and only the name here",
+            {"at": at + 1},
+        )
+    return value
+
+
 def _check_amount(value: float) -> float:
     problem = value_problem(value)
     if problem is not None:
@@ -201,6 +221,7 @@ PeriodText = Annotated[str, BeforeValidator(_check_period)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 Email = Annotated[str, AfterValidator(_check_email)]
 Line = Annotated[str, AfterValidator(_check_line)]
+PersonName = Annotated[str, AfterValidator(_check_person_name)]
 GithubHandle = Annotated[str, AfterValidator(_check_github)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 # A target value: finite and at most MAX_VALUE in size (see kpictl/bounds.py).
@@ -257,7 +278,7 @@ class Entity(Model):
 
 class Person(Entity):
     kind: Literal["person"]
-    name: Line
+    name: PersonName
     email: Email
     team: Ref
     title: Line | None = None

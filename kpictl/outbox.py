@@ -17,7 +17,7 @@ from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
 from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
-from kpictl.escaping import visible
+from kpictl.escaping import defuse_text, visible
 from kpictl.evaluate import evaluation_moment
 from kpictl.fileio import NotRegularFileError
 from kpictl.findings import Severity
@@ -304,7 +304,8 @@ def preview(emails: Sequence[Email]) -> str:
         out.append("")
         out.append(email.text.rstrip("\n"))
         out.append("")
-    return "\n".join(out) + ("\n" if out else "")
+    # Stdout is a CI log: no value may move the terminal or start a workflow command.
+    return defuse_text("\n".join(out)) + ("\n" if out else "")
 
 
 def summary_table(emails: Sequence[Email], style: str = "text") -> str:
@@ -445,7 +446,7 @@ def dry_run(outbox: Outbox) -> str:
         return f"{outbox.title}: no emails to send.\n"
     return (
         f"{outbox.title}: dry run, nothing sent.\n\n"
-        + summary_table(outbox.emails)
+        + defuse_text(summary_table(outbox.emails))
         + "\n\n"
         + preview(outbox.emails)
     )

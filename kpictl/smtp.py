@@ -16,7 +16,6 @@ import ssl
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import getaddresses
 
 from kpictl.config import Smtp
 
@@ -58,15 +57,22 @@ class SendReport:
 
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """The envelope sender and recipients (To and Cc) of a message."""
-    sender = getaddresses([str(message["From"])])[0][1]
-    to = [addr for _, addr in getaddresses([str(v) for v in message.get_all("To", [])])]
-    cc = [addr for _, addr in getaddresses([str(v) for v in message.get_all("Cc", [])])]
+    """The envelope sender and recipients (To and Cc) of a message.
+
+    Taken from the address objects the message was built with, not from its header
+    text: re-parsing a display name is how a name such as `Ann, <x@evil.example>`
+    would turn into a recipient.
+    """
+    sender = _addr_specs(message, "From")
     seen: list[str] = []
-    for addr in (*to, *cc):
+    for addr in (*_addr_specs(message, "To"), *_addr_specs(message, "Cc")):
         if addr and addr not in seen:
             seen.append(addr)
-    return sender, seen
+    return (sender[0] if sender else ""), seen
+
+
+def _addr_specs(message: EmailMessage, name: str) -> list[str]:
+    return [item.addr_spec for header in message.get_all(name, []) for item in header.addresses]
 
 
 def _reply(code: int, text: bytes | str) -> str:

@@ -193,7 +193,7 @@ HOSTILE = {
     "people.yaml": """
         kind: person
         id: eve
-        name: "Eve, Bcc: x@evil.example <x@evil.example>"
+        name: 'Eve, Bcc: x, <evil.example> "Cc": (y) [z]; \\ end'
         email: eve@example.com
         team: t
         manager: mal
@@ -267,7 +267,7 @@ def test_hostile_names_never_reach_a_header_or_raw_html(run: Run, tmp_path: Path
     assert message.defects == []
     to = message["To"].addresses
     assert [(a.display_name, a.addr_spec) for a in to] == [
-        ("Eve, Bcc: x@evil.example <x@evil.example>", "eve@example.com"),
+        ('Eve, Bcc: x, <evil.example> "Cc": (y) [z]; \\ end', "eve@example.com"),
         ("<script>alert(1)</script>", "mal@example.com"),
     ]
     assert message["From"].addresses[0].addr_spec == "desk@example.com"

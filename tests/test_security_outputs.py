@@ -571,7 +571,7 @@ STATUS_PATCHES: tuple[Patch, ...] = (
         "description: Leads that meet the MQL definition.",
         'description: "Leads\\e[2J\\a\\r\\0 that\\x9b31m\\u202e meet it."',
     ),
-    ("people.yaml", "name: Ann Lee", "name: '@Ann Lee'"),
+    ("people.yaml", "name: Ann Lee", "name: '+Ann Lee'"),
     ("policy.yaml", "name: Owner review", "name: '-1+2 review'"),
 )
 
@@ -594,7 +594,7 @@ def test_status_csv_cells_never_start_a_formula(run: Run, scorecard: tuple[Path,
     assert row == (
         'mql,"\'=HYPERLINK(""http://evil.example"")",count,increase,linear,2026-Q4,'
         "Q4 2026,100.0,55.43,10.0,2026-11-20,81.96,tier,,1,'-1+2 review,standard,ann,"
-        "'@Ann Lee,ann@acme.example,2026-11-21T09:00:00+00:00"
+        "'+Ann Lee,ann@acme.example,2026-11-21T09:00:00+00:00"
     )
 
 

@@ -15,6 +15,7 @@ from kpictl.actuals import Actuals
 from kpictl.emails import context
 from kpictl.emails.compose import AddressError, Sender, address, compose, message_id, to_bytes
 from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients
+from kpictl.escaping import multiline
 from kpictl.evaluate import CharterResult, KpiStatus, State
 from kpictl.models import Campaign, Person
 from kpictl.registry import Registry
@@ -109,8 +110,10 @@ def render_email(
     subject_template, text_template, html_template = found
     subject = display.clean(subject_template.render(values))
     values = {**values, "subject": subject}
-    text = text_template.render(values)
-    html = html_template.render(values)
+    # Free text keeps its line breaks but no other control character: an escape
+    # sequence in a description must not reach a mail client or a terminal raw.
+    text = multiline(text_template.render(values))
+    html = multiline(html_template.render(values))
     return subject, text, html
 
 

@@ -1,9 +1,9 @@
 """RFC 5322 messages: multipart text + HTML, with headers built only from clean values.
 
 Every display name and subject passes through `header_text` (no CR, LF or other
-control characters, and no RFC 2047 encoded word can reach a header), addresses are
-`email.headerregistry.Address` objects so names are quoted and encoded by the email
-package, never by hand.
+control characters, and no RFC 2047 encoded word can reach a header). Addresses are
+`email.headerregistry.Address` objects, but address headers are folded here
+(`fold_addresses`): the email package's own folder loses the quotes of a long name.
 """
 
 from __future__ import annotations
@@ -35,16 +35,117 @@ class _Policy(EmailPolicy):
     """
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        key = (name, str(value))
+        key = (name, str(value), self.linesep)
         folded = _FOLDS.get(key)
         if folded is None:
             if len(_FOLDS) > 16384:
                 _FOLDS.clear()
-            folded = _FOLDS[key] = super().fold_binary(name, value)
+            addresses = _mailboxes(name, value)
+            if addresses is None:
+                folded = super().fold_binary(name, value)
+            else:
+                folded = fold_addresses(name, addresses, self.linesep).encode("utf-8")
+            _FOLDS[key] = folded
         return folded
 
+    def fold(self, name: str, value: Any) -> str:
+        addresses = _mailboxes(name, value)
+        if addresses is None:
+            return str(super().fold(name, value))
+        return fold_addresses(name, addresses, self.linesep)
 
-_FOLDS: dict[tuple[str, str], bytes] = {}
+
+_FOLDS: dict[tuple[str, str, str], bytes] = {}
+
+# Address headers are folded by kpictl, not by the email package: Python 3.11's folder
+# splits a long quoted display name into its words and drops the quotes, so
+# `"Ann, Head of ... <x@evil.example>, y" <ann@acme.example>` came out as three
+# recipients, and a name with `:` as group syntax.
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to"})
+_MAX_LINE = 78  # RFC 5322 2.1.1: lines should stay within 78 characters
+# RFC 5322 atext: a word of these needs neither quotes nor encoding.
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+\Z")
+# RFC 2047 5.(3): the only characters that stand for themselves in an encoded word
+# inside a phrase.
+_Q_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_EW_START, _EW_END = "=?utf-8?q?", "?="
+# RFC 2047 allows 75 characters; 68 keeps even `Reply-To: ` and one encoded word within
+# the 78 characters of a line.
+_EW_MAX = 68
+
+
+def _mailboxes(name: str, value: Any) -> tuple[Address, ...] | None:
+    """The addresses of a header kpictl folds itself, or None for any other header."""
+    if name.lower() not in _ADDRESS_HEADERS or not hasattr(value, "groups"):
+        return None
+    if any(group.display_name is not None for group in value.groups):
+        return None  # group syntax: kpictl never writes it
+    return tuple(value.addresses)
+
+
+def fold_addresses(name: str, addresses: tuple[Address, ...], linesep: str) -> str:
+    """An address header, folded only where folding keeps every name whole.
+
+    Lines break only at a space between words, inside a quoted name or between encoded
+    words (never inside either), so unfolding gives back exactly the names written.
+    """
+    label = f"{name}:"
+    lines = [label]
+    for i, item in enumerate(addresses):
+        tokens = [*_phrase(item.display_name), f"<{item.addr_spec}>"]
+        if not item.display_name:
+            tokens = [item.addr_spec]
+        if i < len(addresses) - 1:
+            tokens[-1] += ","
+        for token in tokens:
+            if lines[-1] != label and len(lines[-1]) + 1 + len(token) > _MAX_LINE:
+                lines.append(" " + token)
+            else:
+                lines[-1] += " " + token
+    return linesep.join(lines) + linesep
+
+
+def _phrase(display_name: str) -> list[str]:
+    """A display name as the words of an RFC 5322 phrase, each safe to fold after.
+
+    Atoms when every word is one; else a quoted string when the name is ASCII; else
+    RFC 2047 encoded words, so no character of the name is ever read as syntax.
+    """
+    words = display_name.split(" ")
+    if display_name.isascii() and _ENCODED_WORD not in display_name:
+        if all(_ATOM.match(word) for word in words):
+            return words
+        quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
+        quoted[0] = '"' + quoted[0]
+        quoted[-1] += '"'
+        return quoted
+    return _encoded_words(words)
+
+
+def _encoded_words(words: list[str]) -> list[str]:
+    """Words as Q-encoded words, several to one while it stays within _EW_MAX characters.
+
+    Encoded words break only where the name has a space, and that space becomes the
+    fold: Python 3.11 keeps the white space between two encoded words of a phrase, so
+    splitting a word would add a space to the name. A single word too long for one
+    encoded word therefore stays whole.
+    """
+    room = _EW_MAX - len(_EW_START) - len(_EW_END)
+    out: list[str] = []
+    current = ""
+    for word in words:
+        encoded = "".join(
+            chr(byte) if byte in _Q_LITERAL else f"={byte:02X}" for byte in word.encode()
+        )
+        if not current:
+            current = encoded
+        elif len(current) + 1 + len(encoded) <= room:
+            current += "_" + encoded
+        else:
+            out.append(_EW_START + current + _EW_END)
+            current = encoded
+    out.append(_EW_START + current + _EW_END)
+    return out
 
 
 class _Headers(HeaderRegistry):
