@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpictl import yamlfmt
-from kpictl.loader import discover, parse_text
-from kpictl.yamlfmt import FormatError, format_text
+from kpictl.authoring import yamlfmt
+from kpictl.authoring.yamlfmt import FormatError, format_text
+from kpictl.registry.loader import discover, parse_text
 from tests.conftest import EXAMPLE, ROOT, Run, assert_golden, write_registry
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ", "150"))

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.loader import MAX_DEPTH, Mark, parse_text, read_file
+from kpictl.registry import loader
+from kpictl.registry.loader import MAX_DEPTH, Mark, parse_text, read_file
 
 PATH = Path("f.yaml")
 

@@ -12,9 +12,10 @@ from types import FrameType
 
 import pytest
 
-from kpictl import loader, parallel
+from kpictl import parallel
 from kpictl.emails import workers
 from kpictl.parallel import map_in_workers
+from kpictl.registry import loader
 from tests.conftest import AS_OF, EXAMPLE, Run
 from tests.test_emails import ACTUALS
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kpictl import loader
-from kpictl.check import check
+from kpictl.check.check import check
+from kpictl.registry import loader
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 
@@ -46,7 +46,7 @@ def test_parallel_load_equals_serial_load(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_example_registry_loads_the_same_in_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpictl.registry import load_registry
+    from kpictl.registry.registry import load_registry
 
     serial, _ = load_registry(EXAMPLE)
     monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpictl import yamlfmt
-from kpictl.loader import parse_text
-from kpictl.yamlfmt import FormatError, format_text
+from kpictl.authoring import yamlfmt
+from kpictl.authoring.yamlfmt import FormatError, format_text
+from kpictl.registry.loader import parse_text
 from tests.conftest import Run, write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import deadline

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.findings import MAX_SAME_FINDINGS, excerpt
-from kpictl.loader import MAX_FILE_BYTES, MAX_VALUES, Unreadable, read_bytes
+from kpictl.check.findings import MAX_SAME_FINDINGS, excerpt
+from kpictl.registry import loader
+from kpictl.registry.loader import MAX_FILE_BYTES, MAX_VALUES, Unreadable, read_bytes
 from tests.conftest import AS_OF
 from tests.helpers import Run, deadline, make
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.check import check
-from kpictl.loader import parse_bytes, read_file
-from kpictl.registry import load_registry, registry_from_files
+from kpictl.check.check import check
+from kpictl.registry import loader
+from kpictl.registry.loader import parse_bytes, read_file
+from kpictl.registry.registry import load_registry, registry_from_files
 from tests.conftest import AS_OF
 from tests.helpers import deadline, make
 

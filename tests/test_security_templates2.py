@@ -179,7 +179,7 @@ HANG = "{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% end
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Steps without end, so that only the clock stops a render; short times for the test."""
-    from kpictl import sandbox
+    from kpictl.templating import sandbox
 
     monkeypatch.setattr(sandbox, "MAX_STEPS", 10**15)
     monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.5)

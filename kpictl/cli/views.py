@@ -87,7 +87,7 @@ def map_(
 
         print_map(view)
         return 0
-    from kpictl.render import registry_environment
+    from kpictl.templating.render import registry_environment
 
     write_output(render_map(view, output_format.value, registry_environment(registry)), output)
     return 0
@@ -132,7 +132,7 @@ def who(
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
-    from kpictl.render import registry_environment
+    from kpictl.templating.render import registry_environment
 
     write_output(render_who(view, output_format.value, registry_environment(registry)), output)
     return 0

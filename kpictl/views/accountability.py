@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from kpictl.lineage import Node, Trees
-from kpictl.lineage import chain as upstream_chain
-from kpictl.models import (
+from kpictl.registry.lineage import Node, Trees
+from kpictl.registry.lineage import chain as upstream_chain
+from kpictl.registry.models import (
     Campaign,
     DataSource,
     EscalationPolicy,
@@ -29,9 +29,9 @@ from kpictl.models import (
     Person,
     Stage,
 )
-from kpictl.registry import Registry
-from kpictl.resolve import resolve
-from kpictl.schema_errors import suggest
+from kpictl.registry.registry import Registry
+from kpictl.registry.resolve import resolve
+from kpictl.registry.schema_errors import suggest
 from kpictl.views.heap import registry_frozen
 
 STAGES: tuple[str, ...] = get_args(Stage)  # funnel order: awareness first
@@ -286,7 +286,7 @@ class AccountabilityMap:
 
 # --------------------------------------------------------------------------------------
 # Ids into views (with placeholders for what is missing); who a reference means is
-# kpictl.resolve's answer
+# kpictl.registry.resolve's answer
 # --------------------------------------------------------------------------------------
 
 
@@ -369,7 +369,7 @@ class _Views:
         return view
 
     def lineage(self, source_ids: Iterable[str]) -> tuple[LineageNode, ...]:
-        """A KPI's lineage trees, as kpictl.lineage draws them, with views of each source."""
+        """Lineage trees as kpictl.registry.lineage draws them, with views of each source."""
         return tuple(map(self._node, self._trees.lineage(source_ids)))
 
     def chain(self, source_ids: Iterable[str]) -> tuple[SourceView, ...]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from kpictl.escaping import json_text
-from kpictl.lineage import MAX_LEVELS
-from kpictl.render import render
+from kpictl.registry.lineage import MAX_LEVELS
+from kpictl.templating.escaping import json_text
+from kpictl.templating.render import render
 from kpictl.views.accountability import (
     AccountabilityMap,
     CampaignRole,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
-from kpictl.lineage import MAX_LEVELS
+from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.views.accountability import (
     AccountabilityMap,
     KpiView,

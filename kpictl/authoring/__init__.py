@@ -1,0 +1,1 @@
+"""Writing a registry: init, new, fmt, the JSON Schema, the calendar, drill."""

@@ -1,0 +1,1 @@
+"""The registry through git: revisions, diff, changelog, CODEOWNERS, --changed-since."""

@@ -1,0 +1,1 @@
+"""Actual values, target periods, evaluation and the scorecard. No printing."""

@@ -1,0 +1,1 @@
+"""The one Jinja environment, its bounded sandbox and the escaping filters."""
