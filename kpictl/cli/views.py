@@ -123,9 +123,10 @@ def who(
 
     Examples: `kpictl who aisha-okafor`, `kpictl who revops --format markdown`.
     """
-    from kpictl.views.accountability import UnknownId, build_who
+    from kpictl.views.accountability import UnknownId
     from kpictl.views.load import checked_registry
     from kpictl.views.output import render_who
+    from kpictl.views.who import build_who
 
     registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:

@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING
 
 from kpictl.display import plural
 from kpictl.registry.lineage import MAX_LEVELS
-from kpictl.views.accountability import (
-    AccountabilityMap,
-    KpiView,
-    LineageNode,
-    PersonView,
-    SourceView,
-)
+from kpictl.views.accountability import AccountabilityMap
+from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
 
 if TYPE_CHECKING:
     from rich.console import Console
