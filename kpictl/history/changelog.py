@@ -24,7 +24,8 @@ from typing import Any
 
 from kpictl.errors import KpictlError
 from kpictl.fileio import read_regular
-from kpictl.history.diff import Entry, FieldChange, Parsed, compare, read_working
+from kpictl.history.compare import Entry, FieldChange, compare
+from kpictl.history.diff import Parsed, read_working
 from kpictl.history.git import BlobReader, Commit
 from kpictl.history.revisions import TrackedRegistry
 from kpictl.registry.config import ROOT_FILE

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kpictl.history.diff import EntityChange, FieldChange, RegistryDiff
+from kpictl.history.compare import FieldChange
+from kpictl.history.diff import EntityChange, RegistryDiff
 from kpictl.templating.escaping import json_text
 
 if TYPE_CHECKING:
