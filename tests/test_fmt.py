@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from kpictl.authoring import yamlfmt
 from kpictl.authoring.yamlfmt import FormatError, format_text
-from kpictl.registry.loader import discover, parse_text
+from kpictl.registry.loader import parse_text
+from kpictl.registry.reading import discover
 from tests.conftest import EXAMPLE, ROOT, Run, assert_golden, write_registry
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ", "150"))

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from kpictl.check.catalog import RULES
 from kpictl.check.check import check
 from kpictl.check.findings import Finding
-from kpictl.registry.loader import SourceFile, parse_text, read_file
+from kpictl.registry.loader import SourceFile, parse_text
+from kpictl.registry.reading import read_file
 from kpictl.registry.registry import load_registry
 from tests.helpers import BASE
 

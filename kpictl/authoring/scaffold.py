@@ -227,7 +227,7 @@ def plan(
 
 def existing_registry(folder: Path) -> list[Path]:
     """What makes `folder` a registry already: kpictl.yaml, or YAML files kpictl would read."""
-    from kpictl.registry.loader import discover
+    from kpictl.registry.reading import discover
 
     if not folder.is_dir():
         return []

@@ -39,8 +39,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kpictl.registry.config import ROOT_FILE, Settings
-from kpictl.registry.loader import parse_bytes, parse_text
+from kpictl.registry.loader import parse_text
 from kpictl.registry.models import KINDS
+from kpictl.registry.reading import parse_bytes
 
 # From this many files on, formatting is spread over worker processes: ruamel's
 # round-trip loader is pure Python and the files are independent.
@@ -1033,8 +1034,8 @@ def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
     FileNotFoundError for a path that does not exist.
     """
     from kpictl.registry.config import find_root
-    from kpictl.registry.loader import discover
     from kpictl.registry.membership import exclude_of
+    from kpictl.registry.reading import discover
     from kpictl.registry.registry import display_path
 
     found: dict[Path, None] = {}

@@ -29,8 +29,8 @@ from kpictl.history.diff import Parsed, read_working
 from kpictl.history.git import BlobReader, Commit
 from kpictl.history.revisions import TrackedRegistry
 from kpictl.registry.config import ROOT_FILE
-from kpictl.registry.loader import discover, parse_bytes
 from kpictl.registry.membership import Members, members_of
+from kpictl.registry.reading import discover, parse_bytes
 
 CHANGELOG_TEMPLATES = {"text": "changelog/text.txt.j2", "markdown": "changelog/markdown.md.j2"}
 

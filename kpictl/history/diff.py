@@ -26,8 +26,9 @@ from kpictl.history.compare import Entry, FieldChange, compare
 from kpictl.history.git import WORKING_TREE
 from kpictl.history.revisions import TrackedRegistry
 from kpictl.registry.config import ROOT_FILE
-from kpictl.registry.loader import SourceFile, discover, parse_bytes
+from kpictl.registry.loader import SourceFile
 from kpictl.registry.membership import members_of
+from kpictl.registry.reading import discover, parse_bytes
 
 # Kinds in the order a reviewer cares about them.
 KIND_ORDER = (

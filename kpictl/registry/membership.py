@@ -103,7 +103,7 @@ def exclude_of(raw: bytes | None) -> list[str]:
     """`exclude` from kpictl.yaml's content (None: there is none, so nothing is excluded)."""
     if raw is None:
         return []
-    from kpictl.registry.loader import parse_bytes  # the loader walks the disk with `Members`
+    from kpictl.registry.reading import parse_bytes
 
     source = parse_bytes(Path(ROOT_FILE), raw)
     return exclude_in(source.documents[0].data if source.documents else None)

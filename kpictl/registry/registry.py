@@ -14,15 +14,7 @@ from pydantic import ValidationError
 from kpictl.check.catalog import finding
 from kpictl.check.findings import Finding, Location, excerpt
 from kpictl.registry.config import ROOT_FILE, Settings
-from kpictl.registry.loader import (
-    Document,
-    KeyPath,
-    SourceFile,
-    read_file,
-    read_files,
-    scan,
-    unreadable,
-)
+from kpictl.registry.loader import Document, KeyPath, SourceFile
 from kpictl.registry.membership import Members, exclude_in
 from kpictl.registry.models import (
     KINDS,
@@ -35,6 +27,7 @@ from kpictl.registry.models import (
     Person,
     Team,
 )
+from kpictl.registry.reading import read_file, read_files, scan, unreadable
 from kpictl.registry.schema_errors import field_label, suggest, validation_messages
 
 E = TypeVar("E", bound=Entity)
@@ -400,7 +393,7 @@ def registry_from_files(
     (hidden and `exclude` left out), and findings show `shown_root / path`. `root` is
     the registry folder on disk, for template lookups.
     """
-    from kpictl.registry.loader import not_read, over_limits, parse_bytes
+    from kpictl.registry.reading import not_read, over_limits, parse_bytes
 
     def parsed(rel: str, content: bytes | SourceFile) -> SourceFile:
         if isinstance(content, SourceFile):
