@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pathspec import GitIgnoreSpec
 
-from kpictl.authoring.yamlfmt import collect
+from kpictl.authoring.fmt import collect
 from kpictl.history.changelog import build_changelog
 from kpictl.history.diff import Version
 from kpictl.history.revisions import TrackedRegistry

@@ -28,41 +28,15 @@ and the comments (as a multiset of texts) must be the same as before.
 from __future__ import annotations
 
 import io
-import re
-import typing
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
-
-from kpictl.registry.config import ROOT_FILE, Settings
+from kpictl.authoring.yamlorder import document_model, reorder
+from kpictl.authoring.yamlscan import Scan, indent_of, scan_text
 from kpictl.registry.loader import parse_text
-from kpictl.registry.models import KINDS
-from kpictl.registry.reading import parse_bytes
-
-# From this many files on, formatting is spread over worker processes: ruamel's
-# round-trip loader is pure Python and the files are independent.
-PARALLEL_THRESHOLD = 200
-
-_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
-_MARKER = re.compile(r"(---|\.\.\.)(?=[ \t]|\Z)")
-# What may follow the last node that ends on a line: indicators, anchors, a block
-# scalar header, and then perhaps a comment. Each piece starts with a character no
-# other piece starts with and is matched possessively, so a line that does not fit
-# is given up in one pass: with `[ \t]+` free to split a run of spaces every which
-# way, a deeply indented line took seconds, twice as long with each extra space.
-_REST = re.compile(r"(?:[ \t]++|[:?,\-\[\]{}]|(?>&\S+)|[|>][1-9+-]{0,2}+)*?(?P<comment>#.*)?\Z")
-# Plain scalars that might be dates or times; the resolver decides (see _impossible_time).
-_TIME_LIKE = re.compile(r"[0-9]{4}-[0-9]")
-_BLOCK_HEADER = re.compile(r"[|>](?P<ind>[1-9+-]{0,2})")
-_IN_FLOW = (
-    "a comment inside a flow list or mapping ([...] or {...}) spanning several lines "
-    "cannot be kept in place; move it above the key, or write the list in block style"
-)
-_UNSURE = "fmt cannot tell whether this '#' starts a comment; move the comment to its own line"
 
 
 class FormatError(Exception):
@@ -73,281 +47,6 @@ class FormatError(Exception):
         self.line = line
         self.column = column
         self.message = message
-
-
-# --------------------------------------------------------------------------------------
-# Key order
-# --------------------------------------------------------------------------------------
-
-_Fields = dict[str, type[BaseModel] | None]
-_FIELD_CACHE: dict[type[BaseModel], _Fields] = {}
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The model class inside `list[X]`, `X | None`, `Annotated[...]`; None for dicts."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) is dict:
-        return None
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def fields_of(model: type[BaseModel]) -> _Fields:
-    """The keys of `model` in canonical order (`labels` last), each with its nested model."""
-    cached = _FIELD_CACHE.get(model)
-    if cached is not None:
-        return cached
-    out: _Fields = {}
-    for name, info in model.model_fields.items():
-        out[info.alias or name] = _model_in(info.annotation)
-    if "labels" in out:
-        out["labels"] = out.pop("labels")
-    _FIELD_CACHE[model] = out
-    return out
-
-
-def _rank(fields: _Fields) -> dict[str, int]:
-    ranks = {key: index for index, key in enumerate(fields)}
-    if "labels" in ranks:
-        ranks["labels"] = len(fields) + 1  # after unknown keys, which rank len(fields)
-    return ranks
-
-
-def _reorder(node: Any, model: type[BaseModel] | None) -> None:
-    """Put the keys of `node` (and of its nested mappings) in the order of `model`."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if isinstance(node, CommentedSeq):
-        for item in node:
-            _reorder(item, model)
-        return
-    if not isinstance(node, CommentedMap):
-        return
-    if model is None:
-        for value in node.values():
-            _reorder(value, None)
-        return
-    fields = fields_of(model)
-    ranks = _rank(fields)
-    keys = list(node.keys())
-    wanted = sorted(
-        keys, key=lambda key: ranks.get(key, len(fields)) if isinstance(key, str) else len(fields)
-    )
-    if wanted != keys:
-        for key in wanted:
-            node.move_to_end(key)
-    for key, value in node.items():
-        child = fields.get(key) if isinstance(key, str) else None
-        if child is not None:
-            _reorder(value, child)
-
-
-def _document_model(data: Any, root_file: bool) -> type[BaseModel] | None:
-    if root_file:
-        return Settings
-    if isinstance(data, dict):
-        kind = data.get("kind")
-        if isinstance(kind, str):
-            return KINDS.get(kind)
-    return None
-
-
-# --------------------------------------------------------------------------------------
-# Reading the source text: which line is what, and where the comments are
-# --------------------------------------------------------------------------------------
-
-LineKind = Literal["content", "comment", "blank", "scalar", "marker"]
-
-
-@dataclass
-class _Scan:
-    lines: list[str]
-    kinds: list[LineKind]
-    eol: dict[int, tuple[int, str]] = field(default_factory=dict)  # line -> (column, text)
-    block_headers: set[int] = field(default_factory=set)
-    folded: dict[int, tuple[int, int]] = field(default_factory=dict)  # header -> content lines
-    # Anchors, block scalar indentation indicators and header comments: things only
-    # ruamel's own (slow, pure-Python) loader keeps, so such files take that road.
-    needs_pure_loader: bool = False
-    marker_comments: dict[int, str] = field(default_factory=dict)
-    # (line, column, why) of what fmt cannot keep as written: a comment inside a flow
-    # list, a date that does not exist.
-    stuck: list[tuple[int, int, str]] = field(default_factory=list)
-
-    def comments(self) -> Counter[str]:
-        """Every comment's text, as a multiset."""
-        found: Counter[str] = Counter()
-        for index, kind in enumerate(self.kinds):
-            if kind == "comment":
-                found[self.lines[index].strip()] += 1
-        for _, text in self.eol.values():
-            found[text] += 1
-        for text in self.marker_comments.values():
-            found[text] += 1
-        return found
-
-
-def _impossible_time(text: str) -> str | None:
-    """Why a plain scalar that YAML reads as a date or time is not a valid one, or None.
-
-    ruamel's round-trip loader turns `2026-02-30` into a date, and raises for a day,
-    month, hour or offset out of range; kpictl's loader keeps dates as text (the
-    models say where one is wrong), so only fmt meets this, before loading.
-    """
-    from ruamel.yaml.constructor import RoundTripConstructor
-    from ruamel.yaml.nodes import ScalarNode
-
-    tag = _resolver().resolve(ScalarNode, text, (True, False))
-    if tag != "tag:yaml.org,2002:timestamp":
-        return None
-    try:
-        RoundTripConstructor(preserve_quotes=True).construct_object(ScalarNode(tag, text))
-    except (ValueError, OverflowError) as exc:
-        return (
-            f"'{text}' is not a valid date or time ({exc}): correct it, "
-            "or quote it if it is not meant as one"
-        )
-    return None
-
-
-_RESOLVER: Any = None
-
-
-def _resolver() -> Any:
-    """The resolver fmt's loader uses (YAML 1.2), to tell which scalars are dates."""
-    global _RESOLVER
-    if _RESOLVER is None:
-        from ruamel.yaml.resolver import VersionedResolver
-
-        _RESOLVER = VersionedResolver(version=(1, 2))
-    return _RESOLVER
-
-
-def _split(text: str) -> list[str]:
-    lines = _BREAK.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def _scan(text: str) -> _Scan:
-    """Classify every line using libyaml's event marks (C parser: fast)."""
-    from kpictl.compat import c_parser
-
-    lines = _split(text)
-    kinds: list[LineKind] = []
-    for line in lines:
-        stripped = line.strip()
-        if not stripped:
-            kinds.append("blank")
-        elif stripped.startswith("#"):
-            kinds.append("comment")
-        elif _MARKER.match(line):
-            kinds.append("marker")
-        else:
-            kinds.append("content")
-    scan = _Scan(lines, kinds)
-    ends: dict[int, int] = {}
-    spans: dict[int, list[tuple[int, int]]] = {}  # line -> (start, end) columns of scalars
-    collections: list[tuple[bool, int]] = []  # (flow style, start line) of open collections
-    flow_ranges: list[tuple[int, int]] = []
-
-    def ended(line: int, column: int) -> None:
-        if column > ends.get(line, -1):
-            ends[line] = column
-
-    parser = c_parser(text)
-    try:
-        while True:
-            event = parser.get_event()
-            name = type(event).__name__
-            start, end = event.start_mark, event.end_mark
-            if getattr(event, "anchor", None) is not None:
-                scan.needs_pure_loader = True
-            if name == "ScalarEvent":
-                if not event.style and _TIME_LIKE.match(event.value):
-                    problem = _impossible_time(event.value)
-                    if problem is not None:
-                        scan.stuck.append((start.line, start.column, problem))
-                if start.line == end.line:
-                    spans.setdefault(start.line, []).append((start.column, end.column))
-                elif event.style not in ("|", ">"):
-                    spans.setdefault(start.line, []).append((start.column, len(lines[start.line])))
-                    spans.setdefault(end.line, []).append((0, end.column))
-                if event.style in ("|", ">"):
-                    scan.block_headers.add(start.line)
-                    header = _BLOCK_HEADER.match(lines[start.line], start.column)
-                    indicator = header["ind"] if header else ""
-                    if any(char.isdigit() for char in indicator):
-                        scan.needs_pure_loader = True
-                    ended(
-                        start.line, start.column + (header.end() - header.start() if header else 1)
-                    )
-                    last = end.line - 1 if end.column == 0 else end.line
-                    if "+" not in indicator:
-                        while last > start.line and not lines[last].strip():
-                            last -= 1
-                    for number in range(start.line + 1, last + 1):
-                        kinds[number] = "scalar"
-                    if event.style == ">":
-                        scan.folded[start.line] = (start.line + 1, last)
-                else:
-                    for number in range(start.line + 1, end.line + 1):
-                        kinds[number] = "scalar"
-                    ended(end.line, end.column)
-            elif name == "AliasEvent":
-                scan.needs_pure_loader = True
-                ended(end.line, end.column)
-            elif name in ("SequenceStartEvent", "MappingStartEvent"):
-                collections.append((bool(event.flow_style), start.line))
-            elif name in ("SequenceEndEvent", "MappingEndEvent"):
-                flow, first = collections.pop()
-                if flow:
-                    ended(end.line, end.column)
-                    if end.line > first:
-                        flow_ranges.append((first, end.line))
-            elif name == "StreamEndEvent":
-                break
-    finally:
-        parser.dispose()
-
-    for number, kind in enumerate(kinds):
-        line = lines[number]
-        if kind == "marker":
-            match = _REST.match(line, 3)
-            if match and match["comment"]:
-                scan.marker_comments[number] = match["comment"].rstrip()
-            continue
-        if kind != "content":
-            continue
-        start = ends.get(number, 0)
-        match = _REST.match(line, start)
-        if match is not None and match["comment"]:
-            scan.eol[number] = (match.start("comment"), match["comment"].rstrip())
-            if number in scan.block_headers:
-                scan.needs_pure_loader = True
-    # Every `#` outside a scalar must be a comment the scan found: otherwise fmt would
-    # drop a comment without noticing, so it refuses the file instead.
-    for number, kind in enumerate(kinds):
-        if kind not in ("content", "marker") or "#" not in lines[number]:
-            continue
-        limit = scan.eol[number][0] if number in scan.eol else len(lines[number])
-        for column, char in enumerate(lines[number][:limit]):
-            if char == "#" and not any(a <= column < b for a, b in spans.get(number, ())):
-                if kind == "marker" and number in scan.marker_comments:
-                    break
-                scan.stuck.append((number, column, _UNSURE))
-                break
-    for first, last in flow_ranges:
-        for number in range(first, last):
-            if kinds[number] == "comment" or (number in scan.eol):
-                column = scan.eol[number][0] if number in scan.eol else _indent(lines[number])
-                scan.stuck.append((number, column, _IN_FLOW))
-    return scan
 
 
 # --------------------------------------------------------------------------------------
@@ -543,7 +242,7 @@ def _yaml() -> Any:
     return yaml
 
 
-def _fast_load(text: str, scan: _Scan) -> list[Any]:
+def _fast_load(text: str, scan: Scan) -> list[Any]:
     """Load round-trip data with libyaml's C parser and ruamel's round-trip constructor.
 
     About three times faster than ruamel's pure-Python loader, and the same tree but
@@ -559,7 +258,7 @@ def _fast_load(text: str, scan: _Scan) -> list[Any]:
     return docs
 
 
-def _refold(node: Any, scan: _Scan) -> None:
+def _refold(node: Any, scan: Scan) -> None:
     """Give every folded scalar below `node` the line breaks it has in the source."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import FoldedScalarString
@@ -584,7 +283,7 @@ def _refold(node: Any, scan: _Scan) -> None:
             _refold(value, scan)
 
 
-def _fold_positions(scan: _Scan, header: int, value: str) -> list[int] | None:
+def _fold_positions(scan: Scan, header: int, value: str) -> list[int] | None:
     """Where the source breaks the lines of a folded scalar, as offsets into its value."""
     span = scan.folded.get(header)
     if span is None:
@@ -594,7 +293,7 @@ def _fold_positions(scan: _Scan, header: int, value: str) -> list[int] | None:
     content = [text for text in texts if text.strip()]
     if not content:
         return []
-    indent = _indent(content[0])
+    indent = indent_of(content[0])
     positions: list[int] = []
     cursor = 0
     for number, text in enumerate(content):
@@ -608,7 +307,7 @@ def _fold_positions(scan: _Scan, header: int, value: str) -> list[int] | None:
     return positions
 
 
-def _segments(scan: _Scan) -> list[tuple[int, int]]:
+def _segments(scan: Scan) -> list[tuple[int, int]]:
     """Line ranges between document markers."""
     out: list[tuple[int, int]] = []
     start = 0
@@ -620,7 +319,7 @@ def _segments(scan: _Scan) -> list[tuple[int, int]]:
     return out
 
 
-def _has_content(scan: _Scan, segment: tuple[int, int]) -> bool:
+def _has_content(scan: Scan, segment: tuple[int, int]) -> bool:
     return any(scan.kinds[n] in ("content", "scalar") for n in range(*segment))
 
 
@@ -648,7 +347,7 @@ def format_text(
         text = text[1:]
     if before is None:
         before = _data(text)  # also rejects syntax errors, tags, merge keys, duplicate keys
-    scan = _scan(text)
+    scan = scan_text(text)
     directive = next(
         (n for n, kind in enumerate(scan.kinds) if kind == "content" and scan.lines[n][:1] == "%"),
         None,
@@ -693,7 +392,7 @@ def format_text(
     for index, (doc, segment) in enumerate(zip(loaded, segments, strict=True)):
         tail = carried if index == len(loaded) - 1 else []
         plan = _plan(doc, scan, segment, headers[index], tail)
-        _reorder(doc, _document_model(doc, root_file))
+        reorder(doc, document_model(doc, root_file))
         _apply(doc, plan)
 
     out = io.StringIO()
@@ -704,12 +403,12 @@ def format_text(
 
     if _data(result) != before:
         raise FormatError(1, 1, "fmt would change the data of this file (a bug in kpictl fmt)")
-    if _scan(result).comments() != scan.comments():
+    if scan_text(result).comments() != scan.comments():
         raise FormatError(1, 1, "fmt would lose a comment of this file (a bug in kpictl fmt)")
     return result
 
 
-def _cross_check(loaded: list[Any], scan: _Scan) -> None:
+def _cross_check(loaded: list[Any], scan: Scan) -> None:
     """Every comment ruamel saw must be one the line scan will place."""
     attached: Counter[str] = Counter()
     seen: set[int] = set()
@@ -722,7 +421,7 @@ def _cross_check(loaded: list[Any], scan: _Scan) -> None:
         raise FormatError(number + 1, 1, f"fmt cannot tell where the comment '{text}' belongs")
 
 
-def _comment_lines(scan: _Scan, numbers: Iterable[int]) -> list[str]:
+def _comment_lines(scan: Scan, numbers: Iterable[int]) -> list[str]:
     out = []
     for number in numbers:
         kind = scan.kinds[number]
@@ -740,12 +439,8 @@ class _Plan:
     ends: dict[int, list[str]]  # container id -> comments after its last item
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
 def _split_run(
-    scan: _Scan,
+    scan: Scan,
     numbers: range,
     previous: _Anchor | None,
     next_column: int,
@@ -767,7 +462,7 @@ def _split_run(
             pending.append("")
             continue
         text = scan.lines[number].strip()
-        indent = _indent(scan.lines[number])
+        indent = indent_of(scan.lines[number])
         target = None
         if not pre and indent > next_column:
             for index in range(min(depth, len(chain)) - 1, -1, -1):
@@ -786,7 +481,7 @@ def _split_run(
 
 
 def _plan(
-    doc: Any, scan: _Scan, segment: tuple[int, int], carried: list[str], tail: list[str]
+    doc: Any, scan: Scan, segment: tuple[int, int], carried: list[str], tail: list[str]
 ) -> _Plan:
     """Decide which node each comment of one document goes with."""
     import bisect
@@ -910,169 +605,6 @@ def _after_kept_lines(
         ends[id(node)] = _strip_blank_edges([*ends[id(node)], "#"])[:-1]
 
 
-# --------------------------------------------------------------------------------------
-# Files
-# --------------------------------------------------------------------------------------
-
-Status = Literal["unchanged", "changed", "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What fmt did (or would do) to one file."""
-
-    path: Path
-    display: Path
-    status: Status
-    line: int = 0
-    column: int = 0
-    message: str = ""
-    diff: str = ""
-
-
-def format_file(path: Path, display: Path, write: bool, diff: bool = False) -> Outcome:
-    """Format one file; with `write`, replace it (whole) when it changes.
-
-    Only a regular file is read or replaced: a link is neither followed (it may point
-    out of the registry, or at itself) nor replaced by a file, and a FIFO is never
-    waited on.
-    """
-    from kpictl.fileio import (
-        LinkedFolderError,
-        NotRegularFileError,
-        read_regular,
-        refuse_linked_folder,
-    )
-
-    try:
-        # `fmt linked/x.yaml` names a file through a linked folder: read_regular's
-        # O_NOFOLLOW guards only the file itself, so the folders are checked first.
-        refuse_linked_folder(path.parent)
-        raw = read_regular(path)
-    except LinkedFolderError as exc:
-        return Outcome(path, display, "error", 1, 1, f"not read: {exc.strerror}")
-    except NotRegularFileError as exc:
-        return Outcome(
-            path,
-            display,
-            "error",
-            1,
-            1,
-            f"this is {exc.kind}, not a regular file: fmt reads and rewrites regular files "
-            "only; put the file itself here, or add it to `exclude` in kpictl.yaml",
-        )
-    except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        return Outcome(
-            path,
-            display,
-            "error",
-            1,
-            1,
-            f"cannot read this file ({reason}): fix its permissions or add it to `exclude` "
-            "in kpictl.yaml",
-        )
-    source = parse_bytes(display, raw)
-    if source.findings:
-        first = source.findings[0]
-        return Outcome(
-            path, display, "error", first.location.line, first.location.column, first.message
-        )
-    try:
-        before = [doc.data for doc in source.documents if doc.data is not None]
-        result = format_text(source.text, root_file=path.name == ROOT_FILE, before=before)
-    except FormatError as exc:
-        return Outcome(path, display, "error", exc.line, exc.column, exc.message)
-    if result.encode("utf-8") == raw:
-        return Outcome(path, display, "unchanged")
-    patch = ""
-    if diff:
-        import difflib
-
-        from kpictl.templating.escaping import defuse, visible
-
-        lines = difflib.unified_diff(
-            source.text.splitlines(keepends=True),
-            result.splitlines(keepends=True),
-            f"a/{visible(display.as_posix())}",
-            f"b/{visible(display.as_posix())}",
-        )
-        # The file's own lines go to a terminal or a CI log: bidi and other invisible
-        # characters of a comment are spelled out, and no line can start a command.
-        patch = defuse("".join(visible(line.removesuffix("\n")) + "\n" for line in lines))
-    if write:
-        from kpictl.fileio import write_atomic
-
-        try:
-            write_atomic(path, result)
-        except OSError as exc:
-            return Outcome(path, display, "error", 1, 1, f"cannot write: {exc.strerror or exc}")
-    return Outcome(path, display, "changed", diff=patch)
-
-
-def _format_job(job: tuple[Path, Path, bool, bool]) -> Outcome:
-    return format_file(*job)
-
-
-def format_files(
-    files: Sequence[tuple[Path, Path]], write: bool, diff: bool = False, jobs: int | None = None
-) -> list[Outcome]:
-    """Format many (path, display) files, in worker processes when there are many."""
-    work = [(path, display, write, diff) for path, display in files]
-    from kpictl.parallel import map_in_workers, usable_cpus
-
-    workers = jobs if jobs is not None else min(usable_cpus(), 8)
-    return map_in_workers(_format_job, work, workers, PARALLEL_THRESHOLD)
-
-
-def collect(paths: Sequence[Path], cwd: Path) -> list[tuple[Path, Path]]:
-    """The files to format for PATH arguments, as (path, path to show) pairs.
-
-    A file is taken as named. A folder inside a registry means the registry's YAML
-    files below it (kpictl.yaml included, `exclude` and hidden entries left out); a
-    folder outside any registry, every YAML file below it but hidden ones. Raises
-    FileNotFoundError for a path that does not exist.
-    """
-    from kpictl.registry.config import find_root
-    from kpictl.registry.membership import exclude_of
-    from kpictl.registry.reading import discover
-    from kpictl.registry.registry import display_path
-
-    found: dict[Path, None] = {}
-    for given in paths:
-        if not given.exists():
-            raise FileNotFoundError(str(given))
-        if given.is_file():
-            found[given] = None
-            continue
-        root = find_root(given)
-        if root is None:
-            for path in discover(given, []):
-                found[path] = None
-            continue
-        folder = given.resolve()
-        root_file = root / ROOT_FILE
-        candidates = [root_file, *discover(root, exclude_of(_settings_raw(root_file)))]
-        for path in candidates:
-            # `root` is resolved and `discover` follows no folder link, so the paths
-            # compare as written. Resolving them would follow a file's link, and
-            # raise on a link loop.
-            if path.is_relative_to(folder):
-                found[given / path.relative_to(folder)] = None
-    return [(path, display_path(path, cwd)) for path in found]
-
-
-def _settings_raw(root_file: Path) -> bytes | None:
-    """kpictl.yaml's content; None when it is not a regular file (fmt reports it with
-    the other files, and nothing is excluded)."""
-    from kpictl.fileio import read_regular
-
-    try:
-        return read_regular(root_file)
-    except OSError:
-        return None
-
-
 def dump_entity(data: dict[str, Any], root_file: bool = False) -> str:
     """New YAML text for one entity (plain Python data), in canonical form.
 
@@ -1095,7 +627,7 @@ def dump_entity(data: dict[str, Any], root_file: bool = False) -> str:
         return value
 
     tree = build(data)
-    _reorder(tree, _document_model(data, root_file))
+    reorder(tree, document_model(data, root_file))
     out = io.StringIO()
     _yaml().dump(tree, out)
     return format_text(out.getvalue(), root_file=root_file)

@@ -326,7 +326,7 @@ def fmt(
 
     Examples: `kpictl fmt`, `kpictl fmt --check` (for CI), `kpictl fmt kpis/mql.yaml`.
     """
-    from kpictl.authoring.yamlfmt import collect, format_files
+    from kpictl.authoring.fmt import collect, format_files
     from kpictl.display import plural
     from kpictl.templating.escaping import visible
 
