@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import text_table
+from kpictl.templating.limits import checked_table
 from kpictl.templating.render import environment, registry_environment
-from kpictl.templating.sandbox import checked_table
 
 if TYPE_CHECKING:
     from jinja2 import Environment

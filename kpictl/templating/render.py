@@ -87,7 +87,8 @@ def environment(overrides: Path | None = None, entities: int = 0) -> Environment
     """
     from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
-    from kpictl.templating.sandbox import BoundedSandbox, OverrideLoader, list_overrides
+    from kpictl.templating.overrides import OverrideLoader, list_overrides
+    from kpictl.templating.sandbox import BoundedSandbox
 
     loaders: list[BaseLoader] = [FileSystemLoader(str(default_templates()))]
     listing = list_overrides(overrides) if overrides is not None and overrides.is_dir() else None

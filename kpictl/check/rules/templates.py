@@ -56,7 +56,8 @@ def template_error(ctx: Context) -> Iterator[Finding]:
     # Jinja and the sample data cost ~100 ms to import: only when there are overrides.
     from kpictl.emails.env import environment_for
     from kpictl.emails.samples import sample_contexts
-    from kpictl.templating.sandbox import TemplateFailure, list_overrides
+    from kpictl.templating.overrides import list_overrides
+    from kpictl.templating.sandbox import TemplateFailure
 
     listing = list_overrides(folder)
     for name, reason in sorted(listing.refused.items()):
