@@ -1,1 +1,2 @@
-"""Writing a registry: init, new, fmt, the JSON Schema, the calendar, drill."""
+"""Writing a registry: `scaffold` (init), `authoring` (new), `fmt` with `yamlfmt`,
+`yamlorder` and `yamlscan`, `schema` (JSON Schema), `cadence` (calendar), `drill`."""

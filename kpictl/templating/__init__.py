@@ -1,1 +1,2 @@
-"""The one Jinja environment, its bounded sandbox and the escaping filters."""
+"""Rendering templates: `render` makes the one Jinja environment, `sandbox` bounds it
+(with `limits` and `overrides`), `escaping` holds the filters for each output language."""
