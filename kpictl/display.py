@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from kpictl.models import Kpi
-from kpictl.periods import Period
+from kpictl.numbers.periods import Period
+from kpictl.registry.models import Kpi
 
 # Fixed English names: strftime's %a and %b follow the C library's locale.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

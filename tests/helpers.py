@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from kpictl.check import check
+from kpictl.check.check import check
 
 # Run and write_registry are part of this module's toolkit too: tests import them from here.
 from tests.conftest import AS_OF

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.actuals import Actuals, ActualsError, parse_actuals
+from kpictl.numbers.actuals import Actuals, ActualsError, parse_actuals
 from tests.conftest import AS_OF, EXAMPLE, Run
 
 KPIS = ("mql", "sql", "nrr")

@@ -319,7 +319,7 @@ def test_internal_error_is_one_short_report(
     tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make(tmp_path)
-    monkeypatch.setattr("kpictl.check.check", _explode)
+    monkeypatch.setattr("kpictl.check.check.check", _explode)
     result = run("check", str(tmp_path), "--as-of", AS_OF)
     assert result.code == 2
     assert result.out == ""
@@ -332,7 +332,7 @@ def test_debug_lets_the_traceback_through(
     tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make(tmp_path)
-    monkeypatch.setattr("kpictl.check.check", _explode)
+    monkeypatch.setattr("kpictl.check.check.check", _explode)
     with pytest.raises(RuntimeError, match="boom"):
         run("--debug", "check", str(tmp_path), "--as-of", AS_OF)
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from kpictl import rules
-from kpictl.catalog import RULES
-from kpictl.check import check
-from kpictl.findings import Finding
-from kpictl.registry import load_registry
-from kpictl.rules import RULE_FUNCTIONS, Context
+from kpictl.check import rules
+from kpictl.check.catalog import RULES
+from kpictl.check.check import check
+from kpictl.check.findings import Finding
+from kpictl.check.rules import RULE_FUNCTIONS, Context
+from kpictl.registry.registry import load_registry
 from tests.conftest import EXAMPLE
 from tests.helpers import TODAY, Patch, Run, make
 
@@ -207,12 +207,18 @@ def test_an_unknown_format_is_a_usage_error(
 
 # (the enum, the module whose templates render it, their table; json is written by code)
 RENDERERS = [
-    pytest.param("StatusFormat", "kpictl.status", "TEMPLATES", {"json", "csv"}, id="status"),
+    pytest.param(
+        "StatusFormat", "kpictl.numbers.status", "TEMPLATES", {"json", "csv"}, id="status"
+    ),
     pytest.param("MapFormat", "kpictl.views.output", "MAP_TEMPLATES", {"json"}, id="map"),
     pytest.param("WhoFormat", "kpictl.views.output", "WHO_TEMPLATES", {"json"}, id="who"),
-    pytest.param("DiffFormat", "kpictl.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"),
+    pytest.param("DiffFormat", "kpictl.history.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"),
     pytest.param(
-        "ChangelogFormat", "kpictl.changelog", "CHANGELOG_TEMPLATES", {"json"}, id="changelog"
+        "ChangelogFormat",
+        "kpictl.history.changelog",
+        "CHANGELOG_TEMPLATES",
+        {"json"},
+        id="changelog",
     ),
 ]
 
@@ -230,7 +236,7 @@ def test_every_format_an_option_takes_has_a_renderer(
 
 
 def test_every_check_format_has_a_writer() -> None:
-    from kpictl.formats import writer
+    from kpictl.check.formats import writer
     from kpictl.output_formats import CheckFormat
 
     assert all(callable(writer(item.value)) for item in CheckFormat)

@@ -114,16 +114,22 @@ def test_check_loads_only_what_checking_needs() -> None:
         "kpictl.cli",
         "kpictl.cli.checking",
     ]
-    for unneeded in ("jinja2", "kpictl.emails", "kpictl.git", "kpictl.views", "kpictl.diff"):
+    for unneeded in (
+        "jinja2",
+        "kpictl.emails",
+        "kpictl.history.git",
+        "kpictl.views",
+        "kpictl.history.diff",
+    ):
         assert unneeded not in modules
 
 
 def test_version_loads_no_command() -> None:
     code, modules = loaded_by("--version")
     assert code == 0
-    assert "kpictl.models" not in modules
+    assert "kpictl.registry.models" not in modules
     # Without a command every module is registered, but no command runs.
-    assert "kpictl.registry" not in modules
+    assert "kpictl.registry.registry" not in modules
 
 
 def kpictl_process(

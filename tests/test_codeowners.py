@@ -137,7 +137,7 @@ def test_not_a_git_repository(tmp_path: Path, run: Run) -> None:
 )
 def test_github_handle_is_validated(tmp_path: Path, handle: str, message: str) -> None:
     make(tmp_path, ("people.yaml", "id: ann\n", f"id: ann\ngithub: '{handle}'\n"))
-    from kpictl.check import check
+    from kpictl.check.check import check
     from tests.helpers import TODAY
 
     result = check(tmp_path, today=TODAY, cwd=tmp_path)

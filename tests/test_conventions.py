@@ -443,9 +443,9 @@ class _Terminal(io.StringIO):
 
 
 def _current_quarter(root: Path) -> str:
-    from kpictl.check import registry_today
-    from kpictl.periods import fiscal_quarter
-    from kpictl.registry import load_registry
+    from kpictl.check.check import registry_today
+    from kpictl.numbers.periods import fiscal_quarter
+    from kpictl.registry.registry import load_registry
 
     registry, _ = load_registry(root)
     return fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kpictl.drill import build_drill, start_moment
-from kpictl.registry import load_registry
+from kpictl.authoring.drill import build_drill, start_moment
+from kpictl.registry.registry import load_registry
 from tests.conftest import EXAMPLE, Run, assert_golden, write_registry
 
 
@@ -189,7 +189,7 @@ def test_flags_what_would_go_wrong(run: Run, flawed: Path) -> None:
         ("weekend-deadline", 1),
         ("recipient-unresolved", 2),
         ("recipient-unresolved", 2),
-        # The backup, bob, stands in for carl (kpictl.resolve): level 2 reaches him.
+        # The backup, bob, stands in for carl (kpictl.registry.resolve): level 2 reaches him.
         ("inactive-recipient", 2),
         ("notified-at-every-tier", None),
     ]

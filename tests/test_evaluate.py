@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kpictl.actuals import parse_actuals
-from kpictl.evaluate import KpiStatus, State, evaluate, evaluation_moment
-from kpictl.registry import load_registry
+from kpictl.numbers.actuals import parse_actuals
+from kpictl.numbers.evaluate import KpiStatus, State, evaluate, evaluation_moment
+from kpictl.registry.registry import load_registry
 from tests.conftest import Run, write_registry
 
 BERLIN = ZoneInfo("Europe/Berlin")

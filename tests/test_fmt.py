@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpictl import yamlfmt
-from kpictl.loader import discover, parse_text
-from kpictl.yamlfmt import FormatError, format_text
+from kpictl.authoring import fmt, yamlscan
+from kpictl.authoring.yamlfmt import FormatError, format_text
+from kpictl.registry.loader import parse_text
+from kpictl.registry.reading import discover
 from tests.conftest import EXAMPLE, ROOT, Run, assert_golden, write_registry
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ", "150"))
@@ -35,7 +36,7 @@ def data_of(text: str) -> list[Any]:
 
 
 def comments_of(text: str) -> Counter[str]:
-    return yamlfmt._scan(text).comments()
+    return yamlscan.scan_text(text).comments()
 
 
 def assert_formats(text: str, root_file: bool = False) -> str:
@@ -257,10 +258,10 @@ def test_parallel_formatting_gives_the_same_answers(
 ) -> None:
     root = generated_registry(tmp_path / "reg", 20)
     (root / "kpis" / "messy.yaml").write_text("id: messy\nkind: team\n", encoding="utf-8")
-    files = yamlfmt.collect([root], tmp_path)
-    serial = yamlfmt.format_files(files, write=False, jobs=1)
-    monkeypatch.setattr(yamlfmt, "PARALLEL_THRESHOLD", 1)
-    parallel = yamlfmt.format_files(files, write=False, jobs=2)
+    files = fmt.collect([root], tmp_path)
+    serial = fmt.format_files(files, write=False, jobs=1)
+    monkeypatch.setattr(fmt, "PARALLEL_THRESHOLD", 1)
+    parallel = fmt.format_files(files, write=False, jobs=2)
     assert parallel == serial
     assert [o.display.name for o in serial if o.status == "changed"] == ["messy.yaml"]
 

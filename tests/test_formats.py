@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.catalog import RULES
+from kpictl.check.catalog import RULES
 from tests.conftest import AS_OF, Result
 from tests.helpers import Patch, Run, make
 
@@ -237,7 +237,7 @@ def test_github_escapes_carriage_return(tmp_path: Path, run: Run) -> None:
 
 
 def test_github_escape_functions() -> None:
-    from kpictl.formats.github import escape_data, escape_property
+    from kpictl.check.formats.github import escape_data, escape_property
 
     assert escape_data("50%\r\nx") == "50%25%0D%0Ax"
     assert escape_property("a,b:c%\n") == "a%2Cb%3Ac%25%0A"

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from kpictl.__main__ import main
-from kpictl.loader import parse_text
+from kpictl.registry.loader import parse_text
 from tests.conftest import AS_OF, EXAMPLE
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ_COMMANDS", "12"))

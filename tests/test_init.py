@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from kpictl.check import check
-from kpictl.loader import parse_text, read_file
-from kpictl.models import KINDS
-from kpictl.scaffold import plan
-from kpictl.schema import render, schemas
+from kpictl.authoring.scaffold import plan
+from kpictl.authoring.schema import render, schemas
+from kpictl.check.check import check
+from kpictl.registry.loader import parse_text
+from kpictl.registry.models import KINDS
+from kpictl.registry.reading import read_file
 from tests.conftest import Run
 
 EXPECTED = [

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.loader import MAX_DEPTH, Mark, parse_text, read_file
+from kpictl.registry import loader, reading
+from kpictl.registry.loader import MAX_DEPTH, Mark, parse_text
+from kpictl.registry.reading import read_file
 
 PATH = Path("f.yaml")
 
@@ -497,7 +498,7 @@ def test_discover(tmp_path: Path) -> None:
     ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x: 1\n")
-    found = [p.relative_to(tmp_path).as_posix() for p in loader.discover(tmp_path, ["drafts/**"])]
+    found = [p.relative_to(tmp_path).as_posix() for p in reading.discover(tmp_path, ["drafts/**"])]
     assert found == ["a/c.yml", "b.yaml"]
 
 

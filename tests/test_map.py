@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.check import check
-from kpictl.views.accountability import UnknownId, build_map, build_who
+from kpictl.check.check import check
+from kpictl.views.accountability import UnknownId, build_map
+from kpictl.views.who import build_who
 from tests.conftest import AS_OF, EXAMPLE, Run, assert_golden, write_registry
 
 MAP_FORMATS = {

@@ -1,4 +1,4 @@
-"""Which files belong to a registry: one answer (kpictl.membership) on disk, in git, in fmt.
+"""Which files belong to a registry: one answer (registry.membership) on disk, in git, in fmt.
 
 The table gives `exclude` patterns, a path and whether the file is read. Each row is
 asked of every place that lists registry files: the disk walk (`check`), the registry
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from pathspec import GitIgnoreSpec
 
-from kpictl.changelog import build_changelog
-from kpictl.diff import Version
-from kpictl.membership import ROOT_FILE, YAML_SUFFIXES, Members
-from kpictl.registry import Registry, load_registry
-from kpictl.revisions import TrackedRegistry
-from kpictl.yamlfmt import collect
+from kpictl.authoring.fmt import collect
+from kpictl.history.changelog import build_changelog
+from kpictl.history.diff import Version
+from kpictl.history.revisions import TrackedRegistry
+from kpictl.registry.membership import ROOT_FILE, YAML_SUFFIXES, Members
+from kpictl.registry.registry import Registry, load_registry
 from tests.conftest import AS_OF, write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, patched

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.loader import read_file
+from kpictl.registry.reading import read_file
 from tests.conftest import EXAMPLE, Run, write_registry
 
 KPI_FIELDS = [

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.models import Kpi
-from kpictl.registry import has, load_registry
+from kpictl.registry.models import Kpi
+from kpictl.registry.registry import has, load_registry
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import (
     INACTIVE_CARL,

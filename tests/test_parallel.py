@@ -12,9 +12,10 @@ from types import FrameType
 
 import pytest
 
-from kpictl import loader, parallel
+from kpictl import parallel
 from kpictl.emails import workers
 from kpictl.parallel import map_in_workers
+from kpictl.registry import loader, reading
 from tests.conftest import AS_OF, EXAMPLE, Run
 from tests.test_emails import ACTUALS
 
@@ -143,7 +144,7 @@ def test_check_reports_the_fall_back_under_debug_only(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = ("check", str(EXAMPLE), "--as-of", AS_OF)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
     quiet = run(*args)
     assert (quiet.code, quiet.err) == (0, "")
@@ -162,14 +163,14 @@ def test_check_reports_the_fall_back_under_debug_only(
 def test_check_on_a_large_registry_parses_in_workers(
     run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    read_file = loader.read_file
+    read_file = reading.read_file
 
     def spy(path: Path, display: Path, root: Path | None = None) -> loader.SourceFile:
         (tmp_path / str(os.getpid())).touch()  # which processes parsed files
         return read_file(path, display, root)
 
-    monkeypatch.setattr(loader, "read_file", spy)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "read_file", spy)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
     result = run("--debug", "check", str(EXAMPLE), "--as-of", AS_OF)
     assert (result.code, result.err) == (0, "")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kpictl import loader
-from kpictl.check import check
+from kpictl.check.check import check
+from kpictl.registry import reading
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 
@@ -37,19 +37,19 @@ def test_parallel_load_equals_serial_load(tmp_path: Path, monkeypatch: pytest.Mo
     kpis[-1].write_text("kind: kpi\nid: [broken\n", encoding="utf-8")
     (root / "z.yaml").write_text("n: 007\nkind: team\n", encoding="utf-8")
 
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 10**9)
     serial = _findings(root)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
     parallel = _findings(root)
     assert parallel == serial
     assert {"S001", "Y001"} <= {code for code, *_ in serial}
 
 
 def test_example_registry_loads_the_same_in_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpictl.registry import load_registry
+    from kpictl.registry.registry import load_registry
 
     serial, _ = load_registry(EXAMPLE)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
     parallel, _ = load_registry(EXAMPLE)
     assert [f.path for f in parallel.files] == [f.path for f in serial.files]
     assert {k: r.entity for k, r in parallel.records.items()} == {

@@ -18,11 +18,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from kpictl.catalog import RULES
-from kpictl.check import check
-from kpictl.findings import Finding
-from kpictl.loader import SourceFile, parse_text, read_file
-from kpictl.registry import load_registry
+from kpictl.check.catalog import RULES
+from kpictl.check.check import check
+from kpictl.check.findings import Finding
+from kpictl.registry.loader import SourceFile, parse_text
+from kpictl.registry.reading import read_file
+from kpictl.registry.registry import load_registry
 from tests.helpers import BASE
 
 EXAMPLES = int(os.environ.get("KPICTL_FUZZ", "300"))

@@ -1,4 +1,4 @@
-"""Who a reference means: one table of cases for kpictl.resolve, and the commands agreeing.
+"""Who a reference means: one table of cases for kpictl.registry.resolve, and the commands agreeing.
 
 Every case starts from a copy of the example registry, changes it (people made
 inactive, a manager or a team lead taken away), and asks who one reference means
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from kpictl.emails.people import escalation_recipients
-from kpictl.models import EscalationPolicy, Kpi
-from kpictl.registry import Registry, load_registry
-from kpictl.resolve import resolve
+from kpictl.registry.models import EscalationPolicy, Kpi
+from kpictl.registry.registry import Registry, load_registry
+from kpictl.registry.resolve import resolve
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import Run
 

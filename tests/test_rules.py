@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kpictl.periods import current_periods, fiscal_quarter, parse_period
+from kpictl.numbers.periods import current_periods, fiscal_quarter, parse_period
 from tests.conftest import AS_OF
 from tests.helpers import (
     INACTIVE_CARL,
@@ -144,7 +144,7 @@ def test_o004_default_limit_is_eight(tmp_path: Path) -> None:
 
 def test_column_points_at_the_value(tmp_path: Path) -> None:
     make(tmp_path, ("source.yaml", "owner: ann", "owner: anne"))
-    from kpictl.check import check
+    from kpictl.check.check import check
 
     (item,) = check(tmp_path, today=date(2026, 11, 20), cwd=tmp_path).findings
     assert (item.location.line, item.location.column, item.entity) == (5, 8, "crm")
@@ -259,7 +259,7 @@ def test_schema(tmp_path: Path, patch: Patch, line: int, phrase: str) -> None:
 
 def test_unknown_field_points_at_the_key(tmp_path: Path) -> None:
     make(tmp_path, ("people.yaml", "manager: ann", "manager: ann\ntitel: Boss"))
-    from kpictl.check import check
+    from kpictl.check.check import check
 
     (item,) = check(tmp_path, today=date(2026, 11, 20), cwd=tmp_path).findings
     assert (item.location.line, item.location.column) == (13, 1)
@@ -271,8 +271,8 @@ def test_labels_take_any_keys(tmp_path: Path) -> None:
 
 
 def test_defaults_pacing_and_active(tmp_path: Path) -> None:
-    from kpictl.models import Kpi, Person
-    from kpictl.registry import load_registry
+    from kpictl.registry.models import Kpi, Person
+    from kpictl.registry.registry import load_registry
 
     make(tmp_path, ("pct.yaml", None, SECOND_KPI.replace("unit: count", "unit: percent")))
     registry, problems = load_registry(tmp_path, cwd=tmp_path)
@@ -368,7 +368,7 @@ def test_x001_messages(tmp_path: Path) -> None:
 
 
 def test_x001_points_at_the_comment(tmp_path: Path) -> None:
-    from kpictl.check import check
+    from kpictl.check.check import check
 
     make(tmp_path, ("kpi.yaml", "name: MQLs", "name: MQLs  # kpictl: ignore[O004]"))
     (item,) = check(tmp_path, today=date(2026, 11, 20), cwd=tmp_path).findings
@@ -708,7 +708,7 @@ SPEC_RULES = [
 
 @pytest.mark.parametrize(("code", "name", "severity"), SPEC_RULES)
 def test_catalog_matches_the_spec(code: str, name: str, severity: str) -> None:
-    from kpictl.catalog import RULES, lookup
+    from kpictl.check.catalog import RULES, lookup
 
     rule = RULES[code]
     assert (rule.name, rule.severity.label) == (name, severity)
@@ -717,7 +717,7 @@ def test_catalog_matches_the_spec(code: str, name: str, severity: str) -> None:
 
 
 def test_rules_command_lists_every_rule(run: Run) -> None:
-    from kpictl.catalog import RULES
+    from kpictl.check.catalog import RULES
 
     result = run("rules")
     assert result.code == 0
@@ -783,7 +783,7 @@ def test_today_is_in_the_registry_time_zone(
 ) -> None:
     from datetime import UTC, datetime
 
-    import kpictl.check
+    import kpictl.check.check
 
     class Frozen(datetime):
         @classmethod
@@ -791,7 +791,7 @@ def test_today_is_in_the_registry_time_zone(
             instant = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
             return instant.astimezone(tz) if tz else instant
 
-    monkeypatch.setattr(kpictl.check, "datetime", Frozen)
+    monkeypatch.setattr(kpictl.check.check, "datetime", Frozen)
     make(
         tmp_path,
         ("campaign.yaml", "status: active", "status: draft"),

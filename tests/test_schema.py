@@ -10,10 +10,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from kpictl.config import Settings
-from kpictl.loader import discover, parse_text, read_file
-from kpictl.models import KINDS
-from kpictl.schema import DIALECT, ENTITY_SCHEMA, ROOT_SCHEMA, render, schemas
+from kpictl.authoring.schema import DIALECT, ENTITY_SCHEMA, ROOT_SCHEMA, render, schemas
+from kpictl.registry.config import Settings
+from kpictl.registry.loader import parse_text
+from kpictl.registry.models import KINDS
+from kpictl.registry.reading import discover, read_file
 from tests.conftest import EXAMPLE, ROOT, Run
 
 COMMITTED = ROOT / "schema"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.actuals import MAX_PROBLEMS, ActualsError, read_actuals
-from kpictl.check import check
-from kpictl.evaluate import deviation
+from kpictl.check.check import check
+from kpictl.numbers.actuals import MAX_PROBLEMS, ActualsError, read_actuals
+from kpictl.numbers.evaluate import deviation
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import POLICY, TODAY, Patch, Run, deadline, make
 

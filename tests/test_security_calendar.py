@@ -204,8 +204,8 @@ def test_rfc_5545_text_escaping(run: Run, tmp_path: Path) -> None:
 def test_control_characters_never_reach_the_file(tmp_path: Path) -> None:
     from datetime import date
 
-    from kpictl.cadence import build_events, to_ics
-    from kpictl.registry import load_registry
+    from kpictl.authoring.cadence import build_events, to_ics
+    from kpictl.registry.registry import load_registry
 
     root = example_in(tmp_path, "Europe/Berlin")
     registry, _ = load_registry(root, cwd=root)

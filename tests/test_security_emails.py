@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kpictl.emails.compose import address, compose, to_bytes
-from kpictl.models import Kpi
+from kpictl.registry.models import Kpi
 from tests.conftest import AS_OF, EXAMPLE, Result, Run
 from tests.helpers import make
 from tests.test_smtp import free_port, registry_with_smtp
@@ -186,8 +186,8 @@ def test_hostile_names_that_bypass_check_still_make_safe_headers() -> None:
     # may come from elsewhere later (a store, an API). Patch them in after loading.
     from datetime import date
 
-    from kpictl.evaluate import evaluate
-    from kpictl.outbox import load_actuals, load_inputs, mailer_for
+    from kpictl.emails.outbox import load_actuals, load_inputs, mailer_for
+    from kpictl.numbers.evaluate import evaluate
 
     inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
     actuals = load_actuals(inputs.registry, ACTUALS, inputs.moment.date()).actuals

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.emails.compose import address, compose, header_text, to_bytes
-from kpictl.smtp import envelope
+from kpictl.emails.smtp import envelope
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import Run
 
@@ -272,7 +272,7 @@ def test_email_bodies_carry_no_raw_control_characters(
 
 
 def test_defuse_text_spells_out_controls_and_defuses_commands() -> None:
-    from kpictl.escaping import defuse_text
+    from kpictl.templating.escaping import defuse_text
 
     text = "ok\n::error::x\n  ::warning::y\nsee ##[group]\x1b[2J\x07 \u2028 end\n"
     assert defuse_text(text) == (

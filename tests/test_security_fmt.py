@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpictl import yamlfmt
-from kpictl.loader import parse_text
-from kpictl.yamlfmt import FormatError, format_text
+from kpictl.authoring import yamlscan
+from kpictl.authoring.yamlfmt import FormatError, format_text
+from kpictl.registry.loader import parse_text
 from tests.conftest import Run, write_registry
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import deadline
@@ -304,8 +304,8 @@ def test_deeply_indented_continuation_line_formats_promptly() -> None:
 )
 def test_comment_regex_reads_a_long_line_in_one_pass(prefix: str) -> None:
     with deadline(10):
-        assert yamlfmt._REST.match(prefix + " x") is None
-        found = yamlfmt._REST.match(prefix + " # note")
+        assert yamlscan._REST.match(prefix + " x") is None
+        found = yamlscan._REST.match(prefix + " # note")
         assert found is not None
         assert found["comment"] == "# note"
 
@@ -317,7 +317,7 @@ OLD_REST = re.compile(r"(?:[ \t]+|[:?,\-\[\]{}]|&\S+|[|>][1-9+-]{0,2})*?(?P<comm
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(st.text(alphabet=" \t:?,-[]{}&|>19+#ax", max_size=14), st.integers(0, 3))
 def test_comment_regex_reads_lines_as_before(line: str, start: int) -> None:
-    old, new = OLD_REST.match(line, start), yamlfmt._REST.match(line, start)
+    old, new = OLD_REST.match(line, start), yamlscan._REST.match(line, start)
     was = (old is not None, old["comment"] if old else None, old.start("comment") if old else 0)
     now = (new is not None, new["comment"] if new else None, new.start("comment") if new else 0)
     if now != was:

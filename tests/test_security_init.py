@@ -25,7 +25,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from kpictl import REPOSITORY, __version__
-from kpictl.scaffold import plan
+from kpictl.authoring.scaffold import plan
 from tests.conftest import ROOT, Run
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, write_registry
@@ -94,7 +94,7 @@ def test_pre_commit_config_uses_the_hooks_kpictl_ships() -> None:
 
 def test_init_pins_the_source_and_ref_given(run: Run, tmp_path: Path) -> None:
     root = tmp_path / "reg"
-    source = "ssh://git@git.acme.example:2222/tools/kpictl.git"
+    source = "ssh://git@git.acme.example:2222/tools/kpictl.history.git"
     result = run("init", str(root), "--kpictl-source", source, "--kpictl-ref", "1.10")
     assert result.code == 0, result.err
     config = load((root / ".pre-commit-config.yaml").read_text())
@@ -214,8 +214,8 @@ def test_init_refuses_a_zone_that_is_not_one(
     "source",
     [
         "https://github.com/kpictl/kpictl",
-        "https://git.acme.example/tools/kpictl.git",
-        "ssh://git@github.com/kpictl/kpictl.git",
+        "https://git.acme.example/tools/kpictl.history.git",
+        "ssh://git@github.com/kpictl/kpictl.history.git",
         "git://git.acme.example/kpictl",
         "file:///srv/git/kpictl",
         "file://localhost/srv/git/kpictl",

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.findings import MAX_SAME_FINDINGS, excerpt
-from kpictl.loader import MAX_FILE_BYTES, MAX_VALUES, Unreadable, read_bytes
+from kpictl.check.findings import MAX_SAME_FINDINGS, excerpt
+from kpictl.registry import loader, reading
+from kpictl.registry.loader import MAX_VALUES
+from kpictl.registry.reading import MAX_FILE_BYTES, Unreadable, read_bytes
 from tests.conftest import AS_OF
 from tests.helpers import Run, deadline, make
 
@@ -212,7 +213,7 @@ def test_file_over_the_hard_cap_is_not_parsed(tmp_path: Path, run: Run) -> None:
 
 
 def test_content_from_git_over_the_hard_cap_is_not_parsed() -> None:
-    source = loader.parse_bytes(Path("big.yaml"), b"k: 1\n" * (MAX_FILE_BYTES // 5 + 1))
+    source = reading.parse_bytes(Path("big.yaml"), b"k: 1\n" * (MAX_FILE_BYTES // 5 + 1))
     assert source.documents == []
     assert [(item.code, item.message) for item in source.findings] == [
         (

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from kpictl import loader
-from kpictl.check import check
-from kpictl.loader import parse_bytes, read_file
-from kpictl.registry import load_registry, registry_from_files
+from kpictl.check.check import check
+from kpictl.registry import loader, reading
+from kpictl.registry.reading import parse_bytes, read_file
+from kpictl.registry.registry import load_registry, registry_from_files
 from tests.conftest import AS_OF
 from tests.helpers import deadline, make
 
@@ -53,8 +53,8 @@ def left_out(documents: int, megabytes: int, others: str) -> str:
 
 def test_limits_are_what_the_documentation_says() -> None:
     assert loader.MAX_FILE_DOCUMENTS == 10_000
-    assert loader.MAX_REGISTRY_DOCUMENTS == 100_000
-    assert loader.MAX_REGISTRY_BYTES == 256 * 1024 * 1024
+    assert reading.MAX_REGISTRY_DOCUMENTS == 100_000
+    assert reading.MAX_REGISTRY_BYTES == 256 * 1024 * 1024
 
 
 def test_a_file_of_too_many_documents_is_read_up_to_the_limit(tmp_path: Path) -> None:
@@ -118,13 +118,13 @@ def small_registry(root: Path) -> tuple[Path, int]:
 
 def read_spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
-    original = loader.read_file
+    original = reading.read_file
 
     def spy(path: Path, *args: Any, **kwargs: Any) -> loader.SourceFile:
         names.append(path.name)
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(loader, "read_file", spy)
+    monkeypatch.setattr(reading, "read_file", spy)
     return names
 
 
@@ -132,7 +132,7 @@ def test_past_the_registry_document_limit_the_rest_is_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, base = small_registry(tmp_path)
-    monkeypatch.setattr(loader, "MAX_REGISTRY_DOCUMENTS", base + 4)  # a fits, b does not
+    monkeypatch.setattr(reading, "MAX_REGISTRY_DOCUMENTS", base + 4)  # a fits, b does not
     parsed = read_spy(monkeypatch)
     assert found(root) == [
         ("Y004", "zz/b.yaml", 1, 1, left_out(base + 4, 256, " and the 2 after it are"))
@@ -153,7 +153,7 @@ def test_past_the_registry_byte_limit_the_rest_is_left_out(
     root, _ = small_registry(tmp_path)
     total = sum(source.size for source in load_registry(root)[0].files[1:])
     assert total == sum(p.stat().st_size for p in root.rglob("*.yaml")) - len("version: 1\n")
-    monkeypatch.setattr(loader, "MAX_REGISTRY_BYTES", total - 1)  # d is one byte too many
+    monkeypatch.setattr(reading, "MAX_REGISTRY_BYTES", total - 1)  # d is one byte too many
     assert found(root) == [("Y004", "zz/d.yaml", 1, 1, left_out(100_000, 0, " is"))]
 
 
@@ -166,10 +166,10 @@ def test_forked_workers_stop_at_the_same_file(
     (tmp_path / "aa").mkdir()  # read first, 2 documents a file: the cut is at limit / 2
     for n in range(60):
         (tmp_path / "aa" / f"f{n:02d}.yaml").write_text(teams(2 * n, 2), encoding="utf-8")
-    monkeypatch.setattr(loader, "MAX_REGISTRY_DOCUMENTS", limit)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(reading, "MAX_REGISTRY_DOCUMENTS", limit)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 10**9)
     serial = found(tmp_path)
-    monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
     parallel = found(tmp_path)
     assert parallel == serial
     assert [item[:2] for item in serial if item[0] == "Y004"] == [("Y004", cut)]
@@ -182,7 +182,7 @@ def test_content_from_git_is_held_to_the_same_limits(monkeypatch: pytest.MonkeyP
         "b.yaml": teams(3, 3).encode(),
         "c.yaml": teams(6, 3).encode(),
     }
-    monkeypatch.setattr(loader, "MAX_REGISTRY_DOCUMENTS", 5)
+    monkeypatch.setattr(reading, "MAX_REGISTRY_DOCUMENTS", 5)
     built = registry_from_files(Path("/nowhere"), Path("reg"), files)
     assert built is not None
     registry, findings = built

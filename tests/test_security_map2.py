@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.check import check
-from kpictl.lineage import MAX_LEVELS
+from kpictl.check.check import check
 from kpictl.output_formats import MapFormat
+from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.views.accountability import build_map
 from kpictl.views.graph import build_graph
 from tests.browser import Browser, find_chromium

@@ -599,7 +599,7 @@ def test_status_csv_cells_never_start_a_formula(run: Run, scorecard: tuple[Path,
 
 
 def test_spreadsheet_cells() -> None:
-    from kpictl.escaping import spreadsheet
+    from kpictl.templating.escaping import spreadsheet
 
     assert [spreadsheet(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1")] == [
         "'=1+1",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.escaping import defuse
+from kpictl.templating.escaping import defuse
 from tests.gitrepo import Repo, git_env, requires_git  # noqa: F401 - git_env is a fixture
 from tests.helpers import BASE, Run, write_registry
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.actuals import ActualsError, parse_actuals
+from kpictl.emails.sentlog import SentLog, SentLogError
 from kpictl.fileio import (
     LinkedFolderError,
     NotRegularFileError,
@@ -24,7 +24,7 @@ from kpictl.fileio import (
     refuse_linked_folder,
     write_atomic,
 )
-from kpictl.sentlog import SentLog, SentLogError
+from kpictl.numbers.actuals import ActualsError, parse_actuals
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import deadline
 

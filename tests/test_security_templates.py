@@ -478,12 +478,12 @@ def test_size_limits(run, tmp_path: Path, source: str, limit: str) -> None:  # t
 def test_step_limit(  # type: ignore[no-untyped-def]
     run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, detail: str
 ) -> None:
-    from kpictl import sandbox
+    from kpictl.templating import limits
 
     # A small budget keeps the test quick; test_the_default_step_limit_stops_a_hang uses
     # the real one.
-    monkeypatch.setattr(sandbox, "MAX_STEPS", 200_000)
-    monkeypatch.setattr(sandbox, "STEPS_PER_ENTITY", 0)
+    monkeypatch.setattr(limits, "MAX_STEPS", 200_000)
+    monkeypatch.setattr(limits, "STEPS_PER_ENTITY", 0)
     root = checkout(tmp_path, "tpl")
     override(root, "email/escalation.txt.j2", f"Hi\n{source}\n")
     result = check_m001(run, root)
@@ -497,11 +497,11 @@ def test_step_limit(  # type: ignore[no-untyped-def]
 def test_the_default_step_limit_stops_a_hang(  # type: ignore[no-untyped-def]
     run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kpictl import sandbox
+    from kpictl.templating import limits
 
     # The clock would stop it too, on a slow machine first: this test is about the steps.
-    monkeypatch.setattr(sandbox, "MAX_SECONDS", 600.0)
-    monkeypatch.setattr(sandbox, "MAX_RUN_SECONDS", 600.0)
+    monkeypatch.setattr(limits, "MAX_SECONDS", 600.0)
+    monkeypatch.setattr(limits, "MAX_RUN_SECONDS", 600.0)
     root = checkout(tmp_path, "tpl")
     loops = "{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}"
     override(root, "email/escalation.txt.j2", f"Hi\n{loops}\n")
@@ -545,12 +545,12 @@ def test_ordinary_templates_pass_the_limits(run, tmp_path: Path) -> None:  # typ
 
 
 def test_jinja_version_the_sandbox_hooks_were_written_for() -> None:
-    """kpictl.sandbox subclasses Jinja's code generator: pinned to the version it fits."""
+    """The sandbox subclasses Jinja's code generator: pinned to the version it fits."""
     import jinja2
 
-    from kpictl.render import environment
+    from kpictl.templating.render import environment
 
-    assert jinja2.__version__.startswith("3.1."), "review kpictl/sandbox.py's _Generator"
+    assert jinja2.__version__.startswith("3.1."), "review kpictl/templating/sandbox.py's _Generator"
     env = environment()
     code = env.compile("{% for i in x %}{{ i ~ 'a' }}{% endfor %}", raw=True)
     assert "environment.counted(" in code and "environment.joined(str_join, (" in code

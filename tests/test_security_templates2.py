@@ -179,12 +179,12 @@ HANG = "{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% end
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Steps without end, so that only the clock stops a render; short times for the test."""
-    from kpictl import sandbox
+    from kpictl.templating import limits
 
-    monkeypatch.setattr(sandbox, "MAX_STEPS", 10**15)
-    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.5)
-    monkeypatch.setattr(sandbox, "MAX_RUN_SECONDS", 0.8)
-    monkeypatch.setattr(sandbox, "SECONDS_PER_ENTITY", 0.0)
+    monkeypatch.setattr(limits, "MAX_STEPS", 10**15)
+    monkeypatch.setattr(limits, "MAX_SECONDS", 0.5)
+    monkeypatch.setattr(limits, "MAX_RUN_SECONDS", 0.8)
+    monkeypatch.setattr(limits, "SECONDS_PER_ENTITY", 0.0)
 
 
 @pytest.mark.usefixtures("clock")

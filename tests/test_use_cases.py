@@ -14,10 +14,10 @@ import pytest
 
 from kpictl.display import written
 from kpictl.errors import KpictlError
-from kpictl.evaluate import KpiStatus, Outlook, elapsed_days, needed_to_target, outlook
-from kpictl.lineage import Cycle, Node, Trees, cycles, walk
-from kpictl.models import Kpi
-from kpictl.registry import Registry
+from kpictl.numbers.evaluate import KpiStatus, Outlook, elapsed_days, needed_to_target, outlook
+from kpictl.registry.lineage import Cycle, Node, Trees, cycles, walk
+from kpictl.registry.models import Kpi
+from kpictl.registry.registry import Registry
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
@@ -70,7 +70,9 @@ def test_the_cli_asks_no_rule_what_to_do() -> None:
     imports = []
     for path in sorted((PACKAGE / "cli").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpictl.rules"):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "kpictl.check.rules"
+            ):
                 imports.append((path.name, node.module))
     assert imports == []
 
@@ -87,7 +89,7 @@ def test_no_session_is_asserted_non_none() -> None:
 def test_loading_returns_notes_instead_of_printing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from kpictl.outbox import load_actuals, load_inputs
+    from kpictl.emails.outbox import load_actuals, load_inputs
 
     csv = tmp_path / "actuals.csv"
     csv.write_text(
@@ -106,7 +108,7 @@ def test_loading_returns_notes_instead_of_printing(
 
 
 def test_a_broken_registry_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from kpictl.outbox import load_inputs
+    from kpictl.emails.outbox import load_inputs
 
     root = tmp_path / "registry"
     shutil.copytree(EXAMPLE, root)
@@ -120,7 +122,7 @@ def test_a_broken_registry_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_escalations_use_case_returns_the_outbox(capsys: pytest.CaptureFixture[str]) -> None:
-    from kpictl.outbox import escalations, load_actuals, load_inputs
+    from kpictl.emails.outbox import escalations, load_actuals, load_inputs
 
     inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
     outbox = escalations(inputs, load_actuals(inputs.registry, ACTUALS, date(2026, 11, 20)).actuals)
@@ -136,7 +138,7 @@ def test_escalations_use_case_returns_the_outbox(capsys: pytest.CaptureFixture[s
 
 
 def test_kickoff_use_case_decides_the_sign_off() -> None:
-    from kpictl.outbox import kickoff, load_inputs
+    from kpictl.emails.outbox import kickoff, load_inputs
 
     inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
     with pytest.raises(KpictlError) as refused:
@@ -153,7 +155,7 @@ def test_kickoff_use_case_decides_the_sign_off() -> None:
 
 
 def test_recap_use_case_returns_its_warnings() -> None:
-    from kpictl.outbox import load_actuals, load_inputs, recap, running_charter
+    from kpictl.emails.outbox import load_actuals, load_inputs, recap, running_charter
 
     inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
     actuals = load_actuals(inputs.registry, ACTUALS, date(2026, 11, 20)).actuals
@@ -166,9 +168,9 @@ def test_recap_use_case_returns_its_warnings() -> None:
 
 
 def test_delivery_report_is_data_and_the_lines_are_exact() -> None:
-    from kpictl.outbox import Delivery, delivery_failure, delivery_lines
-    from kpictl.smtp import Delivery as Sent
-    from kpictl.smtp import SendReport
+    from kpictl.emails.outbox import Delivery, delivery_failure, delivery_lines
+    from kpictl.emails.smtp import Delivery as Sent
+    from kpictl.emails.smtp import SendReport
 
     report = SendReport(
         deliveries=[
@@ -194,7 +196,7 @@ def test_delivery_report_is_data_and_the_lines_are_exact() -> None:
 
 @functools.cache
 def _example_kpi() -> Kpi:
-    from kpictl.registry import load_registry
+    from kpictl.registry.registry import load_registry
 
     kpi = load_registry(EXAMPLE)[0].get("mql")
     assert isinstance(kpi, Kpi)
@@ -203,9 +205,9 @@ def _example_kpi() -> Kpi:
 
 def _status(pacing: str, direction: str, actual: float | None, day: date) -> KpiStatus:
     """A KPI with a 100 target over February 2026 (28 days), evaluated at `day`."""
-    from kpictl.actuals import Actual
-    from kpictl.evaluate import State
-    from kpictl.periods import Period
+    from kpictl.numbers.actuals import Actual
+    from kpictl.numbers.evaluate import State
+    from kpictl.numbers.periods import Period
 
     kpi = _example_kpi().model_copy(update={"pacing": pacing, "direction": direction})
     period = Period("2026-02", date(2026, 2, 1), date(2026, 2, 28))
@@ -292,7 +294,7 @@ def test_needed_to_target(
     ],
 )
 def test_elapsed_days(day: date, elapsed: int) -> None:
-    from kpictl.periods import Period
+    from kpictl.numbers.periods import Period
 
     assert elapsed_days(Period("2026-02", date(2026, 2, 1), date(2026, 2, 28)), day) == elapsed
 
@@ -300,8 +302,8 @@ def test_elapsed_days(day: date, elapsed: int) -> None:
 def test_the_example_escalation_numbers() -> None:
     # The figures tests/golden/email/mql.txt prints: about 2,210, 190 (7.9%) short,
     # 1,175 more, about 201 a week (51 of Q4's 92 days elapsed on 20 Nov).
-    from kpictl.evaluate import evaluate
-    from kpictl.outbox import load_actuals, load_inputs
+    from kpictl.emails.outbox import load_actuals, load_inputs
+    from kpictl.numbers.evaluate import evaluate
 
     inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
     actuals = load_actuals(inputs.registry, ACTUALS, inputs.moment.date()).actuals
@@ -334,7 +336,7 @@ def _sources(tmp_path: Path, upstream: dict[str, list[str]]) -> Path:
 
 
 def _registry(root: Path) -> Registry:
-    from kpictl.registry import load_registry
+    from kpictl.registry.registry import load_registry
 
     return load_registry(root)[0]
 

@@ -126,7 +126,7 @@ def resolve_registry(path: Path | None) -> Path:
     git repository tracks below the current folder, so a command run at the top of a
     repository whose registry sits in a subfolder still finds it (and says so).
     """
-    from kpictl.config import ROOT_FILE, find_root
+    from kpictl.registry.config import ROOT_FILE, find_root
 
     start = path if path is not None else Path.cwd()
     if not start.exists():
@@ -149,8 +149,8 @@ def _tracked_root(cwd: Path) -> Path | None:
     Hidden folders are skipped (as the loader skips them); a root file that is a
     link is skipped too, since following it could lead outside the repository.
     """
-    from kpictl.config import ROOT_FILE
-    from kpictl.git import tracked_below
+    from kpictl.history.git import tracked_below
+    from kpictl.registry.config import ROOT_FILE
 
     found = [
         rel
@@ -174,7 +174,7 @@ def _tracked_root(cwd: Path) -> Path | None:
 
 # The one parser of date options, for every command: --as-of, --at, --from, --to.
 # What a date alone or a naive date-time means (09:00 that day, the registry's time
-# zone) is decided once, in kpictl.evaluate.evaluation_moment.
+# zone) is decided once, in kpictl.numbers.evaluate.evaluation_moment.
 NOT_A_DATE = "'{value}' is not a date: use YYYY-MM-DD"
 NOT_A_MOMENT = (
     "'{value}' is not a date or date-time: use YYYY-MM-DD (09:00), "
@@ -190,7 +190,7 @@ def parse_date(
     Checked against the dates kpictl can count from before any time zone is applied:
     converting 9999-12-31T23:00 overflows.
     """
-    from kpictl.bounds import day_problem
+    from kpictl.registry.bounds import day_problem
 
     if value is None:
         return None
@@ -215,7 +215,7 @@ def _from_iso(value: str, with_time: bool) -> date | datetime | None:
 
 
 def parse_rule_list(values: list[str] | None, option: str) -> set[str]:
-    from kpictl.catalog import lookup
+    from kpictl.check.catalog import lookup
 
     codes: set[str] = set()
     for value in values or []:
@@ -273,8 +273,8 @@ def refuse_registry_file(output: Path) -> None:
     one the command runs on, and `exclude:` is not consulted: a report has no
     business being a registry's YAML file either way.
     """
-    from kpictl.config import find_root
-    from kpictl.membership import Members
+    from kpictl.registry.config import find_root
+    from kpictl.registry.membership import Members
 
     try:
         folder = output.parent.resolve()

@@ -49,7 +49,7 @@ def schema(
 
     Examples: `kpictl schema --out .kpictl/schema`, `kpictl schema --kind kpi`.
     """
-    from kpictl import schema as schemas
+    from kpictl.authoring import schema as schemas
 
     out = _one_of(out, "--out", out_short, "-o")
     if out is not None:
@@ -136,9 +136,7 @@ def init(
     pinned tag (--kpictl-source, --kpictl-ref). Refuses (exit 1) a folder that already
     holds kpictl.yaml or YAML files, and never overwrites a file.
     """
-    from kpictl.bounds import load_zone
-    from kpictl.check import check as run_check
-    from kpictl.scaffold import (
+    from kpictl.authoring.scaffold import (
         Install,
         ScaffoldError,
         default_install,
@@ -147,6 +145,8 @@ def init(
         repository_url,
         write,
     )
+    from kpictl.check.check import check as run_check
+    from kpictl.registry.bounds import load_zone
 
     try:
         zone = load_zone(timezone)
@@ -218,13 +218,13 @@ def new(
 
     Example: `kpictl new kpi sql -F name="Sales Qualified Leads" -F owners.primary=ann ...`
     """
-    from kpictl.authoring import NewError, Shape, build, convert, folder_for, resolve_kind
-    from kpictl.check import check as run_check
-    from kpictl.escaping import visible
+    from kpictl.authoring.authoring import NewError, Shape, build, convert, folder_for, resolve_kind
+    from kpictl.authoring.yamlfmt import dump_entity
+    from kpictl.check.check import check as run_check
     from kpictl.fileio import make_folder, write_atomic
-    from kpictl.models import ID_PATTERN
-    from kpictl.registry import display_path, load_registry
-    from kpictl.yamlfmt import dump_entity
+    from kpictl.registry.models import ID_PATTERN
+    from kpictl.registry.registry import display_path, load_registry
+    from kpictl.templating.escaping import visible
 
     try:
         kind = resolve_kind(kind)
@@ -260,8 +260,8 @@ def new(
                 typer.echo(f"  {exc}", err=True)
 
     interactive = sys.stdin.isatty()
-    from kpictl.check import registry_today
-    from kpictl.periods import fiscal_quarter
+    from kpictl.check.check import registry_today
+    from kpictl.numbers.periods import fiscal_quarter
 
     quarter = fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)
     try:
@@ -326,9 +326,9 @@ def fmt(
 
     Examples: `kpictl fmt`, `kpictl fmt --check` (for CI), `kpictl fmt kpis/mql.yaml`.
     """
+    from kpictl.authoring.fmt import collect, format_files
     from kpictl.display import plural
-    from kpictl.escaping import visible
-    from kpictl.yamlfmt import collect, format_files
+    from kpictl.templating.escaping import visible
 
     cwd = Path.cwd()
     try:
@@ -407,11 +407,11 @@ def calendar_(
 
     Example: `kpictl calendar --from 2026-10-01 --to 2026-12-31 -o cadence.ics`.
     """
-    from kpictl.cadence import DEFAULT_WINDOW, build_events, to_ics, window_problem
-    from kpictl.check import registry_today
+    from kpictl.authoring.cadence import DEFAULT_WINDOW, build_events, to_ics, window_problem
+    from kpictl.check.check import registry_today
+    from kpictl.check.findings import Severity
     from kpictl.display import plural
-    from kpictl.findings import Severity
-    from kpictl.registry import load_registry
+    from kpictl.registry.registry import load_registry
 
     output = _one_of(output, "--output", out, "--out")
     first = parse_date(start, "--from")
@@ -487,10 +487,10 @@ def drill(
     """
     import math
 
-    from kpictl.drill import DrillError, as_json, build_drill, start_moment
-    from kpictl.escaping import json_text
-    from kpictl.registry import load_registry
-    from kpictl.render import registry_environment, render
+    from kpictl.authoring.drill import DrillError, as_json, build_drill, start_moment
+    from kpictl.registry.registry import load_registry
+    from kpictl.templating.escaping import json_text
+    from kpictl.templating.render import registry_environment, render
 
     if (deviation is None) == (not outage):
         raise typer.BadParameter("give either --deviation PCT or --outage (one of them)")

@@ -100,8 +100,8 @@ def check(
     could not run. Silence one finding with a comment on its line, or alone on the
     line above: `# kpictl: ignore[O004]` or `# kpictl: ignore[T001] until 2026-12-31`.
     """
-    from kpictl.findings import Severity
-    from kpictl.formats import Report, writer
+    from kpictl.check.findings import Severity
+    from kpictl.check.formats import Report, writer
 
     if output_format is None:
         in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
@@ -116,13 +116,13 @@ def check(
     root = resolve_registry(path)
 
     if changed_since is not None or base is not None:
-        from kpictl.changed import check_with_git
+        from kpictl.history.changed import check_with_git
 
         result, note = check_with_git(root, today, selected, ignored, base, changed_since)
         if note:
             print(note, file=sys.stderr)
     else:
-        from kpictl.check import check as run_check
+        from kpictl.check.check import check as run_check
 
         result = run_check(root, today=today, select=selected, ignore=ignored)
     color = output is None and output_format == CheckFormat.text and use_color(sys.stdout)
@@ -138,7 +138,7 @@ def rules() -> int:
     Change a rule's severity, or turn it off, under `rules:` in kpictl.yaml
     (`O004: off`, `T001: error`); pick rules for one run with --select / --ignore.
     """
-    from kpictl.catalog import RULES
+    from kpictl.check.catalog import RULES
 
     for rule in RULES.values():
         print(f"{rule.code}  {rule.name:<32} {rule.severity.label:<8} {rule.summary}")

@@ -14,8 +14,8 @@ from kpictl.errors import KpictlError
 from kpictl.output_formats import StatusFormat
 
 if TYPE_CHECKING:
-    from kpictl.actuals import Actuals as ActualValues
-    from kpictl.outbox import Inputs, Outbox
+    from kpictl.emails.outbox import Inputs, Outbox
+    from kpictl.numbers.actuals import Actuals as ActualValues
 
 
 ACTUALS_HELP = (
@@ -80,11 +80,11 @@ def status(
     when a tier fires, the respond-by time. Example:
     `kpictl status registry --actuals registry/actuals/2026-11-20.csv --format markdown`.
     """
-    from kpictl import status as scorecard
+    from kpictl.numbers import status as scorecard
 
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
-    from kpictl.outbox import scorecard as evaluate_all
+    from kpictl.emails.outbox import scorecard as evaluate_all
 
     inputs = _inputs(resolve_registry(path), when)
     statuses = evaluate_all(inputs, _actuals(inputs, actuals))
@@ -122,7 +122,7 @@ def escalate(
     Without --out or --send, prints a summary and every email's text.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.outbox import escalations
+    from kpictl.emails.outbox import escalations
 
     inputs = _inputs(resolve_registry(path), when)
     outbox = escalations(inputs, _actuals(inputs, actuals))
@@ -152,8 +152,8 @@ def kickoff(
     and (exit 2) while a sign_off names someone who is not a person in the registry.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.outbox import find_campaign
-    from kpictl.outbox import kickoff as kickoff_email
+    from kpictl.emails.outbox import find_campaign
+    from kpictl.emails.outbox import kickoff as kickoff_email
 
     with _campaign_missing_if_path("kickoff", campaign, path):
         inputs = _inputs(resolve_registry(path), when)
@@ -208,8 +208,8 @@ def readout(
     prorated over the timeline for linear pacing), from actual rows whose period is the
     campaign id; then the risks and what is next.
     """
-    from kpictl.outbox import readout as readout_email
-    from kpictl.outbox import running_charter
+    from kpictl.emails.outbox import readout as readout_email
+    from kpictl.emails.outbox import running_charter
 
     with _campaign_missing_if_path("readout", campaign, path):
         inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
@@ -240,8 +240,8 @@ def recap(
     and recommendations. Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
-    from kpictl.outbox import recap as recap_email
-    from kpictl.outbox import running_charter
+    from kpictl.emails.outbox import recap as recap_email
+    from kpictl.emails.outbox import running_charter
 
     with _campaign_missing_if_path("recap", campaign, path):
         inputs = _inputs(resolve_registry(path), parse_date(as_of, "--as-of", with_time=True))
@@ -255,7 +255,7 @@ def recap(
 
 def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
     """The registry and the evaluation moment; what went wrong loading it goes to stderr."""
-    from kpictl.outbox import load_inputs
+    from kpictl.emails.outbox import load_inputs
 
     inputs = load_inputs(root, when)
     _print_lines(inputs.notes, sys.stderr)
@@ -264,7 +264,7 @@ def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
 
 def _actuals(inputs: "Inputs", spec: str) -> "ActualValues":
     """The actuals; their bad and late rows go to stderr as file:row lines."""
-    from kpictl.outbox import load_actuals
+    from kpictl.emails.outbox import load_actuals
 
     loaded = load_actuals(inputs.registry, spec, inputs.moment.date())
     _print_lines(loaded.notes, sys.stderr)
@@ -281,7 +281,7 @@ def _deliver(
 ) -> int:
     """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
     from kpictl.display import plural
-    from kpictl.outbox import delivery_failure, delivery_lines, dry_run, send, write_all
+    from kpictl.emails.outbox import delivery_failure, delivery_lines, dry_run, send, write_all
 
     if sent_log is not None and not do_send:
         raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")

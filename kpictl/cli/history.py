@@ -106,10 +106,10 @@ def diff(
     Examples: `kpictl diff` (this branch against main, uncommitted changes included),
     `kpictl diff v1.2 HEAD --format markdown >> "$GITHUB_STEP_SUMMARY"`.
     """
-    from kpictl.diff import build_diff, resolve_sides
-    from kpictl.diff_output import render_diff
-    from kpictl.render import environment
-    from kpictl.revisions import TrackedRegistry
+    from kpictl.history.diff import build_diff, resolve_sides
+    from kpictl.history.diff_output import render_diff
+    from kpictl.history.revisions import TrackedRegistry
+    from kpictl.templating.render import environment
 
     base, head, folder = _split_diff_arguments(base, head, path)
     tracked = TrackedRegistry.locate(resolve_registry(_registry_path(folder, registry)))
@@ -153,9 +153,9 @@ def changelog(
 
     Example: `kpictl changelog mql --format markdown -o docs/mql-changes.md`.
     """
-    from kpictl.changelog import build_changelog, render_changelog
-    from kpictl.render import environment
-    from kpictl.revisions import TrackedRegistry
+    from kpictl.history.changelog import build_changelog, render_changelog
+    from kpictl.history.revisions import TrackedRegistry
+    from kpictl.templating.render import environment
 
     tracked = TrackedRegistry.locate(resolve_registry(_registry_path(path, registry)))
     log = build_changelog(tracked, kpi_id, rev, include_working_tree=True)
@@ -196,8 +196,8 @@ def codeowners(
     comments; the rest of an existing CODEOWNERS file is kept. Owners without a
     handle, or inactive, are listed in a comment and reported as warnings.
     """
-    from kpictl import codeowners as co
-    from kpictl.revisions import TrackedRegistry
+    from kpictl.history import codeowners as co
+    from kpictl.history.revisions import TrackedRegistry
 
     tracked = TrackedRegistry.locate(resolve_registry(path))
     registry, _ = tracked.working()
@@ -211,7 +211,7 @@ def codeowners(
             "pass --output FILE to say where CODEOWNERS goes"
         )
     from kpictl.fileio import read_regular_text
-    from kpictl.registry import display_path
+    from kpictl.registry.registry import display_path
 
     shown = display_path(target, Path.cwd()).as_posix()
     try:

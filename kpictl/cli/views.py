@@ -87,7 +87,7 @@ def map_(
 
         print_map(view)
         return 0
-    from kpictl.render import registry_environment
+    from kpictl.templating.render import registry_environment
 
     write_output(render_map(view, output_format.value, registry_environment(registry)), output)
     return 0
@@ -123,16 +123,17 @@ def who(
 
     Examples: `kpictl who aisha-okafor`, `kpictl who revops --format markdown`.
     """
-    from kpictl.views.accountability import UnknownId, build_who
+    from kpictl.views.accountability import UnknownId
     from kpictl.views.load import checked_registry
     from kpictl.views.output import render_who
+    from kpictl.views.who import build_who
 
     registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
         view = build_who(registry, subject, check=summary)
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
-    from kpictl.render import registry_environment
+    from kpictl.templating.render import registry_environment
 
     write_output(render_who(view, output_format.value, registry_environment(registry)), output)
     return 0

@@ -11,15 +11,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kpictl import display
-from kpictl.actuals import Actuals
 from kpictl.emails import context
 from kpictl.emails.compose import AddressError, Sender, address, compose, message_id, to_bytes
 from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients
-from kpictl.escaping import multiline
-from kpictl.evaluate import CharterResult, KpiStatus, State
-from kpictl.models import Campaign, Person
-from kpictl.registry import Registry
-from kpictl.resolve import lead
+from kpictl.numbers.actuals import Actuals
+from kpictl.numbers.evaluate import CharterResult, KpiStatus, State
+from kpictl.registry.models import Campaign, Person
+from kpictl.registry.registry import Registry
+from kpictl.registry.resolve import lead
+from kpictl.templating.escaping import multiline
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template

@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from kpictl.compat import message_bytes
-from kpictl.config import Settings
 from kpictl.display import clean
+from kpictl.registry.config import Settings
 
 DEFAULT_FROM = "kpictl <kpictl@localhost>"
 

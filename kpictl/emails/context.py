@@ -12,9 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from kpictl import display
-from kpictl.actuals import Actuals
 from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients, person_view
-from kpictl.evaluate import (
+from kpictl.numbers.actuals import Actuals
+from kpictl.numbers.evaluate import (
     CharterResult,
     KpiStatus,
     Progress,
@@ -27,12 +27,20 @@ from kpictl.evaluate import (
     outlook,
     readout_dates,
 )
-from kpictl.lineage import walk
-from kpictl.models import REFRESH_RANK, Campaign, DataSource, GlossaryTerm, Kpi, Person, Tier
-from kpictl.periods import Period
-from kpictl.registry import Registry
-from kpictl.resolve import acting_owner
-from kpictl.resolve import lead as team_lead
+from kpictl.numbers.periods import Period
+from kpictl.registry.lineage import walk
+from kpictl.registry.models import (
+    REFRESH_RANK,
+    Campaign,
+    DataSource,
+    GlossaryTerm,
+    Kpi,
+    Person,
+    Tier,
+)
+from kpictl.registry.registry import Registry
+from kpictl.registry.resolve import acting_owner
+from kpictl.registry.resolve import lead as team_lead
 
 View = dict[str, Any]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import text_table
-from kpictl.render import environment, registry_environment
-from kpictl.sandbox import checked_table
+from kpictl.templating.limits import checked_table
+from kpictl.templating.render import environment, registry_environment
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from kpictl.registry import Registry
+    from kpictl.registry.registry import Registry
 
 
 def environment_for(registry: Registry | None) -> Environment:

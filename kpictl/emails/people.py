@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpictl.display import clean
-from kpictl.models import Campaign, Kpi, Person, Tier
-from kpictl.registry import Registry
-from kpictl.resolve import resolve
+from kpictl.registry.models import Campaign, Kpi, Person, Tier
+from kpictl.registry.registry import Registry
+from kpictl.registry.resolve import resolve
 
 
 def person_view(person: Person | None) -> dict[str, Any] | None:
@@ -67,7 +67,7 @@ def escalation_recipients(registry: Registry, kpi: Kpi, tier: Tier, outage: bool
     the source owners).
 
     Roles and teams become people, duplicates go, and anyone inactive is replaced by the
-    KPI's backup owner (kpictl.resolve). The owner, or the backup standing in, is on
+    KPI's backup owner (kpictl.registry.resolve). The owner, or the backup standing in, is on
     every escalation: To when the tier notifies them, else Cc. If nobody is left to
     write to, the KPI's owners are.
     """

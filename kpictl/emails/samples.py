@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from kpictl import status as scorecard
-from kpictl.actuals import Actual, Actuals
 from kpictl.emails import context
 from kpictl.emails.build import KINDS, template_names
 from kpictl.emails.people import escalation_recipients
-from kpictl.evaluate import (
+from kpictl.numbers import status as scorecard
+from kpictl.numbers.actuals import Actual, Actuals
+from kpictl.numbers.evaluate import (
     KpiStatus,
     charter_results,
     current_target,
@@ -19,9 +19,9 @@ from kpictl.evaluate import (
     evaluation_moment,
     readout_dates,
 )
-from kpictl.models import EscalationPolicy, Kpi, Target
-from kpictl.periods import fiscal_quarter
-from kpictl.registry import Registry
+from kpictl.numbers.periods import fiscal_quarter
+from kpictl.registry.models import EscalationPolicy, Kpi, Target
+from kpictl.registry.registry import Registry
 
 
 def _kpi_with_target(kpi: Kpi, day: date, fiscal: int) -> Kpi:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kpictl.views.accountability import AccountabilityMap, SourceView
+from kpictl.views.accountability import AccountabilityMap
+from kpictl.views.blocks import SourceView
 
 NodeKind = Literal["capture", "derived", "kpi", "person"]
 EdgeKind = Literal["feeds", "primary", "backup"]

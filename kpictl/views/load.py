@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from kpictl.check import check
-from kpictl.findings import Severity
-from kpictl.registry import Registry
+from kpictl.check.check import check
+from kpictl.check.findings import Severity
+from kpictl.registry.registry import Registry
 from kpictl.views.accountability import CheckSummary
 
 

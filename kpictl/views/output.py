@@ -10,24 +10,21 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from kpictl.escaping import json_text
-from kpictl.lineage import MAX_LEVELS
-from kpictl.render import render
-from kpictl.views.accountability import (
-    AccountabilityMap,
+from kpictl.registry.lineage import MAX_LEVELS
+from kpictl.templating.escaping import json_text
+from kpictl.templating.render import render
+from kpictl.views.accountability import AccountabilityMap
+from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
+from kpictl.views.heap import registry_frozen
+from kpictl.views.who import (
     CampaignRole,
     EscalationDuty,
     KpiDuty,
     KpiRef,
-    KpiView,
-    LineageNode,
-    PersonView,
     SourceDuty,
-    SourceView,
     TermDuty,
     WhoView,
 )
-from kpictl.views.heap import registry_frozen
 
 if TYPE_CHECKING:
     from jinja2 import Environment

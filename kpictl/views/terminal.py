@@ -9,14 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
-from kpictl.lineage import MAX_LEVELS
-from kpictl.views.accountability import (
-    AccountabilityMap,
-    KpiView,
-    LineageNode,
-    PersonView,
-    SourceView,
-)
+from kpictl.registry.lineage import MAX_LEVELS
+from kpictl.views.accountability import AccountabilityMap
+from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
 
 if TYPE_CHECKING:
     from rich.console import Console

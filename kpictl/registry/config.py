@@ -1,0 +1,110 @@
+"""`kpictl.yaml`: the registry root and its settings.
+
+Annotations are real objects, as in `models.py`, so pydantic need not evaluate strings.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from kpictl.check.catalog import lookup
+from kpictl.registry.membership import ROOT_FILE as ROOT_FILE  # where it is defined: files
+from kpictl.registry.models import Line, Model, new_dict, new_list
+
+RuleSetting = Literal["error", "warning", "info", "off"]
+
+
+def _rule_setting(value: Any) -> Any:
+    # `O004: false` reads as naturally as `O004: off`.
+    if value is False:
+        return "off"
+    return value.lower() if isinstance(value, str) else value
+
+
+class Smtp(Model):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 30
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise PydanticCustomError(
+                "kpictl_secret",
+                "the SMTP password is never stored in the registry: remove it and set "
+                "the KPICTL_SMTP_PASSWORD environment variable instead",
+            )
+        return data
+
+
+class EmailSettings(Model):
+    from_: Annotated[Line, Field(alias="from")]
+    reply_to: Line | None = None
+    smtp: Smtp | None = None
+
+
+class Settings(Model):
+    version: Literal[1]
+    organization: Line | None = None
+    timezone: str = "UTC"
+    fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
+    exclude: list[str] = Field(default_factory=new_list)
+    rules: dict[str, Annotated[RuleSetting, BeforeValidator(_rule_setting)]] = Field(
+        default_factory=new_dict
+    )
+    owner_kpi_limit: Annotated[int, Field(ge=1)] = 8
+    email: EmailSettings | None = None
+    templates: str | None = None
+    labels: dict[str, str] = Field(default_factory=new_dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from kpictl.registry.bounds import load_zone
+
+        try:
+            load_zone(value)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "kpictl_timezone", "{message}", {"message": str(exc)}
+            ) from None
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        resolved: dict[str, str] = {}
+        for key, setting in value.items():
+            rule = lookup(key)
+            if rule is None:
+                raise PydanticCustomError(
+                    "kpictl_rule",
+                    "'{key}' is not a rule code or name (e.g. O004 or owner-overload)",
+                    {"key": key},
+                )
+            resolved[rule.code] = setting
+        return resolved
+
+    @classmethod
+    def default(cls) -> "Settings":
+        """Settings to keep checking with when kpictl.yaml itself is broken."""
+        return cls(version=1)
+
+
+def find_root(start: Path) -> Path | None:
+    """The registry folder for `start`: itself or the nearest parent with kpictl.yaml."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        marker = candidate / ROOT_FILE
+        # Anything but a folder marks the registry, so that a kpictl.yaml that is a
+        # link or a pipe is reported as such instead of making kpictl look further up.
+        if marker.is_symlink() or (marker.exists() and not marker.is_dir()):
+            return candidate
+    return None
