@@ -194,7 +194,7 @@ def test_a_fifo_template_is_refused_without_blocking(run, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        (b"x" * 1_000_001, "is larger than 1,000,000 bytes"),
+        (b"x" * 200_001, "is larger than 200,000 bytes"),
         (b"caf\xe9\n", "is not UTF-8 text"),
     ],
 )

@@ -36,7 +36,7 @@ OUTPUT_PER_ENTITY = 20_000
 # Characters in one string, items in one list, that a template may build: an email is
 # far smaller, and a string of emoji takes four bytes a character.
 MAX_SIZE = 2_000_000
-# Characters and items one render may build in all (every string, list and slice made by
+# Bytes of characters and items one render may build in all (every string, list and slice made by
 # an operator, a filter or a call counts, even when it is dropped right away: `a[1:]`,
 # `a[2:]`... held in a tuple each take memory), plus ALLOC_PER_ENTITY per entity.
 MAX_ALLOC = 20_000_000
@@ -58,6 +58,18 @@ MAX_WIDTH = 10_000
 MAX_INT_BITS = 65_536
 # Items of one range().
 MAX_RANGE = 100_000
+# The per-entity bonuses above count at most this many entities: a pull request chooses
+# how many entities there are (50,000 two-line glossary terms are 2.4 MB), so the bonus
+# must stop somewhere; twice the 2,500-KPI map above.
+MAX_BONUS_ENTITIES = 5_000
+# Whatever the registry's size, a render and a run stop at these (unless the base
+# budgets above are larger).
+CEILING_SECONDS = 5.0
+CEILING_RUN_SECONDS = 30.0
+# Tokens of one override, counted before it is compiled: Jinja's parser and compiler
+# take far more time and memory than the source's size (190,000 `{{x}}` in 950 KB: 11 s
+# and 2 GB). The largest shipped template (map/page.html.j2, 39 KB) has about 2,900.
+MAX_TOKENS = 20_000
 
 
 class TemplateLimitError(TemplateRuntimeError):
@@ -98,9 +110,8 @@ class Meter:
 
     def allocate(self, value: Any) -> None:
         """Charge a string, list or slice a template made; refuse one too large."""
-        size = size_of(value)
-        check_size(size, "a string or list")
-        self.allocate_size(size)
+        check_size(size_of(value), "a string or list")
+        self.allocate_size(memory_of(value))
 
     def allocate_size(self, size: int) -> None:
         """Charge `size` characters or items made."""
@@ -173,6 +184,14 @@ def size_of(value: Any) -> int:
     if isinstance(value, str | bytes | list | tuple | dict | set | frozenset):
         return len(value)
     return 0
+
+
+def memory_of(value: Any) -> int:
+    """What `value` takes in memory, in the units of MAX_ALLOC: a string's characters
+    count by their width (an emoji takes four bytes), other sizes as size_of's."""
+    if isinstance(value, str) and not value.isascii():  # isascii() reads a flag
+        return 4 * len(value)
+    return size_of(value)
 
 
 def cost_of(value: Any) -> int:

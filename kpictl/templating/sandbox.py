@@ -220,11 +220,19 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         registry's size, which legitimately makes renders longer."""
         super().__init__(*args, undefined=StrictUndefined, finalize=self._finalize, **kwargs)
         self.limited = limited
+        # The pull request chooses the registry's size: the bonus stops growing.
+        entities = min(entities, limits.MAX_BONUS_ENTITIES)
         self.max_steps = limits.MAX_STEPS + limits.STEPS_PER_ENTITY * entities
         self.max_output = limits.MAX_OUTPUT + limits.OUTPUT_PER_ENTITY * entities
         self.max_alloc = limits.MAX_ALLOC + limits.ALLOC_PER_ENTITY * entities
-        self.max_seconds = limits.MAX_SECONDS + limits.SECONDS_PER_ENTITY * entities
-        self.max_run_seconds = limits.MAX_RUN_SECONDS + 4 * limits.SECONDS_PER_ENTITY * entities
+        self.max_seconds = _within(
+            limits.MAX_SECONDS, limits.SECONDS_PER_ENTITY * entities, limits.CEILING_SECONDS
+        )
+        self.max_run_seconds = _within(
+            limits.MAX_RUN_SECONDS,
+            4 * limits.SECONDS_PER_ENTITY * entities,
+            limits.CEILING_RUN_SECONDS,
+        )
         self.spent = 0.0  # seconds all renders in this environment took so far
         self.globals["range"] = CountedRange
         # lipsum(n=10**9) writes paragraphs without end; nothing kpictl ships uses it.
@@ -274,7 +282,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         Jinja's parser and code generator recurse once per level of parentheses, blocks
         or attributes: a few hundred levels exhaust Python's stack (RecursionError).
         """
+        started = time.monotonic()
         try:
+            if self.limited and isinstance(source, str):
+                self._check_compile_budget(source, name, filename)
             # Jinja types compile() as overloads on a literal `raw`: pass it on as given.
             return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
         except (RecursionError, MemoryError) as exc:
@@ -285,6 +296,33 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 name,
                 filename,
             ) from None
+        finally:
+            # Compiling is work the pull request chose too: the run's clock counts it.
+            self.spent += time.monotonic() - started
+
+    def _check_compile_budget(self, source: str, name: str | None, filename: str | None) -> None:
+        """Refuse to compile an override with too many tokens, or once the run's time is spent.
+
+        Jinja's parser and compiler take far more time and memory than the source's size
+        and are not metered: counting the lexer's tokens first is cheap.
+        """
+        if self.spent > self.max_run_seconds:
+            raise TemplateSyntaxError(
+                f"not compiled: more than {self.max_run_seconds:.3g} s spent on templates "
+                "in one run",
+                1,
+                name,
+                filename,
+            )
+        for count, (line, _, _) in enumerate(self.lex(source, name, filename), 1):
+            if count > limits.MAX_TOKENS:
+                raise TemplateSyntaxError(
+                    f"the template has more than {limits.MAX_TOKENS:,} tokens "
+                    "(tags, names, operators, text): split it up or use macros",
+                    line,
+                    name,
+                    filename,
+                )
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """Jinja's rule, and no method of a pydantic model (model_dump_json(indent=10**7)
@@ -392,6 +430,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             hint=f"access to an unsafe attribute of {object_type_repr(obj)}",
             exc=SecurityError,
         )
+
+
+def _within(base: float, bonus: float, ceiling: float) -> float:
+    """`base` plus `bonus`, no more than `ceiling` (or `base`, when larger)."""
+    return max(base, min(base + bonus, ceiling))
 
 
 # Owners whose methods take large numbers legitimately: keys, dates and times.
