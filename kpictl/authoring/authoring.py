@@ -25,6 +25,7 @@ from kpictl.display import plural
 from kpictl.registry.models import KINDS
 from kpictl.registry.registry import Registry
 from kpictl.registry.schema_errors import suggest, validation_messages
+from kpictl.templating.escaping import visible
 
 FOLDERS: dict[str, str] = {
     "person": "people",
@@ -186,6 +187,8 @@ def set_field(data: dict[str, Any], model: type[BaseModel], assignment: str) -> 
     if "=" not in assignment:
         raise NewError(f"'{assignment}' is not key=value (e.g. owners.primary=maria-lopez)")
     key, text = assignment.split("=", 1)
+    if visible(key) != key:  # messages below quote the key: it must show as typed
+        raise NewError(f"unknown field '{visible(key)}': a field name has no control character")
     # ASCII digits only: `isdigit` also holds for '²', which int() refuses.
     parts: list[Key] = [
         int(p) if p.isascii() and p.isdigit() and len(p) <= 9 else p for p in key.strip().split(".")

@@ -151,6 +151,7 @@ def _tracked_root(cwd: Path) -> Path | None:
     """
     from kpictl.history.git import tracked_below
     from kpictl.registry.config import ROOT_FILE
+    from kpictl.templating.escaping import visible
 
     found = [
         rel
@@ -160,7 +161,7 @@ def _tracked_root(cwd: Path) -> Path | None:
         and (cwd / rel).is_file()
     ]
     if len(found) > 1:
-        listed = ", ".join(str(Path(rel).parent) + "/" for rel in found)
+        listed = ", ".join(visible(Path(rel).parent) + "/" for rel in found)
         raise KpictlError(
             f"no {ROOT_FILE} in the current folder or above it, and this git repository "
             f"tracks several below it ({listed}): pass the registry folder"
@@ -168,7 +169,7 @@ def _tracked_root(cwd: Path) -> Path | None:
     if not found:
         return None
     folder = Path(found[0]).parent
-    print(f"kpictl: using registry at {folder.as_posix()}/", file=sys.stderr)
+    print(f"kpictl: using registry at {visible(folder.as_posix())}/", file=sys.stderr)
     return (cwd / folder).resolve()
 
 

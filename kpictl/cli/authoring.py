@@ -147,7 +147,13 @@ def init(
     )
     from kpictl.check.check import check as run_check
     from kpictl.registry.bounds import load_zone
+    from kpictl.templating.escaping import visible
 
+    if visible(organization) != organization:
+        raise typer.BadParameter(
+            f"'{visible(organization)}' holds a control character: use plain text",
+            param_hint="--organization",
+        )
     try:
         zone = load_zone(timezone)
     except ValueError as exc:
@@ -224,7 +230,7 @@ def new(
     from kpictl.fileio import make_folder, write_atomic
     from kpictl.registry.models import ID_PATTERN
     from kpictl.registry.registry import display_path, load_registry
-    from kpictl.templating.escaping import visible
+    from kpictl.templating.escaping import defuse_text, visible
 
     try:
         kind = resolve_kind(kind)
@@ -266,8 +272,8 @@ def new(
     quarter = fiscal_quarter(registry_today(registry), registry.settings.fiscal_year_start_month)
     try:
         data = build(kind, entity_id, list(fields or []), ask if interactive else None, quarter)
-    except NewError as exc:
-        raise KpictlError(str(exc)) from None
+    except NewError as exc:  # it quotes the -F argument, which may hold control characters
+        raise KpictlError(defuse_text(str(exc))) from None
     try:
         make_folder(target.parent)
         write_atomic(target, dump_entity(data))

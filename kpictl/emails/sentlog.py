@@ -91,7 +91,8 @@ class SentLog:
                 if not isinstance(email, str) or not isinstance(addresses, list):
                     raise TypeError
                 log.done.setdefault(email, set()).update(str(a) for a in addresses)
-            except (ValueError, KeyError, TypeError):
+            # A deeply nested line exhausts the parser: foreign too, not a crash.
+            except (ValueError, KeyError, TypeError, RecursionError, MemoryError):
                 if number == len(lines):
                     break  # the partial last line of an interrupted run: not sent for sure
                 raise SentLogError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kpictl.errors import KpictlError
+from kpictl.templating.escaping import visible
 
 # Text git prints is parsed in a few places: keep it in English and never page it.
 _ENV = {
@@ -155,18 +156,19 @@ class Repository:
 
     def resolve(self, ref: str, what: str = "ref") -> str:
         """The commit id `ref` names; a clear error when it names none."""
+        shown = visible(ref)  # the argument as typed: it may hold control characters
         if not ref or ref.startswith("-"):
-            raise KpictlError(f"'{ref}' is not a git ref: name a branch, tag or commit")
+            raise KpictlError(f"'{shown}' is not a git ref: name a branch, tag or commit")
         sha = self.commit_of(ref)
         if sha:
             return sha
         if self.is_shallow():
             raise KpictlError(
-                f"{what} '{ref}' is not in this clone, which is shallow (it holds only the "
+                f"{what} '{shown}' is not in this clone, which is shallow (it holds only the "
                 f"latest commits): {FETCH_HINT}"
             )
         raise KpictlError(
-            f"unknown {what} '{ref}': no branch, tag or commit of that name in {self.top} "
+            f"unknown {what} '{shown}': no branch, tag or commit of that name in {self.top} "
             "(for a remote branch, fetch it first and write it as origin/NAME)"
         )
 

@@ -70,7 +70,9 @@ def visible(value: Any) -> str:
 # GitHub's runner reads a step's output line by line (a line ends at \r or \n) and
 # obeys `::command::` at the start of a line after leading white space, and the older
 # `##[command]` anywhere in a line (actions/runner, ActionCommand.TryParseV2/TryParse).
-_LINE_START_COMMAND = re.compile(r"(^|[\r\n])(\s*):(?=:)")
+# A terminal view's colour codes (SGR) count as white space there: a log viewer that
+# drops them would see the line start with `::`.
+_LINE_START_COMMAND = re.compile(r"(^|[\r\n])((?:\s|\x1b\[[0-9;]*m)*):(?=:)")
 
 
 def defuse(text: str, sharp: str = "\\#") -> str:

@@ -93,12 +93,20 @@ def print_status(
     console: Console | None = None,
 ) -> None:
     """Print the scorecard as a table no wider than the console."""
-    from rich import box
     from rich.console import Console
+
+    from kpictl.views.terminal import defused
+
+    console = console or Console(highlight=False)
+    with defused(console):
+        _print_status(rows, heading, summary, console)
+
+
+def _print_status(rows: list[dict[str, Any]], heading: str, summary: str, console: Console) -> None:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console(highlight=False)
     shown = fitting_columns(rows, console.width)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
     for column, width in shown:

@@ -6,10 +6,13 @@ like `[bold]` or `<script>` is printed as written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
 from kpictl.registry.lineage import MAX_LEVELS
+from kpictl.templating.escaping import defuse
 from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
 
@@ -138,15 +141,36 @@ def _kpi(kpi: KpiView) -> Tree:
     return tree
 
 
+@contextmanager
+def defused(console: Console) -> Iterator[None]:
+    """What is printed to `console` meanwhile, with no line that runs a CI workflow command.
+
+    rich wraps a long cell onto lines of its own, so a value that starts nowhere in
+    the registry can start a line (after padding) of the terminal view.
+    """
+    from rich.text import Text
+
+    with console.capture() as capture:
+        yield
+    # Printed again as styled text, not written to the file: a recording console keeps it.
+    console.print(Text.from_ansi(defuse(capture.get()), end=""), soft_wrap=True, end="")
+
+
 def print_map(view: AccountabilityMap, console: Console | None = None) -> None:
     """Print the map with colour, trees and tables."""
     from rich.console import Console
+
+    console = console or Console(highlight=False)
+    with defused(console):
+        _print_map(view, console)
+
+
+def _print_map(view: AccountabilityMap, console: Console) -> None:
     from rich.panel import Panel
     from rich.rule import Rule
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console(highlight=False)
     title = Text("Accountability map", style="bold")
     if view.organization:
         title.append(f": {view.organization}")
