@@ -8,6 +8,7 @@ control characters, and no RFC 2047 encoded word can reach a header). Addresses 
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import re
@@ -68,10 +69,14 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+\Z")
 # RFC 2047 5.(3): the only characters that stand for themselves in an encoded word
 # inside a phrase.
 _Q_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-_EW_START, _EW_END = "=?utf-8?q?", "?="
+_EW_START, _EW_B_START, _EW_END = "=?utf-8?q?", "=?utf-8?b?", "?="
+_EW_LIMIT = 75  # RFC 2047 2: the longest an encoded word may be
 # RFC 2047 allows 75 characters; 68 keeps even `Reply-To: ` and one encoded word within
 # the 78 characters of a line.
 _EW_MAX = 68
+# An ASCII word longer than this goes out as encoded words, so no header line can reach
+# RFC 5322's hard limit of 998 characters (a quoted word may double in escaping).
+_LONGEST_WHOLE_WORD = 400
 
 
 def _mailboxes(name: str, value: Any) -> tuple[Address, ...] | None:
@@ -98,7 +103,9 @@ def fold_addresses(name: str, addresses: tuple[Address, ...], linesep: str) -> s
         if i < len(addresses) - 1:
             tokens[-1] += ","
         for token in tokens:
-            if lines[-1] != label and len(lines[-1]) + 1 + len(token) > _MAX_LINE:
+            if len(lines[-1]) + 1 + len(token) > _MAX_LINE and (
+                lines[-1] != label or 1 + len(token) <= _MAX_LINE
+            ):
                 lines.append(" " + token)
             else:
                 lines[-1] += " " + token
@@ -112,7 +119,8 @@ def _phrase(display_name: str) -> list[str]:
     RFC 2047 encoded words, so no character of the name is ever read as syntax.
     """
     words = display_name.split(" ")
-    if display_name.isascii() and _ENCODED_WORD not in display_name:
+    whole = all(len(word) <= _LONGEST_WHOLE_WORD for word in words)
+    if display_name.isascii() and _ENCODED_WORD not in display_name and whole:
         if all(_ATOM.match(word) for word in words):
             return words
         quoted = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
@@ -125,27 +133,48 @@ def _phrase(display_name: str) -> list[str]:
 def _encoded_words(words: list[str]) -> list[str]:
     """Words as Q-encoded words, several to one while it stays within _EW_MAX characters.
 
-    Encoded words break only where the name has a space, and that space becomes the
-    fold: Python 3.11 keeps the white space between two encoded words of a phrase, so
-    splitting a word would add a space to the name. A single word too long for one
-    encoded word therefore stays whole.
+    Encoded words break where the name has a space, and that space becomes the fold
+    (Python 3.11 keeps the white space between two encoded words of a phrase). A word
+    too long for a Q-encoded word goes whole as one base64 word if that fits in 75
+    characters; else it is split between characters into adjacent encoded words, which
+    RFC 2047 6.2 readers join without a space (Python 3.11's parser shows one there).
+    A person's name never has such a word: the registry refuses it (S001).
     """
     room = _EW_MAX - len(_EW_START) - len(_EW_END)
     out: list[str] = []
     current = ""
     for word in words:
-        encoded = "".join(
-            chr(byte) if byte in _Q_LITERAL else f"={byte:02X}" for byte in word.encode()
-        )
-        if not current:
-            current = encoded
-        elif len(current) + 1 + len(encoded) <= room:
-            current += "_" + encoded
-        else:
-            out.append(_EW_START + current + _EW_END)
-            current = encoded
-    out.append(_EW_START + current + _EW_END)
+        pieces = _q_pieces(word, room)
+        whole = _EW_B_START + base64.b64encode(word.encode()).decode() + _EW_END
+        if len(pieces) > 1 and len(whole) <= _EW_LIMIT:
+            # Base64 is denser: the word fits one encoded word and stays whole.
+            if current:
+                out.append(_EW_START + current + _EW_END)
+            out.append(whole)
+            current = ""
+            continue
+        if current and len(current) + 1 + len(pieces[0]) <= room:
+            current += "_" + pieces.pop(0)
+        for piece in pieces:
+            if current:
+                out.append(_EW_START + current + _EW_END)
+            current = piece
+    if current or not out:
+        out.append(_EW_START + current + _EW_END)
     return out
+
+
+def _q_pieces(word: str, room: int) -> list[str]:
+    """A word Q-encoded, cut between characters into pieces of at most `room` chars."""
+    pieces = [""]
+    for char in word:
+        encoded = "".join(
+            chr(byte) if byte in _Q_LITERAL else f"={byte:02X}" for byte in char.encode()
+        )
+        if pieces[-1] and len(pieces[-1]) + len(encoded) > room:
+            pieces.append("")
+        pieces[-1] += encoded
+    return pieces
 
 
 class _Headers(HeaderRegistry):

@@ -134,8 +134,13 @@ def _check_line(value: str) -> str:
 _ADDRESS_SIGN = "@"
 
 
+# No person's name has a longer word; a longer one cannot be folded into RFC 5322's
+# 78-character header lines without changing the name.
+LONGEST_NAME_WORD = 60
+
+
 def _check_person_name(value: str) -> str:
-    """A line that can be an email display name: no address in it."""
+    """A line that can be an email display name: no address, no overlong word."""
     _check_line(value)
     at = value.find(_ADDRESS_SIGN)
     if at >= 0:
@@ -144,6 +149,14 @@ def _check_person_name(value: str) -> str:
             "holds '@' at position {at}: a name never needs one; write the address "
             "in email, and only the name here",
             {"at": at + 1},
+        )
+    longest = max(value.split(" "), key=len)
+    if len(longest) > LONGEST_NAME_WORD:
+        raise PydanticCustomError(
+            "kpictl_person_name",
+            "has a word of {length} characters: a name's words are at most {limit} "
+            "long, so the name fits an email header",
+            {"length": len(longest), "limit": LONGEST_NAME_WORD},
         )
     return value
 
