@@ -42,9 +42,9 @@ def found(root: Path) -> list[Found]:
 
 def left_out(documents: int, megabytes: int, others: str) -> str:
     return (
-        f"with this file the registry holds more than {documents:,} documents or "
-        f"{megabytes} MB: this file{others} left out; registry files hold a few entities "
-        f"each: remove what was generated, or {EXCLUDE}"
+        f"with this file the registry holds more than {documents:,} documents, "
+        f"2,000,000 values or {megabytes} MB: this file{others} left out; registry files "
+        f"hold a few entities each: remove what was generated, or {EXCLUDE}"
     )
 
 
@@ -54,7 +54,7 @@ def left_out(documents: int, megabytes: int, others: str) -> str:
 def test_limits_are_what_the_documentation_says() -> None:
     assert loader.MAX_FILE_DOCUMENTS == 10_000
     assert reading.MAX_REGISTRY_DOCUMENTS == 100_000
-    assert reading.MAX_REGISTRY_BYTES == 256 * 1024 * 1024
+    assert reading.MAX_REGISTRY_BYTES == 64 * 1024 * 1024
 
 
 def test_a_file_of_too_many_documents_is_read_up_to_the_limit(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_past_the_registry_document_limit_the_rest_is_left_out(
     monkeypatch.setattr(reading, "MAX_REGISTRY_DOCUMENTS", base + 4)  # a fits, b does not
     parsed = read_spy(monkeypatch)
     assert found(root) == [
-        ("Y004", "zz/b.yaml", 1, 1, left_out(base + 4, 256, " and the 2 after it are"))
+        ("Y004", "zz/b.yaml", 1, 1, left_out(base + 4, 64, " and the 2 after it are"))
     ]
     assert parsed[-2:] == ["a.yaml", "b.yaml"]  # c and d are not even opened
     registry, _ = load_registry(root)
@@ -187,7 +187,7 @@ def test_content_from_git_is_held_to_the_same_limits(monkeypatch: pytest.MonkeyP
     assert built is not None
     registry, findings = built
     assert [(f.code, f.location.path.as_posix(), f.message) for f in findings] == [
-        ("Y004", "reg/b.yaml", left_out(5, 256, " and the 1 after it are"))
+        ("Y004", "reg/b.yaml", left_out(5, 64, " and the 1 after it are"))
     ]
     assert sorted(registry.records) == ["t0", "t1", "t2"]
 

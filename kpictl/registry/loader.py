@@ -135,9 +135,10 @@ class SourceFile:
     findings: list[Finding]
     split: list[str] | None = field(default=None, repr=False, compare=False)
     # What reading it cost, counted against the registry's limits: bytes read, and
-    # documents parsed (those dropped for a finding too).
+    # documents parsed and values built (those dropped for a finding too).
     size: int = field(default=0, repr=False, compare=False)
     parsed: int = field(default=0, repr=False, compare=False)
+    values: int = field(default=0, repr=False, compare=False)
 
     @property
     def lines(self) -> list[str]:
@@ -232,7 +233,10 @@ def resolve_plain(text: str) -> Any:
 
 
 class _Abort(Exception):
-    """Stop building the current document; the finding is already recorded."""
+    """Stop building the current document; the finding is already recorded.
+
+    Its argument is the values placed so far, which count against the registry's budget.
+    """
 
 
 class _NeedPositions(Exception):
@@ -256,6 +260,7 @@ class _Builder:
         self.documents: list[Document] = []
         self.findings: list[Finding] = []
         self.started = 0  # documents begun, kept or dropped
+        self.values = 0  # values placed in them, dropped documents' too
         # One copy of each short text: keys, kinds, enum values and references repeat
         # in every document, and a string costs some 50 bytes (a third of what a file
         # of small documents keeps) while one look-up costs nothing next to the parse.
@@ -292,7 +297,8 @@ class _Builder:
                 doc.found = Positions()
             try:
                 doc.data = self._build(doc)
-            except _Abort:
+            except _Abort as stop:
+                self.values += stop.args[0]
                 while type(next_event()) is not DocumentEndEvent:
                     pass  # skip the rest of this document
                 continue
@@ -332,8 +338,8 @@ class _Builder:
             cls = type(event)
             mark = event.start_mark
             if cls is ScalarEvent:
-                if event.tag is not None:
-                    self._reject_tag(event)
+                if event.tag is not None and self._rejects_tag(event):
+                    raise _Abort(written)
                 text = event.value
                 if len(text) <= _SHARED_TEXT:
                     text = texts.setdefault(text, text)
@@ -346,7 +352,7 @@ class _Builder:
                             "merge keys (<<) are not allowed: write the fields out in full",
                             mark,
                         )
-                        raise _Abort
+                        raise _Abort(written)
                     if event.anchor is not None:
                         anchors[event.anchor] = (text, 1, 0)
                     frame[3] = text
@@ -358,13 +364,13 @@ class _Builder:
                 height = 0
                 anchor = event.anchor
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
-                if event.tag is not None:
-                    self._reject_tag(event)
+                if event.tag is not None and self._rejects_tag(event):
+                    raise _Abort(written)
                 if len(stack) >= MAX_DEPTH:
                     self._finding(
                         "Y003", f"nesting deeper than {MAX_DEPTH} levels is not supported", mark
                     )
-                    raise _Abort
+                    raise _Abort(written)
                 path: KeyPath = ()
                 if stack:
                     parent = stack[-1]
@@ -375,7 +381,7 @@ class _Builder:
                             "a mapping key must be a plain value, not a list or mapping",
                             mark,
                         )
-                        raise _Abort
+                        raise _Abort(written)
                     if track:
                         last = len(container) if type(container) is list else parent[3]
                         path = (*parent[1], last)
@@ -395,7 +401,7 @@ class _Builder:
                         "(or refers to the value that contains it)",
                         mark,
                     )
-                    raise _Abort
+                    raise _Abort(written)
                 value, size, height = target
                 anchor = None
                 if len(stack) + height > MAX_DEPTH:
@@ -408,7 +414,7 @@ class _Builder:
                         "write the values out instead of nesting aliases",
                         mark,
                     )
-                    raise _Abort
+                    raise _Abort(written)
                 expanded += size
                 if expanded > MAX_VALUES:
                     self._finding(
@@ -417,7 +423,7 @@ class _Builder:
                         "write the values out instead of nesting aliases",
                         mark,
                     )
-                    raise _Abort
+                    raise _Abort(written)
                 if stack and stack[-1][3] is no_key and type(stack[-1][0]) is dict:
                     if not isinstance(value, str):
                         self._finding(
@@ -425,7 +431,7 @@ class _Builder:
                             "a mapping key must be a plain value, not a list or mapping",
                             mark,
                         )
-                        raise _Abort
+                        raise _Abort(written)
                     stack[-1][3] = value
                     if track:
                         stack[-1][4] = (mark.line + 1, mark.column + 1)
@@ -442,11 +448,12 @@ class _Builder:
                     "holds a few hundred: split it, or remove what was generated into it",
                     mark,
                 )
-                raise _Abort
+                raise _Abort(written)
             if anchor is not None:
                 anchors[anchor] = (value, size, height)
             if not stack:
                 doc.start = Mark(mark.line + 1, mark.column + 1)
+                self.values += written
                 return value
             frame = stack[-1]
             container = frame[0]
@@ -482,19 +489,20 @@ class _Builder:
                     keys.setdefault(child, frame[4])
             frame[3] = no_key
 
-    def _reject_tag(self, event: Any) -> None:
+    def _rejects_tag(self, event: Any) -> bool:
+        """Whether `event`'s tag is refused (its finding recorded)."""
         implicit = event.implicit
         if isinstance(implicit, tuple):
             implicit = implicit[0]
         if implicit and event.tag in ("!", "tag:yaml.org,2002:str"):
-            return  # libyaml reports quoted scalars with the non-specific tag
+            return False  # libyaml reports quoted scalars with the non-specific tag
         shown = excerpt(str(event.tag).replace("tag:yaml.org,2002:", "!!", 1))
         self._finding(
             "Y003",
             f"YAML tags are not allowed (found '{shown}'): remove the tag and write a plain value",
             event.start_mark,
         )
-        raise _Abort
+        return True
 
 
 _NO_KEY: Any = object()
@@ -571,7 +579,7 @@ def _parse_once(path: Path, text: str) -> _Builder:
 
 
 def parsed_file(display: Path, raw: bytes, large: bool) -> SourceFile:
-    """A file's content decoded and parsed, with what it cost (`size`, `parsed`).
+    """A file's content decoded and parsed, with what it cost (`size`, `parsed`, `values`).
 
     `large`: report a file over LARGE_FILE_BYTES (Y005), as a registry on disk does.
     """
@@ -592,7 +600,13 @@ def parsed_file(display: Path, raw: bytes, large: bool) -> SourceFile:
     parsed = _parse_once(display, text)
     findings.extend(parsed.findings)
     return SourceFile(
-        display, text, parsed.documents, findings, size=len(raw), parsed=parsed.started
+        display,
+        text,
+        parsed.documents,
+        findings,
+        size=len(raw),
+        parsed=parsed.started,
+        values=parsed.values,
     )
 
 

@@ -3,7 +3,8 @@
 A pull request controls the registry's files, and a link to a secret or to /dev/zero must
 end in a finding, not in a message quoting the secret or a process filling the memory:
 a file is read only when it is a regular file and only up to MAX_FILE_BYTES, and a
-registry up to MAX_REGISTRY_DOCUMENTS documents and MAX_REGISTRY_BYTES bytes in all
+registry up to MAX_REGISTRY_DOCUMENTS documents, MAX_REGISTRY_VALUES values and
+MAX_REGISTRY_BYTES bytes in all
 (`read_files`). Parsing itself is registry/loader.py's."""
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 # what the limits (and loader.MAX_FILE_DOCUMENTS) allow: 100,000 documents, some 15 s
 # and 500 MB.
 MAX_REGISTRY_DOCUMENTS = 100_000
-MAX_REGISTRY_BYTES = 256 * 1024 * 1024
+# A value costs about 3 us and 50 bytes in `check`: 32 files of few documents but many
+# values each (42 documents of 20,000 labels in 7.6 MB) stayed under every other limit
+# and took 90 s and 1.4 GB. That registry of 20,000 KPIs holds 890,000 values and
+# 17 MB; with the file that goes over, a hostile registry now costs some 10 s and 200 MB.
+MAX_REGISTRY_VALUES = 2_000_000
+MAX_REGISTRY_BYTES = 64 * 1024 * 1024
 
 
 class Unreadable(Exception):
@@ -123,26 +129,41 @@ class Spent:
     the others still read, the registry's cut then lies at or before its next file.
     """
 
-    def __init__(self, documents: MutableSequence[int], size: MutableSequence[int]) -> None:
+    def __init__(
+        self,
+        documents: MutableSequence[int],
+        size: MutableSequence[int],
+        values: MutableSequence[int],
+    ) -> None:
         self.documents = documents
         self.size = size
+        self.values = values
 
     @classmethod
     def local(cls, shares: int = 1) -> Spent:
-        return cls([0] * shares, [0] * shares)
+        return cls([0] * shares, [0] * shares, [0] * shares)
 
     def add(self, share: int, source: SourceFile) -> None:
         self.documents[share] += source.parsed
         self.size[share] += source.size
+        self.values[share] += source.values
 
     def over(self, share: int) -> bool:
         """Whether the files of shares 0..`share` read so far are over a registry limit."""
-        return over_limits(sum(self.documents[: share + 1]), sum(self.size[: share + 1]))
+        upto = share + 1
+        return over_limits(
+            sum(self.documents[:upto]), sum(self.size[:upto]), sum(self.values[:upto])
+        )
 
 
-def over_limits(documents: int, size: int) -> bool:
-    """Whether files of `documents` documents and `size` bytes in all are too many to read."""
-    return documents > MAX_REGISTRY_DOCUMENTS or size > MAX_REGISTRY_BYTES
+def over_limits(documents: int, size: int, values: int) -> bool:
+    """Whether files of `documents` documents, `size` bytes and `values` values in all are
+    too many to read."""
+    return (
+        documents > MAX_REGISTRY_DOCUMENTS
+        or size > MAX_REGISTRY_BYTES
+        or values > MAX_REGISTRY_VALUES
+    )
 
 
 def not_read(display: Path, left: int) -> SourceFile:
@@ -159,7 +180,8 @@ def not_read(display: Path, left: int) -> SourceFile:
             finding(
                 "Y004",
                 f"with this file the registry holds more than {MAX_REGISTRY_DOCUMENTS:,} "
-                f"documents or {MAX_REGISTRY_BYTES // 1024 // 1024} MB: this file{others} left "
+                f"documents, {MAX_REGISTRY_VALUES:,} values or "
+                f"{MAX_REGISTRY_BYTES // 1024 // 1024} MB: this file{others} left "
                 "out; registry files hold a few entities each: remove what was generated, or "
                 f"{EXCLUDE_FIX} if it is data",
                 Location(display, 1, 1),
@@ -173,11 +195,12 @@ def within_limits(
 ) -> list[SourceFile]:
     """`sources` (read from the first of `items`, in order) up to the registry's limits;
     the file that goes over them is replaced by `not_read`, the rest dropped."""
-    documents = size = 0
+    documents = size = values = 0
     for index, source in enumerate(sources):
         documents += source.parsed
         size += source.size
-        if over_limits(documents, size):
+        values += source.values
+        if over_limits(documents, size, values):
             return [*sources[:index], not_read(items[index][1], len(items) - index)]
     return sources
 
@@ -206,7 +229,7 @@ def read_files(items: list[tuple[Path, Path]], root: Path | None = None) -> list
     shares = [items[i : i + size] for i in range(0, len(items), size)]
     context = multiprocessing.get_context("fork")
     # Created before the fork, so every worker shares it; never pickled.
-    spent = Spent(context.RawArray("q", len(shares)), context.RawArray("q", len(shares)))
+    spent = Spent(*(context.RawArray("q", len(shares)) for _ in range(3)))
 
     def read_item(share: int) -> list[SourceFile]:
         return _read_share(shares[share], root, spent, share)

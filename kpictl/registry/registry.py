@@ -405,12 +405,13 @@ def registry_from_files(
         return None
     registry, findings, exclude = _start(root, parsed(ROOT_FILE, raw_root))
     wanted = Members(exclude).entity_files(files)
-    documents = size = 0  # the registry's limits hold at a commit as on disk
+    documents = size = values = 0  # the registry's limits hold at a commit as on disk
     for index, rel in enumerate(wanted):
         source = parsed(rel, files[rel])
         documents += source.parsed
         size += source.size
-        if over_limits(documents, size):
+        values += source.values
+        if over_limits(documents, size, values):
             findings.extend(_add_file(registry, not_read(shown_root / rel, len(wanted) - index)))
             break
         findings.extend(_add_file(registry, source))
