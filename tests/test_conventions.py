@@ -280,7 +280,7 @@ def test_calendar_output_given_twice_is_refused(tmp_path: Path, run: Run) -> Non
 def test_schema_writes_a_folder_with_out(tmp_path: Path, run: Run, option: str) -> None:
     result = run("schema", option, str(tmp_path / "schema"))
     assert result.code == 0, result.err
-    assert result.out == f"Wrote 9 schemas to {tmp_path / 'schema'}.\n"
+    assert result.out == f"Wrote 10 schemas to {tmp_path / 'schema'}.\n"
     assert (tmp_path / "schema" / "kpi.schema.json").is_file()
 
 

@@ -225,7 +225,8 @@ def test_github_escaping(tmp_path: Path, run: Run) -> None:
     annotation = result.out.splitlines()[0]
     assert annotation == (
         "::error file=a%2Cb%3Ac.yaml,line=1,col=7,title=S001 schema::unknown kind '50%25\\nteam': "
-        "use one of person, team, data_source, kpi, escalation_policy, campaign, glossary_term "
+        "use one of person, team, data_source, kpi, escalation_policy, campaign, glossary_term, "
+        "experiment "
         "(did you mean 'team'?)"
     )
 

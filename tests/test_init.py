@@ -23,6 +23,7 @@ EXPECTED = [
     ".kpictl/schema/data_source.schema.json",
     ".kpictl/schema/entity.schema.json",
     ".kpictl/schema/escalation_policy.schema.json",
+    ".kpictl/schema/experiment.schema.json",
     ".kpictl/schema/glossary_term.schema.json",
     ".kpictl/schema/kpi.schema.json",
     ".kpictl/schema/kpictl.schema.json",
@@ -31,6 +32,7 @@ EXPECTED = [
     ".pre-commit-config.yaml",
     ".vscode/settings.json",
     "campaigns/campaign.yaml",
+    "experiments/experiment.yaml",
     "glossary/terms.yaml",
     "kpictl.yaml",
     "kpis/mql.yaml",
@@ -49,11 +51,11 @@ def test_init_scaffolds_a_registry_that_checks_clean(run: Run, tmp_path: Path) -
     root = tmp_path / "kpis-repo"
     result = run("init", str(root), "--organization", "Acme & Sons", "--timezone", "Europe/Berlin")
     assert result.code == 0, result.err
-    assert result.out.startswith(f"Created a kpictl registry in {root} (20 files).\n")
+    assert result.out.startswith(f"Created a kpictl registry in {root} (22 files).\n")
     assert files(root) == EXPECTED
     clean = run("check", str(root), "--fail-on", "info")
     assert clean.code == 0, clean.out
-    assert clean.out == "No findings in 8 files.\n"
+    assert clean.out == "No findings in 9 files.\n"
     formatted = run("fmt", "--check", str(root))
     assert formatted.code == 0, formatted.out
     kinds = {

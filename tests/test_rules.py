@@ -240,7 +240,7 @@ SCHEMA_CASES = [
     pytest.param(("policy.yaml", "deviation_pct: 5", "deviation_pct: -5"), 7, "tiers[0].deviation_pct must be at least 0", id="minimum"),
     pytest.param(("people.yaml", "email: ann@acme.example", "email: ann-at-acme"), 4, "email: 'ann-at-acme' is not an email address", id="email"),
     pytest.param(("people.yaml", "id: ann", "id: Ann Lee"), 2, "id: 'Ann Lee' is not a valid id: use lowercase letters, digits and hyphens", id="id-capitals-spaces"),
-    pytest.param(("team.yaml", "kind: team", "kind: teem"), 1, "unknown kind 'teem': use one of person, team, data_source, kpi, escalation_policy, campaign, glossary_term (did you mean 'team'?)", id="unknown-kind"),
+    pytest.param(("team.yaml", "kind: team", "kind: teem"), 1, "unknown kind 'teem': use one of person, team, data_source, kpi, escalation_policy, campaign, glossary_term, experiment (did you mean 'team'?)", id="unknown-kind"),
 ]
 # fmt: on
 

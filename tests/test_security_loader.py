@@ -298,7 +298,7 @@ def test_a_document_that_is_one_long_scalar_is_quoted_briefly(tmp_path: Path, ru
         pytest.param(
             "kind: " + "t" * 500 + "\nid: ops\n",
             f"unknown kind '{'t' * 60}…': use one of person, team, data_source, kpi, "
-            "escalation_policy, campaign, glossary_term",
+            "escalation_policy, campaign, glossary_term, experiment",
             id="unknown-kind",
         ),
         pytest.param(

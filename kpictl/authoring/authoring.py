@@ -35,6 +35,7 @@ FOLDERS: dict[str, str] = {
     "escalation_policy": "policies",
     "campaign": "campaigns",
     "glossary_term": "glossary",
+    "experiment": "experiments",
 }
 ALIASES: dict[str, str] = {
     "data-source": "data_source",
@@ -45,6 +46,7 @@ ALIASES: dict[str, str] = {
     "glossary": "glossary_term",
     "term": "glossary_term",
     "charter": "campaign",
+    "test": "experiment",
 }
 
 Key = str | int

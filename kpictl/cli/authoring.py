@@ -201,7 +201,10 @@ def new(
         str,
         typer.Argument(
             metavar="KIND",
-            help="person, team, data_source, kpi, escalation_policy, campaign or glossary_term.",
+            help=(
+                "person, team, data_source, kpi, escalation_policy, campaign, glossary_term "
+                "or experiment."
+            ),
             show_default=False,
         ),
     ],

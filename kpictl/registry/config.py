@@ -3,10 +3,11 @@
 Annotations are real objects, as in `models.py`, so pydantic need not evaluate strings.
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from kpictl.check.catalog import lookup
@@ -43,6 +44,46 @@ class Smtp(Model):
         return data
 
 
+# `${NAME}` in a URL: replaced from the environment when kpictl connects.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The password of a URL like `scheme://user:password@host/...`.
+_URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
+
+
+def _no_literal_secret(value: str) -> str:
+    """A URL may name a secret as `${NAME}`, never spell it out (the value is not echoed)."""
+    match = _URL_PASSWORD.match(value)
+    if match and ENV_REFERENCE.sub("", match[1]):
+        raise PydanticCustomError(
+            "kpictl_secret",
+            "the URL holds a password: secrets never live in the registry; write "
+            "{ref} in its place and set the environment variable NAME",
+            {"ref": "${NAME}"},
+        )
+    return value
+
+
+SecretFreeUrl = Annotated[Line, AfterValidator(_no_literal_secret)]
+
+
+class Connection(Model):
+    url: SecretFreeUrl
+
+
+class ChatChannel(Model):
+    kind: Literal["slack", "teams"]
+    url: SecretFreeUrl
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _distinct_days(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise PydanticCustomError("kpictl_working_days", "names a day twice: list each day once")
+    return value
+
+
 class EmailSettings(Model):
     from_: Annotated[Line, Field(alias="from")]
     reply_to: Line | None = None
@@ -61,6 +102,12 @@ class Settings(Model):
     owner_kpi_limit: Annotated[int, Field(ge=1)] = 8
     email: EmailSettings | None = None
     templates: str | None = None
+    connections: dict[str, Connection] = Field(default_factory=new_dict)
+    store: SecretFreeUrl | None = None
+    chat: dict[str, ChatChannel] = Field(default_factory=new_dict)
+    working_days: (
+        Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_days)] | None
+    ) = None
     labels: dict[str, str] = Field(default_factory=new_dict)
 
     @field_validator("timezone")

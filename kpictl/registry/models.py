@@ -260,6 +260,8 @@ Stage = Literal["awareness", "consideration", "conversion", "retention", "expans
 Indicator = Literal["leading", "lagging"]
 Audience = Literal["internal", "business"]
 CampaignStatus = Literal["draft", "approved", "active", "complete", "cancelled"]
+ExperimentStatus = Literal["planned", "running", "concluded", "abandoned"]
+Decision = Literal["adopt", "reject", "inconclusive"]
 Governance = Literal["central-office", "pod", "hybrid-coe", "sales-led"]
 
 REFRESH_DAYS: dict[str, int] = {"hourly": 1, "daily": 1, "weekly": 7, "monthly": 31}
@@ -308,6 +310,13 @@ class Team(Entity):
     lead: Ref | None = None
 
 
+class Query(Model):
+    """SQL run in one of the connections named in kpictl.yaml (`kpictl pull`)."""
+
+    connection: Line
+    sql: Annotated[str, Field(min_length=1)]
+
+
 class DataSource(Entity):
     kind: Literal["data_source"]
     name: Line
@@ -317,6 +326,7 @@ class DataSource(Entity):
     upstream: RefList = Field(default_factory=new_list)
     fallback: Ref | None = None
     description: str | None = None
+    freshness: Query | None = None
 
 
 class Owners(Model):
@@ -357,6 +367,8 @@ class Kpi(Entity):
     cadence: Cadence
     targets: list[Target] = Field(default_factory=new_list)
     escalation: Ref
+    actual: Query | None = None
+    drives: RefList = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _default_pacing(self) -> "Kpi":
@@ -374,6 +386,7 @@ class Tier(Model):
     approver: Recipient | None = None
     actions: TextList = Field(default_factory=new_list)
     on_data_outage: bool = False
+    post_to: TextList = Field(default_factory=new_list)  # names under `chat:` in kpictl.yaml
 
     @property
     def respond_hours(self) -> int:
@@ -466,6 +479,37 @@ class GlossaryTerm(Entity):
     agreed_by: RefList = Field(default_factory=new_list)
 
 
+class Baseline(Model):
+    value: Amount
+    period: PeriodText | None = None
+
+
+class ExperimentTimeline(Model):
+    start: Day
+    end: Day | None = None
+
+
+class ExperimentResult(Model):
+    value: Amount | None = None
+    decision: Decision
+    learnings: TextList = Field(default_factory=new_list)
+
+
+class Experiment(Entity):
+    kind: Literal["experiment"]
+    name: Line
+    status: ExperimentStatus
+    hypothesis: str
+    kpi: Ref
+    campaign: Ref | None = None
+    owner: Ref
+    baseline: Baseline | None = None
+    control: str
+    decision_rule: str
+    timeline: ExperimentTimeline
+    result: ExperimentResult | None = None
+
+
 KINDS: dict[str, type[Entity]] = {
     "person": Person,
     "team": Team,
@@ -474,4 +518,5 @@ KINDS: dict[str, type[Entity]] = {
     "escalation_policy": EscalationPolicy,
     "campaign": Campaign,
     "glossary_term": GlossaryTerm,
+    "experiment": Experiment,
 }
