@@ -1,0 +1,143 @@
+"""Database URLs from kpictl.yaml: which one, with secrets from the environment, never shown.
+
+One answer for every database kpictl opens: the `connections:` that `kpictl pull`
+queries and the `store:` that keeps history. A URL names its secrets as `${NAME}`;
+they are filled in from the environment only when kpictl connects, and every text
+that could carry them (a driver's error message, a URL) goes through `redact` before
+anyone sees it.
+
+No SQLAlchemy here: `kpictl check` imports this module's settings without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from kpictl.registry.config import ENV_REFERENCE, Settings
+
+DEFAULT_STORE = "sqlite:///.kpictl/store.db"
+STORE_VARIABLE = "KPICTL_STORE"
+HIDDEN = "***"
+# Embedded databases whose `scheme:///path` is a file; a relative path is the registry's.
+_FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?:///(?!/)", re.IGNORECASE)
+_IN_MEMORY = ("", ":memory:")
+# The password of `scheme://user:password@host`, in any text a driver prints.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
+
+
+class ConnectError(Exception):
+    """A database cannot be reached as configured; the message names it and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    """A URL ready to connect with, and the secrets it holds (to hide them from output)."""
+
+    name: str  # the connection's name, or "store"
+    url: str
+    secrets: tuple[str, ...]
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def __repr__(self) -> str:  # a URL object in a traceback must not show its password
+        return f"DatabaseUrl(name={self.name!r}, url={redact(self.url, self.secrets)!r})"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every secret (as written and URL-encoded) and any URL password hidden."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            text = text.replace(form, HIDDEN)
+    return _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<3>", text)
+
+
+def expand(
+    name: str, template: str, root: Path, environ: Mapping[str, str] | None = None
+) -> DatabaseUrl:
+    """The URL `template` with `${NAME}` filled in from `environ`, file paths made absolute.
+
+    A value that lands in the user and password part is percent-encoded, so a password
+    holding `@` or `/` still makes one URL. Raises ConnectError naming an unset variable.
+    """
+    environ = os.environ if environ is None else environ
+    userinfo_end = _userinfo_end(template)
+    secrets: list[str] = []
+    parts: list[str] = []
+    last = 0
+    for match in ENV_REFERENCE.finditer(template):
+        variable = match[1]
+        value = environ.get(variable)
+        if value is None:
+            raise ConnectError(
+                f"{_what(name)} needs the environment variable {variable}, which is not set: "
+                f"set it (a CI secret, or `export {variable}=...` in your shell)"
+            )
+        secrets.append(value)
+        parts.append(template[last : match.start()])
+        parts.append(quote(value, safe="") if match.start() < userinfo_end else value)
+        last = match.end()
+    parts.append(template[last:])
+    return DatabaseUrl(name, _absolute("".join(parts), root), tuple(secrets))
+
+
+def connection_url(
+    settings: Settings, name: str, root: Path, environ: Mapping[str, str] | None = None
+) -> DatabaseUrl:
+    """The URL of the connection `name` from kpictl.yaml (check has vetted the name)."""
+    connection = settings.connections.get(name)
+    if connection is None:
+        known = ", ".join(sorted(settings.connections)) or "none are defined"
+        raise ConnectError(f"there is no connection '{name}' in kpictl.yaml ({known})")
+    return expand(name, connection.url, root, environ)
+
+
+def store_url(
+    settings: Settings, root: Path, environ: Mapping[str, str] | None = None
+) -> DatabaseUrl:
+    """Where history lives: KPICTL_STORE, else `store:` in kpictl.yaml, else the default."""
+    environ = os.environ if environ is None else environ
+    from_environment = environ.get(STORE_VARIABLE)
+    if from_environment:
+        # The variable holds the whole URL, password included: all of it is secret-bearing.
+        url = _absolute(from_environment, root)
+        password = _URL_PASSWORD.search(url)
+        return DatabaseUrl("store", url, (password[2],) if password else ())
+    return expand("store", settings.store or DEFAULT_STORE, root, environ)
+
+
+def _userinfo_end(template: str) -> int:
+    """Where the `user:password@` part of a URL template ends (0 when it has none)."""
+    scheme_end = template.find("://")
+    if scheme_end < 0:
+        return 0
+    start = scheme_end + 3
+    authority_end = len(template)
+    for stop in "/?#":
+        at = template.find(stop, start)
+        if at >= 0:
+            authority_end = min(authority_end, at)
+    at_sign = template.rfind("@", start, authority_end)
+    return at_sign if at_sign >= 0 else 0
+
+
+def _absolute(url: str, root: Path) -> str:
+    """`sqlite:///relative.db` (or duckdb) as a path below `root`; other URLs as they are."""
+    match = _FILE_SCHEMES.match(url)
+    if match is None:
+        return url
+    rest = url[match.end() :]
+    path, query = rest.split("?", 1) if "?" in rest else (rest, None)
+    if path in _IN_MEMORY:
+        return url
+    absolute = (root / path).as_posix()
+    return f"{url[: match.end()]}{absolute}" + (f"?{query}" if query is not None else "")
+
+
+def _what(name: str) -> str:
+    return "the store URL" if name == "store" else f"connection '{name}'"
