@@ -12,6 +12,9 @@ import pytest
 
 from kpictl.__main__ import main
 
+# The throw-away PostgreSQL server fixture (`postgres`) lives in tests/pg.py.
+pytest_plugins = ["tests.pg"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "registry"
 GOLDEN = Path(__file__).resolve().parent / "golden"

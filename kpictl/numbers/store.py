@@ -336,20 +336,33 @@ class Store:
         return _Transaction(self, write)
 
     def _cannot(self, exc: BaseException) -> str:
+        """One line for a database error: what failed, the driver's words, what to do."""
         message = self._message(exc)
-        hint = "check KPICTL_STORE or store: in kpictl.yaml"
         lowered = message.lower()
         if "authentication failed" in lowered:
-            hint = "authentication failed: check the user and password the store URL names"
-        elif "readonly" in lowered or "read-only" in lowered:
-            hint = "it is read-only: make the file and its folder writable, or use another store"
-        elif "not a database" in lowered:
-            hint = "it is not a kpictl store; kpictl left it untouched"
-        elif "unable to open" in lowered:
-            hint = "the file or its folder cannot be opened: check the path and permissions"
-        elif "connection refused" in lowered or "could not connect" in lowered:
-            hint = "is the database server running, and is the host and port right?"
-        return f"cannot use the store {self.shown}: {message}; {hint}"
+            return (
+                f"cannot open the store {self.shown}: authentication failed ({message}); check "
+                "the user and password in KPICTL_STORE or store: in kpictl.yaml"
+            )
+        if "readonly" in lowered or "read-only" in lowered:
+            return (
+                f"cannot write the store {self.shown}: it is read-only; make the file and its "
+                "folder writable, or point KPICTL_STORE at another store"
+            )
+        if "connection refused" in lowered:
+            return (
+                f"cannot reach the store {self.shown}: {message}; is the database server "
+                "running, and are the host and port right?"
+            )
+        if "unable to open" in lowered:
+            return (
+                f"cannot open the store {self.shown}: {message}; SQLite needs to read and "
+                "write the file and create files beside it (-wal, -shm): check the permissions "
+                "of the file and its folder"
+            )
+        if "not a database" in lowered:
+            return f"{self.shown} is not a kpictl store: {message}; kpictl left it untouched"
+        return f"cannot use the store {self.shown}: {message}"
 
     def _message(self, exc: BaseException) -> str:
         """The driver's own message, one line, with any secret hidden."""
@@ -385,7 +398,7 @@ class _Transaction:
         kind: type[BaseException] | None,
         error: BaseException | None,
         trace: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         connection = self.connection
         assert connection is not None
         try:
@@ -400,7 +413,6 @@ class _Transaction:
             connection.close()
         if isinstance(error, SQLAlchemyError):
             raise StoreError(self.store._cannot(error)) from None
-        return False
 
 
 def _take_sqlite_transactions(engine: Engine) -> None:
