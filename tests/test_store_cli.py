@@ -428,3 +428,46 @@ def test_a_store_under_the_registry_is_never_read_as_registry_content(
     after = run("check", str(registry), "--as-of", AS_OF)
     assert (after.code, after.out) == (before.code, before.out)
     assert after.out == "No findings in 29 files.\n"
+
+
+# --- kpictl init keeps the store out of git -------------------------------------------------
+
+GITIGNORE = (
+    "# kpictl keeps the history of actual values (`kpictl pull`, `kpictl actuals import`)\n"
+    "# in a local database: data, not definitions. .kpictl/schema/ is committed.\n"
+    ".kpictl/store.db*\n"
+)
+
+
+def test_init_ignores_the_store_and_its_wal_files_but_not_the_schemas(
+    run: Run, tmp_path: Path
+) -> None:
+    import subprocess
+
+    root = tmp_path / "kpis-repo"
+    assert run("init", str(root)).code == 0
+    assert (root / ".gitignore").read_text(encoding="utf-8") == GITIGNORE
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    names = [
+        ".kpictl/store.db",
+        ".kpictl/store.db-wal",
+        ".kpictl/store.db-shm",
+        ".kpictl/schema/kpi.schema.json",
+    ]
+    ignored = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", *names], capture_output=True, text=True
+    )
+    assert ignored.stdout.splitlines() == names[:3]
+
+
+def test_init_adds_to_an_existing_gitignore(run: Run, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    write(root / ".gitignore", "node_modules/\n.kpictl/store.db*")
+    assert run("init", str(root)).code == 0
+    assert (root / ".gitignore").read_text(encoding="utf-8") == "node_modules/\n.kpictl/store.db*"
+    other = tmp_path / "other"
+    other.mkdir()
+    write(other / ".gitignore", "node_modules/")
+    assert run("init", str(other)).code == 0
+    assert (other / ".gitignore").read_text(encoding="utf-8") == "node_modules/\n" + GITIGNORE
