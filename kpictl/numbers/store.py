@@ -350,10 +350,7 @@ class Store:
                 "folder writable, or point KPICTL_STORE at another store"
             )
         if "connection refused" in lowered:
-            return (
-                f"cannot reach the store {self.shown}: {message}; is the database server "
-                "running, and are the host and port right?"
-            )
+            return f"cannot reach the store {self.shown}: {message}"
         if "unable to open" in lowered:
             return (
                 f"cannot open the store {self.shown}: {message}; SQLite needs to read and "
