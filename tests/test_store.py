@@ -409,3 +409,21 @@ def test_creating_the_store_makes_its_folder_and_a_wal_database(tmp_path: Path) 
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert connection.execute("SELECT version FROM kpictl_store").fetchall() == [(CURRENT,)]
     connection.close()
+
+
+def test_check_and_status_from_a_file_never_import_sqlalchemy() -> None:
+    """The store costs only the commands that use it: `check` starts as fast as before."""
+    code = (
+        "import sys\n"
+        "from kpictl.__main__ import main\n"
+        f"main(['check', {str(ROOT / 'registry')!r}, '--as-of', '2026-11-20'])\n"
+        f"main(['status', {str(ROOT / 'registry')!r}, '--as-of', '2026-11-20', '--actuals',\n"
+        f"      {str(ROOT / 'registry' / 'actuals' / '2026-11-20.csv')!r}])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "    ('sqlalchemy', 'psycopg', 'duckdb') or m == 'kpictl.numbers.store')\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.stderr == "[]\n"
