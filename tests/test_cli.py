@@ -30,6 +30,7 @@ COMMANDS = [
     "fmt",
     "calendar",
     "drill",
+    "actuals",
 ]
 
 

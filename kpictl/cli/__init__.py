@@ -47,6 +47,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "views": ("map", "who"),
     "emails": ("status", "escalate", "kickoff", "readout", "recap"),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
+    # A group (`kpictl actuals import|export`): typer lists groups after the commands.
+    "actuals": ("actuals",),
 }
 ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}
 
