@@ -2,8 +2,8 @@
 
 Git is the change log: every commit that touched the KPI's definition is an entry
 with its date, author and message, and the fields it changed (targets old -> new
-with the % change, owners, escalation policy, and the rest), the same way
-`kpictl diff` shows them.
+with the % change, owners, formula and definition with who approved them, escalation
+policy, and the rest), the same way `kpictl diff` shows them.
 
 The walk follows the first-parent line of the given revision (the main branch's
 history, where changes take effect). A change that arrived through a merge commit is
@@ -191,7 +191,7 @@ def _entry(commit: Commit | None, before: Entry | None, after: Entry | None) -> 
 def _created_fields(entry: Entry) -> list[FieldChange]:
     """What a new KPI starts with that a change log reader cares about."""
     empty = Entry(entry.id, entry.kind, entry.path, entry.line, {"kind": entry.kind})
-    keep = ("owners.primary", "owners.backup", "escalation")
+    keep = ("owners.primary", "owners.backup", "escalation", "formula", "definition")
     return [
         change
         for change in compare(empty, entry)
