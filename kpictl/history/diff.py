@@ -425,6 +425,7 @@ def _breaking(
 ) -> list[Breaking]:
     """Changes that break what relies on the registry (see docs/diff-json.md)."""
     found: list[Breaking] = []
+    renamed = {(e.old_id, e.id) for e in entities if e.change == "renamed"}
     for item in entities:
         gone = item.old_id if item.change == "renamed" else item.id
         if item.change in ("removed", "renamed") and gone in referrers:
@@ -442,7 +443,7 @@ def _breaking(
                 )
             )
         if item.change == "changed":
-            found.extend(_definition_changes(item))
+            found.extend(_definition_changes(item, renamed))
         if item.change == "changed" and item.kind == "kpi":
             for change in item.fields:
                 if change.field in ("unit", "direction"):
@@ -466,8 +467,9 @@ _MEANING = {
 }
 
 
-def _definition_changes(item: EntityChange) -> list[Breaking]:
-    """Formulas and definitions that changed in words (not only in line breaks)."""
+def _definition_changes(item: EntityChange, renamed: set[tuple[str | None, str]]) -> list[Breaking]:
+    """Formulas and definitions that changed in words (not only in line breaks), and
+    KPIs pointed at another glossary term (not the same term under a new id)."""
     found = []
     for change in item.fields:
         meaning = _MEANING.get((item.kind, change.field))
@@ -476,7 +478,9 @@ def _definition_changes(item: EntityChange) -> list[Breaking]:
         old, new = change.old, change.new
         if isinstance(old, str) and isinstance(new, str) and clean(old) == clean(new):
             continue
-        approval = change.detail or "no approval recorded; `kpictl check --base` asks for one"
+        if item.kind == "kpi" and change.field == "definition" and (old, new) in renamed:
+            continue
+        approval = change.detail or "no approval recorded: kpictl check --base asks for one"
         found.append(
             Breaking(
                 "definition-changed",

@@ -136,6 +136,19 @@ def _terms(base: Registry, registry: Registry, ids: Sequence[str | None]) -> lis
     return found
 
 
+def _renamed(base: Registry, registry: Registry, old: str | None, new: str | None) -> bool:
+    """Whether glossary term `old` became `new` with the same words (a new id only)."""
+    if old is None or new is None or registry.get(old) is not None or base.get(new) is not None:
+        return False
+    before, after = base.get(old), registry.get(new)
+    return (
+        isinstance(before, GlossaryTerm)
+        and isinstance(after, GlossaryTerm)
+        and clean(before.definition) == clean(after.definition)
+        and set(before.agreed_by) == set(after.agreed_by)
+    )
+
+
 def _term_changes(ctx: Context, base: Registry) -> Iterator[Finding]:
     for term in ctx.registry.of_kind(GlossaryTerm):
         before = base.get(term.id)
@@ -170,7 +183,9 @@ def _kpi_changes(ctx: Context, base: Registry) -> Iterator[Finding]:
         changes: list[tuple[str, str]] = []
         if clean(before.formula) != clean(kpi.formula):
             changes.append(("formula", f"the formula of KPI {kpi.id} changed"))
-        if before.definition != kpi.definition:
+        if before.definition != kpi.definition and not _renamed(
+            base, ctx.registry, before.definition, kpi.definition
+        ):
             old, new = before.definition, kpi.definition
             if old is None:
                 what = f"KPI {kpi.id} is now defined by glossary term {new}"
