@@ -547,3 +547,38 @@ def test_changelog_shows_formula_changes_with_their_approval(tmp_path: Path, run
         "    * target 2026-Q4: 100\n"
         "    * escalation policy: standard\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param("count(leads)", "count(mqls)", ("count(leads)", "count(mqls)"), id="short"),
+        pytest.param(
+            "count(contacts where lifecycle_stage reached 'MQL' and became_mql_date in period)",
+            "count(contacts where lifecycle_stage reached 'MQL' and became_mql_date in period "
+            "and not is_student)",
+            (
+                "… and became_mql_date in period)",
+                "… and became_mql_date in period and not is_student)",
+            ),
+            id="changed-at-the-end",
+        ),
+        pytest.param(
+            "A contact whose fit score is at least 60 and who has taken one high-intent action "
+            "in the last 30 days. Students and competitors are excluded.",
+            "A contact whose fit score is at least 60 and who has taken one high-intent action "
+            "in the last 14 days. Students and competitors are excluded.",
+            (
+                "… in the last 30 days. Students and …",
+                "… in the last 14 days. Students and …",
+            ),
+            id="changed-in-the-middle",
+        ),
+    ],
+)
+def test_long_definitions_show_the_words_that_changed(
+    old: str, new: str, expected: tuple[str, str]
+) -> None:
+    from kpictl.history.compare import changed_words
+
+    assert changed_words(old, new) == expected

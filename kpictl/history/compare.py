@@ -135,7 +135,37 @@ def _change(
     state = "added" if old is None else "removed" if new is None else "changed"
     old_n, new_n = _number(old), _number(new)
     pct = percent_change(old_n, new_n) if old_n is not None and new_n is not None else None
-    return FieldChange(path, state, shown_label, old, new, shown(old), shown(new), pct, None, cat)
+    old_text, new_text = shown(old), shown(new)
+    if cat == "definition" and isinstance(old, str) and isinstance(new, str):
+        old_text, new_text = changed_words(old, new)
+    return FieldChange(path, state, shown_label, old, new, old_text, new_text, pct, None, cat)
+
+
+# Words kept on each side of what changed in a long text.
+CONTEXT = 3
+
+
+def changed_words(old: str, new: str) -> tuple[str, str]:
+    """Two long texts cut to the words that differ, with a little context: a formula or a
+    definition that changed at its end would otherwise show as the same 80 characters."""
+    a, b = old.split(), new.split()
+    if len(" ".join(a)) <= SHORT and len(" ".join(b)) <= SHORT:
+        return shown(old), shown(new)
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    first = max(0, start - CONTEXT)
+    last = max(0, end - CONTEXT)
+
+    def cut(words: list[str]) -> str:
+        middle = " ".join(words[first : len(words) - last])
+        text = ("… " if first else "") + middle + (" …" if last else "")
+        return shown(text)
+
+    return cut(a), cut(b)
 
 
 def _is_id_list(value: Any) -> bool:
