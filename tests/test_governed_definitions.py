@@ -442,6 +442,25 @@ def test_a_kpi_without_a_term_needs_whoever_approves_its_targets(tmp_path: Path,
     assert check_base(repo, run).code == 0
 
 
+def test_a_kpi_nobody_may_approve_says_what_to_fix(tmp_path: Path, run: Run) -> None:
+    repo = make_repo(
+        tmp_path,
+        ("sql.yaml", None, SECOND_KPI),
+        ("people.yaml", "manager: carl\n", ""),
+    )
+    repo.replace(f"{REG}/sql.yaml", OLD_FORMULA, NEW_FORMULA)
+    assert found(check_base(repo, run)) == [
+        (
+            "D001",
+            "registry/sql.yaml",
+            5,
+            "the formula of KPI sql changed without change.rationale and change.approved_by: "
+            "say why, and name who approved it (nobody may approve it: give the owner an "
+            "active manager, or the escalation policy an approver)",
+        )
+    ]
+
+
 def test_new_entities_and_no_base_are_not_d001(tmp_path: Path, run: Run) -> None:
     repo = make_repo(tmp_path)
     repo.write(f"{REG}/sql.yaml", SECOND_KPI)

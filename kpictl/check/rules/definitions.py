@@ -89,29 +89,31 @@ def _problem(
     change: DefinitionChange | None,
     before: DefinitionChange | None,
     parties: Sequence[str],
-    who_else: tuple[list[str], str],
+    who_else: tuple[list[str], str, str],
 ) -> str | None:
     """What is wrong with the approval of one change, or None when it is fine.
 
-    `who_else` is used when there are no parties: (the people who may approve, as what).
+    `who_else` is used when there are no parties: (the people who may approve, who they
+    are, what to fix when there is nobody).
     """
-    needs = (
-        f"approval for each of {', '.join(parties)}"
-        if parties
-        else f"approval by {who_else[1]} ({', '.join(who_else[0]) or 'nobody'})"
-    )
+    allowed, label, fix = who_else
+    if parties:
+        needs = f"it needs approval for each of {', '.join(parties)}"
+    elif allowed:
+        needs = f"it needs approval by {label}: {', '.join(allowed)}"
+    else:
+        needs = f"nobody may approve it: {fix}"
     stale = change is not None and change == before
     missing = _missing(change, stale)
     if missing is not None:
-        return f"{missing} (it needs {needs})"
+        return f"{missing} ({needs})"
     assert change is not None
     if parties:
         return _party_problem(base, change.approved_by, parties)
-    allowed, label = who_else
     if any(person in allowed for person in change.approved_by):
         return None
     if not allowed:
-        return f"but nobody may approve it: {label} is nobody active at the base"
+        return f"but {needs}"
     return (
         f"but change.approved_by: {', '.join(change.approved_by)} may not approve it "
         f"(who may approve: {label}: {', '.join(allowed)})"
@@ -167,7 +169,11 @@ def _term_changes(ctx: Context, base: Registry) -> Iterator[Finding]:
         if not changes:
             continue
         parties = _parties([before, term])
-        owner = (_term_owner(base, before), f"the term's owner {before.owner}")
+        owner = (
+            _term_owner(base, before),
+            f"the term's owner {before.owner}",
+            "give the term an active owner, or list the teams that agree to it in agreed_by",
+        )
         problem = _problem(base, term.change, before.change, parties, owner)
         if problem is None:
             continue
@@ -201,6 +207,7 @@ def _kpi_changes(ctx: Context, base: Registry) -> Iterator[Finding]:
         fallback = (
             [*managers, *policy],
             f"the owner's manager or an approver in escalation policy {before.escalation}",
+            "give the owner an active manager, or the escalation policy an approver",
         )
         problem = _problem(base, kpi.change, before.change, parties, fallback)
         if problem is None:
