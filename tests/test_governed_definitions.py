@@ -553,6 +553,8 @@ def test_changelog_shows_formula_changes_with_their_approval(tmp_path: Path, run
         "    MQL scoring v2\n"
         "    * formula: count(leads) -> count(leads where score >= 70); approved by bob, sam; "
         "rationale: Scoring v2\n"
+        "    * definition (mql-term): A lead with a fit score of 60 or more. -> A lead "
+        "with a fit score of 70 or more.\n"
         "\n"
         "2026-01-01  "
         + repo.git("rev-parse", "--short", "HEAD~1")
@@ -601,3 +603,54 @@ def test_long_definitions_show_the_words_that_changed(
     from kpictl.history.compare import changed_words
 
     assert changed_words(old, new) == expected
+
+
+def test_changelog_follows_the_term_that_defines_the_kpi(tmp_path: Path, run: Run) -> None:
+    repo = make_repo(
+        tmp_path,
+        (
+            "glossary2.yaml",
+            None,
+            "kind: glossary_term\nid: sql-term\n"
+            "term: SQL\ndefinition: Accepted by sales.\nowner: sam\n",
+        ),
+    )
+    repo.replace(
+        f"{REG}/glossary.yaml",
+        OLD_DEFINITION,
+        NEW_DEFINITION + approval("Scoring v2", "bob", "sam"),
+    )
+    repo.commit("MQL scoring v2")
+    repo.replace(f"{REG}/kpi.yaml", "definition: mql-term", "definition: sql-term")
+    repo.commit("MQLs count SQLs now")
+    repo.replace(f"{REG}/glossary.yaml", "70 or more", "80 or more")  # no longer the KPI's term
+    repo.replace(f"{REG}/glossary2.yaml", "Accepted by sales.", "Accepted by an SDR.")
+    repo.commit("Both terms reworded")
+    result = run("changelog", "mql", REG, "-f", "json", cwd=repo.path)
+    data = json.loads(result.out)
+    assert [
+        (e["commit"]["subject"], [(f["field"], f["label"], f["detail"]) for f in e["fields"]])
+        for e in data["entries"][:3]
+    ] == [
+        (
+            "Both terms reworded",
+            [("term.definition", "definition (sql-term)", None)],
+        ),
+        ("MQLs count SQLs now", [("definition", "definition", None)]),
+        (
+            "MQL scoring v2",
+            [
+                (
+                    "term.definition",
+                    "definition (mql-term)",
+                    "approved by bob, sam; rationale: Scoring v2",
+                )
+            ],
+        ),
+    ]
+    assert data["entries"][0]["path"] == "registry/kpi.yaml"
+    text = run("changelog", "mql", REG, cwd=repo.path).out
+    assert (
+        "    * definition (mql-term): A lead with a fit score of 60 or more. -> A lead with a fit "
+        "score of 70 or more.; approved by bob, sam; rationale: Scoring v2\n" in text
+    )
