@@ -148,7 +148,7 @@ def hours(value: int) -> str:
     """`24 hours`, `3 days` (whole days from 48 hours up)."""
     if value >= 48 and value % 24 == 0:
         return f"{value // 24} days"
-    return f"{value} hour" if value == 1 else f"{value} hours"
+    return plural(value, "hour")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

@@ -85,6 +85,13 @@ RULES: dict[str, Rule] = {
             "may not approve it.",
         ),
         Rule(
+            "D001",
+            "definition-change-without-approval",
+            E,
+            "With --base, a changed glossary definition or KPI formula or definition lacks "
+            "change.rationale, or an approval for every team or function in agreed_by.",
+        ),
+        Rule(
             "E001",
             "tier-order",
             E,

@@ -19,6 +19,11 @@ AS_OF_HELP = (
     "Check the registry as if today were this date (YYYY-MM-DD), for the error banner. "
     "Default: today in the registry's time zone."
 )
+MAP_AS_OF_HELP = (
+    "Show the map as if today were this date (YYYY-MM-DD): each KPI's current target is "
+    "the one whose period holds it, and the error banner checks on it. Default: today in "
+    "the registry's time zone."
+)
 
 
 @app.command("map")
@@ -52,12 +57,14 @@ def map_(
         ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
+        str | None,
+        typer.Option("--as-of", metavar="DATE", help=MAP_AS_OF_HELP, show_default=False),
     ] = None,
 ) -> int:
     """Show who answers for every KPI: owners, data lineage, escalation ladder.
 
-    For each KPI: stage, leading or lagging, audience, primary and backup owner, the
+    For each KPI: stage, leading or lagging, audience, its formula, its definition (the
+    glossary term's words) and current target, primary and backup owner, the
     data sources it reads with their whole upstream chain down to the systems that
     capture the data (and who owns each), fallbacks, review cadence, and each
     escalation tier resolved to the people it notifies and who approves, with
@@ -75,11 +82,20 @@ def map_(
         raise typer.BadParameter(
             f"'{by}' is not a grouping: use {', '.join(GROUPINGS)}", param_hint="--by"
         )
+    from kpictl.check.check import registry_today
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
+    day = parse_date(as_of, "--as-of")
+    registry, summary = checked_registry(resolve_registry(path), day)
     try:
-        view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
+        view = build_map(
+            registry,
+            by=by,
+            kpi_ids=kpi or (),
+            owner_ids=owner or (),
+            check=summary,
+            as_of=day or registry_today(registry),
+        )
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
     if output_format == MapFormat.text and output is None and sys.stdout.isatty():

@@ -349,12 +349,23 @@ class Target(Model):
     approved_by: Ref | None = None
 
 
+class DefinitionChange(Model):
+    """Why a definition or formula changed and who approved it (rule D001 with --base).
+
+    A person approves for their team and for their team's function.
+    """
+
+    rationale: str | None = None
+    approved_by: RefList = Field(default_factory=new_list)
+
+
 class Kpi(Entity):
     kind: Literal["kpi"]
     name: Line
     description: str
     definition: Ref | None = None
     formula: str
+    change: DefinitionChange | None = None
     unit: Unit
     currency: Currency | None = None  # ISO 4217, for unit: currency
     direction: Direction
@@ -477,6 +488,7 @@ class GlossaryTerm(Entity):
     definition: str
     owner: Ref
     agreed_by: RefList = Field(default_factory=new_list)
+    change: DefinitionChange | None = None
 
 
 class Baseline(Model):

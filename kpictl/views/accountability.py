@@ -17,12 +17,14 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
     DataSource,
     EscalationPolicy,
+    GlossaryTerm,
     Kpi,
     Person,
 )
@@ -37,7 +39,9 @@ from kpictl.views.blocks import (
     LineageNode,
     PersonView,
     SourceView,
+    TargetView,
     TeamView,
+    TermView,
     TierView,
 )
 from kpictl.views.heap import registry_frozen
@@ -136,6 +140,7 @@ class AccountabilityMap:
     health: Health
     check: CheckSummary
     total_kpis: int  # in the registry, before filters
+    as_of: date | None = None  # the evaluation date: whose period's target is current
 
     @property
     def filtered(self) -> bool:
@@ -156,6 +161,7 @@ class AccountabilityMap:
 @dataclass
 class _Views:
     registry: Registry
+    as_of: date | None = None
     _people: dict[str, PersonView] = field(default_factory=dict)
     _teams: dict[str, TeamView] = field(default_factory=dict)
     _sources: dict[str, SourceView] = field(default_factory=dict)
@@ -340,6 +346,31 @@ class _Views:
             refresh=kpi.cadence.refresh,
             review=kpi.cadence.review,
             escalation=self.ladder(kpi),
+            formula=kpi.formula,
+            term=self.term(kpi.definition) if kpi.definition else None,
+            target=self.target(kpi),
+        )
+
+    def term(self, term_id: str) -> TermView:
+        term = self.registry.get(term_id)
+        if not isinstance(term, GlossaryTerm):
+            return TermView(term_id, term_id, "", (), known=False)
+        return TermView(term.id, term.term, term.definition, tuple(term.agreed_by))
+
+    def target(self, kpi: Kpi) -> TargetView | None:
+        """The target of the period holding the evaluation date, as `status` picks it."""
+        from kpictl.display import number, period_label
+        from kpictl.numbers.evaluate import current_target
+
+        if self.as_of is None:
+            return None
+        fiscal = self.registry.settings.fiscal_year_start_month
+        found = current_target(kpi, self.as_of, fiscal)
+        if found is None:
+            return None
+        target, period = found
+        return TargetView(
+            target.period, period_label(period, fiscal), target.value, number(target.value, kpi)
         )
 
 
@@ -399,12 +430,16 @@ def build_map(
     kpi_ids: Sequence[str] = (),
     owner_ids: Sequence[str] = (),
     check: CheckSummary | None = None,
+    as_of: date | None = None,
 ) -> AccountabilityMap:
-    """The accountability map of the registry (or of the KPIs the filters select)."""
+    """The accountability map of the registry (or of the KPIs the filters select).
+
+    `as_of` picks each KPI's current target; without it the map shows none.
+    """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}")
     with registry_frozen():
-        return _build_map(registry, by, kpi_ids, owner_ids, check)
+        return _build_map(registry, by, kpi_ids, owner_ids, check, as_of)
 
 
 def _build_map(
@@ -413,8 +448,9 @@ def _build_map(
     kpi_ids: Sequence[str],
     owner_ids: Sequence[str],
     check: CheckSummary | None,
+    as_of: date | None,
 ) -> AccountabilityMap:
-    resolver = _Views(registry)
+    resolver = _Views(registry, as_of)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
 
     people: dict[str, PersonView] = {}
@@ -445,6 +481,7 @@ def _build_map(
         health=health(kpis, sources.values()),
         check=check or CheckSummary(),
         total_kpis=len(registry.kpis),
+        as_of=as_of,
     )
 
 

@@ -104,6 +104,27 @@ class LadderView:
 
 
 @dataclass(frozen=True, slots=True)
+class TermView:
+    """The glossary term a KPI is defined by: what the number means, in words."""
+
+    id: str
+    term: str
+    definition: str
+    agreed_by: tuple[str, ...]  # team ids or functions
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """A KPI's target for the period holding the map's evaluation date."""
+
+    period: str  # as written: "2026-Q4"
+    label: str  # as said: "Q4 2026"
+    value: float
+    shown: str  # in the KPI's unit: "2,400", "EUR 1,800,000", "35%"
+
+
+@dataclass(frozen=True, slots=True)
 class KpiView:
     id: str
     name: str
@@ -123,6 +144,9 @@ class KpiView:
     refresh: str
     review: str
     escalation: LadderView
+    formula: str = ""
+    term: TermView | None = None  # None: the KPI names no glossary term
+    target: TargetView | None = None  # None: no target covers the evaluation date
 
     @property
     def stage_rank(self) -> int:
@@ -158,6 +182,8 @@ __all__ = [
     "LineageNode",
     "PersonView",
     "SourceView",
+    "TargetView",
     "TeamView",
+    "TermView",
     "TierView",
 ]

@@ -222,6 +222,28 @@ def _kpi(kpi: KpiView) -> dict[str, Any]:
         "unit": kpi.unit,
         "direction": kpi.direction,
         "definition": kpi.definition,
+        "formula": kpi.formula,
+        "term": (
+            {
+                "id": kpi.term.id,
+                "term": kpi.term.term,
+                "definition": kpi.term.definition,
+                "agreed_by": list(kpi.term.agreed_by),
+                "known": kpi.term.known,
+            }
+            if kpi.term is not None
+            else None
+        ),
+        "target": (
+            {
+                "period": kpi.target.period,
+                "label": kpi.target.label,
+                "value": kpi.target.value,
+                "shown": kpi.target.shown,
+            }
+            if kpi.target is not None
+            else None
+        ),
         "owners": {"primary": kpi.primary.id, "backup": kpi.backup.id},
         "cadence": {"refresh": kpi.refresh, "review": kpi.review},
         "lineage": [_lineage(node) for node in kpi.lineage],
@@ -272,6 +294,7 @@ def map_json(view: AccountabilityMap) -> str:
             "filters": {"kpi": list(view.kpi_filter), "owner": list(view.owner_filter)},
             "check": _check(view),
             "total_kpis": view.total_kpis,
+            "as_of": view.as_of.isoformat() if view.as_of else None,
             "groups": [
                 {"key": group.key, "label": group.label, "kpis": [k.id for k in group.kpis]}
                 for group in view.groups

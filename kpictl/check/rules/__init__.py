@@ -15,6 +15,7 @@ from kpictl.check.findings import Finding
 from kpictl.check.rules import (
     campaigns,
     changes,
+    definitions,
     escalation,
     glossary,
     lineage,
@@ -33,6 +34,7 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {
     **lineage.RULES,
     **targets.RULES,
     **changes.RULES,
+    **definitions.RULES,
     **escalation.RULES,
     **campaigns.RULES,
     **glossary.RULES,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from kpictl.check.findings import Finding
 from kpictl.check.rules.base import Context, at, in_record, who
+from kpictl.display import plural
 from kpictl.registry.loader import KeyPath
 from kpictl.registry.models import DataSource, EscalationPolicy, Kpi, Person, Team
 from kpictl.registry.registry import Record, has
@@ -103,7 +104,7 @@ def owner_overload(ctx: Context) -> Iterator[Finding]:
                 "O004",
                 person.id,
                 ("id",),
-                f"{who(ctx, person.id)} is primary owner of {count} KPIs, more than the "
+                f"{who(ctx, person.id)} is primary owner of {plural(count, 'KPI')}, more than the "
                 f"limit of {limit}: spread ownership or raise owner_kpi_limit",
             )
 

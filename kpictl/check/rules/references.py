@@ -66,6 +66,7 @@ def references(entity: Entity) -> Iterator[Reference]:
         for i, ref in enumerate(entity.agreed_by if has(entity, "agreed_by") else ()):
             if ref not in FUNCTIONS:
                 yield ("agreed_by", i), ref, ("team",)
+        yield from _change_approvers(entity)
 
 
 def _kpi(kpi: Kpi) -> Iterator[Reference]:
@@ -83,6 +84,13 @@ def _kpi(kpi: Kpi) -> Iterator[Reference]:
             yield ("targets", i, "approved_by"), target.approved_by, PERSON
     if has(kpi, "escalation"):
         yield ("escalation",), kpi.escalation, ("escalation_policy",)
+    yield from _change_approvers(kpi)
+
+
+def _change_approvers(entity: Kpi | GlossaryTerm) -> Iterator[Reference]:
+    change = entity.change if has(entity, "change") else None
+    for i, ref in enumerate(change.approved_by if change is not None else ()):
+        yield ("change", "approved_by", i), ref, PERSON
 
 
 def _campaign(campaign: Campaign) -> Iterator[Reference]:
