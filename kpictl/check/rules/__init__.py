@@ -16,7 +16,9 @@ from kpictl.check.rules import (
     campaigns,
     changes,
     escalation,
+    experiments,
     glossary,
+    kpi_tree,
     lineage,
     owners,
     references,
@@ -31,11 +33,13 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {
     **references.RULES,
     **owners.RULES,
     **lineage.RULES,
+    **kpi_tree.RULES,
     **targets.RULES,
     **changes.RULES,
     **escalation.RULES,
     **campaigns.RULES,
     **glossary.RULES,
+    **experiments.RULES,
     **templates.RULES,
 }
 
