@@ -146,7 +146,9 @@ def test_r002_suggests_the_closest_kpi(tmp_path: Path) -> None:
         (["--ignore", "result-before-end"], ["A001"]),
     ],
 )
-def test_select_and_ignore(tmp_path: Path, run: Run, options: list[str], expected: list[str]) -> None:
+def test_select_and_ignore(
+    tmp_path: Path, run: Run, options: list[str], expected: list[str]
+) -> None:
     make(tmp_path, ADD, edit(CONTROL, "control: TBD"), WITH_RESULT)
     result = run("check", str(tmp_path), "--as-of", AS_OF, "--format", "json", *options)
     assert [item["code"] for item in json.loads(result.out)] == expected

@@ -56,7 +56,14 @@ def test_k001_messages(tmp_path: Path) -> None:
         "'mql' drives itself: a KPI feeds the KPIs after it in the tree; remove it from its "
         "own drives"
     ]
-    make(tmp_path / "three", SQL, WON, drives("kpi.yaml", "[sql]"), drives("sql.yaml", "[won]"), drives("won.yaml", "[mql]"))
+    make(
+        tmp_path / "three",
+        SQL,
+        WON,
+        drives("kpi.yaml", "[sql]"),
+        drives("sql.yaml", "[won]"),
+        drives("won.yaml", "[mql]"),
+    )
     assert messages(tmp_path / "three", "K001") == [
         "KPIs form a cycle through drives: mql → sql → won → mql; the tree runs from "
         "activity to revenue, so one of these links is backwards (this one, 'won' drives "

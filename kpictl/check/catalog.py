@@ -46,8 +46,7 @@ RULES: dict[str, Rule] = {
             "O002",
             "inactive-owner",
             E,
-            "A KPI, data source, escalation policy or experiment names a person who is not "
-            "active.",
+            "A KPI, data source, escalation policy or experiment names a person who is not active.",
         ),
         Rule("O003", "team-without-lead", W, "A team has no lead, or its lead is not active."),
         Rule(
@@ -144,8 +143,7 @@ RULES: dict[str, Rule] = {
             "A004",
             "result-before-end",
             E,
-            "A result is recorded on a planned or running experiment, or before the "
-            "timeline ends.",
+            "A result is recorded on a planned or running experiment, or before the timeline ends.",
         ),
         Rule(
             "A005",

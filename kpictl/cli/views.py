@@ -188,9 +188,7 @@ def experiments(
 
     registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
     try:
-        view = build_experiments(
-            registry, statuses=status or (), kpi_ids=kpi or (), check=summary
-        )
+        view = build_experiments(registry, statuses=status or (), kpi_ids=kpi or (), check=summary)
     except UnknownStatus as exc:
         raise typer.BadParameter(str(exc), param_hint="--status") from None
     except UnknownId as exc:

@@ -90,6 +90,59 @@ def breadth_first(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One line of a depth-first drawing: an id, how deep, and why it is not expanded."""
+
+    id: str
+    depth: int  # 0: a root
+    repeat: bool = False  # expanded earlier in the drawing: a reference
+    cycle: bool = False  # already on this branch: the branch stops
+    more: bool = False  # at `max_depth`, with links left undrawn
+
+
+def depth_first(
+    links: Callable[[str], Sequence[str] | None], roots: Iterable[str], max_depth: int
+) -> list[Visit]:
+    """A drawing of what `roots` lead to through `links`, each id's branch expanded once.
+
+    Depth first, in link order; an id met again is a reference (`repeat`), an id on
+    its own branch a `cycle`, and a branch is cut `max_depth` links down. Iterative
+    and linear in ids and links, however deep or tangled the graph.
+    """
+    visits: list[Visit] = []
+    expanded: set[str] = set()
+    path: set[str] = set()
+    stack: list[tuple[str, Iterator[str], int]] = []
+
+    def visit(item: str, depth: int) -> None:
+        out = links(item) or ()
+        if item in path:
+            visits.append(Visit(item, depth, cycle=True))
+        elif out and item in expanded:
+            visits.append(Visit(item, depth, repeat=True))
+        elif out and depth >= max_depth:
+            visits.append(Visit(item, depth, more=True))
+        else:
+            visits.append(Visit(item, depth))
+            if out:
+                expanded.add(item)
+                path.add(item)
+                stack.append((item, iter(out), depth))
+
+    for root in dict.fromkeys(roots):
+        visit(root, 0)
+        while stack:
+            item, rest, depth = stack[-1]
+            nxt = next(rest, None)
+            if nxt is None:
+                stack.pop()
+                path.discard(item)
+            else:
+                visit(nxt, depth + 1)
+    return visits
+
+
 def chain(registry: Registry, roots: Iterable[str]) -> list[str]:
     """Every id `roots` are built from, each once, depth first in `upstream` order.
 

@@ -18,11 +18,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kpictl.registry.lineage import Node, Trees
+from kpictl.display import number, written
+from kpictl.registry.lineage import MAX_LEVELS, Node, Trees, depth_first
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
+    Campaign,
     DataSource,
     EscalationPolicy,
+    Experiment,
     Kpi,
     Person,
 )
@@ -30,8 +33,11 @@ from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.registry.schema_errors import suggest
 from kpictl.views.blocks import (
+    EXPERIMENT_STATUSES,
     STAGES,
+    ExperimentView,
     Fallback,
+    KpiLink,
     KpiView,
     LadderView,
     LineageNode,
@@ -39,6 +45,7 @@ from kpictl.views.blocks import (
     SourceView,
     TeamView,
     TierView,
+    TreeRow,
 )
 from kpictl.views.heap import registry_frozen
 
@@ -136,6 +143,10 @@ class AccountabilityMap:
     health: Health
     check: CheckSummary
     total_kpis: int  # in the registry, before filters
+    # The KPI tree (`drives`) among the map's KPIs, from the roots (driven by none of
+    # them) in funnel order; and the KPIs that neither drive nor are driven.
+    tree: tuple[TreeRow, ...] = ()
+    outside_tree: tuple[KpiLink, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -170,9 +181,72 @@ class _Views:
         default_factory=dict
     )
     _ladders: dict[tuple[str, tuple[int, ...]], LadderView] = field(default_factory=dict)
+    # The KPI tree the other way round, and each KPI's experiments: built on first use.
+    _driven_by: dict[str, list[str]] | None = None
+    _experiments: dict[str, list[Experiment]] | None = None
 
     def __post_init__(self) -> None:
         self._trees = Trees(self.registry)
+
+    def link(self, kpi_id: str) -> KpiLink:
+        kpi = self.registry.get(kpi_id)
+        if isinstance(kpi, Kpi):
+            return KpiLink(kpi.id, kpi.name, kpi.stage)
+        return KpiLink(kpi_id, kpi_id, None, known=False)
+
+    def driven_by(self, kpi_id: str) -> tuple[KpiLink, ...]:
+        """The KPIs whose `drives` name `kpi_id`, by id."""
+        if self._driven_by is None:
+            self._driven_by = {}
+            for kpi in sorted(self.registry.kpis, key=lambda k: k.id):
+                for driven in dict.fromkeys(kpi.drives):
+                    self._driven_by.setdefault(driven, []).append(kpi.id)
+        return tuple(map(self.link, self._driven_by.get(kpi_id, ())))
+
+    def experiments_on(self, kpi_id: str) -> tuple[ExperimentView, ...]:
+        """The experiments meant to move `kpi_id`, in life-cycle order."""
+        if self._experiments is None:
+            self._experiments = {}
+            ordered = sorted(
+                self.registry.experiments,
+                key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
+            )
+            for experiment in ordered:
+                self._experiments.setdefault(experiment.kpi, []).append(experiment)
+        return tuple(map(self.experiment, self._experiments.get(kpi_id, ())))
+
+    def experiment(self, experiment: Experiment) -> ExperimentView:
+        """One experiment as the views show it, its values in its KPI's unit."""
+        kpi = self.registry.get(experiment.kpi)
+        kpi = kpi if isinstance(kpi, Kpi) else None
+        campaign = self.registry.get(experiment.campaign) if experiment.campaign else None
+        baseline = experiment.baseline
+        result = experiment.result
+        change: tuple[str | None, bool | None] = (None, None)
+        if baseline is not None and result is not None and result.value is not None:
+            change = _change(baseline.value, result.value, kpi)
+        return ExperimentView(
+            id=experiment.id,
+            name=experiment.name,
+            status=experiment.status,
+            hypothesis=experiment.hypothesis,
+            kpi_id=experiment.kpi,
+            kpi_name=kpi.name if kpi else None,
+            campaign_id=experiment.campaign,
+            campaign_name=campaign.name if isinstance(campaign, Campaign) else None,
+            owner=self.person(experiment.owner),
+            control=experiment.control,
+            decision_rule=experiment.decision_rule,
+            start=experiment.timeline.start,
+            end=experiment.timeline.end,
+            baseline=_value(baseline.value, kpi) if baseline else None,
+            baseline_period=baseline.period if baseline else None,
+            result=_value(result.value, kpi) if result and result.value is not None else None,
+            decision=result.decision if result else None,
+            learnings=tuple(result.learnings) if result else (),
+            change=change[0],
+            better=change[1],
+        )
 
     def team(self, team_id: str) -> TeamView:
         view = self._teams.get(team_id)
@@ -340,7 +414,57 @@ class _Views:
             refresh=kpi.cadence.refresh,
             review=kpi.cadence.review,
             escalation=self.ladder(kpi),
+            drives=tuple(map(self.link, dict.fromkeys(kpi.drives))),
+            driven_by=self.driven_by(kpi.id),
+            experiments=self.experiments_on(kpi.id),
         )
+
+
+def _value(value: float, kpi: Kpi | None) -> str:
+    return number(value, kpi) if kpi is not None else written(value, grouped=True)
+
+
+def _change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str | None, bool | None]:
+    """The result against the baseline: `+13 points` for a percent KPI, else `+12.5%`."""
+    delta = result - baseline
+    if delta == 0:
+        return "no change", None
+    sign = "+" if delta > 0 else "-"
+    if kpi is not None and kpi.unit == "percent":
+        text = f"{sign}{written(round(abs(delta), 1))} points"
+    elif baseline != 0:
+        text = f"{sign}{written(round(abs(delta) / abs(baseline) * 100, 1))}%"
+    else:
+        text = f"{sign}{_value(abs(delta), kpi)}"
+    better = None if kpi is None else (delta > 0) == (kpi.direction == "increase")
+    return text, better
+
+
+def kpi_tree(
+    kpis: Sequence[KpiView], views: _Views
+) -> tuple[tuple[TreeRow, ...], tuple[KpiLink, ...]]:
+    """The `drives` tree among `kpis`, and the KPIs outside it.
+
+    Roots are the KPIs that drive one of the others and are driven by none, in funnel
+    order (awareness first): the tree reads from activity to revenue. A KPI driven
+    through two branches is drawn under the first and referenced under the second.
+    """
+    shown = {kpi.id: kpi for kpi in kpis}
+    links = {kpi.id: [link.id for link in kpi.drives if link.id in shown] for kpi in kpis}
+    driven = {target for targets in links.values() for target in targets}
+    roots = sorted(
+        (kpi for kpi in kpis if links[kpi.id] and kpi.id not in driven),
+        key=lambda kpi: (kpi.stage_rank, kpi.id),
+    )
+    rows = tuple(
+        TreeRow(views.link(visit.id), visit.depth, visit.repeat, visit.cycle, visit.more)
+        for visit in depth_first(links.get, [kpi.id for kpi in roots], MAX_LEVELS)
+    )
+    drawn = {row.kpi.id for row in rows}
+    outside = tuple(
+        views.link(kpi.id) for kpi in kpis if kpi.id not in drawn and kpi.id not in driven
+    )
+    return rows, outside
 
 
 def lineage_sources(kpi: KpiView) -> list[SourceView]:
@@ -416,6 +540,7 @@ def _build_map(
 ) -> AccountabilityMap:
     resolver = _Views(registry)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
+    tree, outside_tree = kpi_tree(kpis, resolver)
 
     people: dict[str, PersonView] = {}
     sources: dict[str, SourceView] = {}
@@ -445,6 +570,8 @@ def _build_map(
         health=health(kpis, sources.values()),
         check=check or CheckSummary(),
         total_kpis=len(registry.kpis),
+        tree=tree,
+        outside_tree=outside_tree,
     )
 
 
@@ -564,6 +691,7 @@ __all__ = [
     "build_map",
     "check_id",
     "health",
+    "kpi_tree",
     "lineage_sources",
     "select_kpis",
 ]

@@ -10,42 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import get_args
 
-from kpictl.display import number, written
-from kpictl.registry.models import Campaign, Experiment, ExperimentStatus, Kpi
+from kpictl.registry.models import Experiment
 from kpictl.registry.registry import Registry
 from kpictl.views.accountability import CheckSummary, _Views, check_id
-from kpictl.views.blocks import PersonView
-
-STATUSES: tuple[str, ...] = get_args(ExperimentStatus)  # planned, running, concluded, abandoned
-
-
-@dataclass(frozen=True, slots=True)
-class ExperimentView:
-    id: str
-    name: str
-    status: str
-    hypothesis: str
-    kpi_id: str
-    kpi_name: str | None  # None: the id names no KPI
-    campaign_id: str | None
-    campaign_name: str | None  # None with an id: it names no campaign
-    owner: PersonView
-    control: str
-    decision_rule: str
-    start: date
-    end: date | None
-    baseline: str | None  # in the KPI's unit: `28%`, `EUR 785,000`
-    baseline_period: str | None
-    result: str | None
-    decision: str | None  # adopt | reject | inconclusive
-    learnings: tuple[str, ...]
-    # The result against the baseline, `+13 points` or `-4.2%`, and whether that is the
-    # way the KPI wants to go (None when either is missing or they are equal).
-    change: str | None
-    better: bool | None
+from kpictl.views.blocks import EXPERIMENT_STATUSES as STATUSES
+from kpictl.views.blocks import ExperimentView
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,68 +51,13 @@ class UnknownStatus(ValueError):
     """A --status that is not an experiment status."""
 
 
-def _value(value: float, kpi: Kpi | None) -> str:
-    return number(value, kpi) if kpi is not None else written(value, grouped=True)
-
-
-def _change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str | None, bool | None]:
-    delta = result - baseline
-    if delta == 0:
-        return "no change", None
-    sign = "+" if delta > 0 else "-"
-    if kpi is not None and kpi.unit == "percent":
-        text = f"{sign}{written(round(abs(delta), 1))} points"
-    elif baseline != 0:
-        text = f"{sign}{written(round(abs(delta) / abs(baseline) * 100, 1))}%"
-    else:
-        text = f"{sign}{_value(abs(delta), kpi)}"
-    better = None if kpi is None else (delta > 0) == (kpi.direction == "increase")
-    return text, better
-
-
-def experiment_view(registry: Registry, views: _Views, experiment: Experiment) -> ExperimentView:
-    """One experiment as the views show it, its values in its KPI's unit."""
-    kpi = registry.get(experiment.kpi)
-    kpi = kpi if isinstance(kpi, Kpi) else None
-    campaign = registry.get(experiment.campaign) if experiment.campaign else None
-    baseline = experiment.baseline
-    result = experiment.result
-    change: tuple[str | None, bool | None] = (None, None)
-    if baseline is not None and result is not None and result.value is not None:
-        change = _change(baseline.value, result.value, kpi)
-    return ExperimentView(
-        id=experiment.id,
-        name=experiment.name,
-        status=experiment.status,
-        hypothesis=experiment.hypothesis,
-        kpi_id=experiment.kpi,
-        kpi_name=kpi.name if kpi else None,
-        campaign_id=experiment.campaign,
-        campaign_name=campaign.name if isinstance(campaign, Campaign) else None,
-        owner=views.person(experiment.owner),
-        control=experiment.control,
-        decision_rule=experiment.decision_rule,
-        start=experiment.timeline.start,
-        end=experiment.timeline.end,
-        baseline=_value(baseline.value, kpi) if baseline else None,
-        baseline_period=baseline.period if baseline else None,
-        result=_value(result.value, kpi) if result and result.value is not None else None,
-        decision=result.decision if result else None,
-        learnings=tuple(result.learnings) if result else (),
-        change=change[0],
-        better=change[1],
-    )
-
-
 def experiment_views(
     registry: Registry, experiments: Iterable[Experiment], views: _Views | None = None
 ) -> tuple[ExperimentView, ...]:
     """`experiments` as views, in life-cycle order (planned … abandoned), then by start and id."""
     views = views or _Views(registry)
-    ordered = sorted(
-        experiments, key=lambda e: (STATUSES.index(e.status), e.timeline.start, e.id)
-    )
-    return tuple(experiment_view(registry, views, e) for e in ordered)
+    ordered = sorted(experiments, key=lambda e: (STATUSES.index(e.status), e.timeline.start, e.id))
+    return tuple(map(views.experiment, ordered))
 
 
 def by_kpi(registry: Registry) -> dict[str, list[Experiment]]:
@@ -165,7 +80,9 @@ def build_experiments(
     status that is not one."""
     for status in statuses:
         if status not in STATUSES:
-            raise UnknownStatus(f"'{status}' is not an experiment status: use {', '.join(STATUSES)}")
+            raise UnknownStatus(
+                f"'{status}' is not an experiment status: use {', '.join(STATUSES)}"
+            )
     for kpi_id in kpi_ids:
         check_id("KPI", kpi_id, sorted(k.id for k in registry.kpis))
     every = registry.experiments
@@ -213,6 +130,5 @@ __all__ = [
     "UnknownStatus",
     "build_experiments",
     "by_kpi",
-    "experiment_view",
     "experiment_views",
 ]

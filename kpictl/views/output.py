@@ -225,6 +225,11 @@ def _lineage(node: LineageNode) -> dict[str, Any]:
 def _kpi(kpi: KpiView) -> dict[str, Any]:
     ladder = kpi.escalation
     return {
+        "drives": [link.id for link in kpi.drives],
+        "driven_by": [link.id for link in kpi.driven_by],
+        "experiments": [
+            {"id": e.id, "status": e.status, "decision": e.decision} for e in kpi.experiments
+        ],
         "id": kpi.id,
         "name": kpi.name,
         "description": kpi.description,
@@ -289,6 +294,19 @@ def map_json(view: AccountabilityMap) -> str:
                 for group in view.groups
             ],
             "kpis": [_kpi(kpi) for kpi in view.kpis],
+            "kpi_tree": {
+                "rows": [
+                    {
+                        "kpi": row.kpi.id,
+                        "depth": row.depth,
+                        "shown_above": row.shown,
+                        "cycle": row.cycle,
+                        "cut": row.more,
+                    }
+                    for row in view.tree
+                ],
+                "outside": [link.id for link in view.outside_tree],
+            },
             "people": {pid: _person(person) for pid, person in view.people.items()},
             "teams": {
                 tid: {

@@ -143,8 +143,7 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
             label = field_label(path)
             if kind is not None:
                 message = (
-                    f"{label} names '{ref}', which is a {_kind(kind)}; "
-                    f"it must be {_kinds(allowed)}"
+                    f"{label} names '{ref}', which is a {_kind(kind)}; it must be {_kinds(allowed)}"
                 )
             else:
                 if allowed not in candidates:
