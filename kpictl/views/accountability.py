@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kpictl.display import number, written
+from kpictl.display import result_change, value_in
 from kpictl.registry.lineage import MAX_LEVELS, Node, Trees, depth_first
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
@@ -224,7 +224,7 @@ class _Views:
         result = experiment.result
         change: tuple[str | None, bool | None] = (None, None)
         if baseline is not None and result is not None and result.value is not None:
-            change = _change(baseline.value, result.value, kpi)
+            change = result_change(baseline.value, result.value, kpi)
         return ExperimentView(
             id=experiment.id,
             name=experiment.name,
@@ -239,9 +239,9 @@ class _Views:
             decision_rule=experiment.decision_rule,
             start=experiment.timeline.start,
             end=experiment.timeline.end,
-            baseline=_value(baseline.value, kpi) if baseline else None,
+            baseline=value_in(baseline.value, kpi) if baseline else None,
             baseline_period=baseline.period if baseline else None,
-            result=_value(result.value, kpi) if result and result.value is not None else None,
+            result=value_in(result.value, kpi) if result and result.value is not None else None,
             decision=result.decision if result else None,
             learnings=tuple(result.learnings) if result else (),
             change=change[0],
@@ -418,26 +418,6 @@ class _Views:
             driven_by=self.driven_by(kpi.id),
             experiments=self.experiments_on(kpi.id),
         )
-
-
-def _value(value: float, kpi: Kpi | None) -> str:
-    return number(value, kpi) if kpi is not None else written(value, grouped=True)
-
-
-def _change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str | None, bool | None]:
-    """The result against the baseline: `+13 points` for a percent KPI, else `+12.5%`."""
-    delta = result - baseline
-    if delta == 0:
-        return "no change", None
-    sign = "+" if delta > 0 else "-"
-    if kpi is not None and kpi.unit == "percent":
-        text = f"{sign}{written(round(abs(delta), 1))} points"
-    elif baseline != 0:
-        text = f"{sign}{written(round(abs(delta) / abs(baseline) * 100, 1))}%"
-    else:
-        text = f"{sign}{_value(abs(delta), kpi)}"
-    better = None if kpi is None else (delta > 0) == (kpi.direction == "increase")
-    return text, better
 
 
 def kpi_tree(
