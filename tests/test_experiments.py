@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.check.rules.experiments import placeholder
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, EXAMPLE, assert_golden
 from tests.helpers import INACTIVE_CARL, Patch, Run, findings, make, messages
 
 # Lines: 4 status, 6 kpi, 7 campaign, 8 owner, 10 control, 11 decision_rule,
@@ -41,6 +41,9 @@ RESULT = "result:\n  value: 95\n  decision: adopt\n  learnings: [Speed matters]\
 ADD: Patch = ("experiment.yaml", None, EXPERIMENT)
 CONCLUDED: Patch = ("experiment.yaml", "status: running", "status: concluded")
 WITH_RESULT: Patch = ("experiment.yaml", "  end: 2026-11-15\n", "  end: 2026-11-15\n" + RESULT)
+
+
+ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")
 
 
 def edit(old: str, new: str) -> Patch:
@@ -175,3 +178,173 @@ def test_severity_override_by_name(tmp_path: Path) -> None:
 )
 def test_placeholder(text: str, expected: bool) -> None:
     assert placeholder(text) is expected
+
+
+# --------------------------------------------------------------------------------------
+# `kpictl experiments`
+# --------------------------------------------------------------------------------------
+
+EXPERIMENT_FORMATS = {"text": "txt", "markdown": "md", "json": "json"}
+
+
+@pytest.mark.parametrize("output_format", EXPERIMENT_FORMATS)
+def test_experiments_golden(run: Run, output_format: str) -> None:
+    result = run("experiments", str(EXAMPLE), "-f", output_format, "--as-of", AS_OF)
+    assert (result.code, result.err) == (0, "")
+    assert_golden(f"experiments/example.{EXPERIMENT_FORMATS[output_format]}", result.out)
+
+
+def test_concluded_only_is_the_knowledge_base(run: Run) -> None:
+    result = run(
+        "experiments", str(EXAMPLE), "--status", "concluded", "-f", "markdown", "--as-of", AS_OF
+    )
+    assert (result.code, result.err) == (0, "")
+    assert_golden("experiments/concluded.md", result.out)
+
+
+def test_filters_combine(run: Run) -> None:
+    result = run(
+        "experiments", str(EXAMPLE), "--kpi", "sql", "--kpi", "mql-to-sql-rate",
+        "--status", "running", "-f", "json", "--as-of", AS_OF,
+    )  # fmt: skip
+    data = json.loads(result.out)
+    assert (result.code, data["filters"], data["total_experiments"]) == (
+        0,
+        {"status": ["running"], "kpi": ["sql", "mql-to-sql-rate"]},
+        3,
+    )
+    assert data["groups"] == [
+        {
+            "status": "running",
+            "kpis": [{"kpi": "sql", "experiments": ["migration-assessment-offer"]}],
+        }
+    ]
+
+
+def test_nothing_to_show(run: Run) -> None:
+    result = run("experiments", str(EXAMPLE), "--kpi", "nrr", "--as-of", AS_OF)
+    assert (result.code, result.out, result.err) == (
+        0,
+        "Experiments: Northwind Analytics\n0 experiments of 3\n\nNo experiments to show.\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "err"),
+    [
+        (["--kpi", "sqll"], "kpictl: no KPI has the id 'sqll'; did you mean 'sql'?\n"),
+        (["--kpi", "crm"], "kpictl: no KPI has the id 'crm'\n"),
+    ],
+)
+def test_unknown_kpi_exits_2(run: Run, args: list[str], err: str) -> None:
+    result = run("experiments", str(EXAMPLE), *args)
+    assert (result.code, result.out, result.err) == (2, "", err)
+
+
+def test_unknown_status_exits_2(run: Run) -> None:
+    result = run("experiments", str(EXAMPLE), "--status", "done")
+    assert result.code == 2
+    assert (
+        "Invalid value for --status: 'done' is not an experiment status: use planned, "
+        "running, concluded, abandoned" in result.err
+    )
+
+
+def test_values_are_escaped(run: Run, tmp_path: Path) -> None:
+    hostile = EXPERIMENT.replace(
+        "hypothesis: Following up the next day raises MQLs.",
+        'hypothesis: "<b>*Next*</b> \\x1b[31m red"',
+    )
+    make(tmp_path, ("experiment.yaml", None, hostile))
+    text = run("experiments", str(tmp_path), "--as-of", AS_OF)
+    assert (text.code, text.err) == (0, "")
+    # The escape character is dropped: nothing reaches the terminal that could steer it.
+    assert "    Hypothesis     <b>*Next*</b> [31m red\n" in text.out
+    markdown = run("experiments", str(tmp_path), "-f", "markdown", "--as-of", AS_OF)
+    assert "- Hypothesis: &lt;b&gt;\\*Next\\*&lt;/b&gt; \\[31m red\n" in markdown.out
+
+
+def test_map_kpi_detail_lists_experiments(run: Run) -> None:
+    result = run("map", str(EXAMPLE), "--kpi", "mql-to-sql-rate", "--as-of", AS_OF)
+    assert (
+        "  Experiments\n"
+        "    concluded  webinar-next-day-followup: Next-day SDR follow-up for live webinar "
+        "questions; adopted, 41% against 28%\n"
+    ) in result.out
+    data = json.loads(run("map", str(EXAMPLE), "--kpi", "sql", "-f", "json").out)
+    assert data["kpis"][0]["experiments"] == [
+        {"id": "migration-assessment-offer", "status": "running", "decision": None}
+    ]
+
+
+def test_recap_lists_the_campaigns_experiments(run: Run) -> None:
+    result = run(
+        "recap", "q4-legacy-bi-displacement", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF
+    )
+    assert (
+        "WHAT WE TESTED\n"
+        "  - Free migration assessment instead of a demo (Sales Qualified Leads): running "
+        "until Fri 18 Dec 2026; it will be decided by this rule: Adopt for all displacement "
+        "outreach if the assessment arm produces at least 25% more SQLs per account after "
+        "150 offers per arm; reject if fewer.\n"
+    ) in result.out
+
+
+# --------------------------------------------------------------------------------------
+# Authoring: `new experiment`, `fmt`
+# --------------------------------------------------------------------------------------
+
+
+def test_new_experiment(run: Run, tmp_path: Path) -> None:
+    root = make(tmp_path)
+    result = run(
+        "new", "experiment", "fast-follow-up", str(root),
+        "-F", "name=Next-day follow-up", "-F", "status=planned",
+        "-F", "hypothesis=Following up the next day raises MQLs.", "-F", "kpi=mql",
+        "-F", "owner=ann", "-F", "control=Follow-up in five days",
+        "-F", "decision_rule=Adopt if MQLs rise 10%.", "-F", "timeline.start=2026-12-01",
+    )  # fmt: skip
+    assert (result.code, result.err) == (0, "")
+    assert (root / "experiments" / "fast-follow-up.yaml").read_text(encoding="utf-8") == (
+        "kind: experiment\nid: fast-follow-up\nname: Next-day follow-up\nstatus: planned\n"
+        "hypothesis: Following up the next day raises MQLs.\nkpi: mql\nowner: ann\n"
+        "control: Follow-up in five days\ndecision_rule: Adopt if MQLs rise 10%.\n"
+        "timeline:\n  start: 2026-12-01\n"
+    )
+    assert findings(root) == []
+
+
+def test_new_experiment_says_what_each_field_wants(run: Run, tmp_path: Path) -> None:
+    result = run("new", "experiment", "x", str(make(tmp_path)), "-F", "name=X")
+    assert (result.code, result.err) == (
+        2,
+        "kpictl: missing required fields for an experiment (no terminal to ask on):\n"
+        "  --field status=...  (planned | running | concluded | abandoned)\n"
+        "  --field hypothesis=...  (what you expect to change, and why)\n"
+        "  --field kpi=...  (the id of the KPI it means to move)\n"
+        "  --field owner=...  (a person id)\n"
+        "  --field control=...  (what the test is compared with)\n"
+        "  --field decision_rule=...  (which result means adopt, which reject)\n"
+        "  --field timeline.start=...  (YYYY-MM-DD)\n",
+    )
+
+
+def test_fmt_orders_experiment_keys() -> None:
+    from kpictl.authoring.yamlfmt import format_text
+
+    scrambled = (
+        "result: {learnings: [Fast wins], decision: adopt, value: 41}\n"
+        "timeline: {end: 2026-08-31, start: 2026-06-01}\n"
+        "decision_rule: Adopt at +5 points.\ncontrol: Usual follow-up\n"
+        "baseline: {period: 2026-Q2, value: 28}\nowner: ann\ncampaign: spring-push\n"
+        "kpi: mql\nhypothesis: Faster is better.\nstatus: concluded\nname: Fast\n"
+        "labels: {team: sdr}\nid: fast\nkind: experiment\n"
+    )
+    assert format_text(scrambled) == (
+        "kind: experiment\nid: fast\nname: Fast\nstatus: concluded\n"
+        "hypothesis: Faster is better.\nkpi: mql\ncampaign: spring-push\nowner: ann\n"
+        "baseline: {value: 28, period: 2026-Q2}\ncontrol: Usual follow-up\n"
+        "decision_rule: Adopt at +5 points.\ntimeline: {start: 2026-06-01, end: 2026-08-31}\n"
+        "result: {value: 41, decision: adopt, learnings: [Fast wins]}\nlabels: {team: sdr}\n"
+    )

@@ -123,7 +123,9 @@ class ExperimentView:
     end: date | None
     baseline: str | None  # in the KPI's unit: `28%`, `EUR 785,000`
     baseline_period: str | None
+    baseline_value: float | None  # as written, for JSON
     result: str | None
+    result_value: float | None
     decision: str | None  # adopt | reject | inconclusive
     learnings: tuple[str, ...]
     # The result against the baseline, `+13 points` or `-4.2%`, and whether that is the

@@ -425,7 +425,7 @@ def who_json(view: WhoView) -> str:
 
 
 def experiment_json(item: ExperimentView) -> dict[str, Any]:
-    """One experiment as the registry holds it, values as numbers-in-words of its KPI."""
+    """One experiment as the registry holds it; `shown` is a value in its KPI's unit."""
     return {
         "id": item.id,
         "name": item.name,
@@ -441,11 +441,14 @@ def experiment_json(item: ExperimentView) -> dict[str, Any]:
             "end": item.end.isoformat() if item.end else None,
         },
         "baseline": (
-            {"value": item.baseline, "period": item.baseline_period} if item.baseline else None
+            {"value": item.baseline_value, "period": item.baseline_period, "shown": item.baseline}
+            if item.baseline
+            else None
         ),
         "result": (
             {
-                "value": item.result,
+                "value": item.result_value,
+                "shown": item.result,
                 "decision": item.decision,
                 "learnings": list(item.learnings),
                 "change": item.change,
