@@ -107,15 +107,19 @@ def depth_first(
     """A drawing of what `roots` lead to through `links`, each id's branch expanded once.
 
     Depth first, in link order; an id met again is a reference (`repeat`), an id on
-    its own branch a `cycle`, and a branch is cut `max_depth` links down. Iterative
-    and linear in ids and links, however deep or tangled the graph.
+    its own branch a `cycle`, and a branch is cut `max_depth` links down. A root
+    already drawn under an earlier one is skipped, so `roots` may list every id that
+    should appear (loops that no root reaches included). Iterative and linear in ids
+    and links, however deep or tangled the graph.
     """
     visits: list[Visit] = []
+    listed: set[str] = set()
     expanded: set[str] = set()
     path: set[str] = set()
     stack: list[tuple[str, Iterator[str], int]] = []
 
     def visit(item: str, depth: int) -> None:
+        listed.add(item)
         out = links(item) or ()
         if item in path:
             visits.append(Visit(item, depth, cycle=True))
@@ -130,7 +134,9 @@ def depth_first(
                 path.add(item)
                 stack.append((item, iter(out), depth))
 
-    for root in dict.fromkeys(roots):
+    for root in roots:
+        if root in listed:
+            continue
         visit(root, 0)
         while stack:
             item, rest, depth = stack[-1]

@@ -434,13 +434,13 @@ def kpi_tree(
     shown = {kpi.id: kpi for kpi in kpis}
     links = {kpi.id: [link.id for link in kpi.drives if link.id in shown] for kpi in kpis}
     driven = {target for targets in links.values() for target in targets}
-    roots = sorted(
-        (kpi for kpi in kpis if links[kpi.id] and kpi.id not in driven),
-        key=lambda kpi: (kpi.stage_rank, kpi.id),
-    )
+    funnel = sorted(kpis, key=lambda kpi: (kpi.stage_rank, kpi.id))
+    roots = [kpi.id for kpi in funnel if links[kpi.id] and kpi.id not in driven]
+    # Then any KPI no root reaches: a loop (K001) still shows, marked where it closes.
+    roots += [kpi.id for kpi in funnel if links[kpi.id]]
     rows = tuple(
         TreeRow(views.link(visit.id), visit.depth, visit.repeat, visit.cycle, visit.more)
-        for visit in depth_first(links.get, [kpi.id for kpi in roots], MAX_LEVELS)
+        for visit in depth_first(links.get, roots, MAX_LEVELS)
     )
     drawn = {row.kpi.id for row in rows}
     outside = tuple(
