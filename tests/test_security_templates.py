@@ -173,7 +173,7 @@ def test_a_linked_folder_inside_the_overrides_is_refused(run, tmp_path: Path) ->
         [
             "registry/tpl/email/loop:1:1: M001 [error] email/loop is a symbolic link: overrides "
             "must be regular files inside the templates folder; put the file itself there",
-            "Found 1 error, 0 warnings, 0 info in 29 files (check failed, failing on error).",
+            "Found 1 error, 0 warnings, 0 info in 30 files (check failed, failing on error).",
         ],
     )
 
@@ -258,7 +258,7 @@ def test_include_reaches_other_overrides_and_shipped_templates(run, tmp_path: Pa
         "Recap: {{ subject }}\n",
     )
     result = check_m001(run, root)
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
     result = run(
         "recap", "data-leaders-webinars-2026", "registry", "-a", ACTUALS, "--as-of", AS_OF,
         cwd=root.parent,
@@ -349,7 +349,7 @@ def test_a_failing_partial_is_reported_at_its_own_line(run, tmp_path: Path) -> N
             "'nope' is undefined",
             "registry/tpl/email/recap.txt.j2:1:1: M001 [error] email/recap.txt.j2 fails with "
             "sample data: UndefinedError: 'nope' is undefined",
-            "Found 2 errors, 0 warnings, 0 info in 29 files (check failed, failing on error).",
+            "Found 2 errors, 0 warnings, 0 info in 30 files (check failed, failing on error).",
         ],
     )
     assert_no_secret(run, root)
@@ -535,7 +535,7 @@ def test_ordinary_templates_pass_the_limits(run, tmp_path: Path) -> None:  # typ
         "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 'x' | center(5) }}|\n",
     )
     result = check_m001(run, root)
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
     result = run(
         "recap", "data-leaders-webinars-2026", "registry", "-a", ACTUALS, "--as-of", AS_OF,
         cwd=root.parent,
