@@ -348,3 +348,15 @@ def test_fmt_orders_experiment_keys() -> None:
         "decision_rule: Adopt at +5 points.\ntimeline: {start: 2026-06-01, end: 2026-08-31}\n"
         "result: {value: 41, decision: adopt, learnings: [Fast wins]}\nlabels: {team: sdr}\n"
     )
+
+
+def test_help_lists_the_formats(run: Run) -> None:
+    result = run("experiments", "--help")
+    assert (result.code, result.err) == (0, "")
+    assert "-f, --format <text|markdown|json>" in result.out
+
+
+def test_a_bad_date_is_a_usage_error(run: Run) -> None:
+    result = run("experiments", str(EXAMPLE), "--as-of", "2026-02-30")
+    assert (result.code, result.out) == (2, "")
+    assert "--as-of" in result.err
