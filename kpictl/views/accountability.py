@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kpictl.display import result_change, value_in
-from kpictl.registry.lineage import MAX_LEVELS, Node, Trees, depth_first
+from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
     Campaign,
@@ -48,6 +48,7 @@ from kpictl.views.blocks import (
     TreeRow,
 )
 from kpictl.views.heap import registry_frozen
+from kpictl.views.tree import kpi_tree
 
 GROUPINGS = ("kpi", "owner", "team", "stage")
 # Teams whose function serves other teams rather than facing the business; a KPI
@@ -422,33 +423,6 @@ class _Views:
         )
 
 
-def kpi_tree(
-    kpis: Sequence[KpiView], views: _Views
-) -> tuple[tuple[TreeRow, ...], tuple[KpiLink, ...]]:
-    """The `drives` tree among `kpis`, and the KPIs outside it.
-
-    Roots are the KPIs that drive one of the others and are driven by none, in funnel
-    order (awareness first): the tree reads from activity to revenue. A KPI driven
-    through two branches is drawn under the first and referenced under the second.
-    """
-    shown = {kpi.id: kpi for kpi in kpis}
-    links = {kpi.id: [link.id for link in kpi.drives if link.id in shown] for kpi in kpis}
-    driven = {target for targets in links.values() for target in targets}
-    funnel = sorted(kpis, key=lambda kpi: (kpi.stage_rank, kpi.id))
-    roots = [kpi.id for kpi in funnel if links[kpi.id] and kpi.id not in driven]
-    # Then any KPI no root reaches: a loop (K001) still shows, marked where it closes.
-    roots += [kpi.id for kpi in funnel if links[kpi.id]]
-    rows = tuple(
-        TreeRow(views.link(visit.id), visit.depth, visit.repeat, visit.cycle, visit.more)
-        for visit in depth_first(links.get, roots, MAX_LEVELS)
-    )
-    drawn = {row.kpi.id for row in rows}
-    outside = tuple(
-        views.link(kpi.id) for kpi in kpis if kpi.id not in drawn and kpi.id not in driven
-    )
-    return rows, outside
-
-
 def lineage_sources(kpi: KpiView) -> list[SourceView]:
     """Every source a KPI depends on, from the ones it reads down to capture."""
     return list(kpi.chain)
@@ -522,7 +496,7 @@ def _build_map(
 ) -> AccountabilityMap:
     resolver = _Views(registry)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
-    tree, outside_tree = kpi_tree(kpis, resolver)
+    tree, outside_tree = kpi_tree(kpis, resolver.link)
 
     people: dict[str, PersonView] = {}
     sources: dict[str, SourceView] = {}
@@ -673,7 +647,6 @@ __all__ = [
     "build_map",
     "check_id",
     "health",
-    "kpi_tree",
     "lineage_sources",
     "select_kpis",
 ]
