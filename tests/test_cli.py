@@ -19,6 +19,7 @@ COMMANDS = [
     "codeowners",
     "map",
     "who",
+    "experiments",
     "status",
     "escalate",
     "kickoff",

@@ -311,7 +311,7 @@ def test_m001_reports_broken_overrides(run: Run, tmp_path: Path) -> None:
 
 def test_m001_is_silent_without_overrides(run: Run) -> None:
     result = run("check", str(EXAMPLE), "--as-of", AS_OF, "--select", "M001")
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
 
 
 def test_no_email_block_uses_a_default_sender_and_cannot_send(run: Run, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from tests.conftest import AS_OF, EXAMPLE, Run
 def test_example_registry_checks_clean(run: Run) -> None:
     result = run("check", str(EXAMPLE), "--as-of", AS_OF, "--fail-on", "info")
     assert result.code == 0, result.out
-    assert result.out == "No findings in 29 files.\n"
+    assert result.out == "No findings in 30 files.\n"
     assert result.err == ""
 
 

@@ -46,7 +46,7 @@ RULES: dict[str, Rule] = {
             "O002",
             "inactive-owner",
             E,
-            "A KPI, data source or escalation policy names a person who is not active.",
+            "A KPI, data source, escalation policy or experiment names a person who is not active.",
         ),
         Rule("O003", "team-without-lead", W, "A team has no lead, or its lead is not active."),
         Rule(
@@ -128,6 +128,42 @@ RULES: dict[str, Rule] = {
             "A KPI is both primary and secondary in a charter, or listed twice.",
         ),
         Rule("G001", "unused-glossary-term", INFO, "No KPI uses the glossary term."),
+        Rule(
+            "A001",
+            "experiment-without-control",
+            E,
+            "A running or concluded experiment's control is blank or a placeholder.",
+        ),
+        Rule(
+            "A002",
+            "experiment-without-decision-rule",
+            E,
+            "A running or concluded experiment's decision rule is blank or a placeholder.",
+        ),
+        Rule(
+            "A003",
+            "concluded-without-result",
+            E,
+            "A concluded experiment has no result.",
+        ),
+        Rule(
+            "A004",
+            "result-before-end",
+            E,
+            "A result is recorded on a planned or running experiment, or before the timeline ends.",
+        ),
+        Rule(
+            "A005",
+            "experiment-ends-before-start",
+            E,
+            "An experiment's timeline ends before it starts.",
+        ),
+        Rule(
+            "K001",
+            "kpi-tree-cycle",
+            E,
+            "KPIs form a cycle through drives, or a KPI drives itself.",
+        ),
         Rule(
             "M001",
             "template-error",

@@ -44,7 +44,7 @@ app = typer.Typer(
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "checking": ("check", "rules"),
     "history": ("diff", "changelog", "codeowners"),
-    "views": ("map", "who"),
+    "views": ("map", "who", "experiments"),
     "emails": ("status", "escalate", "kickoff", "readout", "recap"),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
     # A group (`kpictl actuals import|export`): typer lists groups after the commands.

@@ -187,14 +187,22 @@ class Mailer:
         from kpictl.emails.workers import build_all
 
         by_source = context.outages_by_source(statuses)
+        states = context.states_by_kpi(statuses)
         firing = [status for status in statuses if status.tier is not None]
-        return build_all(self, firing, partial(self._escalation, by_source=by_source))
+        return build_all(
+            self, firing, partial(self._escalation, by_source=by_source, states=states)
+        )
 
-    def _escalation(self, status: KpiStatus, by_source: dict[str, list[str]]) -> Email | None:
+    def _escalation(
+        self,
+        status: KpiStatus,
+        by_source: dict[str, list[str]],
+        states: dict[str, context.View],
+    ) -> Email | None:
         assert status.tier is not None and status.respond_by is not None
         outage = status.state is State.OUTAGE
         recipients = escalation_recipients(self.registry, status.kpi, status.tier, outage)
-        values = context.escalation_context(self.registry, status, recipients, by_source)
+        values = context.escalation_context(self.registry, status, recipients, by_source, states)
         facts = {
             "kpi": status.kpi.id,
             "state": "data outage" if outage else "deviation",

@@ -28,7 +28,7 @@ from kpictl.numbers.evaluate import (
     readout_dates,
 )
 from kpictl.numbers.periods import Period
-from kpictl.registry.lineage import walk
+from kpictl.registry.lineage import breadth_first, walk
 from kpictl.registry.models import (
     REFRESH_RANK,
     Campaign,
@@ -159,6 +159,68 @@ def outages_by_source(statuses: Iterable[KpiStatus]) -> dict[str, list[str]]:
     return out
 
 
+# How far "what else this puts at risk" follows the KPI tree: a tree of a real
+# registry is a handful of levels deep, one under review may be thousands.
+DOWNSTREAM_LEVELS = 6
+DOWNSTREAM_KPIS = 12
+
+
+def states_by_kpi(statuses: Iterable[KpiStatus]) -> dict[str, View]:
+    """Each KPI's state from one evaluation, as a line an email can print."""
+    out: dict[str, View] = {}
+    for status in statuses:
+        if status.state is State.TIER:
+            assert status.tier is not None
+            deviation = display.percent(status.deviation_pct or 0)
+            text = f"behind: {deviation} off its target to date (tier {status.tier.level})"
+            state = "behind"
+        elif status.state is State.OUTAGE:
+            text = (
+                "in a data outage: no current value"
+                if status.outage == "missing"
+                else ("in a data outage: its latest value is stale")
+            )
+            state = "outage"
+        elif status.state is State.NO_TARGET:
+            text, state = "no target for this period", "no-target"
+        else:
+            text, state = "on track", "on-track"
+        out[status.kpi.id] = {"state": state, "text": text}
+    return out
+
+
+def downstream_view(registry: Registry, kpi: Kpi, states: dict[str, View]) -> View:
+    """The KPIs `kpi` drives, directly or further along the tree, each with its state.
+
+    Breadth first, nearest first, at most DOWNSTREAM_LEVELS links and DOWNSTREAM_KPIS
+    KPIs (`more` counts the rest that were reached).
+    """
+
+    def drives(kpi_id: str) -> list[str] | None:
+        found = registry.get(kpi_id)
+        return found.drives if isinstance(found, Kpi) else None
+
+    reached = breadth_first(drives, [kpi.id], DOWNSTREAM_LEVELS)[1:]
+    names = {kpi.id: display.clean(kpi.name)}
+    items: list[View] = []
+    for item in reached[:DOWNSTREAM_KPIS]:
+        found = registry.get(item.id)
+        assert isinstance(found, Kpi)  # breadth_first reaches only KPIs
+        names[item.id] = display.clean(found.name)
+        state = states.get(item.id, {"state": "unknown", "text": "not evaluated"})
+        items.append(
+            {
+                "id": item.id,
+                "name": names[item.id],
+                "depth": item.depth,
+                "via": names.get(item.via or "", item.via),
+                "state": state["state"],
+                "state_text": state["text"],
+            }
+        )
+    return {"kpis": items, "more": max(0, len(reached) - DOWNSTREAM_KPIS)}
+
+
 def _impact(status: KpiStatus, kpi: Kpi) -> View:
     """What the current pace means for the full-period target, as text."""
     found = outlook(status)
@@ -204,8 +266,12 @@ def escalation_context(
     status: KpiStatus,
     recipients: Recipients,
     out_by_source: dict[str, list[str]],
+    states: dict[str, View] | None = None,
 ) -> View:
-    """Everything escalation.* and outage.* templates may use."""
+    """Everything escalation.* and outage.* templates may use.
+
+    `states` is every KPI's state from the same evaluation (`states_by_kpi`), for the
+    KPIs downstream in the tree."""
     kpi, tier, policy = status.kpi, status.tier, status.policy
     assert tier is not None and policy is not None and status.period is not None
     assert status.respond_by is not None and status.target is not None
@@ -272,6 +338,7 @@ def escalation_context(
         "implementer": _implementer(registry, kpi),
         "recipients": _recipients_view(recipients),
         "sent": _sent(registry, status.moment),
+        "downstream": downstream_view(registry, kpi, states or {}),
     }
 
 
@@ -466,6 +533,42 @@ def readout_context(
     }
 
 
+def experiments_view(registry: Registry, campaign: Campaign) -> list[View]:
+    """The experiments run in the campaign, by start date: what was tested and decided."""
+    found = sorted(
+        (e for e in registry.experiments if e.campaign == campaign.id),
+        key=lambda e: (e.timeline.start, e.id),
+    )
+    out = []
+    for experiment in found:
+        kpi = registry.get(experiment.kpi)
+        kpi = kpi if isinstance(kpi, Kpi) else None
+        result, baseline = experiment.result, experiment.baseline
+        value = result.value if result else None
+        change = (
+            display.result_change(baseline.value, value, kpi)
+            if baseline is not None and value is not None
+            else None
+        )
+        out.append(
+            {
+                "id": experiment.id,
+                "name": display.clean(experiment.name),
+                "status": experiment.status,
+                "kpi": display.clean(kpi.name) if kpi else experiment.kpi,
+                "hypothesis": experiment.hypothesis.strip(),
+                "decision_rule": experiment.decision_rule.strip(),
+                "end": display.day(experiment.timeline.end) if experiment.timeline.end else None,
+                "decision": result.decision if result else None,
+                "result": display.value_in(value, kpi) if value is not None else None,
+                "baseline": display.value_in(baseline.value, kpi) if baseline else None,
+                "change": change[0] if change else None,
+                "learnings": [text.strip() for text in result.learnings] if result else [],
+            }
+        )
+    return out
+
+
 def recap_context(
     registry: Registry,
     campaign: Campaign,
@@ -477,6 +580,7 @@ def recap_context(
     views = [result_view(r, campaign, day) for r in results]
     retro = campaign.retrospective
     return _campaign_base(registry, campaign, recipients, moment) | {
+        "experiments": experiments_view(registry, campaign),
         "results": views,
         "hits": [v for v in views if v["has_value"] and v["ahead"]],
         "misses": [v for v in views if v["has_value"] and v["behind"]],

@@ -19,11 +19,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from kpictl.display import result_change, value_in
 from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
+    Campaign,
     DataSource,
     EscalationPolicy,
+    Experiment,
     GlossaryTerm,
     Kpi,
     Person,
@@ -32,8 +35,11 @@ from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.registry.schema_errors import suggest
 from kpictl.views.blocks import (
+    EXPERIMENT_STATUSES,
     STAGES,
+    ExperimentView,
     Fallback,
+    KpiLink,
     KpiView,
     LadderView,
     LineageNode,
@@ -43,8 +49,10 @@ from kpictl.views.blocks import (
     TeamView,
     TermView,
     TierView,
+    TreeRow,
 )
 from kpictl.views.heap import registry_frozen
+from kpictl.views.tree import kpi_tree
 
 GROUPINGS = ("kpi", "owner", "team", "stage")
 # Teams whose function serves other teams rather than facing the business; a KPI
@@ -141,6 +149,10 @@ class AccountabilityMap:
     check: CheckSummary
     total_kpis: int  # in the registry, before filters
     as_of: date | None = None  # the evaluation date: whose period's target is current
+    # The KPI tree (`drives`) among the map's KPIs, from the roots (driven by none of
+    # them) in funnel order; and the KPIs that neither drive nor are driven.
+    tree: tuple[TreeRow, ...] = ()
+    outside_tree: tuple[KpiLink, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -176,9 +188,74 @@ class _Views:
         default_factory=dict
     )
     _ladders: dict[tuple[str, tuple[int, ...]], LadderView] = field(default_factory=dict)
+    # The KPI tree the other way round, and each KPI's experiments: built on first use.
+    _driven_by: dict[str, list[str]] | None = None
+    _experiments: dict[str, list[Experiment]] | None = None
 
     def __post_init__(self) -> None:
         self._trees = Trees(self.registry)
+
+    def link(self, kpi_id: str) -> KpiLink:
+        kpi = self.registry.get(kpi_id)
+        if isinstance(kpi, Kpi):
+            return KpiLink(kpi.id, kpi.name, kpi.stage)
+        return KpiLink(kpi_id, kpi_id, None, known=False)
+
+    def driven_by(self, kpi_id: str) -> tuple[KpiLink, ...]:
+        """The KPIs whose `drives` name `kpi_id`, by id."""
+        if self._driven_by is None:
+            self._driven_by = {}
+            for kpi in sorted(self.registry.kpis, key=lambda k: k.id):
+                for driven in dict.fromkeys(kpi.drives):
+                    self._driven_by.setdefault(driven, []).append(kpi.id)
+        return tuple(map(self.link, self._driven_by.get(kpi_id, ())))
+
+    def experiments_on(self, kpi_id: str) -> tuple[ExperimentView, ...]:
+        """The experiments meant to move `kpi_id`, in life-cycle order."""
+        if self._experiments is None:
+            self._experiments = {}
+            ordered = sorted(
+                self.registry.experiments,
+                key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
+            )
+            for experiment in ordered:
+                self._experiments.setdefault(experiment.kpi, []).append(experiment)
+        return tuple(map(self.experiment, self._experiments.get(kpi_id, ())))
+
+    def experiment(self, experiment: Experiment) -> ExperimentView:
+        """One experiment as the views show it, its values in its KPI's unit."""
+        kpi = self.registry.get(experiment.kpi)
+        kpi = kpi if isinstance(kpi, Kpi) else None
+        campaign = self.registry.get(experiment.campaign) if experiment.campaign else None
+        baseline = experiment.baseline
+        result = experiment.result
+        change: tuple[str | None, bool | None] = (None, None)
+        if baseline is not None and result is not None and result.value is not None:
+            change = result_change(baseline.value, result.value, kpi)
+        return ExperimentView(
+            id=experiment.id,
+            name=experiment.name,
+            status=experiment.status,
+            hypothesis=experiment.hypothesis,
+            kpi_id=experiment.kpi,
+            kpi_name=kpi.name if kpi else None,
+            campaign_id=experiment.campaign,
+            campaign_name=campaign.name if isinstance(campaign, Campaign) else None,
+            owner=self.person(experiment.owner),
+            control=experiment.control,
+            decision_rule=experiment.decision_rule,
+            start=experiment.timeline.start,
+            end=experiment.timeline.end,
+            baseline=value_in(baseline.value, kpi) if baseline else None,
+            baseline_period=baseline.period if baseline else None,
+            baseline_value=baseline.value if baseline else None,
+            result=value_in(result.value, kpi) if result and result.value is not None else None,
+            result_value=result.value if result else None,
+            decision=result.decision if result else None,
+            learnings=tuple(result.learnings) if result else (),
+            change=change[0],
+            better=change[1],
+        )
 
     def team(self, team_id: str) -> TeamView:
         view = self._teams.get(team_id)
@@ -349,6 +426,9 @@ class _Views:
             formula=kpi.formula,
             term=self.term(kpi.definition) if kpi.definition else None,
             target=self.target(kpi),
+            drives=tuple(map(self.link, dict.fromkeys(kpi.drives))),
+            driven_by=self.driven_by(kpi.id),
+            experiments=self.experiments_on(kpi.id),
         )
 
     def term(self, term_id: str) -> TermView:
@@ -452,6 +532,7 @@ def _build_map(
 ) -> AccountabilityMap:
     resolver = _Views(registry, as_of)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
+    tree, outside_tree = kpi_tree(kpis, resolver.link)
 
     people: dict[str, PersonView] = {}
     sources: dict[str, SourceView] = {}
@@ -482,6 +563,8 @@ def _build_map(
         check=check or CheckSummary(),
         total_kpis=len(registry.kpis),
         as_of=as_of,
+        tree=tree,
+        outside_tree=outside_tree,
     )
 
 

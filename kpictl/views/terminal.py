@@ -122,6 +122,9 @@ def _meaning(tree: Tree, kpi: KpiView, as_of: date | None) -> None:
         tree.add(Text("Target   ", style="bold").append(f"none for the period holding {as_of}"))
 
 
+DECIDED = {"adopt": "adopted", "reject": "rejected", "inconclusive": "inconclusive"}
+
+
 def _kpi(kpi: KpiView, as_of: date | None = None) -> Tree:
     from rich.table import Table
     from rich.text import Text
@@ -135,6 +138,9 @@ def _kpi(kpi: KpiView, as_of: date | None = None) -> Tree:
     tree.add(Text("Primary  ", style="bold").append_text(_owner(kpi.primary)))
     tree.add(Text("Backup   ", style="bold").append_text(_owner(kpi.backup)))
     tree.add(Text(f"Review   {kpi.review}, data refreshes {kpi.refresh}"))
+    for label, links in (("Drives   ", kpi.drives), ("Driven by ", kpi.driven_by)):
+        if links:
+            tree.add(Text(label, style="bold").append(", ".join(k.id for k in links)))
     data = tree.add(Text("Data sources", style="bold"))
     for node in kpi.lineage:
         _lineage(data, node)
@@ -165,6 +171,15 @@ def _kpi(kpi: KpiView, as_of: date | None = None) -> Tree:
             _people(tier.approvers),
         )
     tree.add(heading).add(table)
+    if kpi.experiments:
+        tests = tree.add(Text("Experiments", style="bold"))
+        for e in kpi.experiments:
+            line = Text(f"{e.status:<10} ", style="dim").append(f"{e.id}: {e.name}")
+            if e.decision:
+                line.append(f"; {DECIDED.get(e.decision, e.decision)}")
+                if e.result:
+                    line.append(f", {e.result}" + (f" against {e.baseline}" if e.baseline else ""))
+            tests.add(line)
     return tree
 
 
@@ -232,6 +247,22 @@ def _print_map(view: AccountabilityMap, console: Console) -> None:
         for kpi in group.kpis:
             console.print()
             console.print(_kpi(kpi, view.as_of))
+
+    if view.tree:
+        console.print()
+        console.print(Rule(Text("KPI tree: what drives what, from awareness to revenue")))
+        for row in view.tree:
+            line = Text("  " * row.depth + ("→ " if row.depth else ""))
+            line.append(row.kpi.id, style="cyan").append(f": {row.kpi.name}")
+            if row.kpi.stage:
+                line.append(f" [{row.kpi.stage}]", style="dim")
+            if row.cycle or row.shown or row.more:
+                flag = "cycle: already above" if row.cycle else "drives what is shown above"
+                line.append(f" ({flag if not row.more else 'cut here'})", style="dim")
+            console.print(line)
+        if view.outside_tree:
+            outside = ", ".join(k.id for k in view.outside_tree)
+            console.print(Text(f"Not in the tree: {outside}", style="dim"))
 
     health = view.health
     console.print()

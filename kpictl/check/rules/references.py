@@ -13,6 +13,7 @@ from kpictl.registry.models import (
     DataSource,
     Entity,
     EscalationPolicy,
+    Experiment,
     Function,
     GlossaryTerm,
     Kpi,
@@ -60,6 +61,13 @@ def references(entity: Entity) -> Iterator[Reference]:
                 yield ("tiers", i, "approver"), tier.approver, PERSON_OR_TEAM
     elif isinstance(entity, Campaign):
         yield from _campaign(entity)
+    elif isinstance(entity, Experiment):
+        if has(entity, "kpi"):
+            yield ("kpi",), entity.kpi, ("kpi",)
+        if has(entity, "campaign") and entity.campaign:
+            yield ("campaign",), entity.campaign, ("campaign",)
+        if has(entity, "owner"):
+            yield ("owner",), entity.owner, PERSON
     elif isinstance(entity, GlossaryTerm):
         if has(entity, "owner"):
             yield ("owner",), entity.owner, PERSON_OR_TEAM
@@ -84,6 +92,8 @@ def _kpi(kpi: Kpi) -> Iterator[Reference]:
             yield ("targets", i, "approved_by"), target.approved_by, PERSON
     if has(kpi, "escalation"):
         yield ("escalation",), kpi.escalation, ("escalation_policy",)
+    for i, driven in enumerate(kpi.drives if has(kpi, "drives") else ()):
+        yield ("drives", i), driven, ("kpi",)
     yield from _change_approvers(kpi)
 
 
@@ -118,8 +128,13 @@ def _campaign(campaign: Campaign) -> Iterator[Reference]:
         yield ("sign_off", i, "by"), sign.by, PERSON
 
 
+def _kind(kind: str) -> str:
+    """A kind as a message says it: `data source`, `KPI`."""
+    return "KPI" if kind == "kpi" else kind.replace("_", " ")
+
+
 def _kinds(allowed: tuple[str, ...]) -> str:
-    names = [kind.replace("_", " ") for kind in allowed]
+    names = [_kind(kind) for kind in allowed]
     return " or ".join(f"a {name}" if name[0] not in "aeiou" else f"an {name}" for name in names)
 
 
@@ -136,8 +151,7 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
             label = field_label(path)
             if kind is not None:
                 message = (
-                    f"{label} names '{ref}', which is a {kind.replace('_', ' ')}; "
-                    f"it must be {_kinds(allowed)}"
+                    f"{label} names '{ref}', which is a {_kind(kind)}; it must be {_kinds(allowed)}"
                 )
             else:
                 if allowed not in candidates:
