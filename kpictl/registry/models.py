@@ -422,10 +422,38 @@ class Raci(Model):
     informed: RefList = Field(default_factory=new_list)
 
 
+RiskStatus = Literal["open", "mitigated", "happened"]
+
+
 class Risk(Model):
     risk: str
     owner: Ref | None = None
     mitigation: str | None = None
+    # Readouts say where each risk stands; a risk is open until someone says otherwise.
+    status: RiskStatus = "open"
+
+
+class Budget(Model):
+    """What the campaign may spend: the cost side of "cost per result"."""
+
+    amount: Annotated[Amount, Field(ge=0)]
+    currency: Currency  # ISO 4217, like Kpi.currency
+
+
+class Commitment(Model):
+    """One team's share of the charter: its KPI and the number it signs up for."""
+
+    team: Ref
+    kpi: Ref
+    target: Amount | None = None
+    # Why a team commits to a KPI that is not one of the charter's (rule C007).
+    rationale: str | None = None
+
+
+class NextStep(Model):
+    action: str
+    owner: Ref | None = None  # a person; the recap asks the driver to name one
+    due: Day | None = None
 
 
 class Timeline(Model):
@@ -450,6 +478,8 @@ class Retrospective(Model):
     worked: TextList = Field(default_factory=new_list)
     did_not_work: TextList = Field(default_factory=new_list)
     recommendations: TextList = Field(default_factory=new_list)
+    decisions: TextList = Field(default_factory=new_list)  # what leadership must decide
+    next_steps: list[NextStep] = Field(default_factory=new_list)
 
 
 class Campaign(Entity):
@@ -460,8 +490,12 @@ class Campaign(Entity):
     objective: str
     strategies: TextList = Field(default_factory=new_list)
     out_of_scope: TextList = Field(default_factory=new_list)
+    segments: TextList = Field(default_factory=new_list)
+    channels: TextList = Field(default_factory=new_list)
+    budget: Budget | None = None
     primary_kpi: CharterKpi
     secondary_kpis: list[CharterKpi] = Field(default_factory=new_list)
+    commitments: list[Commitment] = Field(default_factory=new_list)
     daci: Daci
     raci: list[Raci] = Field(default_factory=new_list)
     governance: Governance | None = None

@@ -20,6 +20,7 @@ from kpictl.check.rules import (
     lineage,
     owners,
     references,
+    signoff,
     targets,
     templates,
 )
@@ -35,6 +36,7 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {
     **changes.RULES,
     **escalation.RULES,
     **campaigns.RULES,
+    **signoff.RULES,
     **glossary.RULES,
     **templates.RULES,
 }
