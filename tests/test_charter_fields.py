@@ -60,7 +60,8 @@ CASES: list[tuple[Patch, list[Finding3]]] = [
     (append("retrospective:\n  decisions: Fund a 2027 series\n"), []),
     (
         append(
-            "retrospective:\n  next_steps:\n    - {action: Book speakers, owner: ann, due: 2027-01-15}\n"
+            "retrospective:\n  next_steps:\n"
+            "    - {action: Book speakers, owner: ann, due: 2027-01-15}\n"
         ),
         [],
     ),
