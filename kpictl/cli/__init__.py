@@ -45,7 +45,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "checking": ("check", "rules"),
     "history": ("diff", "changelog", "codeowners"),
     "views": ("map", "who"),
-    "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
 }
 ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}

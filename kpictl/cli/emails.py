@@ -1,4 +1,5 @@
-"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
+"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `review-request`,
+`readout`, `recap`."""
 
 import sys
 from collections.abc import Iterator, Sequence
@@ -160,6 +161,40 @@ def kickoff(
         find_campaign(inputs.registry, campaign)
     loaded = _actuals(inputs, actuals) if actuals is not None else None
     outbox = kickoff_email(inputs, campaign, loaded)
+    return _deliver(inputs, outbox, out, send, sent_log)
+
+
+@app.command("review-request")
+def review_request(
+    campaign: CampaignId,
+    path: RegistryPath = None,
+    actuals: Annotated[
+        str | None,
+        typer.Option(
+            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+        ),
+    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    sent_log: SentLog = None,
+    as_of: When = None,
+) -> int:
+    """Ask the approver and contributors to review a draft charter before signing it.
+
+    To: the DACI approver and contributors; Cc: the driver, who gets the replies. The
+    email shows the context, objective, the KPIs and targets, budget, segments, channels
+    and each team's commitment, and asks for changes before the approver signs off.
+    Only for drafts: any other status is refused (exit 1) with the email to send instead.
+    """
+    when = parse_date(as_of, "--as-of", with_time=True)
+    from kpictl.emails.outbox import find_campaign
+    from kpictl.emails.outbox import review_request as review_email
+
+    with _campaign_missing_if_path("review-request", campaign, path):
+        inputs = _inputs(resolve_registry(path), when)
+        find_campaign(inputs.registry, campaign)
+    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    outbox = review_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
 
 
