@@ -127,20 +127,20 @@ def bottom_line(result: CharterResult, campaign: Campaign, final: bool) -> View:
         short = f"{name} {said}: {actual} vs {target} target"
         if said == "hit":
             ahead = f" ({dev} {'ahead of' if increase else 'below'} target)" if dev else ""
-            text = f"{name} hit its target: {actual} against {target}{ahead}."
+            text = f"{name}: target hit, {actual} against {target}{ahead}."
         else:
             gap = fmt(abs(result.actual.value - result.target), kpi)
             word = "short" if increase else "over"
             worse = "behind" if increase else "above"
             text = (
-                f"{name} missed its target: {actual} against {target} "
+                f"{name}: target missed, {actual} against {target} "
                 f"({dev} {worse} target, {gap} {word})."
             )
     elif kpi.pacing == "linear":
         short = f"{name} {said}: {actual} vs {expected} expected by now"
         how = f"{dev} behind; " if said == "behind pace" and dev else ""
         text = (
-            f"{name} is {said}: {actual} so far against {expected} expected by now "
+            f"{name}: {said}, {actual} so far against {expected} expected by now "
             f"({how}target {target} by {end})."
         )
     else:
@@ -150,7 +150,7 @@ def bottom_line(result: CharterResult, campaign: Campaign, final: bool) -> View:
             if said == "behind pace" and dev
             else ""
         )
-        text = f"{name} is {said}: {actual} against a target of {target}{how}."
+        text = f"{name}: {said}, {actual} against a target of {target}{how}."
     return {"kpi": name, "verdict": said, "text": text, "short": short}
 
 
