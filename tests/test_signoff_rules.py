@@ -117,3 +117,77 @@ def test_new_rules_are_warnings_so_a_valid_registry_still_passes(tmp_path: Path,
 def test_rules_can_be_turned_off_by_name(tmp_path: Path) -> None:
     make(tmp_path, status("draft"), settings="version: 1\nrules:\n  start-passed-unsigned: off\n")
     assert findings(tmp_path) == []
+
+
+# --- the kickoff: every signer named, RACI doers reached, a late kickoff warned about ---
+
+KICKOFF_SETTINGS = (
+    'version: 1\ntimezone: Europe/Berlin\nemail:\n  from: "KPI Desk <kpi@acme.example>"\n'
+)
+CARL = """\
+kind: person
+id: carl
+name: Carl Doe
+email: carl@acme.example
+team: demand-gen
+"""
+
+
+def kickoff(run: Run, tmp_path: Path, patches: list[Patch], as_of: str) -> tuple[int, str, str]:
+    from tests.helpers import patched, write_registry
+
+    root = write_registry(tmp_path / "reg", patched(*patches), KICKOFF_SETTINGS)
+    result = run("kickoff", "spring-push", str(root), "--as-of", as_of)
+    return result.code, result.out, result.err
+
+
+def test_kickoff_names_every_signer(run: Run, tmp_path: Path) -> None:
+    cosign = (
+        C,
+        "  - {by: bob, date: 2026-09-24}\n",
+        "  - {by: bob, date: 2026-09-24}\n  - {by: ann, date: 2026-09-25}\n",
+    )
+    code, out, err = kickoff(run, tmp_path, [cosign], "2026-09-28")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    at = lines.index("SIGNED OFF BY")
+    assert lines[at : at + 4] == [
+        "SIGNED OFF BY",
+        "  - Bob Ray on Thu 24 Sep 2026",
+        "  - Ann Lee on Fri 25 Sep 2026",
+        "",
+    ]
+
+
+def test_kickoff_after_the_start_warns_on_one_line(run: Run, tmp_path: Path) -> None:
+    code, _, err = kickoff(run, tmp_path, [], "2026-10-02")
+    assert code == 0
+    assert err == (
+        "kpictl: warning: 'spring-push' started on 2026-10-01, 1 day ago: this kickoff goes "
+        "out after work started; send it before timeline.start next time\n"
+    )
+    assert kickoff(run, tmp_path / "on-time", [], "2026-10-01")[2] == ""
+
+
+def test_raci_responsible_and_accountable_get_kickoff_and_readouts(
+    run: Run, tmp_path: Path
+) -> None:
+    raci = (
+        C,
+        "timeline:\n",
+        "raci:\n"
+        "  - {activity: Ads, responsible: [carl, ann], accountable: bob, consulted: [demand-gen]}\n"
+        "timeline:\n",
+    )
+    code, out, err = kickoff(run, tmp_path, [("carl.yaml", None, CARL), raci], "2026-09-28")
+    assert (code, err) == (0, "")
+    # Ann drives and Bob approves (To); Carl is only responsible: Cc, once. Consulted
+    # people are not added.
+    assert "To: Ann Lee <ann@acme.example>, Bob Ray <bob@acme.example>" in out.splitlines()
+    assert "Cc: Carl Doe <carl@acme.example>" in out.splitlines()
+    root = tmp_path / "reg"
+    csv = tmp_path / "actuals.csv"
+    csv.write_text("kpi,period,value,as_of\nmql,spring-push,40,2026-10-30\n")
+    readout = run("readout", "spring-push", str(root), "-a", str(csv), "--as-of", "2026-11-02")
+    assert readout.code == 0, readout.err
+    assert "Cc: Carl Doe <carl@acme.example>" in readout.out.splitlines()
