@@ -168,6 +168,18 @@ def _check_amount(value: float) -> float:
     return value
 
 
+def _check_spend(value: float) -> float:
+    """A sum a campaign may spend: a bounded amount, never below zero."""
+    _check_amount(value)
+    if value < 0:
+        raise PydanticCustomError(
+            "kpictl_spend",
+            "{value} is below zero: a budget is what the campaign may spend",
+            {"value": value},
+        )
+    return value
+
+
 def _check_day(value: date) -> date:
     problem = day_problem(value)
     if problem is not None:
@@ -239,6 +251,7 @@ GithubHandle = Annotated[str, AfterValidator(_check_github)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 # A target value: finite and at most MAX_VALUE in size (see kpictl/registry/bounds.py).
 Amount = Annotated[float, AfterValidator(_check_amount)]
+Spend = Annotated[float, AfterValidator(_check_spend)]
 Day = Annotated[date, AfterValidator(_check_day)]
 
 Function = Literal[
@@ -436,7 +449,7 @@ class Risk(Model):
 class Budget(Model):
     """What the campaign may spend: the cost side of "cost per result"."""
 
-    amount: Annotated[Amount, Field(ge=0)]
+    amount: Spend
     currency: Currency  # ISO 4217, like Kpi.currency
 
 
