@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SECOND_KPI, Finding3, Patch, findings, make, messages
+from tests.helpers import SECOND_KPI, Finding3, Patch, Run, findings, make, messages
 
 C = "campaign.yaml"
 # Inserted after line 6 (objective): the first new line is line 7.
@@ -175,3 +175,88 @@ def test_fmt_puts_the_new_keys_in_the_format_order() -> None:
     assert list(fields_of(Risk)) == ["risk", "owner", "mitigation", "status"]
     assert list(fields_of(Retrospective))[-2:] == ["decisions", "next_steps"]
     assert list(fields_of(NextStep)) == ["action", "owner", "due"]
+
+
+# --- `kpictl new campaign` takes the new fields as -F pairs and asks a budget's currency ---
+
+NEW_CAMPAIGN = [
+    "name=Spring webinars",
+    "status=draft",
+    "context=Inbound is flat.",
+    "objective=Grow MQLs.",
+    "primary_kpi.kpi=mql",
+    "primary_kpi.target=900",
+    "daci.driver=lucia-ferraro",
+    "daci.approver=jonas-keller",
+    "timeline.start=2027-03-01",
+    "timeline.end=2027-05-31",
+    "segments=Mid-market data leaders,Nordics",
+    "channels=Webinars,LinkedIn",
+    "budget.amount=40000",
+    "commitments.0.team=demand-gen",
+    "commitments.0.kpi=mql",
+    "commitments.0.target=900",
+    "risks.0.risk=Speakers cancel",
+    "risks.0.status=mitigated",
+]
+
+
+def _copy_example(tmp_path: Path) -> Path:
+    import shutil
+
+    from tests.conftest import EXAMPLE
+
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def _fields(pairs: list[str]) -> list[str]:
+    return [arg for pair in pairs for arg in ("-F", pair)]
+
+
+def test_new_campaign_without_a_terminal_lists_the_missing_currency(
+    run: Run, tmp_path: Path
+) -> None:
+    root = _copy_example(tmp_path)
+    result = run("new", "campaign", "spring-webinars", str(root), *_fields(NEW_CAMPAIGN), cwd=root)
+    assert result.err == (
+        "kpictl: missing required fields for a campaign (no terminal to ask on):\n"
+        "  --field budget.currency=...\n"
+    )
+    assert result.code == 2
+
+
+def test_new_campaign_asks_the_budget_currency_on_a_terminal(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    root = _copy_example(tmp_path)
+    monkeypatch.setattr("sys.stdin", Terminal("eur\nEUR\n"))
+    result = run("new", "campaign", "spring-webinars", str(root), *_fields(NEW_CAMPAIGN), cwd=root)
+    assert result.code == 0, result.err
+    # A budget needs its currency: asked like any missing required field, and checked.
+    assert result.out.startswith("budget.currency: budget.currency: Created ")
+    assert result.err == (
+        "  budget.currency: 'eur' is not an ISO 4217 currency code: three capital letters, "
+        "such as EUR or USD\n"
+    )
+    text = (root / "campaigns" / "spring-webinars.yaml").read_text(encoding="utf-8")
+    assert text == (
+        "kind: campaign\nid: spring-webinars\nname: Spring webinars\nstatus: draft\n"
+        "context: Inbound is flat.\nobjective: Grow MQLs.\n"
+        "segments: [Mid-market data leaders, Nordics]\nchannels: [Webinars, LinkedIn]\n"
+        "budget:\n  amount: 40000\n  currency: EUR\n"
+        "primary_kpi:\n  kpi: mql\n  target: 900\n"
+        "commitments:\n  - team: demand-gen\n    kpi: mql\n    target: 900\n"
+        "daci:\n  driver: lucia-ferraro\n  approver: jonas-keller\n"
+        "risks:\n  - risk: Speakers cancel\n    status: mitigated\n"
+        "timeline:\n  start: 2027-03-01\n  end: 2027-05-31\n"
+    )
+    checked = run("check", str(root), "--as-of", "2026-11-20", "--fail-on", "info")
+    assert (checked.code, checked.out) == (0, "No findings in 30 files.\n")
