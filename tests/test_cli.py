@@ -22,6 +22,7 @@ COMMANDS = [
     "status",
     "escalate",
     "kickoff",
+    "review-request",
     "readout",
     "recap",
     "schema",
