@@ -132,10 +132,8 @@ def bottom_line(result: CharterResult, campaign: Campaign, final: bool) -> View:
             gap = fmt(abs(result.actual.value - result.target), kpi)
             word = "short" if increase else "over"
             worse = "behind" if increase else "above"
-            text = (
-                f"{name}: target missed, {actual} against {target} "
-                f"({dev} {worse} target, {gap} {word})."
-            )
+            by = f"{dev} {worse} target, " if dev else ""
+            text = f"{name}: target missed, {actual} against {target} ({by}{gap} {word})."
     elif kpi.pacing == "linear":
         short = f"{name} {said}: {actual} vs {expected} expected by now"
         how = f"{dev} behind; " if said == "behind pace" and dev else ""
