@@ -213,3 +213,62 @@ def test_no_cost_per_result_across_currencies(run: Run, tmp_path: Path) -> None:
     )
     text = parts(read_eml(out / "spring-push-recap.eml"))[0]
     assert "Cost per result" not in text
+
+
+# A KPI to keep down (flat pacing: the target holds all along): "behind" means above it.
+COST = (
+    SQL.replace("id: sql", "id: cost")
+    .replace("name: SQLs", "name: Cost per lead")
+    .replace("unit: count", "unit: currency\ncurrency: EUR")
+    .replace("direction: increase", "direction: decrease\npacing: flat")
+)
+COST_PRIMARY: list[Patch] = [
+    ("cost.yaml", None, COST),
+    (C, "primary_kpi: {kpi: mql, target: 150}", "primary_kpi: {kpi: cost, target: 40}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "value", "as_of", "subject", "line"),
+    [
+        (
+            [],
+            "44",
+            date(2026, 11, 20),
+            "Recap to date: Spring push · Cost per lead behind pace: EUR 44 vs EUR 40 target",
+            "  Cost per lead: behind pace, EUR 44 against a target of EUR 40 (10% above target).",
+        ),
+        (
+            [COMPLETE, WITH_RETRO],
+            "38",
+            date(2027, 1, 8),
+            "Recap: Spring push · Cost per lead hit: EUR 38 vs EUR 40 target",
+            "  Cost per lead: target hit, EUR 38 against EUR 40 (5% below target).",
+        ),
+        (
+            [COMPLETE, WITH_RETRO],
+            "46",
+            date(2027, 1, 8),
+            "Recap: Spring push · Cost per lead missed: EUR 46 vs EUR 40 target",
+            "  Cost per lead: target missed, EUR 46 against EUR 40 (15% above target, EUR 6 over).",
+        ),
+    ],
+)
+def test_a_kpi_to_keep_down(
+    run: Run,
+    tmp_path: Path,
+    status: list[Patch],
+    value: str,
+    as_of: date,
+    subject: str,
+    line: str,
+) -> None:
+    day = "2026-11-20" if as_of.year == 2026 else "2026-12-31"
+    out, _ = recap(
+        run, tmp_path, [*COST_PRIMARY, *status], [f"cost,spring-push,{value},{day}"], as_of
+    )
+    message = read_eml(out / "spring-push-recap.eml")
+    assert message["Subject"] == subject
+    text = parts(message)[0]
+    assert line in text.splitlines()
+    assert "Cost per result" not in text  # no budget

@@ -147,10 +147,13 @@ def kickoff(
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
 
-    Context, objective, strategies, out of scope, primary and secondary KPIs with their
-    targets, who drives and who approves, risks, timeline and readout dates. Refuses
-    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
-    and (exit 2) while a sign_off names someone who is not a person in the registry.
+    Context, objective, strategies, segments, channels, budget, out of scope, primary and
+    secondary KPIs with their targets, each team's commitment, who drives and who
+    approves, risks and their status, everyone who signed, timeline and readout dates.
+    The people responsible or accountable in the RACI get it too (Cc). Refuses (exit 1)
+    until the charter's DACI approver has signed it off (sign_off in the charter), and
+    (exit 2) while a sign_off names someone who is not a person in the registry. Warns
+    on stderr when it goes out after timeline.start.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.outbox import find_campaign
@@ -241,7 +244,10 @@ def readout(
 
     Each charter KPI against its target to date on the readout day (the campaign target
     prorated over the timeline for linear pacing), from actual rows whose period is the
-    campaign id; then the risks and what is next.
+    campaign id; then the risks with their status, the decision needed for a KPI behind
+    pace (who approves and what is on the table, from the tier of the KPI's escalation
+    policy that the shortfall reaches, and the charter's decisions), and what is next.
+    RACI responsible and accountable people are in Cc.
     """
     from kpictl.emails.outbox import readout as readout_email
     from kpictl.emails.outbox import running_charter
@@ -270,9 +276,14 @@ def recap(
 ) -> int:
     """The executive-summary recap of a campaign.
 
-    What the work was, what the goal was, each charter KPI against its target (hit or
-    missed, by how much), why (the charter's retrospective), what worked, what did not,
-    and recommendations. Refuses a draft; warns when a complete campaign has no
+    Opens with the bottom line, the primary KPI's verdict (also in the subject): hit or
+    missed once the campaign is over, on pace or behind pace against the target to date
+    while it runs. Then cost per result (with a budget), what the work and the goal were,
+    each charter KPI and each team's commitment with its result, what leadership must
+    decide, next steps, why, what worked, what did not, and recommendations. What only
+    the driver can fill in (retrospective parts, next steps without owner or date,
+    unreported values) goes to the driver alone, in a second email
+    (CAMPAIGN-recap-requests). Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
     from kpictl.emails.outbox import recap as recap_email
