@@ -119,6 +119,13 @@ def result_change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str,
     return text, None if kpi is None else (delta > 0) == (kpi.direction == "increase")
 
 
+def money(value: float, currency: str) -> str:
+    """A sum of money: `EUR 50,000`, `EUR 51.98` (cents below 100, where they matter)."""
+    code = clean(currency)
+    shown = amount(value) if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{code} {shown}" if code else shown
+
+
 def percent(value: float) -> str:
     """A deviation: `7.9%`, `20%`, `36%` (whole numbers from 10% up)."""
     value = abs(value)

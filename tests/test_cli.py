@@ -23,6 +23,7 @@ COMMANDS = [
     "status",
     "escalate",
     "kickoff",
+    "review-request",
     "readout",
     "recap",
     "schema",

@@ -127,6 +127,24 @@ RULES: dict[str, Rule] = {
             E,
             "A KPI is both primary and secondary in a charter, or listed twice.",
         ),
+        Rule(
+            "C005",
+            "signoff-after-start",
+            W,
+            "A charter's sign-off is dated after the campaign's start.",
+        ),
+        Rule(
+            "C006",
+            "start-passed-unsigned",
+            W,
+            "A draft or approved campaign's start date has passed.",
+        ),
+        Rule(
+            "C007",
+            "commitment-outside-charter",
+            W,
+            "A team commits to a KPI that is not one of the charter's, without a rationale.",
+        ),
         Rule("G001", "unused-glossary-term", INFO, "No KPI uses the glossary term."),
         Rule(
             "A001",

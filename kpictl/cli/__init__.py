@@ -45,7 +45,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "checking": ("check", "rules"),
     "history": ("diff", "changelog", "codeowners"),
     "views": ("map", "who", "experiments"),
-    "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
     # A group (`kpictl actuals import|export`): typer lists groups after the commands.
     "actuals": ("actuals",),

@@ -12,13 +12,29 @@ from datetime import date, datetime
 from typing import Any
 
 from kpictl import display
-from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients, person_view
+from kpictl.emails.charter import (
+    bottom_line,
+    charter_extras,
+    commitment_results,
+    cost_per_result,
+    decisions_needed,
+    verdict,
+)
+from kpictl.emails.people import (
+    Recipients,
+    daci_recipients,
+    driver_recipients,
+    escalation_recipients,
+    person_view,
+    review_recipients,
+)
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import (
     CharterResult,
     KpiStatus,
     Progress,
     State,
+    campaign_is_over,
     campaign_period,
     charter_needed,
     current_target,
@@ -408,6 +424,7 @@ def campaign_view(registry: Registry, campaign: Campaign) -> View:
                 "risk": risk.risk.strip(),
                 "owner": party_view(registry, risk.owner) if risk.owner else None,
                 "mitigation": risk.mitigation.strip() if risk.mitigation else None,
+                "status": risk.status,
             }
             for risk in campaign.risks
         ],
@@ -417,6 +434,7 @@ def campaign_view(registry: Registry, campaign: Campaign) -> View:
             for sign in campaign.sign_off
             if (by := party_view(registry, sign.by)) is not None
         ],
+        **charter_extras(registry, campaign),
     }
 
 
@@ -467,13 +485,13 @@ def _campaign_base(
 def kickoff_context(
     registry: Registry, campaign: Campaign, moment: datetime, actuals: Actuals | None
 ) -> View:
-    recipients = daci_recipients(registry, campaign)
+    recipients = daci_recipients(registry, campaign, raci=True)
     return _campaign_base(registry, campaign, recipients, moment) | {
         "kpis": _charter_kpis(registry, campaign, actuals, moment.date())
     }
 
 
-def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
+def result_view(result: CharterResult, campaign: Campaign, day: date, final: bool = False) -> View:
     kpi = result.kpi
     actual = result.actual
     fmt = display.number
@@ -504,6 +522,8 @@ def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
         "difference": final_miss,
         "needed": fmt(left, kpi) if left is not None else None,
         "needed_per_week": fmt(per_week, kpi, approx=True) if per_week is not None else None,
+        # hit / missed once the campaign is over; on pace / behind pace while it runs
+        "verdict": verdict(result, final),
     }
 
 
@@ -515,7 +535,7 @@ def readout_context(
     results: list[CharterResult],
     moment: datetime,
 ) -> View:
-    recipients = daci_recipients(registry, campaign)
+    recipients = daci_recipients(registry, campaign, raci=True)
     later = [(n, when) for n, when in readout_dates(campaign) if when > readout_day]
     share = campaign_period(campaign).elapsed_share(readout_day)
     views = [result_view(r, campaign, readout_day) for r in results]
@@ -530,6 +550,8 @@ def readout_context(
         "behind": [v for v in views if v["behind"]],
         "missing": [v for v in views if v["progress"] == Progress.NO_VALUE.value],
         "next_readout": {"day": later[0][0], "date": display.day(later[0][1])} if later else None,
+        # What must be decided about the KPIs behind pace, and by whom.
+        "decisions_needed": decisions_needed(registry, campaign, results),
     }
 
 
@@ -575,9 +597,17 @@ def recap_context(
     results: list[CharterResult],
     day: date,
     moment: datetime,
+    actuals: Actuals | None = None,
 ) -> View:
+    """The executives' recap: the bottom line first, then the story and what to decide.
+
+    `results` are measured with `final=campaign_is_over(...)`: a campaign still running
+    is on or behind pace against its target to date, never "hit" against the full one.
+    """
     recipients = daci_recipients(registry, campaign)
-    views = [result_view(r, campaign, day) for r in results]
+    final = campaign_is_over(campaign, day)
+    views = [result_view(r, campaign, day, final) for r in results]
+    primary = next((r for r in results if r.role == "primary"), None)
     retro = campaign.retrospective
     return _campaign_base(registry, campaign, recipients, moment) | {
         "experiments": experiments_view(registry, campaign),
@@ -585,7 +615,11 @@ def recap_context(
         "hits": [v for v in views if v["has_value"] and v["ahead"]],
         "misses": [v for v in views if v["has_value"] and v["behind"]],
         "complete": campaign.status == "complete",
+        "final": final,
         "measured_on": display.day(day),
+        "bottom_line": bottom_line(primary, campaign, final) if primary else None,
+        "cost_per_result": cost_per_result(campaign, primary, final) if primary else None,
+        "commitments": commitment_results(registry, campaign, actuals, day, final),
         "retrospective": (
             {
                 "why": retro.why.strip() if retro.why else None,
@@ -596,4 +630,37 @@ def recap_context(
             if retro
             else None
         ),
+    }
+
+
+def recap_requests_context(
+    registry: Registry, recap: View, requests: list[str], moment: datetime
+) -> View:
+    """The driver's own email: what the recap (its context is `recap`) could not say."""
+    return {
+        "campaign": recap["campaign"],
+        "bottom_line": recap["bottom_line"],
+        "final": recap["final"],
+        "requests": requests,
+        "recap_recipients": recap["recipients"],
+        "recipients": _recipients_view(driver_recipients(registry, _campaign_of(registry, recap))),
+        "sent": _sent(registry, moment),
+    }
+
+
+def _campaign_of(registry: Registry, view: View) -> Campaign:
+    campaign = registry.get(view["campaign"]["id"])
+    assert isinstance(campaign, Campaign)
+    return campaign
+
+
+def review_request_context(
+    registry: Registry, campaign: Campaign, moment: datetime, actuals: Actuals | None
+) -> View:
+    """The request to the approver and contributors to agree the KPIs before signing."""
+    recipients = review_recipients(registry, campaign)
+    start = campaign.timeline.start
+    return _campaign_base(registry, campaign, recipients, moment) | {
+        "kpis": _charter_kpis(registry, campaign, actuals, moment.date()),
+        "started": moment.date() >= start,
     }

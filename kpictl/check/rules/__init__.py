@@ -23,6 +23,7 @@ from kpictl.check.rules import (
     lineage,
     owners,
     references,
+    signoff,
     targets,
     templates,
 )
@@ -40,6 +41,7 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {
     **definitions.RULES,
     **escalation.RULES,
     **campaigns.RULES,
+    **signoff.RULES,
     **glossary.RULES,
     **experiments.RULES,
     **templates.RULES,

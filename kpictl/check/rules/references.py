@@ -126,6 +126,13 @@ def _campaign(campaign: Campaign) -> Iterator[Reference]:
             yield ("risks", i, "owner"), risk.owner, PERSON_OR_TEAM
     for i, sign in enumerate(campaign.sign_off if has(campaign, "sign_off") else ()):
         yield ("sign_off", i, "by"), sign.by, PERSON
+    for i, commitment in enumerate(campaign.commitments if has(campaign, "commitments") else ()):
+        yield ("commitments", i, "team"), commitment.team, ("team",)
+        yield ("commitments", i, "kpi"), commitment.kpi, ("kpi",)
+    retro = campaign.retrospective if has(campaign, "retrospective") else None
+    for i, step in enumerate(retro.next_steps if retro is not None else ()):
+        if step.owner:
+            yield ("retrospective", "next_steps", i, "owner"), step.owner, PERSON
 
 
 def _kind(kind: str) -> str:
