@@ -159,13 +159,11 @@ def trace(
     since = behind_since(points)
     # The run may start before the points shown: follow it back (at most a period's
     # observations, one per day).
-    index = first - 1
-    while since is not None and since == points[0].as_of and index >= 0:
-        earlier = judged(rows[index])
-        if not earlier.miss:
-            break
-        since = earlier.as_of
-        index -= 1
+    if since is not None and since == points[0].as_of:
+        for earlier in map(judged, reversed(rows[:first])):
+            if not earlier.miss:
+                break
+            since = earlier.as_of
     change = change_from = None
     if points:
         latest = points[-1]
