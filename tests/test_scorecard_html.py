@@ -109,9 +109,7 @@ def test_each_dot_sits_at_its_value_and_the_lines_at_the_target(
     assert flat[0] == flat[1]
 
 
-def test_screenshots_at_desktop_and_phone_width(
-    page: Path, browser: Browser, shots: Path
-) -> None:
+def test_screenshots_at_desktop_and_phone_width(page: Path, browser: Browser, shots: Path) -> None:
     browser.open(page)
     assert png_size(browser.screenshot(shots / "scorecard-desktop.png")) == (1366, 768)
     browser.screenshot(shots / "scorecard-desktop-full.png", full_page=True)
@@ -139,7 +137,9 @@ def test_names_from_the_registry_are_text_not_markup(
         encoding="utf-8",
     )
     actuals = tmp_path / "a.csv"
-    actuals.write_text("kpi,period,value,as_of\nk1,2026-Q4,20,2026-11-13\nk1,2026-Q4,30,2026-11-20\n")
+    actuals.write_text(
+        "kpi,period,value,as_of\nk1,2026-Q4,20,2026-11-13\nk1,2026-Q4,30,2026-11-20\n"
+    )
     out = tmp_path / "evil.html"
     result = run("status", str(root), "-a", str(actuals), "--as-of", AS_OF, "-f", "html",
                  "-o", str(out))  # fmt: skip
