@@ -89,7 +89,6 @@ def status(
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
     from kpictl.emails.outbox import scorecard as evaluate_all
-
     from kpictl.numbers.history import histories
 
     inputs = _inputs(resolve_registry(path), when)

@@ -27,6 +27,7 @@ from kpictl.numbers.evaluate import (
     outlook,
     readout_dates,
 )
+from kpictl.numbers.history import History, against_pace
 from kpictl.numbers.periods import Period
 from kpictl.registry.lineage import walk
 from kpictl.registry.models import (
@@ -178,6 +179,65 @@ def _impact(status: KpiStatus, kpi: Kpi) -> View:
     }
 
 
+# Bars in an email's chart: two months of a weekly KPI; an email is read, not studied.
+EMAIL_POINTS = 8
+
+
+def history_view(
+    history: History | None, kpi: Kpi, today: date, miss: str = "far enough off to escalate"
+) -> View | None:
+    """A KPI's recent values for an email: bars, a sparkline, since when it is off track.
+
+    Each bar's length is a percentage of the largest value or target to date shown, so
+    an email draws it with table cells (no image, no SVG: Gmail and Outlook show those
+    unreliably or not at all). None without a target, or before the first value.
+    """
+    if history is None or not history.points:
+        return None
+    points = history.points[-EMAIL_POINTS:]
+    scale = max(max(p.value, p.expected) for p in points) or 1.0
+    since = history.behind_since
+    bars = []
+    for point in points:
+        dev = point.deviation_pct
+        if dev is None or dev == 0:
+            words = "" if dev is None else "on pace"
+        else:
+            worse = "behind" if kpi.direction == "increase" else "above"
+            better = "ahead" if kpi.direction == "increase" else "below"
+            words = f"{display.percent(dev)} {worse if dev > 0 else better}"
+        bars.append(
+            {
+                "day": display.day_short(point.as_of),
+                "value": display.number(point.value, kpi),
+                "expected": display.number(point.expected, kpi),
+                "deviation": words,
+                "miss": point.miss,
+                "value_pct": _bar(point.value, scale),
+                "expected_pct": _bar(point.expected, scale),
+            }
+        )
+    return {
+        "points": bars,
+        "count": len(bars),
+        "first": bars[0]["day"],
+        "last": bars[-1]["day"],
+        "sparkline": display.sparkline(against_pace(points)),
+        "behind_since": display.day(since) if since else None,
+        "behind_since_short": display.day_short(since) if since else None,
+        "behind_days": (today - since).days if since else None,
+        "change": display.signed(history.change, kpi) if history.change is not None else None,
+        "change_from": display.day(history.change_from) if history.change_from else None,
+        "expected_word": "pace" if history.linear else "target",
+        "miss_words": miss,
+    }
+
+
+def _bar(value: float, scale: float) -> int:
+    """A bar's width in whole percent, 0 to 100 (a negative value draws nothing)."""
+    return max(0, min(100, round(value / scale * 100)))
+
+
 def _recipients_view(recipients: Recipients) -> View:
     return {
         "to": _people(recipients.to),
@@ -204,6 +264,7 @@ def escalation_context(
     status: KpiStatus,
     recipients: Recipients,
     out_by_source: dict[str, list[str]],
+    history: History | None = None,
 ) -> View:
     """Everything escalation.* and outage.* templates may use."""
     kpi, tier, policy = status.kpi, status.tier, status.policy
@@ -259,6 +320,7 @@ def escalation_context(
         "period": period,
         "numbers": numbers,
         "impact": _impact(status, kpi),
+        "history": history_view(history, kpi, day),
         "outage": outage,
         "lineage": lineage,
         "fallbacks": fallbacks,
@@ -406,7 +468,9 @@ def kickoff_context(
     }
 
 
-def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
+def result_view(
+    result: CharterResult, campaign: Campaign, day: date, history: History | None = None
+) -> View:
     kpi = result.kpi
     actual = result.actual
     fmt = display.number
@@ -437,6 +501,7 @@ def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
         "difference": final_miss,
         "needed": fmt(left, kpi) if left is not None else None,
         "needed_per_week": fmt(per_week, kpi, approx=True) if per_week is not None else None,
+        "history": history_view(history, kpi, day, "behind the campaign's pace"),
     }
 
 
@@ -447,11 +512,13 @@ def readout_context(
     readout_day: date,
     results: list[CharterResult],
     moment: datetime,
+    histories: dict[str, History] | None = None,
 ) -> View:
     recipients = daci_recipients(registry, campaign)
+    found = histories or {}
     later = [(n, when) for n, when in readout_dates(campaign) if when > readout_day]
     share = campaign_period(campaign).elapsed_share(readout_day)
-    views = [result_view(r, campaign, readout_day) for r in results]
+    views = [result_view(r, campaign, readout_day, found.get(r.kpi.id)) for r in results]
     return _campaign_base(registry, campaign, recipients, moment) | {
         "readout": {
             "day": day_number,
@@ -472,9 +539,11 @@ def recap_context(
     results: list[CharterResult],
     day: date,
     moment: datetime,
+    histories: dict[str, History] | None = None,
 ) -> View:
     recipients = daci_recipients(registry, campaign)
-    views = [result_view(r, campaign, day) for r in results]
+    found = histories or {}
+    views = [result_view(r, campaign, day, found.get(r.kpi.id)) for r in results]
     retro = campaign.retrospective
     return _campaign_base(registry, campaign, recipients, moment) | {
         "results": views,
