@@ -19,6 +19,7 @@ from kpictl.numbers.evaluate import (
     evaluation_moment,
     readout_dates,
 )
+from kpictl.numbers.history import kpi_history
 from kpictl.numbers.periods import fiscal_quarter
 from kpictl.registry.models import EscalationPolicy, Kpi, Target
 from kpictl.registry.registry import Registry
@@ -73,7 +74,11 @@ def sample_contexts(registry: Registry, today: date) -> dict[str, dict[str, Any]
             assert status.tier is not None
             outage = status.outage is not None
             recipients = escalation_recipients(registry, status.kpi, status.tier, outage)
-            values = context.escalation_context(registry, status, recipients, {})
+            sample = Actuals("<sample>")
+            if status.actual is not None and status.period is not None:
+                sample.rows[(status.kpi.id, status.period.text)] = [status.actual]
+            history = kpi_history(status, sample)
+            values = context.escalation_context(registry, status, recipients, {}, history)
             _add(out, "outage" if outage else "escalation", values)
     campaigns = sorted(registry.campaigns, key=lambda c: c.id)
     if campaigns:
