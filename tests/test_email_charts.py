@@ -152,7 +152,8 @@ def test_the_bars_render_in_chromium(outbox: Path, browser: Browser, shots: Path
         "[...document.querySelectorAll('table[aria-label] > tbody > tr')].map(row => {"
         " const box = row.children[1].getBoundingClientRect().width;"
         " const bar = row.children[1].querySelector('td[bgcolor]');"
-        " return [row.children[0].textContent, Math.round(bar.getBoundingClientRect().width / box * 100),"
+        " return [row.children[0].textContent,"
+        " Math.round(bar.getBoundingClientRect().width / box * 100),"
         " getComputedStyle(bar).backgroundColor]; })"
     )
     blue, red = "rgb(37, 99, 235)", "rgb(220, 38, 38)"

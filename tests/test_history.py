@@ -18,7 +18,9 @@ from kpictl.numbers.evaluate import evaluate
 from kpictl.numbers.history import (
     MAX_POINTS,
     against_pace,
+    behind_since,
     histories,
+    judge,
     review_start,
     trace,
 )
@@ -283,3 +285,25 @@ def test_the_example_registry_with_eight_weeks_of_history() -> None:
         "sql": (8, None, 62.0, "2026-11-13"),
         "website-sessions": (6, None, 17952.0, "2026-11-13"),
     }
+
+
+def test_following_a_long_run_back_agrees_with_judging_each_value() -> None:
+    # The follow-back beyond the points shown is the hot loop, written out by hand: it
+    # must start the run exactly where judging every value one by one does.
+    import random
+
+    generator = random.Random(12)
+    for _ in range(300):
+        linear = generator.random() < 0.5
+        direction = generator.choice(["increase", "decrease"])
+        threshold = generator.choice([None, 0.0, 5.0, 15.0])
+        target = generator.choice([0.0, 920.0, -50.0])
+        count = generator.randint(1, 80)
+        days = sorted(generator.sample(range(1, 93), count))
+        values = rows(*((n, 10.0 * n * generator.uniform(0.7, 1.3)) for n in days))
+        found = trace("k", values, Q4, target, linear, direction, threshold, "weekly", day(92))
+        judged = [
+            judge(a, target * Q4.elapsed_share(a.as_of) if linear else target, direction, threshold)
+            for a in values
+        ]
+        assert found.behind_since == behind_since(judged)

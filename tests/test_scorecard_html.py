@@ -83,10 +83,12 @@ def test_each_dot_sits_at_its_value_and_the_lines_at_the_target(
     # its end, where the target line is; flat: the pace line is the target.
     lines = browser.evaluate(
         "[...document.querySelectorAll('svg[data-kpi]')].map(svg => { const d = svg.dataset;"
-        " const p = svg.querySelector('[data-role=pace]'), t = svg.querySelector('[data-role=target]');"
+        " const p = svg.querySelector('[data-role=pace]');"
+        " const t = svg.querySelector('[data-role=target]');"
         " const y = v => +d.bottom - (v - +d.yMin) / (+d.yMax - +d.yMin) * (+d.bottom - +d.top);"
         " return [d.kpi, +p.getAttribute('x1') === +d.left, +p.getAttribute('x2') === +d.right,"
-        " Math.abs(+p.getAttribute('y1') - y(0)) < 0.06, t ? +t.getAttribute('y1') === +p.getAttribute('y2') : null]; })"
+        " Math.abs(+p.getAttribute('y1') - y(0)) < 0.06,"
+        " t ? +t.getAttribute('y1') === +p.getAttribute('y2') : null]; })"
     )
     assert {line[0]: line[1:] for line in lines} == {
         "expansion-pipeline": [True, True, True, True],

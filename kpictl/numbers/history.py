@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -160,10 +161,7 @@ def trace(
     # The run may start before the points shown: follow it back (at most a period's
     # observations, one per day).
     if since is not None and since == points[0].as_of:
-        for earlier in map(judged, reversed(rows[:first])):
-            if not earlier.miss:
-                break
-            since = earlier.as_of
+        since = _run_start(rows, first, since, period, target, linear, direction, threshold)
     change = change_from = None
     if points:
         latest = points[-1]
@@ -177,6 +175,36 @@ def trace(
     return History(
         kpi, period, target, linear, direction, points, first, change, change_from, since
     )
+
+
+def _run_start(
+    rows: Sequence[Actual],
+    first: int,
+    since: date,
+    period: Period,
+    target: float,
+    linear: bool,
+    direction: str,
+    threshold: float | None,
+) -> date:
+    """Follow a run of misses back from rows[first] to where it starts.
+
+    The same test as judge(), written out: a year of daily values behind pace for
+    thousands of KPIs makes this the hot loop of `status`.
+    """
+    start, days, increase = period.start, period.days, direction == "increase"
+    for actual in reversed(rows[:first]):
+        elapsed = (actual.as_of - start).days + 1
+        expected = target * min(max(elapsed, 0), days) / days if linear else target
+        worse_by = expected - actual.value if increase else actual.value - expected
+        if worse_by <= 0:
+            break
+        if threshold is not None and expected != 0:
+            percent = worse_by / abs(expected) * 100
+            if math.isfinite(percent) and round(percent, 9) < threshold:
+                break
+        since = actual.as_of
+    return since
 
 
 def kpi_history(status: KpiStatus, actuals: Actuals) -> History | None:
