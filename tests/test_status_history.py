@@ -122,3 +122,24 @@ def test_a_wide_terminal_shows_change_and_behind_since() -> None:
     ]  # fmt: skip
     mql = next(line for line in lines if line.startswith("mql "))
     assert "   7.9% behind   ██▆▅▂▂▁▁           +163   30 Oct         tier 1 · Owner" in mql
+
+
+def test_check_renders_a_scorecard_page_override_with_sample_data(run: Run, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root)
+    with (root / "kpictl.yaml").open("a", encoding="utf-8") as settings:
+        settings.write("templates: overrides/\n")
+    page = root / "overrides" / "status" / "page.html.j2"
+    page.parent.mkdir(parents=True)
+    page.write_text("{{ cards[0].chart.y_ticks[0].text }} {{ cards[0].row.text.trend }}\n")
+    result = run("check", str(root))
+    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    page.write_text("{{ cards[0].chart.y_min }}\n{{ cards[0].row.nope.x }}\n")
+    result = run("check", str(root), cwd=tmp_path)
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        "registry/overrides/status/page.html.j2:2:1: M001 [error] status/page.html.j2 fails "
+        "with sample data: UndefinedError: 'dict object' has no attribute 'nope'"
+    )

@@ -109,13 +109,6 @@ def status(
         return 0
     words = output_format is not StatusFormat.json and output_format is not StatusFormat.csv
     env = environment_for(inputs.registry) if words else None
-    if output_format is StatusFormat.html:
-        from kpictl.views.scorecard_page import render_page
-
-        assert env is not None
-        page = render_page(inputs.registry, statuses, found, inputs.moment, env)
-        write_output(page, output)
-        return 0
     text = scorecard.render(
         inputs.registry, statuses, inputs.moment, output_format.value, env, found, ascii_only
     )

@@ -17,7 +17,11 @@ from kpictl.templating.escaping import json_text, spreadsheet
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-TEMPLATES = {"text": "status/status.txt.j2", "markdown": "status/status.md.j2"}
+TEMPLATES = {
+    "text": "status/status.txt.j2",
+    "markdown": "status/status.md.j2",
+    "html": "status/page.html.j2",  # its data: kpictl.views.scorecard_page
+}
 # Observations in a table's sparkline: two months of a weekly KPI, and narrow enough
 # that an 80-column terminal still shows it next to the state and the owner.
 SPARK_POINTS = 8
@@ -163,7 +167,12 @@ def render(
     histories: dict[str, History] | None = None,
     ascii_only: bool = False,
 ) -> str:
-    """The scorecard as text, markdown, json or csv (html: kpictl.views.scorecard_page)."""
+    """The scorecard in one of the formats of kpictl.output_formats.StatusFormat."""
+    if output_format == "html":
+        from kpictl.views.scorecard_page import render_page
+
+        assert env is not None
+        return render_page(registry, statuses, histories or {}, moment, env)
     rows = rows_of(registry, statuses, histories, ascii_only)
     if output_format == "json":
         payload = {

@@ -23,7 +23,7 @@ from kpictl.registry.registry import Registry
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-TEMPLATE = "status/page.html.j2"
+TEMPLATE = scorecard.TEMPLATES["html"]
 
 
 @dataclass(frozen=True, slots=True)
