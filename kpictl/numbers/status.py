@@ -128,7 +128,12 @@ def _trend_text(history: History | None, kpi: Kpi, ascii_only: bool) -> dict[str
     if history.change is not None and history.change_from is not None:
         change = display.signed(history.change, kpi)
     return {
-        "trend": display.sparkline(against_pace(history.points[-SPARK_POINTS:]), ascii_only),
+        # One value draws a flat line that says nothing: a trend starts at two.
+        "trend": (
+            display.sparkline(against_pace(history.points[-SPARK_POINTS:]), ascii_only)
+            if len(history.points) > 1
+            else ""
+        ),
         "change": change,
         "change_from": display.day_short(history.change_from) if history.change_from else "",
         "behind_since": display.day_short(history.behind_since) if history.behind_since else "",
