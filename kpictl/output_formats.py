@@ -61,3 +61,9 @@ class ChangelogFormat(enum.StrEnum):
 class DrillFormat(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class EscalationsFormat(enum.StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"

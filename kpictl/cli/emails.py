@@ -130,7 +130,16 @@ def escalate(
     sent_log: SentLog = None,
     as_of: When = None,
 ) -> int:
-    """One escalation email for every KPI whose state fires a tier.
+    """Escalate what changed since the last run: new tiers, timeouts, outages, resolutions.
+
+    Every KPI's state is compared with the escalations the store remembers (per KPI and
+    period): a tier that fires with nothing open goes out; the same tier again before its
+    respond-by sends nothing; respond-by passed without `kpictl ack` moves to the next
+    tier; a worse tier goes out at once; a data outage while a miss is open says the last
+    known deviation (the miss stays open); back on track sends a short resolved note to
+    those who got the last tier and closes the escalation. Later steps reply to the first
+    email (one conversation). --send delivers and remembers each step exactly once, also
+    with two runs at the same moment; a step that fails is retried by the next run.
 
     To: the tier's notify list as people (roles and team leads resolved, inactive people
     replaced by the KPI's backup); Cc: the approver, and the KPI's owner (or the backup
@@ -138,14 +147,48 @@ def escalate(
     may cause it (from the KPI's data lineage), what it means for the period target, what
     the tier asks for, who approves and who acts, the respond-by time and the next tier.
     A data outage gets its own email naming the source owners and the fallback source.
-    Without --out or --send, prints a summary and every email's text.
+    Without --out or --send, prints what each KPI would get and why, then every email's
+    text, and changes nothing; --out writes the emails and changes nothing either.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.emails.outbox import escalations
+    from kpictl.display import plural
+    from kpictl.escalation import run
 
     inputs = _inputs(resolve_registry(path), when)
-    outbox = escalations(inputs, _actuals(inputs, actuals))
-    return _deliver(inputs, outbox, out, send, sent_log)
+    if sent_log is not None:
+        print(
+            "kpictl: warning: --sent-log is deprecated for escalate and ignored: the store "
+            "remembers every step delivered, so a rerun sends only what did not go out",
+            file=sys.stderr,
+        )
+    loaded = _actuals(inputs, actuals)
+    if send:
+        result, outcome = run.send(inputs, loaded)
+    else:
+        result, outcome = run.preview(inputs, loaded), None
+    _print_lines([f"kpictl: warning: {warning}" for warning in result.warnings], sys.stderr)
+    if out is not None:
+        from kpictl.emails.outbox import write_all
+
+        write_all(result.outgoing, out, result.title)
+        count = plural(len(result.outgoing), "email")
+        print(f"Wrote {count} to {out} (index.md lists them).")
+    if outcome is not None:
+        _print_lines([*run.plan_lines(result), *run.outcome_lines(outcome)], sys.stdout)
+        sys.stdout.flush()
+        failure = run.outcome_failure(outcome)
+        if failure is not None:
+            print(f"kpictl: {failure}", file=sys.stderr)
+            return 1
+        return 0
+    if out is None:
+        from kpictl.emails.outbox import Outbox, dry_run
+        from kpictl.templating.escaping import defuse_text
+
+        sys.stdout.write(defuse_text("\n".join(run.plan_lines(result))) + "\n\n")
+        sys.stdout.write(dry_run(Outbox(result.outgoing, [], result.title)))
+    sys.stdout.flush()
+    return 0
 
 
 @app.command()

@@ -21,6 +21,7 @@ from kpictl.emails.people import (
     escalation_recipients,
     review_recipients,
 )
+from kpictl.emails.story import Story, resolved_context
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import CharterResult, KpiStatus, State
 from kpictl.numbers.history import History
@@ -60,6 +61,7 @@ class Envelope:
     reply_to: Address | None
     date: datetime
     msgid: str
+    thread: str | None = None  # the Message-ID this one replies to (In-Reply-To, References)
 
 
 @dataclass
@@ -107,6 +109,7 @@ def _compose(envelope: Envelope, subject: str, text: str, html: str) -> EmailMes
         html=html,
         date=envelope.date,
         msgid=envelope.msgid,
+        thread=envelope.thread,
     )
 
 
@@ -169,6 +172,7 @@ class Mailer:
         recipients: Recipients,
         reply_to: Address | None,
         facts: dict[str, str],
+        thread: str | None = None,
     ) -> Email | None:
         subject, text, html = render_email(self.env, kind, values, self.templates)
         to = self._addresses(recipients.to, key)
@@ -178,7 +182,13 @@ class Mailer:
             return None
         msgid = message_id(kind, key, self.moment, self.sender.domain, self.stable)
         envelope = Envelope(
-            self.sender.address, to, cc, reply_to or self.sender.reply_to, self.moment, msgid
+            self.sender.address,
+            to,
+            cc,
+            reply_to or self.sender.reply_to,
+            self.moment,
+            msgid,
+            thread,
         )
         message = _compose(envelope, subject, text, html)
         return Email(
@@ -195,7 +205,11 @@ class Mailer:
         )
 
     def escalations(
-        self, statuses: list[KpiStatus], histories: dict[str, History] | None = None
+        self,
+        statuses: list[KpiStatus],
+        histories: dict[str, History] | None = None,
+        stories: dict[str, Story] | None = None,
+        states_of: list[KpiStatus] | None = None,
     ) -> list[Email]:
         """One email per KPI whose state fires a tier, worst first.
 
@@ -204,11 +218,17 @@ class Mailer:
         """
         from kpictl.emails.workers import build_all
 
-        by_source = context.outages_by_source(statuses)
-        states = context.states_by_kpi(statuses)
+        # `states_of`: every KPI's status, when `statuses` is only those to deliver now.
+        everything = statuses if states_of is None else states_of
+        by_source = context.outages_by_source(everything)
+        states = context.states_by_kpi(everything)
         firing = [status for status in statuses if status.tier is not None]
         build = partial(
-            self._escalation, by_source=by_source, states=states, histories=histories or {}
+            self._escalation,
+            by_source=by_source,
+            states=states,
+            histories=histories or {},
+            stories=stories or {},
         )
         return build_all(self, firing, build)
 
@@ -218,6 +238,7 @@ class Mailer:
         by_source: dict[str, list[str]],
         states: dict[str, context.View],
         histories: dict[str, History],
+        stories: dict[str, Story],
     ) -> Email | None:
         assert status.tier is not None and status.respond_by is not None
         outage = status.state is State.OUTAGE
@@ -225,6 +246,12 @@ class Mailer:
         values = context.escalation_context(
             self.registry, status, recipients, by_source, states, histories.get(status.kpi.id)
         )
+        story = stories.get(status.kpi.id, Story())
+        values["story"] = list(story.lines)
+        values["last_deviation"] = (
+            display.percent(story.last_deviation) if story.last_deviation is not None else None
+        )
+        values["open_tier"] = story.open_tier
         facts = {
             "kpi": status.kpi.id,
             "state": "data outage" if outage else "deviation",
@@ -232,7 +259,15 @@ class Mailer:
             "respond_by": display.moment_short(status.respond_by),
         }
         kind = "outage" if outage else "escalation"
-        return self._email(kind, status.kpi.id, values, recipients, None, facts)
+        return self._email(kind, status.kpi.id, values, recipients, None, facts, story.thread_id)
+
+    def resolved(self, status: KpiStatus, recipients: Recipients, story: Story) -> Email | None:
+        """The short note that a KPI is back on track, to those who got the last tier."""
+        values = resolved_context(self.registry, status, recipients, story)
+        facts = {"kpi": status.kpi.id, "state": "resolved", "tier": "-", "respond_by": "-"}
+        return self._email(
+            "resolved", status.kpi.id, values, recipients, None, facts, story.thread_id
+        )
 
     def _driver_reply_to(self, campaign: Campaign) -> Address | None:
         """Replies to a campaign email go to the person driving the campaign."""

@@ -314,6 +314,7 @@ def compose(
     date: datetime,
     msgid: str,
     automatic: bool = True,
+    thread: str | None = None,
 ) -> EmailMessage:
     """One multipart/alternative message (text first, HTML preferred by mail clients)."""
     msg = EmailMessage(policy=POLICY)
@@ -326,6 +327,11 @@ def compose(
     msg["Subject"] = header_text(subject)
     msg["Date"] = _header("Date", format_datetime(date))
     msg["Message-ID"] = msgid
+    if thread is not None:
+        # RFC 5322 3.6.4: a reply names its parent; every step of an escalation replies to
+        # the first, so mail clients show one conversation. kpictl made the id itself.
+        msg["In-Reply-To"] = thread
+        msg["References"] = thread
     if automatic:
         # RFC 3834: out-of-office replies should not answer a generated message.
         msg["Auto-Submitted"] = _header("Auto-Submitted", "auto-generated")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,4 +139,25 @@ def driver_recipients(registry: Registry, campaign: Campaign) -> Recipients:
     out = Recipients()
     for person in _reach(registry, campaign.daci.driver, None, out):
         out.add_to(person)
+    return out
+
+
+def resolved_recipients(registry: Registry, kpi: Kpi, addresses: Sequence[str]) -> Recipients:
+    """Those who got the last tier (by the addresses the server took), and the KPI's owner.
+
+    An address the registry no longer knows is left out: kpictl writes only to people.
+    With no address known (a store from before steps kept them), the owners get it.
+    """
+    out = Recipients()
+    by_address = {person.email.lower(): person for person in registry.people}
+    for addr in addresses:
+        person = by_address.get(addr.lower())
+        if person is not None:
+            out.add_to(person)
+    if not out.to:
+        for ref in (kpi.owners.primary, kpi.owners.backup):
+            for person in _reach(registry, ref, kpi, out):
+                out.add_to(person)
+    for person in _reach(registry, "$owner", kpi, out):
+        out.add_cc(person)
     return out

@@ -350,6 +350,18 @@ class Store:
     def _transaction(self, *, write: bool) -> _Transaction:
         return _Transaction(self, write)
 
+    def transaction(self, *, write: bool) -> _Transaction:
+        """One transaction for another stage's tables (kpictl.escalation); errors: StoreError.
+
+        `write` takes SQLite's write lock at the start (BEGIN IMMEDIATE), so two
+        processes writing take turns instead of failing.
+        """
+        return _Transaction(self, write)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
     def _cannot(self, exc: BaseException) -> str:
         """One line for a database error: what failed, the driver's words, what to do."""
         message = self._message(exc)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -94,8 +95,62 @@ def _index_periods(connection: Connection) -> None:
     ).create(connection)
 
 
+def _escalation_tables(target: MetaData) -> tuple[Table, Table, Table]:
+    """The escalation lifecycle's tables as version 3 made them (see kpictl.escalation)."""
+    escalations = Table(
+        "escalations",
+        target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kpi", String(63), nullable=False),
+        Column("period", String(63), nullable=False),
+        # "kpi/period" while open, NULL once closed: UNIQUE lets one escalation per KPI
+        # and period be open, so two runs opening it at once end up with one row.
+        Column("open_key", String(127), nullable=True, unique=True),
+        Column("opened_at", DateTime(timezone=True), nullable=False),
+        Column("tier", Integer, nullable=False),
+        Column("respond_by", DateTime(timezone=True), nullable=False),
+        Column("deviation_pct", Float(precision=53), nullable=True),
+        Column("thread_id", Text, nullable=True),  # Message-ID of the first step
+        Column("ack_by", String(63), nullable=True),
+        Column("ack_at", DateTime(timezone=True), nullable=True),
+        Column("ack_note", Text, nullable=True),
+        Column("closed_at", DateTime(timezone=True), nullable=True),
+    )
+    steps = Table(
+        "escalation_steps",
+        target,
+        Column("escalation_id", Integer, nullable=False),
+        Column("step", String(63), nullable=False),  # tier-2, outage, resolved
+        Column("channel", String(63), nullable=False),  # email, or a chat channel's name
+        Column("claimed_by", Text, nullable=False),
+        Column("claimed_at", DateTime(timezone=True), nullable=False),
+        Column("tier", Integer, nullable=True),
+        Column("recipients", Text, nullable=True),  # addresses the server took, one per line
+        Column("message_id", Text, nullable=True),
+        Column("delivered_at", DateTime(timezone=True), nullable=True),
+        # The exactly-once guarantee: a step is claimed by inserting this key, in its own
+        # committed transaction, before it is delivered; a second run's insert fails.
+        PrimaryKeyConstraint("escalation_id", "step", "channel", name="escalation_steps_key"),
+        ForeignKeyConstraint(["escalation_id"], ["escalations.id"], name="escalation_steps_of"),
+    )
+    runs = Table(
+        "escalation_runs",
+        target,
+        Column("as_of", DateTime(timezone=True), nullable=False),
+        Column("ran_at", DateTime(timezone=True), nullable=False),
+    )
+    return escalations, steps, runs
+
+
+def _create_escalations(connection: Connection) -> None:
+    """Version 3: escalations, the steps delivered for them, and the runs' moments."""
+    frozen = MetaData()
+    _escalation_tables(frozen)
+    frozen.create_all(connection)
+
+
 # STEPS[n] turns a version-n store into version n + 1 (version 0: an empty database).
-STEPS: tuple[Step, ...] = (_create_observations, _index_periods)
+STEPS: tuple[Step, ...] = (_create_observations, _index_periods, _create_escalations)
 CURRENT = len(STEPS)
 
 

@@ -1,0 +1,187 @@
+"""`kpictl ack` and `kpictl escalations`: take an escalation on, and list what is open.
+
+Exit codes follow the README: 2 when kpictl cannot act on the words it was given (an
+unknown KPI or person, no registry), 1 when it understood them but the state says no
+(an inactive person, nothing open to acknowledge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from kpictl import display
+from kpictl.errors import KpictlError
+from kpictl.escalation import memory
+from kpictl.registry.models import Kpi
+from kpictl.registry.schema_errors import suggest
+from kpictl.templating.escaping import defuse_text, json_text
+
+if TYPE_CHECKING:
+    from kpictl.escalation.memory import Remembered
+    from kpictl.numbers.store import Store
+    from kpictl.registry.registry import Registry
+
+NOTE_LIMIT = 500  # characters of an acknowledgement note kept
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    kpi: str
+    period: str
+    tier: int
+    by: str
+    at: datetime
+    before: str | None  # who had acknowledged it already, if anyone
+
+
+def _kpi(registry: Registry, kpi_id: str) -> Kpi:
+    entity = registry.get(kpi_id)
+    if isinstance(entity, Kpi):
+        return entity
+    if entity is not None:
+        raise KpictlError(f"'{kpi_id}' is a {entity.kind}, not a KPI")
+    close = suggest(kpi_id, [kpi.id for kpi in registry.kpis])
+    tip = f" (did you mean '{close}'?)" if close else ""
+    raise KpictlError(f"no KPI '{kpi_id}'{tip}")
+
+
+def _open_store(registry: Registry) -> Store | None:
+    from kpictl.numbers.transfer import registry_store
+
+    try:
+        return registry_store(registry, create=False)
+    except KpictlError as exc:
+        if "there is no store yet" in str(exc):
+            return None
+        raise
+
+
+def _guarded_open(store: Store) -> dict[tuple[str, str], Remembered]:
+    from kpictl.numbers.store import StoreError
+
+    try:
+        return memory.open_escalations(store)
+    except StoreError as exc:
+        raise KpictlError(str(exc)) from None
+
+
+def acknowledge(
+    registry: Registry, kpi_id: str, person_id: str, note: str | None, at: datetime
+) -> Acknowledged:
+    """Record that `person_id` took on the open escalation of `kpi_id`."""
+    from kpictl.numbers.store import StoreError
+
+    kpi = _kpi(registry, kpi_id)
+    person = registry.person(person_id)
+    if person is None:
+        close = suggest(person_id, [p.id for p in registry.people])
+        tip = f" (did you mean '{close}'?)" if close else ""
+        raise KpictlError(f"no person '{person_id}'{tip}: --by takes a person id")
+    if not person.active:
+        raise KpictlError(
+            f"{person.id} is inactive (active: false) and cannot take on an escalation; "
+            f"the KPI's owners are {kpi.owners.primary} and {kpi.owners.backup}",
+            exit_code=1,
+        )
+    text = display.clean(note)[:NOTE_LIMIT] if note else None
+    store = _open_store(registry)
+    nothing = (
+        f"no escalation of {kpi.id} is open: there is nothing to acknowledge "
+        "(`kpictl escalations` lists the open ones)"
+    )
+    if store is None:
+        raise KpictlError(nothing, exit_code=1)
+    with store:
+        found = [r for (k, _), r in _guarded_open(store).items() if k == kpi.id]
+        if not found:
+            raise KpictlError(nothing, exit_code=1)
+        latest = max(found, key=lambda r: r.opened_at)
+        try:
+            memory.acknowledge(store, latest.id, person.id, text, at)
+        except StoreError as exc:
+            raise KpictlError(str(exc)) from None
+    return Acknowledged(kpi.id, latest.period, latest.tier, person.id, at, latest.ack_by)
+
+
+@dataclass(frozen=True)
+class OpenRow:
+    kpi: str
+    period: str
+    tier: int
+    opened_at: datetime
+    respond_by: datetime
+    overdue: bool
+    ack_by: str | None
+    ack_at: datetime | None
+    ack_note: str | None
+
+
+def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
+    """Open escalations, overdue first (unacknowledged and past respond-by), then by deadline."""
+    store = _open_store(registry)
+    if store is None:
+        return []
+    with store:
+        remembered = _guarded_open(store)
+    zone = moment.tzinfo
+    rows = [
+        OpenRow(
+            r.kpi,
+            r.period,
+            r.tier,
+            r.opened_at.astimezone(zone),
+            r.respond_by.astimezone(zone),
+            r.ack_by is None and moment >= r.respond_by,
+            r.ack_by,
+            r.ack_at.astimezone(zone) if r.ack_at else None,
+            r.ack_note,
+        )
+        for r in remembered.values()
+    ]
+    rows.sort(key=lambda r: (not r.overdue, r.respond_by, r.kpi))
+    return rows
+
+
+def render(rows: list[OpenRow], style: str) -> str:
+    """text, markdown or json."""
+    if style == "json":
+        return (
+            json_text(
+                [
+                    {
+                        "kpi": r.kpi,
+                        "period": r.period,
+                        "tier": r.tier,
+                        "opened_at": r.opened_at.isoformat(),
+                        "respond_by": r.respond_by.isoformat(),
+                        "overdue": r.overdue,
+                        "acknowledged_by": r.ack_by,
+                        "acknowledged_at": r.ack_at.isoformat() if r.ack_at else None,
+                        "note": r.ack_note,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+    if not rows:
+        return "No escalation is open.\n"
+    cell = display.clean  # text_table escapes Markdown itself
+    table: list[list[object]] = [["KPI", "Period", "Tier", "Since", "Respond by", "Acknowledged"]]
+    for r in rows:
+        due = display.moment_short(r.respond_by) + (" (overdue)" if r.overdue else "")
+        acked = (
+            f"{cell(r.ack_by)} on {display.moment_short(r.ack_at)}"
+            if r.ack_by and r.ack_at
+            else "no"
+        )
+        table.append(
+            [cell(r.kpi), cell(r.period), r.tier, display.moment_short(r.opened_at), due, acked]
+        )
+    overdue = sum(1 for r in rows if r.overdue)
+    text = display.text_table(table, "markdown" if style == "markdown" else "text", right=(2,))
+    summary = f"{display.plural(len(rows), 'open escalation')}, {overdue} overdue."
+    return defuse_text(f"{text}\n\n{summary}\n")

@@ -1,0 +1,330 @@
+"""What the store remembers about escalations, and the claims that make delivery exactly once.
+
+Tables: store_schema version 3. Times are written in UTC; SQLite gives them back without
+a zone, so every read puts UTC back on.
+
+Exactly once: before a step (tier-2 by email, say) is delivered, a run inserts the row
+(escalation, step, channel) into escalation_steps in its own committed transaction. The
+primary key lets one run win; the others see the row and leave the step alone. The
+winner marks the row delivered once the server took the message, and deletes it when
+delivery failed, so the next run tries again. A claim whose run died (no delivered_at
+after LEASE) is taken over by the next run, by an UPDATE that only succeeds against the
+claim it read: of two runs taking over one stale claim, one does.
+
+Imported only where a command needs the store (SQLAlchemy is not on `check`'s path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kpictl.numbers import store_schema as schema
+from kpictl.numbers.store import StoreError
+
+if TYPE_CHECKING:
+    from kpictl.numbers.store import Store
+
+ESCALATIONS, STEPS, RUNS = schema._escalation_tables(schema.metadata)
+# A claim not delivered within this long belongs to a run that died: a later run retries it.
+# Longer than any SMTP timeout times a batch's messages could keep one run busy on a step.
+LEASE = timedelta(minutes=15)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _read(value: Any) -> datetime | None:
+    """A time column as the driver gives it, made aware (SQLite drops the zone)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step delivered (or claimed) for an escalation."""
+
+    step: str  # tier-2, outage, resolved
+    channel: str  # email, or a chat channel's name
+    tier: int | None
+    recipients: tuple[str, ...]
+    message_id: str | None
+    claimed_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass
+class Remembered:
+    """An escalation as the store holds it."""
+
+    id: int
+    kpi: str
+    period: str
+    opened_at: datetime
+    tier: int
+    respond_by: datetime
+    deviation_pct: float | None
+    thread_id: str | None
+    ack_by: str | None
+    ack_at: datetime | None
+    ack_note: str | None
+    closed_at: datetime | None
+    steps: list[Step] = field(default_factory=list)
+
+    def delivered(self, step: str, channel: str = "email") -> bool:
+        return any(s.step == step and s.channel == channel and s.delivered_at for s in self.steps)
+
+    def last_tier_step(self) -> Step | None:
+        """The latest tier step delivered: who got the last tier."""
+        done = [s for s in self.steps if s.step.startswith("tier-") and s.delivered_at]
+        return max(done, key=lambda s: (s.delivered_at, s.tier or 0)) if done else None
+
+
+def _remembered(row: Any) -> Remembered:
+    return Remembered(
+        id=int(row.id),
+        kpi=row.kpi,
+        period=row.period,
+        opened_at=_read(row.opened_at) or datetime.min.replace(tzinfo=UTC),
+        tier=int(row.tier),
+        respond_by=_read(row.respond_by) or datetime.min.replace(tzinfo=UTC),
+        deviation_pct=row.deviation_pct,
+        thread_id=row.thread_id,
+        ack_by=row.ack_by,
+        ack_at=_read(row.ack_at),
+        ack_note=row.ack_note,
+        closed_at=_read(row.closed_at),
+    )
+
+
+def _step(row: Any) -> Step:
+    return Step(
+        step=row.step,
+        channel=row.channel,
+        tier=row.tier,
+        recipients=tuple(line for line in (row.recipients or "").splitlines() if line),
+        message_id=row.message_id,
+        claimed_at=_read(row.claimed_at) or datetime.min.replace(tzinfo=UTC),
+        delivered_at=_read(row.delivered_at),
+    )
+
+
+def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
+    """Every open escalation with its steps, by (kpi, period)."""
+    out: dict[tuple[str, str], Remembered] = {}
+    by_id: dict[int, Remembered] = {}
+    with store.transaction(write=False) as connection:
+        for row in connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.closed_at.is_(None))):
+            found = _remembered(row)
+            out[(found.kpi, found.period)] = found
+            by_id[found.id] = found
+        query = select(STEPS).join(ESCALATIONS, ESCALATIONS.c.id == STEPS.c.escalation_id)
+        query = query.where(ESCALATIONS.c.closed_at.is_(None))
+        for row in connection.execute(query.order_by(STEPS.c.claimed_at)):
+            owner = by_id.get(int(row.escalation_id))
+            if owner is not None:
+                owner.steps.append(_step(row))
+    return out
+
+
+def last_run(store: Store) -> datetime | None:
+    with store.transaction(write=False) as connection:
+        return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
+
+
+def start_run(store: Store, moment: datetime) -> datetime | None:
+    """Record a run at `moment`, refusing one earlier than the last; the last run's moment.
+
+    A write before anything is delivered: a read-only store fails here, not after
+    an email went out that it cannot remember.
+    """
+    with store.transaction(write=True) as connection:
+        last = _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
+        if last is not None and utc(moment) < last:
+            raise ClockError(last)
+        connection.execute(insert(RUNS).values(as_of=utc(moment), ran_at=datetime.now(UTC)))
+    return last
+
+
+class ClockError(Exception):
+    """The evaluation moment is earlier than the last recorded run."""
+
+    def __init__(self, last: datetime) -> None:
+        super().__init__(last.isoformat())
+        self.last = last
+
+
+def open_escalation(
+    store: Store,
+    kpi: str,
+    period: str,
+    opened_at: datetime,
+    tier: int,
+    respond_by: datetime,
+    deviation_pct: float | None,
+) -> Remembered:
+    """The open escalation of (kpi, period): made now, or the one another run just made."""
+    key = f"{kpi}/{period}"
+    values = {
+        "kpi": kpi,
+        "period": period,
+        "open_key": key,
+        "opened_at": utc(opened_at),
+        "tier": tier,
+        "respond_by": utc(respond_by),
+        "deviation_pct": deviation_pct,
+    }
+    try:
+        with store.transaction(write=True) as connection:
+            connection.execute(insert(ESCALATIONS).values(**values))
+    except StoreError:
+        pass  # another run opened it first (UNIQUE open_key): use theirs
+    except IntegrityError:
+        pass
+    with store.transaction(write=False) as connection:
+        row = connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.open_key == key)).first()
+    if row is None:
+        raise StoreError(f"cannot open the escalation of {kpi} {period} in {store.shown}")
+    return _remembered(row)
+
+
+def claim(
+    store: Store, escalation: int, step: str, channel: str, runner: str, now: datetime
+) -> bool:
+    """Claim a step for this run; False when it is delivered or another live run has it."""
+    row = {
+        "escalation_id": escalation,
+        "step": step,
+        "channel": channel,
+        "claimed_by": runner,
+        "claimed_at": utc(now),
+    }
+    try:
+        with store.transaction(write=True) as connection:
+            connection.execute(insert(STEPS).values(**row))
+        return True
+    except StoreError:
+        pass  # the key is taken: look at who holds it
+    key = and_(
+        STEPS.c.escalation_id == escalation, STEPS.c.step == step, STEPS.c.channel == channel
+    )
+    with store.transaction(write=True) as connection:
+        held = connection.execute(select(STEPS).where(key)).first()
+        if held is None or held.delivered_at is not None:
+            return False
+        claimed_at = _read(held.claimed_at)
+        if claimed_at is None or utc(now) - claimed_at < LEASE:
+            return False
+        taken = connection.execute(
+            update(STEPS)
+            .where(key, STEPS.c.claimed_by == held.claimed_by, STEPS.c.delivered_at.is_(None))
+            .values(claimed_by=runner, claimed_at=utc(now))
+        )
+        return bool(taken.rowcount == 1)
+
+
+def release(store: Store, escalation: int, step: str, channel: str, runner: str) -> None:
+    """Give a claim back after a failed delivery: the next run tries the step again."""
+    from sqlalchemy import delete
+
+    with store.transaction(write=True) as connection:
+        connection.execute(
+            delete(STEPS).where(
+                STEPS.c.escalation_id == escalation,
+                STEPS.c.step == step,
+                STEPS.c.channel == channel,
+                STEPS.c.claimed_by == runner,
+                STEPS.c.delivered_at.is_(None),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A step the server took, and what the escalation becomes with it."""
+
+    escalation: int
+    step: str
+    channel: str
+    tier: int | None
+    recipients: tuple[str, ...]
+    message_id: str | None
+    at: datetime
+    # The escalation afterwards: its tier and respond-by (None: unchanged), closed or not.
+    new_tier: int | None = None
+    respond_by: datetime | None = None
+    close: bool = False
+
+
+def delivered(store: Store, runner: str, done: Delivered) -> None:
+    """Record a delivered step and move the escalation with it, in one transaction."""
+    with store.transaction(write=True) as connection:
+        connection.execute(
+            update(STEPS)
+            .where(
+                STEPS.c.escalation_id == done.escalation,
+                STEPS.c.step == done.step,
+                STEPS.c.channel == done.channel,
+                STEPS.c.claimed_by == runner,
+            )
+            .values(
+                tier=done.tier,
+                recipients="\n".join(done.recipients),
+                message_id=done.message_id,
+                delivered_at=utc(done.at),
+            )
+        )
+        values: dict[str, Any] = {}
+        if done.new_tier is not None:
+            values["tier"] = done.new_tier
+        if done.respond_by is not None:
+            values["respond_by"] = utc(done.respond_by)
+        if done.close:
+            values["closed_at"] = utc(done.at)
+            values["open_key"] = None
+        if done.message_id and done.step.startswith("tier-"):
+            # The first step's Message-ID is the thread every later step replies to.
+            connection.execute(
+                update(ESCALATIONS)
+                .where(ESCALATIONS.c.id == done.escalation, ESCALATIONS.c.thread_id.is_(None))
+                .values(thread_id=done.message_id)
+            )
+        if values:
+            connection.execute(
+                update(ESCALATIONS).where(ESCALATIONS.c.id == done.escalation).values(**values)
+            )
+
+
+def note_deviations(store: Store, deviations: dict[int, float]) -> None:
+    """The last known deviation of each open escalation (what an outage email states)."""
+    if not deviations:
+        return
+    from sqlalchemy import bindparam
+
+    statement = (
+        update(ESCALATIONS)
+        .where(ESCALATIONS.c.id == bindparam("eid"))
+        .values(deviation_pct=bindparam("dev"))
+    )
+    with store.transaction(write=True) as connection:
+        connection.execute(
+            statement, [{"eid": key, "dev": value} for key, value in deviations.items()]
+        )
+
+
+def acknowledge(store: Store, escalation: int, person: str, note: str | None, at: datetime) -> None:
+    with store.transaction(write=True) as connection:
+        connection.execute(
+            update(ESCALATIONS)
+            .where(ESCALATIONS.c.id == escalation)
+            .values(ack_by=person, ack_at=utc(at), ack_note=note)
+        )

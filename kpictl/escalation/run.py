@@ -1,0 +1,367 @@
+"""The use cases of `escalate`, `ack` and `escalations`: plan against the store, deliver each
+step once, remember it. They return data; kpictl.cli prints it.
+
+Delivery goes through a Channel: email (SMTP, one connection per run) today. Chat
+channels (`post_to:` on a tier) plug in as another Channel whose name is the step's
+channel in the store, with the same claims; see EmailChannel for what one must do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from kpictl import display
+from kpictl.errors import KpictlError
+from kpictl.escalation import memory
+from kpictl.escalation.lifecycle import Action, Decision, period_of, plan
+from kpictl.escalation.memory import Remembered
+from kpictl.numbers.evaluate import State
+
+if TYPE_CHECKING:
+    from kpictl.emails.build import Email, Mailer
+    from kpictl.emails.outbox import Inputs
+    from kpictl.emails.smtp import Delivery, SendReport
+    from kpictl.emails.story import Story
+    from kpictl.numbers.actuals import Actuals
+    from kpictl.numbers.store import Store
+    from kpictl.registry.registry import Registry
+
+EMAIL = "email"
+T = TypeVar("T")
+
+
+@dataclass
+class Plan:
+    """What a run would deliver: a decision per KPI, the emails for those that deliver."""
+
+    decisions: list[Decision]
+    emails: dict[str, Email]  # by KPI id
+    notes: list[str]  # what the user should know about the store's memory
+    warnings: list[str]
+    title: str
+
+    @property
+    def outgoing(self) -> list[Email]:
+        return [
+            self.emails[d.status.kpi.id] for d in self.decisions if d.status.kpi.id in self.emails
+        ]
+
+
+@dataclass
+class Outcome:
+    """What --send did: the server's answers, and the steps another run had already taken."""
+
+    report: SendReport
+    total: int
+    taken: list[str] = field(default_factory=list)  # KPIs whose step another run delivers
+
+
+def _stories(registry: Registry, decisions: Sequence[Decision]) -> dict[str, Story]:
+    from kpictl.emails.story import Story, story_lines
+
+    out = {}
+    for decision in decisions:
+        found = decision.open
+        if found is None or not decision.delivers:
+            continue
+        zone = decision.status.moment.tzinfo
+        tiers = [
+            (s.tier or 0, s.delivered_at)
+            for s in found.steps
+            if s.step.startswith("tier-") and s.delivered_at is not None and s.channel == EMAIL
+        ]
+        tiers.sort(key=lambda item: item[1])
+        ack = (
+            (found.ack_by, found.ack_at, found.ack_note) if found.ack_by and found.ack_at else None
+        )
+        lines = story_lines(registry, tiers, ack, ack is not None, zone)
+        outage = decision.action is Action.OUTAGE
+        out[decision.status.kpi.id] = Story(
+            lines=lines,
+            last_deviation=found.deviation_pct if outage else None,
+            open_tier=found.tier,
+            opened_at=found.opened_at,
+            thread_id=found.thread_id,
+        )
+    return out
+
+
+def build_plan(
+    inputs: Inputs, actuals: Actuals, remembered: dict[tuple[str, str], Remembered]
+) -> Plan:
+    """Decide every KPI against what is remembered and build the emails to deliver."""
+    from kpictl.emails.outbox import mailer_for, scorecard
+    from kpictl.numbers.history import histories
+
+    statuses = scorecard(inputs, actuals)
+    decisions = plan(statuses, remembered, inputs.moment)
+    mailer = mailer_for(inputs)
+    stories = _stories(inputs.registry, decisions)
+    firing = [d.send for d in decisions if d.send is not None and d.action is not Action.RESOLVED]
+    sends = [status for status in firing if status is not None]
+    built = mailer.escalations(sends, histories(sends, actuals), stories, statuses)
+    emails = {email.key: email for email in built}
+    for decision in decisions:
+        if decision.action is Action.RESOLVED and decision.open is not None:
+            email = _resolved(mailer, inputs.registry, decision, stories)
+            if email is not None:
+                emails[email.key] = email
+    title = f"Escalations for {display.moment(inputs.moment)}"
+    return Plan(decisions, emails, [], mailer.warnings, title)
+
+
+def _resolved(
+    mailer: Mailer, registry: Registry, decision: Decision, stories: dict[str, Story]
+) -> Email | None:
+    from kpictl.emails.people import resolved_recipients
+
+    found = decision.open
+    assert found is not None
+    last = found.last_tier_step()
+    recipients = resolved_recipients(registry, decision.status.kpi, last.recipients if last else ())
+    return mailer.resolved(decision.status, recipients, stories[decision.status.kpi.id])
+
+
+def _no_history(store: Store) -> str:
+    return (
+        f"the store {store.shown} holds no escalation history (a new store, or one lost or "
+        "replaced since the last run): every tier that fires counts as new, and what earlier "
+        "runs delivered is not known"
+    )
+
+
+def preview(inputs: Inputs, actuals: Actuals) -> Plan:
+    """The plan without changing anything: the store is read if there is one, never made."""
+    from kpictl.numbers.store import StoreMissingError
+    from kpictl.numbers.transfer import registry_store
+
+    notes: list[str] = []
+    try:
+        store = registry_store(inputs.registry, create=False)
+    except KpictlError as exc:
+        if "there is no store yet" not in str(exc):
+            raise
+        remembered: dict[tuple[str, str], Remembered] = {}
+        notes.append(
+            "there is no store yet: no escalation is remembered, so every tier that fires "
+            "counts as new (--send creates the store)"
+        )
+    except StoreMissingError:
+        remembered = {}
+    else:
+        with store:
+            remembered = _read(store)
+            if not remembered and _guard(memory.last_run, store) is None:
+                notes.append(_no_history(store))
+    result = build_plan(inputs, actuals, remembered)
+    result.notes[:0] = notes
+    return result
+
+
+def _read(store: Store) -> dict[tuple[str, str], Remembered]:
+    return _guard(memory.open_escalations, store)
+
+
+def _guard(call: Callable[[Store], T], store: Store) -> T:
+    from kpictl.numbers.store import StoreError
+
+    try:
+        return call(store)
+    except StoreError as exc:
+        raise KpictlError(str(exc)) from None
+
+
+class Channel(Protocol):
+    """A way to deliver steps: `deliver` hands back each accepted one through `accepted`."""
+
+    name: str
+
+    def deliver(
+        self,
+        items: Sequence[tuple[str, EmailMessage]],
+        accepted: Callable[[Delivery], None],
+    ) -> SendReport: ...
+
+
+class EmailChannel:
+    """Email through kpictl.yaml's SMTP settings, one connection for the whole run."""
+
+    name = EMAIL
+
+    def __init__(self, registry: Registry) -> None:
+        block = registry.settings.email
+        if block is None or block.smtp is None:
+            raise KpictlError(
+                "cannot send: kpictl.yaml has no email.smtp settings (host, port, starttls); "
+                "add them, or use --out DIR to write .eml files instead"
+            )
+        self.smtp = block.smtp
+
+    def deliver(
+        self,
+        items: Sequence[tuple[str, EmailMessage]],
+        accepted: Callable[[Delivery], None],
+    ) -> SendReport:
+        from kpictl.emails.smtp import SmtpSetupError, send_all
+
+        try:
+            return send_all(self.smtp, items, progress=accepted)
+        except SmtpSetupError as exc:
+            raise KpictlError(f"cannot send: {exc}") from None
+
+
+def send(inputs: Inputs, actuals: Actuals, channel: Channel | None = None) -> tuple[Plan, Outcome]:
+    """`escalate --send`: plan against the store, claim each step, deliver, remember.
+
+    Refuses before anything is delivered when the store cannot be written or the
+    evaluation moment is earlier than the last run's.
+    """
+    from kpictl.numbers.store import StoreError
+    from kpictl.numbers.transfer import registry_store
+
+    chosen = channel or EmailChannel(inputs.registry)
+    with registry_store(inputs.registry, create=True) as store:
+        try:
+            last = memory.start_run(store, inputs.moment)
+        except memory.ClockError as exc:
+            shown = display.moment(exc.last.astimezone(inputs.moment.tzinfo))
+            raise KpictlError(
+                f"the store {store.shown} last escalated at {shown}, after "
+                f"{display.moment(inputs.moment)}: refusing to run with the clock going "
+                "backwards (it would resend or reopen what later runs decided); pass a later "
+                "--as-of, or none for now",
+                exit_code=2,
+            ) from None
+        except StoreError as exc:
+            raise KpictlError(f"{exc}; nothing was sent") from None
+        remembered = _read(store)
+        result = build_plan(inputs, actuals, remembered)
+        if last is None and not remembered:
+            result.notes.insert(0, _no_history(store))
+        try:
+            outcome = _deliver(inputs, store, result, chosen)
+        except StoreError as exc:
+            raise KpictlError(
+                f"sending stopped: {exc}; the last step the server took is not recorded and "
+                "may be sent again by the next run"
+            ) from None
+    return result, outcome
+
+
+def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Outcome:
+    runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    moment = inputs.moment
+    claimed: dict[str, tuple[Decision, Remembered]] = {}
+    taken: list[str] = []
+    deviations: dict[int, float] = {}
+    for decision in result.decisions:
+        found = decision.open
+        status = decision.status
+        if found is not None and status.deviation_pct is not None and status.state is State.TIER:
+            deviations[found.id] = status.deviation_pct
+        email = result.emails.get(status.kpi.id)
+        if not decision.delivers or email is None:
+            continue
+        if found is None:
+            send_status = decision.send
+            assert send_status is not None and send_status.tier is not None
+            assert send_status.respond_by is not None
+            period = period_of(status)
+            assert period is not None
+            found = memory.open_escalation(
+                store,
+                status.kpi.id,
+                period,
+                moment,
+                send_status.tier.level,
+                send_status.respond_by,
+                status.deviation_pct,
+            )
+        assert decision.step is not None
+        now = datetime.now(UTC)
+        if memory.claim(store, found.id, decision.step, channel.name, runner, now):
+            claimed[status.kpi.id] = (decision, found)
+        else:
+            taken.append(status.kpi.id)
+    memory.note_deviations(store, deviations)
+
+    def accepted(delivery: Delivery) -> None:
+        decision, found = claimed[delivery.key]
+        step = decision.step
+        assert step is not None
+        send_status = decision.send
+        moves = decision.action in (Action.WORSE, Action.TIMED_OUT)
+        tier = send_status.tier.level if send_status and send_status.tier else None
+        memory.delivered(
+            store,
+            runner,
+            memory.Delivered(
+                escalation=found.id,
+                step=step,
+                channel=channel.name,
+                tier=tier if step.startswith("tier-") else found.tier,
+                recipients=tuple(delivery.accepted),
+                message_id=result.emails[delivery.key].envelope.msgid,
+                at=moment,
+                new_tier=tier if moves else None,
+                respond_by=send_status.respond_by if moves and send_status else None,
+                close=decision.action is Action.RESOLVED,
+            ),
+        )
+
+    items = [(key, result.emails[key].message) for key in claimed]
+    if items:
+        report = channel.deliver(items, accepted)
+    else:
+        from kpictl.emails.smtp import SendReport
+
+        report = SendReport()
+    done = {d.key for d in report.deliveries if d.accepted}
+    for key, (decision, found) in claimed.items():
+        if key not in done:
+            assert decision.step is not None
+            memory.release(store, found.id, decision.step, channel.name, runner)
+    return Outcome(report, len(items), taken)
+
+
+def plan_lines(result: Plan) -> list[str]:
+    """One line per KPI that has something open or firing: what it gets and why."""
+    width = max((len(d.status.kpi.id) for d in result.decisions), default=0)
+    lines = [f"note: {note}" for note in result.notes]
+    for decision in result.decisions:
+        if decision.action is Action.QUIET:
+            continue
+        what = f"→ {decision.step}" if decision.delivers else "→ nothing"
+        lines.append(f"{decision.status.kpi.id:<{width}}  {what:<14}  {decision.why}")
+    if not any(d.action is not Action.QUIET for d in result.decisions):
+        lines.append("Nothing fires and nothing is open.")
+    return lines
+
+
+def outcome_lines(outcome: Outcome) -> list[str]:
+    lines = [f"taken     {key}  (another run is delivering this step)" for key in outcome.taken]
+    for sent in outcome.report.deliveries:
+        lines.extend(f"sent      {sent.key}  {addr}" for addr in sent.accepted)
+        lines.extend(
+            f"refused   {sent.key}  {addr}  ({reply})" for addr, reply in sent.refused.items()
+        )
+        lines.extend(f"not sent  {sent.key}  {addr}" for addr in sent.not_sent)
+    report = outcome.report
+    lines.append(f"Sent {report.sent} of {display.plural(outcome.total, 'email')}.")
+    return lines
+
+
+def outcome_failure(outcome: Outcome) -> str | None:
+    report = outcome.report
+    if report.ok:
+        return None
+    not_sent = [d.key for d in report.deliveries if not d.accepted]
+    detail = f"; not sent, retried by the next run: {', '.join(not_sent)}" if not_sent else ""
+    return f"sending stopped: {report.error}{detail}"
