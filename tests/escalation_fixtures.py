@@ -22,7 +22,8 @@ from tests.conftest import write_registry
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from tests.test_smtp import Recorder, free_port  # noqa: E402
+from tests.test_smtp import Recorder as Recorder  # noqa: E402
+from tests.test_smtp import free_port  # noqa: E402
 
 PEOPLE = """\
 kind: person
@@ -168,7 +169,7 @@ def parse(raw: bytes) -> EmailMessage:
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
-    return str(body.get_content())
+    return str(body.get_content()).replace("\r\n", "\n")
 
 
 def rows(root: Path, query: str) -> list[tuple[Any, ...]]:

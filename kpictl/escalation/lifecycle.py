@@ -71,6 +71,17 @@ def decide(status: KpiStatus, remembered: Remembered | None, moment: datetime) -
     if remembered is None:
         what = "data outage" if status.state is State.OUTAGE else "new"
         return Decision(status, Action.NEW, f"{what}: tier {tier.level}", None, status, step)
+    if remembered.last_tier_step() is None:
+        # Opened by a run whose first step failed or died: that step is still owed.
+        what = "data outage" if status.state is State.OUTAGE else "new"
+        return Decision(
+            status,
+            Action.NEW,
+            f"{what}: tier {tier.level} (retried: not delivered before)",
+            remembered,
+            status,
+            step,
+        )
     if status.state is State.OUTAGE and remembered.deviation_pct is not None:
         if remembered.delivered("outage"):
             return Decision(

@@ -297,7 +297,7 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
         step = decision.step
         assert step is not None
         send_status = decision.send
-        moves = decision.action in (Action.WORSE, Action.TIMED_OUT)
+        moves = decision.action in (Action.NEW, Action.WORSE, Action.TIMED_OUT)
         tier = send_status.tier.level if send_status and send_status.tier else None
         memory.delivered(
             store,
