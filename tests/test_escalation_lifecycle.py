@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -416,7 +417,7 @@ def test_a_dropped_connection_records_what_went_and_the_next_run_sends_the_rest(
     assert first.code == 1
     assert len(got) == 1
     assert first.err.startswith("kpictl: sending stopped: the connection to 127.0.0.1:")
-    assert first.err.endswith("; not sent, retried by the next run: sql, opp\n")
+    assert first.err.endswith("; not sent: sql, opp; the next run retries what was not sent\n")
     assert rows(
         root,
         "SELECT e.kpi, s.step FROM escalation_steps s JOIN escalations e ON e.id = s.escalation_id",
@@ -456,3 +457,41 @@ def test_sent_log_is_deprecated_for_escalate(run: Run, tmp_path: Path, smtp: Rec
     )
     assert not log.exists()
     assert len(smtp.messages) == 1
+
+
+VERSION_2 = """
+CREATE TABLE kpictl_store (version INTEGER NOT NULL);
+CREATE TABLE observations (
+    kpi VARCHAR(63) NOT NULL, period VARCHAR(63) NOT NULL, as_of DATE NOT NULL,
+    value FLOAT NOT NULL, source TEXT NOT NULL, recorded_at DATETIME NOT NULL,
+    CONSTRAINT observations_key PRIMARY KEY (kpi, period, as_of)
+);
+CREATE INDEX observations_by_period ON observations (period, kpi, as_of, value);
+INSERT INTO kpictl_store VALUES (2);
+INSERT INTO observations VALUES ('mql', '2026-Q4', '2026-11-20', 90.0, 'pull',
+    '2026-11-20 08:00:00.000000');
+"""
+
+
+def test_a_version_2_store_gains_the_escalation_tables_keeping_its_rows(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = make_registry(tmp_path / "r", smtp.port)  # type: ignore[attr-defined]
+    (root / ".kpictl").mkdir()
+    connection = sqlite3.connect(root / ".kpictl" / "store.db")
+    connection.executescript(VERSION_2)
+    connection.commit()
+    connection.close()
+    # No --actuals: the value comes from the upgraded store.
+    result = run("escalate", str(root), "--as-of", "2026-11-20", "--send")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1:] == [
+        "mql  → tier-1        new: tier 1",
+        f"sent      mql  {ANN}",
+        "Sent 1 of 1 email.",
+    ]
+    assert rows(root, "SELECT version FROM kpictl_store") == [(3,)]
+    assert rows(root, "SELECT kpi, period, as_of, value, source FROM observations") == [
+        ("mql", "2026-Q4", "2026-11-20", 90.0, "pull")
+    ]
+    assert rows(root, "SELECT step FROM escalation_steps") == [("tier-1",)]

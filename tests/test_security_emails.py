@@ -336,6 +336,10 @@ def smtp() -> Iterator[Callable[[Any], int]]:
         controller.stop()
 
 
+# escalate remembers in the store; the campaign emails keep --sent-log.
+READOUT = ("readout", "q4-legacy-bi-displacement")
+
+
 class Dropper:
     """Accepts `accept` messages, then hangs up in the middle of the next one, once."""
 
@@ -357,47 +361,38 @@ def subjects(handler: Dropper) -> list[str]:
     return [parse(raw)["Subject"].split("] ", 1)[1].split(" ")[0] for _, raw in handler.messages]
 
 
-def test_rerun_with_a_sent_log_sends_only_what_did_not_go_out(
+def test_rerun_sends_only_what_did_not_go_out(
     run: Run, tmp_path: Path, smtp: Callable[[Any], int]
 ) -> None:
-    handler = Dropper(accept=1)
-    root = registry_with_smtp(tmp_path, smtp(handler))
-    log = tmp_path / "sent.jsonl"
-    args = ("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log")
-    first = run(*args, str(log))
-    assert first.code == 1
-    assert first.out.splitlines()[-1] == "Sent 1 of 4 emails."
-    assert len(handler.messages) == 1
-    assert [json.loads(line)["email"] for line in log.read_text().splitlines()] == [
-        "escalation/expansion-pipeline/2026-11-20"
-    ]
-
-    second = run(*args, str(log))
-    assert second.code == 0, second.err
-    assert second.err == ""
-    assert (
-        second.out.splitlines()[0] == "was sent  expansion-pipeline  aisha.okafor@northwind.example"
-    )
-    assert second.out.splitlines()[-1] == (f"Sent 3 of 4 emails; 1 sent before, as {log} records.")
-    assert len(handler.messages) == 4  # 1 + the remaining 3, none twice
-    keys = [json.loads(line)["email"].split("/")[1] for line in log.read_text().splitlines()]
-    assert keys == ["expansion-pipeline", "branded-search-clicks", "sales-cycle-length", "mql"]
-
-    third = run(*args, str(log))
-    assert (third.code, third.err) == (0, "")
-    assert third.out.splitlines()[-1] == f"Sent 0 of 4 emails; 4 sent before, as {log} records."
-    assert len(handler.messages) == 4
-
-
-def test_without_a_sent_log_a_rerun_sends_everything_again(
-    run: Run, tmp_path: Path, smtp: Callable[[Any], int]
-) -> None:
+    """The store remembers each step the server took (escalate's --sent-log is deprecated)."""
     handler = Dropper(accept=1)
     root = registry_with_smtp(tmp_path, smtp(handler))
     args = ("escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send")
-    assert run(*args).code == 1
-    assert run(*args).code == 0
-    assert len(handler.messages) == 5  # what --sent-log is for
+    first = run(*args)
+    assert first.code == 1
+    assert first.out.splitlines()[-1] == "Sent 1 of 4 emails."
+    assert len(handler.messages) == 1
+
+    second = run(*args)
+    assert second.code == 0, second.err
+    assert second.err == ""
+    assert second.out.splitlines()[0] == (
+        "expansion-pipeline     → nothing       unchanged: tier 3 open until Sat 21 Nov 09:00 CET"
+    )
+    assert second.out.splitlines()[-1] == "Sent 3 of 3 emails."
+    assert len(handler.messages) == 4  # 1 + the remaining 3, none twice
+    subjects_sent = [parse(raw)["Subject"].split("] ", 1)[1] for _, raw in handler.messages]
+    assert [subject.split(" ")[0] for subject in subjects_sent] == [
+        "Expansion",
+        "Data",
+        "New-business",
+        "Marketing",
+    ]
+
+    third = run(*args)
+    assert (third.code, third.err) == (0, "")
+    assert third.out.splitlines()[-1] == "Sent 0 of 0 emails."
+    assert len(handler.messages) == 4
 
 
 def test_sent_log_is_never_followed_through_a_link(
@@ -410,7 +405,7 @@ def test_sent_log_is_never_followed_through_a_link(
     log = tmp_path / "sent.jsonl"
     log.symlink_to(victim)
     result = run(
-        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+        *READOUT, str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
     )
     assert (result.code, result.out) == (2, "")
     assert result.err == (
@@ -428,7 +423,7 @@ def test_sent_log_with_a_foreign_line_is_refused(
     log = tmp_path / "sent.jsonl"
     log.write_text("hello\n{}\n", encoding="utf-8")
     result = run(
-        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+        *READOUT, str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
     )
     assert (result.code, result.out) == (2, "")
     assert result.err == (
@@ -444,20 +439,23 @@ def test_sent_log_ignores_a_torn_last_line(
     handler = Dropper(accept=10)
     root = registry_with_smtp(tmp_path, smtp(handler))
     log = tmp_path / "sent.jsonl"
-    log.write_text('{"email": "escalation/mql/2026-11-20", "to": ["aisha.okafor@nor', "utf-8")
+    log.write_text(
+        '{"email": "readout/q4-legacy-bi-displacement-readout-day-30/2026-11-20", "to": ["pr',
+        "utf-8",
+    )
     result = run(
-        "escalate", str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
+        *READOUT, str(root), "-a", ACTUALS, "--as-of", AS_OF, "--send", "--sent-log", str(log)
     )
     assert result.code == 0, result.err
-    assert len(handler.messages) == 4
+    assert len(handler.messages) == 1
     lines = log.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 5 and lines[0].endswith("@nor")  # kept, and the next line apart
-    assert json.loads(lines[1])["email"] == "escalation/expansion-pipeline/2026-11-20"
+    assert len(lines) == 2 and lines[0].endswith('["pr')  # kept, and the next line apart
+    assert json.loads(lines[1])["email"].startswith("readout/q4-legacy-bi-displacement-readout")
 
 
 def test_sent_log_needs_send(run: Run, tmp_path: Path) -> None:
     log = tmp_path / "sent.jsonl"
-    result = run("escalate", str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--sent-log", str(log))
+    result = run(*READOUT, str(EXAMPLE), "-a", ACTUALS, "--as-of", AS_OF, "--sent-log", str(log))
     assert (result.code, result.out) == (2, "")
     assert result.err == (
         "kpictl: --sent-log records what --send delivers: add --send, or leave it out\n"

@@ -130,7 +130,8 @@ def test_refused_recipient_stops_and_reports(
     assert lines[-1] == "Sent 1 of 4 emails."
     assert result.err == (
         "kpictl: sending stopped: the server refused some recipients of 'branded-search-clicks'; "
-        "not sent: sales-cycle-length, mql; partly sent: branded-search-clicks\n"
+        "not sent: sales-cycle-length, mql; partly sent: branded-search-clicks; the next run "
+        "retries what was not sent\n"
     )
     assert len(handler.messages) == 2  # nothing after the failure
 

@@ -217,7 +217,7 @@ def test_a_version_1_store_is_upgraded_in_place_keeping_every_row(tmp_path: Path
         ("pull",),
     ]
     connection.close()
-    assert CURRENT == 2
+    assert CURRENT == 3  # version 3: the escalation tables (tests/test_escalation_lifecycle.py)
 
 
 def names_in(folder: Path) -> list[str]:
@@ -246,7 +246,7 @@ def test_a_store_from_a_newer_kpictl_is_refused_untouched(tmp_path: Path) -> Non
         open_store(sqlite_url(path))
     assert str(raised.value) == (
         f"the store sqlite:///{path} was written by a newer kpictl (store version 9; this "
-        "kpictl knows up to 2): upgrade kpictl to use it; it was left untouched"
+        "kpictl knows up to 3): upgrade kpictl to use it; it was left untouched"
     )
 
 

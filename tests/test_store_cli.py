@@ -230,14 +230,14 @@ def test_a_store_that_is_a_folder_is_refused(run: Run, registry: Path) -> None:
 def test_a_store_from_a_newer_kpictl_is_refused(run: Run, registry: Path) -> None:
     assert run("actuals", "import", str(registry / "actuals" / "2026-11-20.csv"), str(registry))
     with sqlite3.connect(store_of(registry)) as connection:
-        connection.execute("UPDATE kpictl_store SET version = 3")
+        connection.execute("UPDATE kpictl_store SET version = 4")
     connection.close()
     before = store_of(registry).read_bytes()
     result = run("actuals", "export", str(registry))
     assert (result.code, result.out) == (2, "")
     assert result.err == (
         f"kpictl: the store sqlite:///{store_of(registry)} was written by a newer kpictl "
-        "(store version 3; this kpictl knows up to 2): upgrade kpictl to use it; it was left "
+        "(store version 4; this kpictl knows up to 3): upgrade kpictl to use it; it was left "
         "untouched\n"
     )
     assert store_of(registry).read_bytes() == before

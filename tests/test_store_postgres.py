@@ -172,6 +172,6 @@ def test_a_postgresql_store_from_a_newer_kpictl_is_refused(
         open_store(url)
     assert str(raised.value) == (
         f"the store postgresql+psycopg://kpictl:***@127.0.0.1:{postgres.port}/{database} was "
-        "written by a newer kpictl (store version 5; this kpictl knows up to 2): upgrade "
+        "written by a newer kpictl (store version 5; this kpictl knows up to 3): upgrade "
         "kpictl to use it; it was left untouched"
     )

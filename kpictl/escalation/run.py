@@ -363,5 +363,8 @@ def outcome_failure(outcome: Outcome) -> str | None:
     if report.ok:
         return None
     not_sent = [d.key for d in report.deliveries if not d.accepted]
-    detail = f"; not sent, retried by the next run: {', '.join(not_sent)}" if not_sent else ""
-    return f"sending stopped: {report.error}{detail}"
+    partly = [d.key for d in report.deliveries if d.accepted and (d.refused or d.not_sent)]
+    detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
+    detail += f"; partly sent: {', '.join(partly)}" if partly else ""
+    retry = "; the next run retries what was not sent" if not_sent else ""
+    return f"sending stopped: {report.error}{detail}{retry}"
