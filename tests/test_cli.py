@@ -26,6 +26,8 @@ COMMANDS = [
     "review-request",
     "readout",
     "recap",
+    "ack",
+    "escalations",
     "schema",
     "init",
     "new",

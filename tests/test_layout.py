@@ -24,6 +24,7 @@ STAGES = {
     "check",
     "cli",
     "emails",
+    "escalation",
     "history",
     "numbers",
     "registry",
