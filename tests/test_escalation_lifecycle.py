@@ -495,3 +495,29 @@ def test_a_version_2_store_gains_the_escalation_tables_keeping_its_rows(
         ("mql", "2026-Q4", "2026-11-20", 90.0, "pull")
     ]
     assert rows(root, "SELECT step FROM escalation_steps") == [("tier-1",)]
+
+
+def test_overrides_of_the_new_wording_are_checked_and_used(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = make_registry(tmp_path / "r", smtp.port)  # type: ignore[attr-defined]
+    settings = (root / "kpictl.yaml").read_text(encoding="utf-8")
+    (root / "kpictl.yaml").write_text(settings + "templates: tpl\n", encoding="utf-8")
+    folder = root / "tpl" / "email"
+    folder.mkdir(parents=True)
+    (folder / "resolved.subject.j2").write_text("Done: {{ kpi.nme }}\n", encoding="utf-8")
+    (folder / "escalation.txt.j2").write_text(
+        "{% for line in story %}* {{ line }}\n{% endfor %}{{ story | length }}\n", encoding="utf-8"
+    )
+    result = run("check", str(root), "--select", "M001", "--as-of", "2026-11-20")
+    assert result.code == 1
+    assert "tpl/email/resolved.subject.j2:1:" in result.out
+    assert "escalation.txt.j2" not in result.out
+    (folder / "resolved.subject.j2").write_text("Done: {{ kpi.name }}\n", encoding="utf-8")
+    assert run("check", str(root), "--select", "M001", "--as-of", "2026-11-20").code == 0
+    csv = actuals(tmp_path, "a.csv", "mql,2026-Q4,90,2026-11-20\n")
+    assert run("escalate", str(root), "-a", csv, "--as-of", "2026-11-20", "--send").code == 0
+    back = actuals(tmp_path, "b.csv", "mql,2026-Q4,100,2026-11-21\n")
+    assert run("escalate", str(root), "-a", back, "--as-of", "2026-11-21", "--send").code == 0
+    assert text_of(parse(smtp.messages[0][1])) == "0\n"
+    assert parse(smtp.messages[1][1])["Subject"] == "Done: MQLs"

@@ -44,6 +44,7 @@ KINDS = (
     "recap",
     "recap-requests",  # to the driver: what only they can fill in after a recap
     "review-request",  # to the approver and contributors, before they sign a draft
+    "resolved",  # an escalation's KPI is back on track: to those who got the last tier
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from kpictl.emails import context
 from kpictl.emails.build import KINDS, template_names
 from kpictl.emails.people import escalation_recipients
+from kpictl.emails.story import Story, resolved_context
 from kpictl.numbers import status as scorecard
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.evaluate import (
@@ -76,7 +77,16 @@ def sample_contexts(registry: Registry, today: date) -> dict[str, dict[str, Any]
             recipients = escalation_recipients(registry, status.kpi, status.tier, outage)
             history = _history(status)
             values = context.escalation_context(registry, status, recipients, {}, history=history)
+            # What the store adds for a later step (kpictl.escalation): an override must
+            # render with it as well as without it.
+            story = Story(("Tier 1 went out on Fri 20 Nov 09:00 CET; no response since then.",))
+            values["story"] = list(story.lines)
+            values["last_deviation"] = "12%" if outage else None
+            values["open_tier"] = status.tier.level
             _add(out, "outage" if outage else "escalation", values)
+            if not outage:
+                opened = Story(story.lines, open_tier=status.tier.level, opened_at=moment)
+                _add(out, "resolved", resolved_context(registry, status, recipients, opened))
     campaigns = sorted(registry.campaigns, key=lambda c: c.id)
     if campaigns:
         campaign = campaigns[0]
