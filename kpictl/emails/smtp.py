@@ -26,6 +26,16 @@ class SmtpSetupError(Exception):
     """Sending cannot start (no settings, no password): nothing was attempted."""
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A message already made into bytes, with its envelope (taken from the address
+    objects it was built with, as `envelope` does): sent as is, never parsed again."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
 @dataclass
 class Delivery:
     """What happened to one message, per recipient."""
@@ -158,7 +168,7 @@ def password_for(settings: Smtp) -> str | None:
 
 def send_all(
     settings: Smtp,
-    messages: Sequence[tuple[str, EmailMessage]],
+    messages: Sequence[tuple[str, EmailMessage | Raw]],
     progress: Callable[[Delivery], None] | None = None,
     delivered: Mapping[str, Collection[str]] | None = None,
 ) -> SendReport:
@@ -171,7 +181,10 @@ def send_all(
     delivered = delivered or {}
     pending = []
     for key, msg in messages:
-        sender, rcpts = envelope(msg)
+        if isinstance(msg, Raw):
+            sender, rcpts = msg.sender, list(msg.recipients)
+        else:
+            sender, rcpts = envelope(msg)
         before = delivered.get(key, ())
         already = [addr for addr in rcpts if addr in before]
         pending.append((key, msg, sender, [a for a in rcpts if a not in before], already))
@@ -198,7 +211,10 @@ def send_all(
                 report.deliveries.append(delivery)
                 continue
             try:
-                refused = client.send_message(msg, from_addr=sender, to_addrs=rcpts)
+                if isinstance(msg, Raw):
+                    refused = client.sendmail(sender, rcpts, msg.data)
+                else:
+                    refused = client.send_message(msg, from_addr=sender, to_addrs=rcpts)
             except smtplib.SMTPRecipientsRefused as exc:
                 delivery.refused = {a: _reply(c, t) for a, (c, t) in exc.recipients.items()}
                 delivery.not_sent = [a for a in rcpts if a not in delivery.refused]

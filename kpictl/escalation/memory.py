@@ -197,6 +197,90 @@ def open_escalation(
     return _remembered(row)
 
 
+_CHUNK = 300  # keys per statement: well under every database's parameter limit
+
+
+def _insert_ignoring_conflicts(store: Store, table: Any) -> Any:
+    """INSERT that skips rows whose unique key is taken (another run's), on either database."""
+    if store.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def open_many(
+    store: Store, wanted: list[tuple[str, str, datetime, int, datetime, float | None]]
+) -> dict[tuple[str, str], Remembered]:
+    """Open (kpi, period, opened_at, tier, respond_by, deviation) escalations in one
+    transaction; each comes back as stored, whether this run or another opened it."""
+    if not wanted:
+        return {}
+    rows = [
+        {
+            "kpi": kpi,
+            "period": period,
+            "open_key": f"{kpi}/{period}",
+            "opened_at": utc(opened_at),
+            "tier": tier,
+            "respond_by": utc(respond_by),
+            "deviation_pct": deviation,
+        }
+        for kpi, period, opened_at, tier, respond_by, deviation in wanted
+    ]
+    keys = [row["open_key"] for row in rows]
+    out: dict[tuple[str, str], Remembered] = {}
+    with store.transaction(write=True) as connection:
+        connection.execute(_insert_ignoring_conflicts(store, ESCALATIONS), rows)
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            query = select(ESCALATIONS).where(ESCALATIONS.c.open_key.in_(chunk))
+            for row in connection.execute(query):
+                found = _remembered(row)
+                out[(found.kpi, found.period)] = found
+    return out
+
+
+def claim_many(
+    store: Store, keys: list[tuple[int, str, str]], runner: str, now: datetime
+) -> set[tuple[int, str, str]]:
+    """Claim (escalation, step, channel) keys in one committed transaction; the ones won.
+
+    A key another run holds is won only when its claim is stale (see `claim`).
+    """
+    if not keys:
+        return set()
+    rows = [
+        {
+            "escalation_id": eid,
+            "step": step,
+            "channel": channel,
+            "claimed_by": runner,
+            "claimed_at": utc(now),
+        }
+        for eid, step, channel in keys
+    ]
+    won: set[tuple[int, str, str]] = set()
+    wanted = set(keys)
+    with store.transaction(write=True) as connection:
+        connection.execute(_insert_ignoring_conflicts(store, STEPS), rows)
+        ids = sorted({eid for eid, _, _ in keys})
+        for start in range(0, len(ids), _CHUNK):
+            query = select(STEPS.c.escalation_id, STEPS.c.step, STEPS.c.channel).where(
+                STEPS.c.escalation_id.in_(ids[start : start + _CHUNK]),
+                STEPS.c.claimed_by == runner,
+            )
+            for eid, step, channel in connection.execute(query):
+                if (int(eid), step, channel) in wanted:
+                    won.add((int(eid), step, channel))
+    for key in keys:
+        if key not in won and claim(store, *key, runner, now):
+            won.add(key)
+    return won
+
+
 def claim(
     store: Store, escalation: int, step: str, channel: str, runner: str, now: datetime
 ) -> bool:
@@ -283,7 +367,10 @@ def delivered(store: Store, runner: str, done: Delivered) -> None:
                 delivered_at=utc(done.at),
             )
         )
+        # The first step's Message-ID is the thread every later step replies to.
         values: dict[str, Any] = {}
+        if done.message_id and done.step.startswith("tier-"):
+            values["thread_id"] = func.coalesce(ESCALATIONS.c.thread_id, done.message_id)
         if done.new_tier is not None:
             values["tier"] = done.new_tier
         if done.respond_by is not None:
@@ -291,13 +378,6 @@ def delivered(store: Store, runner: str, done: Delivered) -> None:
         if done.close:
             values["closed_at"] = utc(done.at)
             values["open_key"] = None
-        if done.message_id and done.step.startswith("tier-"):
-            # The first step's Message-ID is the thread every later step replies to.
-            connection.execute(
-                update(ESCALATIONS)
-                .where(ESCALATIONS.c.id == done.escalation, ESCALATIONS.c.thread_id.is_(None))
-                .values(thread_id=done.message_id)
-            )
         if values:
             connection.execute(
                 update(ESCALATIONS).where(ESCALATIONS.c.id == done.escalation).values(**values)
