@@ -54,3 +54,8 @@ class ChangelogFormat(enum.StrEnum):
 class DrillFormat(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class PullFormat(enum.StrEnum):
+    text = "text"
+    json = "json"

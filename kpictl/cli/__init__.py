@@ -46,6 +46,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "history": ("diff", "changelog", "codeowners"),
     "views": ("map", "who"),
     "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "pull": ("pull",),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
 }
 ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}
