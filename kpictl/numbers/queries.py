@@ -107,8 +107,8 @@ def _duckdb_refusal(compiled: str) -> str | None:
 
     try:
         parsed = duckdb.extract_statements(compiled)
-    except duckdb.Error as exc:
-        return str(exc)
+    except duckdb.Error as exc:  # a syntax error: DuckDB's own message, as a run would say
+        raise QueryFailed(_message(exc)) from None
     if len(parsed) != 1:
         return _more_than_one(len(parsed))
     kind = parsed[0].type
@@ -138,29 +138,31 @@ class Watchdog:
         self._lock = threading.Condition()
         self._heap: list[tuple[float, int]] = []
         self._cancel: dict[int, Callable[[], None]] = {}
-        self._fired: set[int] = set()
+        self._fired: dict[int, set[int]] = {}
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
         self._stopped = False
 
     @contextlib.contextmanager
-    def watch(self, seconds: float, cancel: Callable[[], None]) -> Iterator[Callable[[], bool]]:
-        """Cancel with `cancel` after `seconds`; yields a function saying whether it did."""
+    def watch(self, seconds: float, cancel: Callable[[], None]) -> Iterator[set[int]]:
+        """Cancel with `cancel` after `seconds`; yields a set that is not empty if it did."""
         token = next(self._ids)
+        fired: set[int] = set()
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="kpictl-timeout")
                 self._thread.daemon = True
                 self._thread.start()
             self._cancel[token] = cancel
+            self._fired[token] = fired
             heapq.heappush(self._heap, (time.monotonic() + seconds, token))
             self._lock.notify()
         try:
-            yield lambda: token in self._fired
+            yield fired
         finally:
             with self._lock:  # after this, `cancel` is never called for this query
                 self._cancel.pop(token, None)
-                self._fired.discard(token)
+                self._fired.pop(token, None)
 
     def stop(self) -> None:
         with self._lock:
@@ -181,7 +183,7 @@ class Watchdog:
                     self._lock.wait(deadline - now)
                     continue
                 heapq.heappop(self._heap)
-                self._fired.add(token)
+                self._fired[token].add(token)
                 with contextlib.suppress(Exception):  # the query may have ended just now
                     self._cancel[token]()
 
@@ -244,6 +246,14 @@ class Database:
 
         @event.listens_for(engine, "connect")
         def _lock_down(dbapi_connection: Any, _record: Any) -> None:
+            # A database file's connections share one DuckDB instance, whose settings
+            # the first connection has locked already.
+            locked = dbapi_connection.execute(
+                "SELECT current_setting('lock_configuration'), "
+                "current_setting('enable_external_access')"
+            ).fetchone()
+            if locked == (True, False):
+                return
             dbapi_connection.execute("SET allowed_directories = ?", [[allowed]])
             dbapi_connection.execute("SET file_search_path = ?", [allowed])
             # Every KPI reads the same few files again: keep their footers in memory.
@@ -288,7 +298,7 @@ def run_query(
     if refusal is not None:
         raise QueryFailed(f"refused: the SQL {redact(refusal)}")
     bound = {name: value for name, value in params.items() if f":{name}" in sql}
-    timed_out: Callable[[], bool] = lambda: False  # noqa: E731
+    timed_out: set[int] = set()
     try:
         with engine.connect() as connection:
             if dialect == "postgresql":
@@ -307,11 +317,11 @@ def run_query(
                 finally:
                     transaction.rollback()
     except SQLAlchemyError as exc:
-        if timed_out():
+        if timed_out:
             raise QueryFailed(_timeout_message(timeout)) from None
         raise QueryFailed(redact(_message(exc))) from None
     except Exception as exc:  # a driver's own error class, outside SQLAlchemy's wrapping
-        if timed_out():
+        if timed_out:
             raise QueryFailed(_timeout_message(timeout)) from None
         raise QueryFailed(redact(_message(exc))) from None
     if freshness:
@@ -340,7 +350,9 @@ def _message(exc: BaseException) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     kept: list[str] = []
     for line in lines:
-        if line.startswith(("[SQL:", "[parameters:", "(Background on this error")):
+        # DuckDB's and PostgreSQL's "LINE 1: ..." and caret need their own lines to mean
+        # anything; SQLAlchemy's SQL echo and link add nothing the user does not have.
+        if line.startswith(("LINE ", "[SQL:", "[parameters:", "(Background on this error")):
             break
         kept.append(line)
     return " ".join(kept)[:500] or type(inner).__name__
