@@ -193,7 +193,7 @@ def test_a_failed_kpi_does_not_stop_the_others(tmp_path: Path, run: Run) -> None
 
 
 REFUSED = "refused: the SQL "
-ONLY_SELECT = "statement: kpictl runs only SELECT queries, which read and never write"
+ONLY_SELECT = "statement: kpictl runs only SELECT queries, which never write"
 
 
 # fmt: off

@@ -114,7 +114,8 @@ def _duckdb_refusal(compiled: str) -> str | None:
     kind = parsed[0].type
     if kind != duckdb.StatementType.SELECT:
         name = kind.name.replace("_", " ")
-        return f"is a {name} statement: kpictl runs only SELECT queries, which read and never write"
+        article = "an" if name[0] in "AEIOU" else "a"
+        return f"is {article} {name} statement: kpictl runs only SELECT queries, which never write"
     return None
 
 
