@@ -30,7 +30,7 @@ import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kpictl.display import plural
 from kpictl.errors import KpictlError
@@ -39,6 +39,9 @@ from kpictl.numbers.evaluate import current_target
 from kpictl.registry.models import Campaign, DataSource, Kpi, Query
 from kpictl.registry.registry import Registry
 from kpictl.registry.schema_errors import suggest
+
+if TYPE_CHECKING:
+    from kpictl.numbers.queries import Database
 
 DEFAULT_TIMEOUT = 60.0
 MAX_CHECKPOINTS = 13
@@ -138,7 +141,7 @@ def select_kpis(registry: Registry, ids: Sequence[str]) -> list[Kpi]:
 
 def databases(
     registry: Registry, kpis: Iterable[Kpi], environ: Mapping[str, str] | None, workers: int
-) -> dict[str, object]:
+) -> dict[str, Database]:
     """Every connection the KPIs and their sources use, URL expanded (exit 2 if unusable)."""
     from kpictl.numbers.queries import Database
 
@@ -155,7 +158,7 @@ def databases(
         for source in _fresh_sources(registry, kpi):
             assert source.freshness is not None
             names[source.freshness.connection] = None
-    found: dict[str, object] = {}
+    found: dict[str, Database] = {}
     for name in names:
         try:
             url: DatabaseUrl = connection_url(settings, name, registry.root, environ)
@@ -178,7 +181,7 @@ def pull(
     progress: Progress | None = None,
 ) -> PullResult:
     """Run the queries of `kpis` as of `day`; the values and the failures, nothing recorded."""
-    from kpictl.numbers.queries import Database, Watchdog
+    from kpictl.numbers.queries import Watchdog
     from kpictl.parallel import usable_cpus
 
     workers = workers or max(2, min(8, 2 * usable_cpus()))
@@ -195,7 +198,6 @@ def pull(
         from kpictl.numbers.queries import QueryFailed, run_query
 
         database = found[job.query.connection]
-        assert isinstance(database, Database)
         try:
             answer = run_query(
                 database,
@@ -218,6 +220,8 @@ def pull(
         # only files below the registry: queries run from the registry folder.
         with contextlib.chdir(registry.root):
             fresh = map_in_threads(run, fresh_jobs, workers)
+            for database in found.values():
+                database.end_sessions()  # the next threads open their own
             freshness, broken = _read_freshness(fresh, day, result)
             jobs = _stamped(current, registry, freshness, broken, day, result)
             jobs += _stamped(campaigns, registry, freshness, broken, day, result)
@@ -231,7 +235,6 @@ def pull(
     finally:
         watchdog.stop()
         for database in found.values():
-            assert isinstance(database, Database)
             database.dispose()
     result.queries = len(fresh) + len(done)
     for item in done:

@@ -44,6 +44,7 @@ from kpictl.registry.bounds import value_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql.elements import TextClause
 
 SHAPE = "a query returns exactly one row with a numeric column `value`"
 
@@ -202,6 +203,9 @@ class Database:
     _engine: Engine | None = None
     _failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked: dict[str, tuple[TextClause, str | None]] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
+    _sessions: list[Connection] = field(default_factory=list)
 
     @property
     def dialect(self) -> str:
@@ -219,17 +223,74 @@ class Database:
                     raise QueryFailed(self._failure) from None
             return self._engine
 
+    def checked(self, sql: str) -> TextClause:
+        """`sql` as a bind-parameter clause, once it is known to be one SELECT statement.
+
+        Backfill runs one SQL several times: it is checked (and refused) once.
+        """
+        from sqlalchemy import text
+
+        with self._lock:
+            found = self._checked.get(sql)
+        if found is None:
+            clause = text(sql.strip().rstrip(";").rstrip())
+            try:
+                if self.dialect == "duckdb":
+                    compiled = str(clause.compile(dialect=self.engine().dialect))
+                    refusal = _duckdb_refusal(compiled)
+                else:
+                    count = statements(sql)
+                    refusal = _more_than_one(count) if count != 1 else None
+            except QueryFailed as exc:
+                refusal = f"\0{exc}"  # a syntax error: no "refused", the parser's own words
+            found = (clause, refusal)
+            with self._lock:
+                self._checked[sql] = found
+        clause, refusal = found
+        if refusal is not None:
+            if refusal.startswith("\0"):
+                raise QueryFailed(self.url.redact(refusal[1:]))
+            raise QueryFailed(f"refused: the SQL {self.url.redact(refusal)}")
+        return clause
+
+    def session(self) -> Connection:
+        """This thread's connection, in a transaction (DuckDB: one per worker thread)."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.engine().connect()
+            self._local.connection = connection
+            with self._lock:
+                self._sessions.append(connection)
+        return connection
+
+    def end_sessions(self) -> None:
+        """Roll back and close every session, once the threads that used them are done."""
+        for connection in self._sessions:
+            with contextlib.suppress(Exception):  # an interrupted connection may be gone
+                connection.rollback()
+                connection.close()
+        self._sessions.clear()
+        self._local = threading.local()
+
     def dispose(self) -> None:
+        self.end_sessions()
         if self._engine is not None:
             self._engine.dispose()
 
     def _create(self) -> Engine:
         from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import QueuePool
 
+        # One connection per worker thread, kept for the whole pull (SQLAlchemy's default
+        # for DuckDB in memory closes connections that other threads still use).
+        pooling: dict[str, Any] = {
+            "poolclass": QueuePool,
+            "pool_size": self.workers,
+            "max_overflow": 0,
+            "hide_parameters": True,
+        }
         if self.dialect != "duckdb":
-            return create_engine(
-                self.url.url, pool_size=self.workers, max_overflow=0, hide_parameters=True
-            )
+            return create_engine(self.url.url, **pooling)
         database = self.url.url.split("?", 1)[0].split(":///", 1)[-1]
         in_memory = database in ("", ":memory:")
         # kpictl's settings, never the URL's: these are what keep a query inside the registry.
@@ -239,9 +300,7 @@ class Database:
             "autoload_known_extensions": False,
         }
         engine = create_engine(
-            self.url.url,
-            connect_args={"read_only": not in_memory, "config": config},
-            hide_parameters=True,
+            self.url.url, connect_args={"read_only": not in_memory, "config": config}, **pooling
         )
         allowed = f"{self.root.resolve().as_posix()}/"
 
@@ -283,40 +342,16 @@ def run_query(
     timezone: str = "UTC",
 ) -> Answer:
     """Run one query as the module docstring says; QueryFailed with a redacted message."""
-    from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
     redact = database.url.redact
-    dialect = database.dialect
-    clause = text(sql.strip().rstrip(";").rstrip())
-    if dialect == "duckdb":
-        engine = database.engine()
-        refusal = _duckdb_refusal(str(clause.compile(dialect=engine.dialect)))
-    else:
-        count = statements(sql)
-        refusal = _more_than_one(count) if count != 1 else None
-        engine = database.engine()
-    if refusal is not None:
-        raise QueryFailed(f"refused: the SQL {redact(refusal)}")
-    bound = {name: value for name, value in params.items() if f":{name}" in sql}
+    clause = database.checked(sql)
     timed_out: set[int] = set()
     try:
-        with engine.connect() as connection:
-            if dialect == "postgresql":
-                connection = connection.execution_options(postgresql_readonly=True)
-            with watchdog.watch(timeout, _canceller(connection)) as timed_out:
-                transaction = connection.begin()
-                try:
-                    if dialect == "postgresql":
-                        connection.execute(
-                            text("select set_config('statement_timeout', :limit, true)"),
-                            {"limit": str(max(1, math.ceil(timeout * 1000)))},
-                        )
-                    result = connection.execute(clause, bound)
-                    columns = list(result.keys())
-                    rows = [tuple(row) for row in result.fetchmany(2)]
-                finally:
-                    transaction.rollback()
+        if database.dialect == "duckdb":
+            columns, rows = _on_duckdb(database, clause, params, timeout, watchdog, timed_out)
+        else:
+            columns, rows = _on_server(database, clause, params, timeout, watchdog, timed_out)
     except SQLAlchemyError as exc:
         if timed_out:
             raise QueryFailed(_timeout_message(timeout)) from None
@@ -328,6 +363,67 @@ def run_query(
     if freshness:
         return Answer(_freshness(columns, rows, timezone, redact))
     return Answer(_number(columns, rows, redact))
+
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
+
+def _on_duckdb(
+    database: Database,
+    clause: TextClause,
+    params: Mapping[str, date],
+    timeout: float,
+    watchdog: Watchdog,
+    timed_out: set[int],
+) -> Rows:
+    """On this thread's own connection, inside its transaction (rolled back at the end).
+
+    A transaction per query would cost two statements more than the query itself; one
+    per worker, never committed, is as read-only and is rolled back after an error.
+    """
+    connection = database.session()
+    try:
+        with watchdog.watch(timeout, _canceller(connection)) as fired:
+            result = connection.execute(clause, dict(params))
+            rows = [tuple(row) for row in result.fetchmany(2)]
+            return list(result.keys()), rows
+    except BaseException:
+        timed_out.update(fired)
+        connection.rollback()
+        raise
+
+
+def _on_server(
+    database: Database,
+    clause: TextClause,
+    params: Mapping[str, date],
+    timeout: float,
+    watchdog: Watchdog,
+    timed_out: set[int],
+) -> Rows:
+    """In a transaction of its own, READ ONLY on PostgreSQL, always rolled back."""
+    from sqlalchemy import text
+
+    postgres = database.dialect == "postgresql"
+    with database.engine().connect() as connection:
+        if postgres:
+            connection = connection.execution_options(postgresql_readonly=True)
+        with watchdog.watch(timeout, _canceller(connection)) as fired:
+            transaction = connection.begin()
+            try:
+                if postgres:
+                    connection.execute(
+                        text("select set_config('statement_timeout', :limit, true)"),
+                        {"limit": str(max(1, math.ceil(timeout * 1000)))},
+                    )
+                result = connection.execute(clause, dict(params))
+                rows = [tuple(row) for row in result.fetchmany(2)]
+                return list(result.keys()), rows
+            except BaseException:
+                timed_out.update(fired)
+                raise
+            finally:
+                transaction.rollback()
 
 
 def _canceller(connection: Connection) -> Callable[[], None]:
