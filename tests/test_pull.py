@@ -471,3 +471,37 @@ def test_check_imports_no_database_code() -> None:
     assert [m for m in modules if not m.startswith("kpictl")] == []
     assert "kpictl.numbers.queries" not in modules
     assert "kpictl.numbers.pull" not in modules
+
+
+def test_backfill_checkpoints_each_get_their_own_answer(tmp_path: Path, run: Run) -> None:
+    # DuckDB runs one KPI's checkpoints in one statement; each date is still judged alone.
+    sql = COUNT + " and :as_of > date '2026-10-20'"
+    root = registry(tmp_path / "reg", f"select * from ({sql}) where value > 0")
+    code, out, _ = pull(run, root, "--format", "json")
+    data = json.loads(out)
+    assert code == 1
+    assert [(o["as_of"], o["value"]) for o in data["observations"]] == [
+        ("2026-10-23", 52.0),
+        ("2026-10-30", 60.0),
+        ("2026-11-06", 75.0),
+        ("2026-11-13", 88.0),
+        ("2026-11-20", 104.0),
+        ("2026-11-20", 104.0),
+    ]
+    assert [(f["what"], f["message"]) for f in data["failures"]] == [
+        (f"kpi mql 2026-Q4 as of 2026-10-{day}", f"returned no row; {SHAPE}")
+        for day in ("02", "09", "16")
+    ]
+
+
+def test_backfill_that_cannot_run_together_runs_alone(tmp_path: Path, run: Run) -> None:
+    # Two columns named alike: each checkpoint alone gets the exact verdict.
+    root = registry(
+        tmp_path / "reg", "select 1 as value, 2 as Value where :as_of > date '2026-11-10'"
+    )
+    code, out, _ = pull(run, root, "--format", "json")
+    data = json.loads(out)
+    assert code == 1
+    assert [f["message"] for f in data["failures"]] == [
+        f"returned 2 columns named value; {SHAPE}"
+    ] * 9

@@ -194,6 +194,36 @@ def pull(
     total = len(fresh_jobs) + len(current) * (1 + (MAX_CHECKPOINTS if backfill else 0))
     watchdog = Watchdog()
 
+    def run_group(group: list[_Job]) -> list[_Done]:
+        """Backfill checkpoints of one KPI in one DuckDB statement, else each alone."""
+        from kpictl.numbers.queries import QueryFailed, run_checkpoints
+
+        database = found[group[0].query.connection]
+        if len(group) > 1 and database.dialect == "duckdb":
+            first = group[0]
+            days = [job.params["as_of"] for job in group]
+            try:
+                answers = run_checkpoints(
+                    database, first.query.sql, first.params, days, timeout, watchdog
+                )
+            except QueryFailed:
+                pass  # each alone, for each one's own message
+            else:
+                if advance is not None:
+                    for _ in group[1:]:
+                        advance()
+                return [
+                    _Done(job, a.value, None)
+                    if not isinstance(a, QueryFailed)
+                    else _Done(job, None, str(a))
+                    for job, a in zip(group, answers, strict=True)
+                ]
+        done = [run(job) for job in group]
+        if advance is not None:
+            for _ in group[1:]:
+                advance()
+        return done
+
     def run(job: _Job) -> _Done:
         from kpictl.numbers.queries import QueryFailed, run_query
 
@@ -231,7 +261,12 @@ def pull(
                 progress.start(min(total, len(fresh_jobs) + len(jobs)))
                 for _ in fresh_jobs:
                     progress.advance()
-            done = map_in_threads(run, jobs, workers, advance)
+            groups = _grouped(jobs)
+            done = [
+                item
+                for group in map_in_threads(run_group, groups, workers, advance)
+                for item in group
+            ]
     finally:
         watchdog.stop()
         for database in found.values():
@@ -392,6 +427,7 @@ def _backfill_jobs(
         start = job.params["period_start"]
         step = CHECKPOINT_DAYS[job.kpi.cadence.review]
         known = have.get((job.kpi.id, job.period), ())
+        mine: list[_Job] = []
         # A checkpoint whose as_of would be the current value's (data older than it)
         # would only replace the current value: the data is as old at both.
         for n in range(1, MAX_CHECKPOINTS + 1):
@@ -402,8 +438,25 @@ def _backfill_jobs(
             if as_of >= job.stale or as_of in known:
                 continue
             params = {**job.params, "as_of": checkpoint}
-            out.append(_Job(job.kpi, None, job.period, job.query, params, "backfill", as_of))
+            mine.append(_Job(job.kpi, None, job.period, job.query, params, "backfill", as_of))
+        out.extend(reversed(mine))  # oldest first, as they are read
     return out
+
+
+def _grouped(jobs: list[_Job]) -> list[list[_Job]]:
+    """Each job alone, except one KPI's backfill checkpoints: together."""
+    groups: list[list[_Job]] = []
+    backfill: dict[tuple[str, str], list[_Job]] = {}
+    for job in jobs:
+        if job.kind == "backfill" and job.kpi is not None:
+            key = (job.kpi.id, job.period)
+            if key not in backfill:
+                backfill[key] = []
+                groups.append(backfill[key])
+            backfill[key].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 def _what(job: _Job) -> str:

@@ -367,6 +367,61 @@ def run_query(
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
+# `:as_of` where SQLAlchemy's text() would bind it (its own rule: not after `:`, a word
+# character or a backslash, and the whole name).
+_AS_OF = re.compile(r"(?<![:\w\\]):as_of(?![\w:])")
+
+
+def run_checkpoints(
+    database: Database,
+    sql: str,
+    params: Mapping[str, date],
+    checkpoints: list[date],
+    timeout: float,
+    watchdog: Watchdog,
+) -> list[Answer | QueryFailed]:
+    """The same query at several `:as_of` dates in one DuckDB statement (backfill).
+
+    A LATERAL join runs the SQL once per date with `:as_of` read from a VALUES list, so
+    DuckDB scans once instead of once per date: the same bind-parameter substitution
+    text() makes, pointed at a column. Raises QueryFailed when the statement as a whole
+    fails: the caller then runs each date alone, for each date's own answer.
+    """
+    from sqlalchemy import text
+
+    database.checked(sql)  # one SELECT, or refused as a single query would be
+    inner = _AS_OF.sub("kpictl_c.kpictl_as_of", sql.strip().rstrip(";").rstrip())
+    values = ", ".join(f"({i}, cast(:kpictl_as_of_{i} as date))" for i in range(len(checkpoints)))
+    batch = text(
+        f"select kpictl_c.kpictl_i, kpictl_q.* from (values {values}) "
+        f"kpictl_c(kpictl_i, kpictl_as_of), lateral ({inner}) kpictl_q"
+    )
+    bound = {k: v for k, v in params.items() if k != "as_of"}
+    bound.update({f"kpictl_as_of_{i}": day for i, day in enumerate(checkpoints)})
+    connection = database.session()
+    try:
+        with watchdog.watch(timeout, _canceller(connection)):
+            result = connection.execute(batch, bound)
+            columns = list(result.keys())[1:]
+            rows = result.fetchmany(2 * len(checkpoints) + 1)
+    except Exception as exc:
+        connection.rollback()
+        raise QueryFailed(database.url.redact(_message(exc))) from None
+    # A subquery's columns named alike come out renamed (`value_1`): each date alone
+    # then gets the verdict a single query gets.
+    if any(re.fullmatch(r"value_\d+", name.lower()) for name in columns):
+        raise QueryFailed("columns named alike: ask each date alone")
+    by_date: list[list[tuple[Any, ...]]] = [[] for _ in checkpoints]
+    for row in rows:
+        by_date[row[0]].append(tuple(row[1:]))
+    answers: list[Answer | QueryFailed] = []
+    for found in by_date:
+        try:
+            answers.append(Answer(_number(columns, found, database.url.redact)))
+        except QueryFailed as exc:
+            answers.append(exc)
+    return answers
+
 
 def _on_duckdb(
     database: Database,
