@@ -24,6 +24,7 @@ COMMANDS = [
     "kickoff",
     "readout",
     "recap",
+    "pull",
     "schema",
     "init",
     "new",
