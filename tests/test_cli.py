@@ -31,6 +31,7 @@ COMMANDS = [
     "fmt",
     "calendar",
     "drill",
+    "actuals",
 ]
 
 

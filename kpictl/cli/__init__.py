@@ -48,6 +48,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "emails": ("status", "escalate", "kickoff", "readout", "recap"),
     "pull": ("pull",),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
+    # A group (`kpictl actuals import|export`): typer lists groups after the commands.
+    "actuals": ("actuals",),
 }
 ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}
 

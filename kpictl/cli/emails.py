@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO, overload
 
 import typer
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 ACTUALS_HELP = (
     "CSV of actual values (kpi,period,value,as_of), or - for stdin. For a campaign's own "
     "results, put the campaign id in the period column. Bad rows are reported with their "
-    "row number and skipped."
+    "row number and skipped. Default: the values in the store (`kpictl pull`, "
+    "`kpictl actuals import`)."
 )
 WHEN_HELP = (
     "Evaluate at this date (YYYY-MM-DD, meaning 09:00 in the registry's time zone) or "
@@ -42,7 +43,10 @@ SENT_LOG_HELP = (
 CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
 
 # The options these commands share.
-Actuals = Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)]
+Actuals = Annotated[
+    str | None,
+    typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP, show_default=False),
+]
 When = Annotated[
     str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
 ]
@@ -59,7 +63,7 @@ CampaignId = Annotated[
 
 @app.command()
 def status(
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     output_format: Annotated[
         StatusFormat,
@@ -104,7 +108,7 @@ def status(
 
 @app.command()
 def escalate(
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
@@ -136,7 +140,10 @@ def kickoff(
     actuals: Annotated[
         str | None,
         typer.Option(
-            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+            "--actuals",
+            "-a",
+            metavar="FILE",
+            help=ACTUALS_HELP + " Optional: adds today's values (none without a store).",
         ),
     ] = None,
     out: OutDir = None,
@@ -158,7 +165,7 @@ def kickoff(
     with _campaign_missing_if_path("kickoff", campaign, path):
         inputs = _inputs(resolve_registry(path), when)
         find_campaign(inputs.registry, campaign)
-    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    loaded = _actuals(inputs, actuals, required=False)
     outbox = kickoff_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
 
@@ -185,7 +192,7 @@ def _campaign_missing_if_path(command: str, campaign: str, path: Path | None) ->
 @app.command()
 def readout(
     campaign: CampaignId,
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     day: Annotated[
         int | None,
@@ -226,7 +233,7 @@ def readout(
 @app.command()
 def recap(
     campaign: CampaignId,
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
@@ -262,11 +269,20 @@ def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
     return inputs
 
 
-def _actuals(inputs: "Inputs", spec: str) -> "ActualValues":
-    """The actuals; their bad and late rows go to stderr as file:row lines."""
+@overload
+def _actuals(inputs: "Inputs", spec: str | None) -> "ActualValues": ...
+@overload
+def _actuals(inputs: "Inputs", spec: str | None, required: bool) -> "ActualValues | None": ...
+def _actuals(inputs: "Inputs", spec: str | None, required: bool = True) -> "ActualValues | None":
+    """The actuals (`--actuals FILE`, else the store); bad and late rows go to stderr.
+
+    Not `required`: None when there is no file and no store yet.
+    """
     from kpictl.emails.outbox import load_actuals
 
-    loaded = load_actuals(inputs.registry, spec, inputs.moment.date())
+    loaded = load_actuals(inputs.registry, spec, inputs.moment.date(), required=required)
+    if loaded is None:
+        return None
     _print_lines(loaded.notes, sys.stderr)
     return loaded.actuals
 

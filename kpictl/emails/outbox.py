@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from kpictl import display
-from kpictl.check.findings import Severity
 from kpictl.display import plural
 from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
@@ -21,7 +20,7 @@ from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
 from kpictl.numbers.evaluate import evaluation_moment
 from kpictl.registry.models import Campaign
-from kpictl.registry.registry import Registry, load_registry
+from kpictl.registry.registry import Registry, registry_for_use
 from kpictl.registry.schema_errors import suggest
 from kpictl.templating.escaping import defuse_text, visible
 
@@ -70,14 +69,7 @@ class Delivery:
 
 def load_inputs(root: Path, when: date | datetime | None) -> Inputs:
     """Load the registry and fix the evaluation moment; a broken registry is a note."""
-    registry, findings = load_registry(root)
-    errors = sum(1 for item in findings if item.severity is Severity.ERROR)
-    notes = []
-    if errors:
-        notes.append(
-            f"kpictl: warning: the registry has {plural(errors, 'error')}; "
-            "entities that failed to load are left out (run `kpictl check`)"
-        )
+    registry, notes = registry_for_use(root)
     from zoneinfo import ZoneInfo
 
     now = datetime.now(ZoneInfo(registry.settings.timezone))
@@ -85,8 +77,27 @@ def load_inputs(root: Path, when: date | datetime | None) -> Inputs:
     return Inputs(registry, moment, stable=when is not None, notes=notes)
 
 
-def load_actuals(registry: Registry, spec: str, day: date) -> LoadedActuals:
-    """Read the actuals CSV (`-` for stdin); bad rows and late rows become notes."""
+@overload
+def load_actuals(registry: Registry, spec: str | None, day: date) -> LoadedActuals: ...
+@overload
+def load_actuals(
+    registry: Registry, spec: str | None, day: date, *, required: bool
+) -> LoadedActuals | None: ...
+def load_actuals(
+    registry: Registry, spec: str | None, day: date, *, required: bool = True
+) -> LoadedActuals | None:
+    """The actual values a command uses: the CSV `spec` (`-`: stdin), else the store.
+
+    The one place that decides where values come from. From a file, bad rows and rows
+    measured after `day` become notes; the store holds every day's values, so for it
+    later ones are simply not read. A store that does not exist yet is an error
+    saying how to fill it, or (not `required`) None.
+    """
+    if spec is None:
+        from kpictl.numbers.transfer import stored_actuals
+
+        stored = stored_actuals(registry, day, required=required)
+        return None if stored is None else LoadedActuals(stored, [])
     kpis = [kpi.id for kpi in registry.kpis]
     campaigns = [campaign.id for campaign in registry.campaigns]
     name = "<stdin>" if spec == "-" else visible(spec)
