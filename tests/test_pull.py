@@ -505,3 +505,88 @@ def test_backfill_that_cannot_run_together_runs_alone(tmp_path: Path, run: Run) 
     assert [f["message"] for f in data["failures"]] == [
         f"returned 2 columns named value; {SHAPE}"
     ] * 9
+
+
+# --- recording ------------------------------------------------------------------------------
+
+
+def test_pull_records_and_a_second_pull_asks_only_for_what_is_missing(
+    tmp_path: Path, run: Run
+) -> None:
+    root = registry(tmp_path / "reg", freshness=LOADED)
+    first = run("pull", str(root), "--as-of", AS_OF)
+    assert (first.code, first.err) == (0, "")
+    assert first.out == (
+        "Pulled 9 values in 10 queries as of 2026-11-20, 0 failures; "
+        "recorded 9 new, 0 replaced, 0 unchanged.\n"
+    )
+    again = run("pull", str(root), "--as-of", AS_OF, "--format", "json")
+    data = json.loads(again.out)
+    assert (again.code, data["queries"], data["recorded"]) == (
+        0,
+        3,
+        {"added": 0, "replaced": 0, "unchanged": 2},
+    )
+    exported = run("actuals", "export", str(root))
+    assert exported.out == (
+        "kpi,period,value,as_of\n"
+        "mql,2026-Q4,5,2026-10-02\n"
+        "mql,2026-Q4,24,2026-10-09\n"
+        "mql,2026-Q4,36,2026-10-16\n"
+        "mql,2026-Q4,52,2026-10-23\n"
+        "mql,2026-Q4,60,2026-10-30\n"
+        "mql,2026-Q4,75,2026-11-06\n"
+        "mql,2026-Q4,88,2026-11-13\n"
+        "mql,2026-Q4,104,2026-11-18\n"
+        "mql,spring-push,104,2026-11-18\n"
+    )
+
+
+def test_failed_kpis_are_named_and_the_rest_is_recorded(tmp_path: Path, run: Run) -> None:
+    root = registry(tmp_path / "reg", "select 'lots' as value")
+    (root / "ok.yaml").write_text(
+        (root / "kpi.yaml")
+        .read_text(encoding="utf-8")
+        .replace("id: mql", "id: sql")
+        .replace("definition: mql-term\n", "")
+        .replace("select 'lots' as value", "select 7 as value"),
+        encoding="utf-8",
+    )
+    result = run("pull", str(root), "--as-of", AS_OF, "--no-backfill")
+    assert result.code == 1
+    assert result.out == (
+        f"failed: kpi mql 2026-Q4 (warehouse): returned the text 'lots', not a number; {SHAPE}\n"
+        f"failed: kpi mql campaign spring-push (warehouse): returned the text 'lots', not a "
+        f"number; {SHAPE}\n"
+        "Pulled 1 value in 3 queries as of 2026-11-20, 2 failures; "
+        "recorded 1 new, 0 replaced, 0 unchanged.\n"
+    )
+    assert run("actuals", "export", str(root)).out == (
+        "kpi,period,value,as_of\nsql,2026-Q4,7,2026-11-20\n"
+    )
+
+
+def test_an_unusable_store_stops_before_any_query(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = registry(tmp_path / "reg", "select 1 as value")
+    (tmp_path / "folder.db").mkdir()
+    monkeypatch.setenv("KPICTL_STORE", f"sqlite:///{tmp_path / 'folder.db'}")
+    result = run("pull", str(root), "--as-of", AS_OF)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"kpictl: cannot use the store sqlite:///{tmp_path / 'folder.db'}")
+
+
+def test_two_pulls_at_once_into_one_store(tmp_path: Path, run: Run) -> None:
+    root = registry(tmp_path / "reg", freshness=LOADED)
+    command = [sys.executable, "-m", "kpictl", "pull", str(root), "--as-of", AS_OF]
+    both = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = [(p.wait(timeout=120), p.communicate()) for p in both]
+    assert [code for code, _ in outcomes] == [0, 0]
+    assert all(err == "" for _, (_, err) in outcomes)
+    rows = run("actuals", "export", str(root)).out.splitlines()
+    assert len(rows) == 10  # the header and 9 values: none lost, none doubled
+    assert rows[-2:] == ["mql,2026-Q4,104,2026-11-18", "mql,spring-push,104,2026-11-18"]

@@ -64,31 +64,39 @@ def pull(
     Example: `kpictl pull registry/ --as-of 2026-11-20 --dry-run`.
     """
     from kpictl.numbers.evaluate import evaluation_moment
+    from kpictl.numbers.pull import held_in, open_pull_store, record, select_kpis
     from kpictl.numbers.pull import pull as run_pull
-    from kpictl.numbers.pull import select_kpis
-    from kpictl.registry.registry import load_registry
+    from kpictl.registry.registry import registry_for_use
 
     when = parse_date(as_of, "--as-of")
-    root = resolve_registry(path)
-    registry, findings = load_registry(root)
-    _warn_if_broken(findings)
+    registry, notes = registry_for_use(resolve_registry(path))
+    for note in notes:
+        print(note, file=sys.stderr)
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     zone = registry.settings.timezone
     day = evaluation_moment(when, zone, datetime.now(ZoneInfo(zone))).date()
     kpis = select_kpis(registry, kpi or [])
-    with _progress() as progress:
-        result = run_pull(
-            registry,
-            kpis,
-            day,
-            timeout=timeout,
-            backfill=backfill,
-            held=None if dry_run else _held(registry),
-            progress=progress,
-        )
-    recorded = None if dry_run else _record(registry, result)
+    store = open_pull_store(registry, dry_run=dry_run)
+    try:
+        with _progress() as progress:
+            result = run_pull(
+                registry,
+                kpis,
+                day,
+                timeout=timeout,
+                backfill=backfill,
+                held=held_in(store) if store is not None else None,
+                progress=progress,
+            )
+        recorded = None
+        if store is not None and not dry_run:
+            done = record(store, result)
+            recorded = {"added": done.added, "replaced": done.replaced, "unchanged": done.unchanged}
+    finally:
+        if store is not None:
+            store.close()
     for note in result.notes:
         print(f"kpictl: note: {_visible(note)}", file=sys.stderr)
     if output_format is PullFormat.json:
@@ -96,29 +104,6 @@ def pull(
     else:
         sys.stdout.write(_text(result, dry_run, recorded))
     return 1 if result.failures else 0
-
-
-def _warn_if_broken(findings: list[Any]) -> None:
-    from kpictl.check.findings import Severity
-    from kpictl.display import plural
-
-    errors = sum(1 for item in findings if item.severity is Severity.ERROR)
-    if errors:
-        print(
-            f"kpictl: warning: the registry has {plural(errors, 'error')}; entities that "
-            "failed to load are left out (run `kpictl check`)",
-            file=sys.stderr,
-        )
-
-
-def _held(registry: Any) -> Any:
-    """What the store already holds, so backfill asks only for what is missing."""
-    return None
-
-
-def _record(registry: Any, result: "PullResult") -> dict[str, int] | None:
-    """Record the values in the store; exit 2 when it cannot be used."""
-    return None
 
 
 class _Bar:

@@ -42,6 +42,7 @@ from kpictl.registry.schema_errors import suggest
 
 if TYPE_CHECKING:
     from kpictl.numbers.queries import Database
+    from kpictl.numbers.store import Recorded, Store
 
 DEFAULT_TIMEOUT = 60.0
 MAX_CHECKPOINTS = 13
@@ -479,6 +480,54 @@ def _collect(item: _Done, result: PullResult) -> None:
     result.pulled.append(Pulled(job.kpi.id, job.period, item.value, as_of, job.kind))
 
 
+def open_pull_store(registry: Registry, *, dry_run: bool) -> Store | None:
+    """The store to record in (created if missing), opened before any query runs.
+
+    An unusable store stops the pull before the warehouse is queried (exit 2). A dry
+    run creates nothing: without a store there is nothing held, so no checkpoint is
+    skipped.
+    """
+    from kpictl.numbers.store import StoreMissingError, open_store
+    from kpictl.numbers.transfer import registry_store
+
+    if not dry_run:
+        return registry_store(registry, create=True)
+    from kpictl.numbers.connections import ConnectError, store_url
+    from kpictl.numbers.store import StoreError
+
+    try:
+        return open_store(store_url(registry.settings, registry.root), create=False)
+    except StoreMissingError:
+        return None
+    except (ConnectError, StoreError) as exc:
+        raise KpictlError(str(exc)) from None
+
+
+def held_in(store: Store) -> Held:
+    """What `store` already holds, for backfill to ask only for what is missing."""
+    from kpictl.numbers.store import StoreError
+
+    def held(kpis: Collection[str], periods: Collection[str]) -> dict[tuple[str, str], set[date]]:
+        try:
+            stored = store.actuals(list(kpis), periods=list(periods))
+        except StoreError as exc:
+            raise KpictlError(str(exc)) from None
+        return {key: {row.as_of for row in rows} for key, rows in stored.rows.items()}
+
+    return held
+
+
+def record(store: Store, result: PullResult) -> Recorded:
+    """Record every value pulled, in one transaction (all or nothing)."""
+    from kpictl.numbers.store import Observation, StoreError
+
+    observations = [Observation(p.kpi, p.period, p.value, p.as_of) for p in result.pulled]
+    try:
+        return store.record(observations, source="pull")
+    except StoreError as exc:
+        raise KpictlError(f"nothing recorded: {exc}") from None
+
+
 def summary(result: PullResult, recorded: str | None) -> str:
     """One line: how many values, queries, failures (and what the store did)."""
     values = plural(len(result.pulled), "value")
@@ -498,7 +547,10 @@ __all__ = [
     "Progress",
     "PullResult",
     "Pulled",
+    "held_in",
+    "open_pull_store",
     "pull",
+    "record",
     "select_kpis",
     "summary",
 ]
