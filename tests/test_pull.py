@@ -95,7 +95,7 @@ def test_dry_run_shows_current_backfill_and_campaign_values(tmp_path: Path, run:
         "  mql  2026-Q4         88  2026-11-13  backfill\n"
         "  mql  2026-Q4        104  2026-11-18  current\n"
         "  mql  spring-push    104  2026-11-18  campaign\n"
-        "Pulled 9 values in 10 queries as of 2026-11-20, 0 failures; nothing recorded (dry run).\n"
+        "Pulled 9 values in 3 queries as of 2026-11-20, 0 failures; nothing recorded (dry run).\n"
     )
 
 
@@ -517,7 +517,7 @@ def test_pull_records_and_a_second_pull_asks_only_for_what_is_missing(
     first = run("pull", str(root), "--as-of", AS_OF)
     assert (first.code, first.err) == (0, "")
     assert first.out == (
-        "Pulled 9 values in 10 queries as of 2026-11-20, 0 failures; "
+        "Pulled 9 values in 3 queries as of 2026-11-20, 0 failures; "
         "recorded 9 new, 0 replaced, 0 unchanged.\n"
     )
     again = run("pull", str(root), "--as-of", AS_OF, "--format", "json")

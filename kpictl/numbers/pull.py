@@ -195,7 +195,7 @@ def pull(
     total = len(fresh_jobs) + len(current) * (1 + (MAX_CHECKPOINTS if backfill else 0))
     watchdog = Watchdog()
 
-    def run_group(group: list[_Job]) -> list[_Done]:
+    def run_group(group: list[_Job]) -> tuple[list[_Done], int]:
         """Backfill checkpoints of one KPI in one DuckDB statement, else each alone."""
         from kpictl.numbers.queries import QueryFailed, run_checkpoints
 
@@ -218,12 +218,12 @@ def pull(
                     if not isinstance(a, QueryFailed)
                     else _Done(job, None, str(a))
                     for job, a in zip(group, answers, strict=True)
-                ]
+                ], 1
         done = [run(job) for job in group]
         if advance is not None:
             for _ in group[1:]:
                 advance()
-        return done
+        return done, len(group)
 
     def run(job: _Job) -> _Done:
         from kpictl.numbers.queries import QueryFailed, run_query
@@ -263,16 +263,13 @@ def pull(
                 for _ in fresh_jobs:
                     progress.advance()
             groups = _grouped(jobs)
-            done = [
-                item
-                for group in map_in_threads(run_group, groups, workers, advance)
-                for item in group
-            ]
+            ran = map_in_threads(run_group, groups, workers, advance)
+            done = [item for group_done, _ in ran for item in group_done]
     finally:
         watchdog.stop()
         for database in found.values():
             database.dispose()
-    result.queries = len(fresh) + len(done)
+    result.queries = len(fresh) + sum(sent for _, sent in ran)
     for item in done:
         _collect(item, result)
     result.pulled.sort(key=lambda p: (p.kpi, p.period, p.as_of))
@@ -445,11 +442,11 @@ def _backfill_jobs(
 
 
 def _grouped(jobs: list[_Job]) -> list[list[_Job]]:
-    """Each job alone, except one KPI's backfill checkpoints: together."""
+    """Each job alone, except one KPI's current value and its checkpoints: together."""
     groups: list[list[_Job]] = []
     backfill: dict[tuple[str, str], list[_Job]] = {}
     for job in jobs:
-        if job.kind == "backfill" and job.kpi is not None:
+        if job.kind in ("current", "backfill") and job.kpi is not None:
             key = (job.kpi.id, job.period)
             if key not in backfill:
                 backfill[key] = []
