@@ -11,6 +11,7 @@ is tested where it lives): --dry-run shows what would be recorded.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -590,3 +591,32 @@ def test_two_pulls_at_once_into_one_store(tmp_path: Path, run: Run) -> None:
     rows = run("actuals", "export", str(root)).out.splitlines()
     assert len(rows) == 10  # the header and 9 values: none lost, none doubled
     assert rows[-2:] == ["mql,2026-Q4,104,2026-11-18", "mql,spring-push,104,2026-11-18"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("total", "drawn"), [(3, False), (8, True)])
+def test_a_progress_bar_on_a_terminal_for_more_than_a_handful(
+    monkeypatch: pytest.MonkeyPatch, total: int, drawn: bool
+) -> None:
+    from kpictl.cli.pull import _progress
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with _progress() as bar:
+        assert bar is not None
+        bar.start(total)
+        for _ in range(total):
+            bar.advance()
+    assert ("pulling" in terminal.getvalue()) is drawn
+
+
+def test_no_progress_bar_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpictl.cli.pull import _progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with _progress() as bar:
+        assert bar is None
