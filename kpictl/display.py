@@ -95,10 +95,74 @@ def number(value: float, kpi: Kpi, approx: bool = False) -> str:
     return f"{days} day" if days == "1" else f"{days} days"
 
 
+def value_in(value: float, kpi: Kpi | None) -> str:
+    """`number` for a KPI that may be missing (a reference to nothing): then as written."""
+    return number(value, kpi) if kpi is not None else written(value, grouped=True)
+
+
+def result_change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str, bool | None]:
+    """An experiment's result against its baseline, and whether that is the good way.
+
+    `+13 points` for a percent KPI (a rate that went from 28% to 41% rose 13 points, not
+    46%), `+12.5%` for anything else; `no change`. The flag is None without a KPI.
+    """
+    delta = result - baseline
+    if delta == 0:
+        return "no change", None
+    sign = "+" if delta > 0 else "-"
+    if kpi is not None and kpi.unit == "percent":
+        text = f"{sign}{written(round(abs(delta), 1))} points"
+    elif baseline != 0:
+        text = f"{sign}{written(round(abs(delta) / abs(baseline) * 100, 1))}%"
+    else:
+        text = f"{sign}{value_in(abs(delta), kpi)}"
+    return text, None if kpi is None else (delta > 0) == (kpi.direction == "increase")
+
+
+def money(value: float, currency: str) -> str:
+    """A sum of money: `EUR 50,000`, `EUR 51.98` (cents below 100, where they matter)."""
+    code = clean(currency)
+    shown = amount(value) if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{code} {shown}" if code else shown
+
+
 def percent(value: float) -> str:
     """A deviation: `7.9%`, `20%`, `36%` (whole numbers from 10% up)."""
     value = abs(value)
     return (f"{value:.0f}" if value >= 10 else _trim(f"{value:.1f}")) + "%"
+
+
+# Eight heights, lowest first; the ASCII ones for a terminal or file that cannot show blocks.
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ASCII = "_.-~=+*#"
+
+
+def sparkline(values: Iterable[float], ascii_only: bool = False) -> str:
+    """`▁▃▅█`: one character per value, scaled from the lowest to the highest."""
+    marks = SPARK_ASCII if ascii_only else SPARK_BLOCKS
+    values = list(values)
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return marks[len(marks) // 2 - 1] * len(values)  # flat: a level line mid-height
+    top = len(marks) - 1
+    return "".join(marks[round((value - low) / (high - low) * top)] for value in values)
+
+
+def can_show(text: str, encoding: str | None) -> bool:
+    """Whether a stream with `encoding` can carry `text` (None: assume UTF-8)."""
+    try:
+        text.encode(encoding or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
+
+
+def signed(value: float, kpi: Kpi) -> str:
+    """A change in the KPI's unit with its sign: `+125`, `-EUR 10,000`, `0`."""
+    shown = number(abs(value), kpi)
+    return shown if value == 0 else ("+" if value > 0 else "-") + shown
 
 
 def day(value: date) -> str:
@@ -148,7 +212,7 @@ def hours(value: int) -> str:
     """`24 hours`, `3 days` (whole days from 48 hours up)."""
     if value >= 48 and value % 24 == 0:
         return f"{value // 24} days"
-    return f"{value} hour" if value == 1 else f"{value} hours"
+    return plural(value, "hour")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

@@ -22,6 +22,7 @@ class StatusFormat(enum.StrEnum):
     markdown = "markdown"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 class MapFormat(enum.StrEnum):
@@ -34,6 +35,12 @@ class MapFormat(enum.StrEnum):
 
 
 class WhoFormat(enum.StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class ExperimentsFormat(enum.StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"

@@ -368,8 +368,9 @@ def test_status_on_an_80_column_terminal(run: Run, monkeypatch: pytest.MonkeyPat
         "branded-search-clicks   14 Nov                 data outage (tier    Lucia",
     ]
     assert lines[-3:] == [
-        "Not shown at this width: Period, Target, To date, Actual, Respond by (widen the",
-        "terminal, or use --format markdown or json).",
+        # One value per KPI: no trend or change to show, only since when it is behind.
+        "Not shown at this width: Period, Target, To date, Actual, Behind since, Respond",
+        "by (widen the terminal, or use --format markdown or json).",
         "11 KPIs: 7 on track, 3 escalated, 1 in a data outage, 0 without a target.",
     ]
 
@@ -487,7 +488,7 @@ def test_new_kpi_asks_for_the_current_target_and_the_currency(
     assert "unit: currency\ncurrency: EUR\ndirection: increase\n" in text
     assert f"targets:\n  - period: {quarter}\n    value: 500000\n" in text
     check = run("check", str(example_copy), "--select", "T001,S001", cwd=example_copy)
-    assert (check.code, check.out.splitlines()[-1]) == (0, "No findings in 30 files.")
+    assert (check.code, check.out.splitlines()[-1]) == (0, "No findings in 31 files.")
 
 
 def test_new_kpi_does_not_ask_again_for_what_is_given(

@@ -44,8 +44,8 @@ app = typer.Typer(
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "checking": ("check", "rules"),
     "history": ("diff", "changelog", "codeowners"),
-    "views": ("map", "who"),
-    "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "views": ("map", "who", "experiments"),
+    "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
     "pull": ("pull",),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
     # A group (`kpictl actuals import|export`): typer lists groups after the commands.

@@ -1,4 +1,5 @@
-"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
+"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `review-request`,
+`readout`, `recap`."""
 
 import sys
 from collections.abc import Iterator, Sequence
@@ -70,7 +71,8 @@ def status(
         typer.Option(
             "-f",
             "--format",
-            help="text (default), markdown (paste it into the weekly review), json or csv.",
+            help="text (default), markdown (paste it into the weekly review), json, csv, or "
+            "html (one self-contained page with a chart per KPI).",
         ),
     ] = StatusFormat.text,
     output: Annotated[Path | None, output_option("the scorecard")] = None,
@@ -81,27 +83,40 @@ def status(
     For each KPI: the current period (the shortest target period holding the evaluation
     date), the target, the target to date (prorated for linear pacing), the actual value,
     the deviation, the state (on track, tier N, data outage, no target), the owner and,
-    when a tier fires, the respond-by time. Example:
+    when a tier fires, the respond-by time. From the earlier values of the period: a
+    sparkline of the last observations, the change since the previous review (per
+    cadence.review) and "behind since" (the start of the current run of misses). Example:
     `kpictl status registry --actuals registry/actuals/2026-11-20.csv --format markdown`.
     """
+    from kpictl import display
     from kpictl.numbers import status as scorecard
 
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
     from kpictl.emails.outbox import scorecard as evaluate_all
+    from kpictl.numbers.history import histories
 
     inputs = _inputs(resolve_registry(path), when)
-    statuses = evaluate_all(inputs, _actuals(inputs, actuals))
+    loaded = _actuals(inputs, actuals)
+    statuses = evaluate_all(inputs, loaded)
+    found = histories(statuses, loaded)
+    # Written to a file, text is UTF-8; a terminal or pipe that cannot show the
+    # sparkline's blocks gets its ASCII form rather than an encoding error.
+    ascii_only = output is None and not display.can_show(
+        display.SPARK_BLOCKS, getattr(sys.stdout, "encoding", None)
+    )
     if output_format is StatusFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.scorecard_terminal import print_status
 
-        rows = [scorecard.row(inputs.registry, item) for item in statuses]
+        rows = scorecard.rows_of(inputs.registry, statuses, found, ascii_only)
         heading = scorecard.heading(inputs.registry, inputs.moment)
         print_status(rows, heading, scorecard.summary(statuses))
         return 0
-    words = output_format in (StatusFormat.text, StatusFormat.markdown)
+    words = output_format is not StatusFormat.json and output_format is not StatusFormat.csv
     env = environment_for(inputs.registry) if words else None
-    text = scorecard.render(inputs.registry, statuses, inputs.moment, output_format.value, env)
+    text = scorecard.render(
+        inputs.registry, statuses, inputs.moment, output_format.value, env, found, ascii_only
+    )
     write_output(text, output)
     return 0
 
@@ -153,10 +168,13 @@ def kickoff(
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
 
-    Context, objective, strategies, out of scope, primary and secondary KPIs with their
-    targets, who drives and who approves, risks, timeline and readout dates. Refuses
-    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
-    and (exit 2) while a sign_off names someone who is not a person in the registry.
+    Context, objective, strategies, segments, channels, budget, out of scope, primary and
+    secondary KPIs with their targets, each team's commitment, who drives and who
+    approves, risks and their status, everyone who signed, timeline and readout dates.
+    The people responsible or accountable in the RACI get it too (Cc). Refuses (exit 1)
+    until the charter's DACI approver has signed it off (sign_off in the charter), and
+    (exit 2) while a sign_off names someone who is not a person in the registry. Warns
+    on stderr when it goes out after timeline.start.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.outbox import find_campaign
@@ -167,6 +185,40 @@ def kickoff(
         find_campaign(inputs.registry, campaign)
     loaded = _actuals(inputs, actuals, required=False)
     outbox = kickoff_email(inputs, campaign, loaded)
+    return _deliver(inputs, outbox, out, send, sent_log)
+
+
+@app.command("review-request")
+def review_request(
+    campaign: CampaignId,
+    path: RegistryPath = None,
+    actuals: Annotated[
+        str | None,
+        typer.Option(
+            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+        ),
+    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    sent_log: SentLog = None,
+    as_of: When = None,
+) -> int:
+    """Ask the approver and contributors to review a draft charter before signing it.
+
+    To: the DACI approver and contributors; Cc: the driver, who gets the replies. The
+    email shows the context, objective, the KPIs and targets, budget, segments, channels
+    and each team's commitment, and asks for changes before the approver signs off.
+    Only for drafts: any other status is refused (exit 1) with the email to send instead.
+    """
+    when = parse_date(as_of, "--as-of", with_time=True)
+    from kpictl.emails.outbox import find_campaign
+    from kpictl.emails.outbox import review_request as review_email
+
+    with _campaign_missing_if_path("review-request", campaign, path):
+        inputs = _inputs(resolve_registry(path), when)
+        find_campaign(inputs.registry, campaign)
+    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    outbox = review_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
 
 
@@ -213,7 +265,10 @@ def readout(
 
     Each charter KPI against its target to date on the readout day (the campaign target
     prorated over the timeline for linear pacing), from actual rows whose period is the
-    campaign id; then the risks and what is next.
+    campaign id; then the risks with their status, the decision needed for a KPI behind
+    pace (who approves and what is on the table, from the tier of the KPI's escalation
+    policy that the shortfall reaches, and the charter's decisions), and what is next.
+    RACI responsible and accountable people are in Cc.
     """
     from kpictl.emails.outbox import readout as readout_email
     from kpictl.emails.outbox import running_charter
@@ -242,9 +297,14 @@ def recap(
 ) -> int:
     """The executive-summary recap of a campaign.
 
-    What the work was, what the goal was, each charter KPI against its target (hit or
-    missed, by how much), why (the charter's retrospective), what worked, what did not,
-    and recommendations. Refuses a draft; warns when a complete campaign has no
+    Opens with the bottom line, the primary KPI's verdict (also in the subject): hit or
+    missed once the campaign is over, on pace or behind pace against the target to date
+    while it runs. Then cost per result (with a budget), what the work and the goal were,
+    each charter KPI and each team's commitment with its result, what leadership must
+    decide, next steps, why, what worked, what did not, and recommendations. What only
+    the driver can fill in (retrospective parts, next steps without owner or date,
+    unreported values) goes to the driver alone, in a second email
+    (CAMPAIGN-recap-requests). Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
     from kpictl.emails.outbox import recap as recap_email

@@ -18,7 +18,8 @@ from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
 from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
-from kpictl.numbers.evaluate import evaluation_moment
+from kpictl.numbers.evaluate import CharterResult, evaluation_moment
+from kpictl.numbers.history import History, charter_history, histories
 from kpictl.registry.models import Campaign
 from kpictl.registry.registry import Registry, registry_for_use
 from kpictl.registry.schema_errors import suggest
@@ -155,7 +156,8 @@ def scorecard(inputs: Inputs, actuals: Actuals) -> list[KpiStatus]:
 def escalations(inputs: Inputs, actuals: Actuals) -> Outbox:
     """One escalation email per KPI whose state fires a tier."""
     mailer = mailer_for(inputs)
-    emails = mailer.escalations(scorecard(inputs, actuals))
+    statuses = scorecard(inputs, actuals)
+    emails = mailer.escalations(statuses, histories(statuses, actuals))
     title = f"Escalations for {display.moment(inputs.moment)}"
     return Outbox(emails, mailer.warnings, title)
 
@@ -167,7 +169,51 @@ def kickoff(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox
     require_approval(inputs, charter)
     mailer = mailer_for(inputs)
     email = mailer.kickoff(charter, actuals)
-    return Outbox([email] if email else [], mailer.warnings, f"Kickoff for {charter.id}")
+    late = _late(inputs, charter, "kickoff")
+    return Outbox([email] if email else [], [*late, *mailer.warnings], f"Kickoff for {charter.id}")
+
+
+def _late(inputs: Inputs, charter: Campaign, what: str) -> list[str]:
+    """A one-line warning when `what` goes out once the work should have started.
+
+    Seed 003: the kickoff says "here we go" before work starts; after the start it
+    only reports what was already decided without everyone.
+    """
+    start = charter.timeline.start
+    today = inputs.moment.date()
+    if today <= start:
+        return []
+    days = plural((today - start).days, "day")
+    return [
+        f"'{charter.id}' started on {start.isoformat()}, {days} ago: this {what} goes out "
+        "after work started; send it before timeline.start next time"
+    ]
+
+
+def review_request(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox:
+    """The request to review a draft charter's KPIs and targets before signing it.
+
+    Refuses (exit 1) anything but a draft: once the approver has signed, the time to
+    change the numbers has passed, and the kickoff or a readout is the email to send.
+    """
+    charter = find_campaign(inputs.registry, campaign_id)
+    if charter.status != "draft":
+        instead = {
+            "approved": f"send the kickoff (kpictl kickoff {charter.id})",
+            "active": f"send a readout (kpictl readout {charter.id})",
+            "complete": f"send the recap (kpictl recap {charter.id})",
+            "cancelled": "there is nothing to review",
+        }[charter.status]
+        raise KpictlError(
+            f"'{charter.id}' is {charter.status}, not a draft: a review request asks for "
+            f"agreement before sign-off; {instead}",
+            exit_code=1,
+        )
+    mailer = mailer_for(inputs)
+    email = mailer.review_request(charter, actuals)
+    late = _late(inputs, charter, "review request")
+    title = f"Review request for {charter.id}"
+    return Outbox([email] if email else [], [*late, *mailer.warnings], title)
 
 
 def require_approval(inputs: Inputs, charter: Campaign) -> None:
@@ -201,14 +247,16 @@ def readout(inputs: Inputs, charter: Campaign, actuals: Actuals, day: int | None
     number, on = pick_readout(charter, day, inputs.moment.date())
     results = charter_results(inputs.registry, charter, actuals, on)
     mailer = mailer_for(inputs)
-    email = mailer.readout(charter, number, on, results)
+    email = mailer.readout(
+        charter, number, on, results, charter_histories(charter, results, actuals, on)
+    )
     title = f"Day-{number} readout for {charter.id}"
     return Outbox([email] if email else [], mailer.warnings, title)
 
 
 def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
     """The recap of a campaign; warns when it cannot say why or is not complete yet."""
-    from kpictl.numbers.evaluate import charter_results
+    from kpictl.numbers.evaluate import campaign_is_over, charter_results
 
     warnings: list[str] = []
     if charter.status == "complete" and charter.retrospective is None:
@@ -219,10 +267,24 @@ def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
     elif charter.status != "complete":
         warnings.append(f"'{charter.id}' is {charter.status}: the recap shows results to date")
     day = inputs.moment.date()
-    results = charter_results(inputs.registry, charter, actuals, day)
+    final = campaign_is_over(charter, day)
+    results = charter_results(inputs.registry, charter, actuals, day, final)
     mailer = mailer_for(inputs)
-    email = mailer.recap(charter, results, day)
-    return Outbox([email] if email else [], [*warnings, *mailer.warnings], f"Recap of {charter.id}")
+    histories = charter_histories(charter, results, actuals, day)
+    emails = mailer.recap(charter, results, day, actuals, histories)
+    return Outbox(emails, [*warnings, *mailer.warnings], f"Recap of {charter.id}")
+
+
+def charter_histories(
+    charter: Campaign, results: list[CharterResult], actuals: Actuals, day: date
+) -> dict[str, History]:
+    """Each charter KPI's path through the campaign up to `day`, by KPI id."""
+    out = {}
+    for result in results:
+        found = charter_history(result, charter, actuals, day)
+        if found is not None:
+            out[result.kpi.id] = found
+    return out
 
 
 def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, date]:

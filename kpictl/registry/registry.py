@@ -22,6 +22,7 @@ from kpictl.registry.models import (
     DataSource,
     Entity,
     EscalationPolicy,
+    Experiment,
     GlossaryTerm,
     Kpi,
     Person,
@@ -132,6 +133,10 @@ class Registry:
     @property
     def glossary(self) -> list[GlossaryTerm]:
         return list(self.of_kind(GlossaryTerm))
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        return list(self.of_kind(Experiment))
 
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
