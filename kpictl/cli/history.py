@@ -15,7 +15,7 @@ from kpictl.cli import (
     write_output,
 )
 from kpictl.errors import KpictlError
-from kpictl.output_formats import ChangelogFormat, DiffFormat
+from kpictl.output_formats import ReportFormat
 
 # `--registry PATH`, what diff and changelog took before PATH became an argument as
 # everywhere else; kept, unlisted, so that existing scripts keep working.
@@ -76,7 +76,7 @@ def diff(
     ] = None,
     registry: LegacyRegistry = None,
     output_format: Annotated[
-        DiffFormat,
+        ReportFormat,
         typer.Option(
             "-f",
             "--format",
@@ -84,7 +84,7 @@ def diff(
             "json (documented in docs/diff-json.md).",
             show_default=False,
         ),
-    ] = DiffFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the diff")] = None,
     fail_on_breaking: Annotated[
         bool,
@@ -137,9 +137,9 @@ def changelog(
         ),
     ] = None,
     output_format: Annotated[
-        ChangelogFormat,
+        ReportFormat,
         typer.Option("-f", "--format", help="text (default), markdown or json."),
-    ] = ChangelogFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the log")] = None,
 ) -> int:
     """Show one KPI's history from git: who changed which target or owner, when, and why.

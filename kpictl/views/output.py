@@ -66,7 +66,7 @@ def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -
 
 
 def render_who(view: WhoView, output_format: str, env: Environment) -> str:
-    """`who` in one of the formats of kpictl.output_formats.WhoFormat."""
+    """`who` in one of the formats of kpictl.output_formats.ReportFormat."""
     if output_format == "json":
         return who_json(view)
     return render(env, WHO_TEMPLATES[output_format], **template_data({"view": view}))
