@@ -203,18 +203,14 @@ def codeowners(
     registry, _ = tracked.working()
     built = co.build(registry, tracked.prefix or ".")
     target = output if output is not None else tracked.repo.top / co.DEFAULT_PATH
-    top = tracked.repo.top.resolve()
-    if output is None and not target.parent.resolve().is_relative_to(top):
-        # A `.github` planted as a link out of the repository would take the write.
-        raise KpictlError(
-            f"{target.parent} leads outside the repository (a symbolic link?); "
-            "pass --output FILE to say where CODEOWNERS goes"
-        )
-    from kpictl.fileio import read_regular_text
+    from kpictl.fileio import read_regular_text, refuse_linked_folder
     from kpictl.registry.registry import display_path
 
     shown = display_path(target, Path.cwd()).as_posix()
     try:
+        # A `.github` planted as a link would take the read (and write_atomic refuses
+        # the write): the same refusal, before anything is read through it.
+        refuse_linked_folder(target.parent)
         existing = read_regular_text(target)
     except OSError as exc:
         raise KpictlError(f"cannot read {shown}: {exc.strerror or exc}") from None
