@@ -212,7 +212,9 @@ RENDERERS = [
     ),
     pytest.param("MapFormat", "kpictl.views.output", "MAP_TEMPLATES", {"json"}, id="map"),
     pytest.param("ReportFormat", "kpictl.views.output", "WHO_TEMPLATES", {"json"}, id="who"),
-    pytest.param("ReportFormat", "kpictl.history.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"),
+    pytest.param(
+        "ReportFormat", "kpictl.history.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"
+    ),
     pytest.param(
         "ReportFormat",
         "kpictl.history.changelog",
