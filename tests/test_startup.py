@@ -79,7 +79,7 @@ def test_pydantic_still_asks_the_loader_the_stand_in_replaces() -> None:
     # pydantic stops asking there, the stand-in is bypassed and check starts slower.
     source = inspect.getsource(_schema_validator.create_schema_validator)
     assert "from ._loader import get_plugins" in source
-    assert compat.PLUGIN_LOADER == _schema_validator.__name__.rsplit(".", 1)[0] + "._loader"
+    assert _schema_validator.__name__.rsplit(".", 1)[0] + "._loader" == compat.PLUGIN_LOADER
 
 
 @pytest.mark.parametrize("value", ["__all__", "1", "true"])
