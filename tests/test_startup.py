@@ -1,14 +1,13 @@
 """What `kpictl check` loads: nothing it does not use (issue 11).
 
 Each test starts a fresh interpreter, runs the CLI's main() in it on the example
-registry and reads `sys.modules` at the end, so nothing the test process imported
-earlier can hide an import (or make one look absent).
+registry and reads `sys.modules` at the end (tests.test_cli.loaded_by), so nothing
+the test process imported earlier can hide an import (or make one look absent).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import subprocess
 import sys
 
@@ -16,7 +15,8 @@ import pytest
 from pydantic.plugin import _schema_validator
 
 from kpictl import compat
-from tests.conftest import EXAMPLE, ROOT
+from tests.conftest import EXAMPLE
+from tests.test_cli import loaded_by
 
 # Heavy libraries that only other commands need: SQL, HTTP, templates, tables, charts.
 NEVER_ON_CHECK = (
@@ -29,30 +29,6 @@ NEVER_ON_CHECK = (
     "matplotlib",
     "PIL",
 )
-PROGRAM = """
-import contextlib, io, json, sys
-from kpictl.__main__ import main
-with contextlib.redirect_stdout(io.StringIO()) as out:
-    code = main(sys.argv[1:])
-print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
-"""
-
-
-def loaded(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
-    """Exit code, output and the modules loaded by `kpictl ARGS` in a fresh interpreter."""
-    environment = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", **(env or {})}
-    done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    return report["code"], report["out"], report["modules"]
 
 
 def under(modules: list[str], names: tuple[str, ...]) -> list[str]:
@@ -60,8 +36,8 @@ def under(modules: list[str], names: tuple[str, ...]) -> list[str]:
 
 
 def test_check_imports_no_heavy_library() -> None:
-    code, out, modules = loaded("check", str(EXAMPLE))
-    assert (code, out) == (0, "No findings in 29 files.\n")
+    code, modules = loaded_by("check", str(EXAMPLE))
+    assert code == 0
     assert under(modules, NEVER_ON_CHECK) == []
     # The libraries a check does use are loaded, so the list above means something.
     assert under(modules, ("pydantic", "typer", "_ruamel_yaml", "kpictl.check.rules")) != []
@@ -69,7 +45,7 @@ def test_check_imports_no_heavy_library() -> None:
 
 def test_check_skips_pydantic_plugin_discovery() -> None:
     # Searching entry points imports importlib.metadata, the email package and more.
-    _, _, modules = loaded("check", str(EXAMPLE))
+    _, modules = loaded_by("check", str(EXAMPLE))
     assert under(modules, ("importlib.metadata", "email")) == []
     assert compat.PLUGIN_LOADER in modules  # the stand-in answered pydantic
 
@@ -84,13 +60,13 @@ def test_pydantic_still_asks_the_loader_the_stand_in_replaces() -> None:
 
 @pytest.mark.parametrize("value", ["__all__", "1", "true"])
 def test_plugins_switched_off_by_the_user_skip_discovery_too(value: str) -> None:
-    _, _, modules = loaded("check", str(EXAMPLE), env={"PYDANTIC_DISABLE_PLUGINS": value})
+    _, modules = loaded_by("check", str(EXAMPLE), env={"PYDANTIC_DISABLE_PLUGINS": value})
     assert under(modules, ("importlib.metadata",)) == []
 
 
 def test_plugins_the_user_names_are_searched_by_pydantic_itself() -> None:
     # A list of plugin names disables only those: pydantic's loader must look.
-    code, _, modules = loaded("check", str(EXAMPLE), env={"PYDANTIC_DISABLE_PLUGINS": "some"})
+    code, modules = loaded_by("check", str(EXAMPLE), env={"PYDANTIC_DISABLE_PLUGINS": "some"})
     assert code == 0
     assert "importlib.metadata" in modules
 
