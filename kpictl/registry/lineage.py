@@ -216,6 +216,8 @@ class Trees:
 
 @dataclass(frozen=True, slots=True)
 class Cycle:
+    """Sources that feed themselves through `upstream`: rule L001's finding."""
+
     ids: tuple[str, ...]  # from the smallest id, in `upstream` order
     index: int  # where the first source's `upstream` names the second
 
