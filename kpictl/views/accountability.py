@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
     DataSource,
@@ -41,6 +40,7 @@ from kpictl.views.blocks import (
     TierView,
 )
 from kpictl.views.heap import registry_frozen
+from kpictl.views.trees import Node, Trees
 
 GROUPINGS = ("kpi", "owner", "team", "stage")
 # Teams whose function serves other teams rather than facing the business; a KPI

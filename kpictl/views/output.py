@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.templating.escaping import json_text
 from kpictl.templating.render import render
 from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
 from kpictl.views.heap import registry_frozen
+from kpictl.views.trees import MAX_LEVELS
 from kpictl.views.who import (
     CampaignRole,
     EscalationDuty,
