@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import get_args
 
-from kpictl.check.findings import Finding
+from kpictl.check.findings import Finding, excerpt
 from kpictl.check.rules.base import Context, in_record
 from kpictl.registry.loader import KeyPath
 from kpictl.registry.models import (
@@ -171,6 +171,32 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
                 tip = f"; did you mean '{close}'?" if close else " in this registry"
                 message = f"{label} names '{ref}', which is not {_kinds(allowed)}{tip}"
             yield in_record("R002", record, path, message)
+    yield from _unknown_channels(ctx)
+
+
+def _unknown_channels(ctx: Context) -> Iterator[Finding]:
+    """A tier's `post_to` names a channel under `chat:` in kpictl.yaml, not an entity."""
+    channels = sorted(ctx.registry.settings.chat)
+    for record in ctx.registry.every_record():
+        policy = record.entity
+        if not isinstance(policy, EscalationPolicy) or not has(policy, "tiers"):
+            continue
+        for i, tier in enumerate(policy.tiers):
+            for j, name in enumerate(tier.post_to):
+                if name in channels:
+                    continue
+                close = suggest(name, channels)
+                if close:
+                    tip = f"; did you mean '{close}'?"
+                elif channels:
+                    tip = f" (channels: {', '.join(channels)}); add it under chat: in kpictl.yaml"
+                else:
+                    tip = "; kpictl.yaml defines no chat: channels, add it there"
+                path = ("tiers", i, "post_to", j)
+                message = (
+                    f"{field_label(path)} names '{excerpt(name)}', which is not a chat channel{tip}"
+                )
+                yield in_record("R002", record, path, message)
 
 
 RULES = {"R002": unknown_reference}
