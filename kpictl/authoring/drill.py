@@ -17,7 +17,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from kpictl.numbers.evaluate import evaluation_moment
-from kpictl.numbers.workdays import DAY_NAMES
 from kpictl.numbers.workdays import respond_by as deadline
 from kpictl.registry.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry.registry import Registry
