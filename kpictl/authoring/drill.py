@@ -11,6 +11,7 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -250,7 +251,7 @@ def build_drill(
     return drill
 
 
-def _step_problems(step: Step, working_days: list[str] | None) -> list[LadderProblem]:
+def _step_problems(step: Step, working_days: Sequence[str] | None) -> list[LadderProblem]:
     out: list[LadderProblem] = []
     where = f"level {step.level} ({step.name})"
     for ref in step.unresolved:
