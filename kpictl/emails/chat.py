@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from kpictl.emails import context
+from kpictl.emails.people import escalation_recipients
 from kpictl.numbers.connections import ConnectError, DatabaseUrl, expand
 from kpictl.numbers.evaluate import KpiStatus, State
 from kpictl.registry.config import Settings
 from kpictl.registry.registry import Registry
-from kpictl.emails.people import escalation_recipients
 from kpictl.templating.escaping import card_text, mrkdwn, oneline
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
