@@ -10,12 +10,14 @@ Interface (for the escalation lifecycle and `kpictl escalate`; nothing here prin
 - `webhook_url(settings, channel, root, environ)` → a `DatabaseUrl` whose `${NAME}` is
   filled in from the environment (`ConnectError` naming an unset variable) and whose
   `redact` hides it: a webhook URL is itself a secret and never appears in any output.
-- `post(channel, kind, url, payload, limits, deadline)` → `ChatResult(channel, ok,
+- `post(channel, url, payload, limits, deadline)` → `ChatResult(channel, ok,
   status, attempts, error)`: connect and read timeouts, up to `limits.attempts` tries
-  with exponential backoff on 429 and 5xx honouring `Retry-After` (seconds or an HTTP
-  date, capped at `limits.max_wait`), at most `limits.per_post` seconds per post and
-  never past `deadline` (a `time.monotonic()` value: the run's budget). `error` names
-  the channel, the status and a short reason, never the URL.
+  with exponential backoff on 429, 5xx and failed connections, honouring `Retry-After`
+  (seconds or an HTTP date, capped at `limits.max_wait`); a read timeout is not
+  retried (the service may have posted the message: a second try could post it twice);
+  at most `limits.per_post` seconds per post and never past `deadline` (a
+  `time.monotonic()` value: the run's budget). `error` names the channel, the status
+  and a short reason, never the URL.
 - `post_all(registry, messages, root, environ, limits)` → one `ChatResult` per message,
   within `limits.per_run` seconds in all.
 
@@ -49,6 +51,9 @@ CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 _HEADER_CHARS = 150
 _FIELD_CHARS = 2000
 _REASON_CHARS = 80
+# Shorter parts of a webhook path (`services`, `v1`) are no secret, and hiding them
+# would blank ordinary words in a reason.
+_SECRET_MIN = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,9 @@ class Limits:
     max_wait: float = 30.0  # the longest Retry-After honoured
     per_post: float = 60.0
     per_run: float = 300.0
+
+
+DEFAULT_LIMITS = Limits()
 
 
 # --- building --------------------------------------------------------------------------
@@ -263,8 +271,18 @@ def webhook_url(
         url = expand(channel, found.url, root, environ)
     except ConnectError as exc:
         raise ConnectError(str(exc).replace("connection '", "chat channel '", 1)) from None
-    # The whole URL is the secret (a webhook's token is its path), not just the variable.
-    return DatabaseUrl(url.name, url.url, (*url.secrets, url.url))
+    return DatabaseUrl(url.name, url.url, (*url.secrets, *_secret_parts(url.url)))
+
+
+def _secret_parts(url: str) -> tuple[str, ...]:
+    """The whole URL is a secret, and so is each tail of its path: a webhook's token is
+    its path, and a service may echo part of it back in an error message."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    tails = ["/".join(segments[i:]) for i in range(len(segments))]
+    return tuple(part for part in (url, *tails, parts.query) if len(part) >= _SECRET_MIN)
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -293,7 +311,7 @@ def post(
     channel: str,
     url: DatabaseUrl | str,
     payload: Mapping[str, Any],
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ChatResult:
@@ -301,7 +319,7 @@ def post(
     import httpx
 
     if isinstance(url, str):
-        url = DatabaseUrl(channel, url, (url,))
+        url = DatabaseUrl(channel, url, _secret_parts(url))
     start = time.monotonic()
     stop = start + limits.per_post
     if deadline is not None:
@@ -325,10 +343,15 @@ def post(
                         min(limits.read, left), connect=min(limits.connect, left)
                     ),
                 )
-            except httpx.TimeoutException as exc:
+            except httpx.ConnectTimeout:
                 status = None
-                what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
-                error = f"no answer in time ({what} timeout)"
+                error = "could not connect in time (connect timeout)"
+            except httpx.TimeoutException:
+                # The service got the message and did not answer: it may have posted it,
+                # so sending again could post it twice. Reported, not retried.
+                status = None
+                error = "no answer in time (read timeout; the message may have been posted)"
+                break
             except httpx.HTTPError as exc:
                 status = None
                 error = f"could not reach the service ({type(exc).__name__})"
@@ -355,13 +378,14 @@ def post_all(
     messages: Sequence[ChatMessage],
     root: Path,
     environ: Mapping[str, str] | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> list[ChatResult]:
     """Post every message in order, within `limits.per_run` seconds in all.
 
     A channel whose webhook variable is unset fails with that message (nothing posted
     to it); the other channels still get theirs.
     """
+    limits = limits or DEFAULT_LIMITS
     deadline = time.monotonic() + limits.per_run
     urls: dict[str, DatabaseUrl | str] = {}
     results: list[ChatResult] = []

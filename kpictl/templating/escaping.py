@@ -200,9 +200,11 @@ def mrkdwn(value: Any) -> str:
     return oneline(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# What Adaptive Card TextBlocks (Teams) read as Markdown: escaped with a backslash.
-_CARD_MARKUP = re.compile(r"([\\`*_~\[\](){}<>#|!])")
-_CARD_LEADING = re.compile(r"^([-+]|\d+(?=\.))")
+# What Adaptive Card TextBlocks (Teams) read as Markdown: link brackets, emphasis, code
+# and autolinks anywhere, headings and list markers at the start. Only these are
+# escaped, because Teams clients differ in how they show a backslash before others.
+_CARD_MARKUP = re.compile(r"([\\`*_~\[\]<>])")
+_CARD_LEADING = re.compile(r"^([-+#]|\d+(?=\.))")
 
 
 def card_text(value: Any) -> str:
