@@ -13,6 +13,7 @@ from tests.helpers import Run, findings, make, messages
 
 ROOM = 'version: 1\nchat:\n  revops-room: {kind: slack, url: "${SLACK_HOOK}"}\n  exec-room: {kind: teams, url: "${TEAMS_HOOK}"}\n'
 NO_CHAT = "version: 1\n"
+BROKEN_SETTINGS = ROOM + "owner_kpi_limit: zero\n"
 APPROVER = "approver: $owner"
 
 # (post_to as written after the tier's approver, kpictl.yaml, expected findings, expected messages)
@@ -21,11 +22,12 @@ CASES = [
     pytest.param("\n    post_to: [revops-room]", ROOM, [], [], id="known"),
     pytest.param("\n    post_to: [revops-room, exec-room]", ROOM, [], [], id="two-known"),
     pytest.param("\n    post_to: exec-room", ROOM, [], [], id="single-name"),
-    pytest.param("\n    post_to: [revops-rom]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names 'revops-rom', which is not a chat channel; did you mean 'revops-room'?"], id="near-miss"),
-    pytest.param("\n    post_to: [revops-room, sales-floor]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[1] names 'sales-floor', which is not a chat channel (channels: exec-room, revops-room); add it under chat: in kpictl.yaml"], id="unknown-second"),
-    pytest.param("\n    post_to:\n      - revops-room\n      - exec-rom", ROOM, [("R002", "policy.yaml", 13)], ["tiers[0].post_to[1] names 'exec-rom', which is not a chat channel; did you mean 'exec-room'?"], id="block-list-line"),
-    pytest.param("\n    post_to: [revops-room]", NO_CHAT, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names 'revops-room', which is not a chat channel; kpictl.yaml defines no chat: channels, add it there"], id="no-chat-section"),
-    pytest.param("\n    post_to: [\"\\u001b[31mx\"]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names '\\x1b[31mx', which is not a chat channel (channels: exec-room, revops-room); add it under chat: in kpictl.yaml"], id="escaped-name"),
+    pytest.param("\n    post_to: [revops-rom]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names 'revops-rom', which is not a chat channel in kpictl.yaml; did you mean 'revops-room'?"], id="near-miss"),
+    pytest.param("\n    post_to: [revops-room, sales-floor]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[1] names 'sales-floor', which is not a chat channel in kpictl.yaml (it has exec-room, revops-room)"], id="unknown-second"),
+    pytest.param("\n    post_to:\n      - revops-room\n      - exec-rom", ROOM, [("R002", "policy.yaml", 13)], ["tiers[0].post_to[1] names 'exec-rom', which is not a chat channel in kpictl.yaml; did you mean 'exec-room'?"], id="block-list-line"),
+    pytest.param("\n    post_to: [revops-room]", NO_CHAT, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names 'revops-room', but kpictl.yaml defines no chat channels: add it under `chat:` with its kind and webhook URL"], id="no-chat-section"),
+    pytest.param("\n    post_to: [revops-room]", BROKEN_SETTINGS, [("S001", "kpictl.yaml", 5)], [], id="settings-broken-elsewhere"),
+    pytest.param("\n    post_to: [\"\\u001b[31mx\"]", ROOM, [("R002", "policy.yaml", 11)], ["tiers[0].post_to[0] names '\\x1b[31mx', which is not a chat channel in kpictl.yaml (it has exec-room, revops-room)"], id="escaped-name"),
 ]
 # fmt: on
 
@@ -51,5 +53,5 @@ def test_cli_line_and_column(tmp_path: Path, run: Run) -> None:
     assert result.code == 1
     assert result.out.splitlines()[0] == (
         "policy.yaml:11:15: R002 [error] tiers[0].post_to[0] names 'revops-rom', which is not "
-        "a chat channel; did you mean 'revops-room'?"
+        "a chat channel in kpictl.yaml; did you mean 'revops-room'?"
     )
