@@ -30,7 +30,7 @@ PERSON_OR_TEAM = ("person", "team")
 CONNECTION = ("connection",)
 CHANNEL = ("chat channel",)
 # For each: the section of kpictl.yaml, and what a new entry there needs.
-_SETTINGS = {
+_SETTINGS: dict[tuple[str, ...], tuple[str, str]] = {
     CONNECTION: ("connections", "with its SQLAlchemy URL"),
     CHANNEL: ("chat", "with its kind and webhook URL"),
 }
