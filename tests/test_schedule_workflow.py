@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from kpictl import __version__
-from kpictl.authoring.scaffold import REPOSITORY, Install, plan
+from kpictl import REPOSITORY, __version__
+from kpictl.authoring.scaffold import Install, plan
 
 NAME = ".github/workflows/kpictl-escalate.yml"
 INSTALL = 'python -m pip install "$KPICTL_REQUIREMENT" "psycopg[binary]>=3.1"'
