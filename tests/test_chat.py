@@ -494,3 +494,25 @@ def test_send_posts_and_never_prints_the_url(
     assert len(slack.requests) == 2 and len(teams.requests) == 3
     for output in (result.out, result.err):
         assert SECRET not in output and str(slack.port) not in output
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("https://kpi.example/map.html", True),
+        ("HTTP://kpi.example/", True),
+        ("javascript:alert(1)", False),
+        ("file:///etc/passwd", False),
+        ("https://", False),
+        ("kpi.example/map.html", False),
+    ],
+)
+def test_links_map_takes_http_urls_only(tmp_path: Path, value: str, ok: bool) -> None:
+    from tests.helpers import findings, make, messages
+
+    make(tmp_path, settings=f'version: 1\nlinks:\n  map: "{value}"\n')
+    if ok:
+        assert findings(tmp_path) == []
+    else:
+        assert findings(tmp_path) == [("S001", "kpictl.yaml", 3)]
+        assert messages(tmp_path, "S001") == ["links.map: must be an http:// or https:// URL"]

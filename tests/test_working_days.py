@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ import pytest
 from kpictl.authoring.drill import build_drill, start_moment
 from kpictl.numbers.workdays import respond_by
 from kpictl.registry.registry import load_registry
-from tests.conftest import write_registry
+from tests.conftest import AS_OF, EXAMPLE, Run, write_registry
 from tests.test_drill import KPIS, PEOPLE, POLICIES
 
 WEEK = ["mon", "tue", "wed", "thu", "fri"]
@@ -88,3 +89,30 @@ def test_drill_uses_the_same_deadlines(weekdays_only: Path) -> None:
     assert drill.steps[1].fires_at == drill.steps[0].respond_by
     # The deadline is on a working day, so drill has no weekend deadline to flag.
     assert "weekend-deadline" not in [p.code for p in drill.problems]
+
+
+def test_escalate_and_status_use_working_days(tmp_path: Path, run: Run) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root)
+    settings = root / "kpictl.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + "working_days: [mon, tue, wed, thu, fri]\n",
+        encoding="utf-8",
+    )
+    args = ("--actuals", str(EXAMPLE / "actuals" / "2026-11-20.csv"), "--as-of", AS_OF)
+    before = run("escalate", str(EXAMPLE), *args)
+    after = run("escalate", str(root), *args)
+    assert (before.code, after.code) == (0, 0)
+    # Friday 09:00: the 24h tiers were due on Saturday, now on Monday; the 72h tier
+    # (Monday 09:00 in real hours) is now due on Wednesday.
+    subjects = [line for line in after.out.splitlines() if line.startswith("Subject: ")]
+    assert [subject.split("]")[0] for subject in subjects] == [
+        "Subject: [Tier 3 · respond by Mon 23 Nov 09:00 CET",
+        "Subject: [Tier 2 · respond by Wed 25 Nov 09:00 CET",
+        "Subject: [Tier 2 · respond by Wed 25 Nov 09:00 CET",
+        "Subject: [Tier 1 · respond by Mon 23 Nov 09:00 CET",
+    ]
+    assert "respond by Sat 21 Nov 09:00 CET" in before.out
+    status = run("status", str(root), *args, "--format", "json")
+    assert status.code == 0, status.err
+    assert '"2026-11-23T09:00:00+01:00"' in status.out
