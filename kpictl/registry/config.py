@@ -101,6 +101,22 @@ def _distinct_days(value: list[str]) -> list[str]:
     return value
 
 
+def _web_url(value: str) -> str:
+    """A link people click in a chat message: http(s) only, never `javascript:` or a file."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise PydanticCustomError("kpictl_url", "must be an http:// or https:// URL")
+    return value
+
+
+class Links(Model):
+    """Pages chat messages link to."""
+
+    map: Annotated[Line, AfterValidator(_web_url)] | None = None  # the published accountability map
+
+
 class EmailSettings(Model):
     from_: Annotated[Line, Field(alias="from")]
     reply_to: Line | None = None
@@ -125,6 +141,7 @@ class Settings(Model):
     working_days: (
         Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_days)] | None
     ) = None
+    links: Links | None = None
     labels: dict[str, str] = Field(default_factory=new_dict)
 
     @field_validator("timezone")

@@ -200,6 +200,25 @@ def markdown(value: Any) -> str:
     return compiled(_MD_LEADING).sub(r"\\\1", text)
 
 
+def mrkdwn(value: Any) -> str:
+    """Text for Slack mrkdwn: one line, `&`, `<`, `>` as entities, so no `<url|link>`,
+    `<!channel>` or `<@user>` can come from registry text."""
+    return oneline(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What Adaptive Card TextBlocks (Teams) read as Markdown: link brackets, emphasis, code
+# and autolinks anywhere, headings and list markers at the start. Only these are
+# escaped, because Teams clients differ in how they show a backslash before others.
+_CARD_MARKUP = re.compile(r"([\\`*_~\[\]<>])")
+_CARD_LEADING = re.compile(r"^([-+#]|\d+(?=\.))")
+
+
+def card_text(value: Any) -> str:
+    """Text for an Adaptive Card TextBlock: one line, no emphasis, link or list markup."""
+    text = _CARD_MARKUP.sub(r"\\\1", oneline(value))
+    return _CARD_LEADING.sub(lambda m: m[1] + "\\" if m[1][0].isdigit() else "\\" + m[1], text)
+
+
 # Mermaid entity codes (`#quot;`, `#35;`), one pass so codes are not escaped again.
 # Inside a quoted label brackets, pipes and semicolons are literal; these are not:
 # `"` ends the label, `#` starts a code, `<`/`&` would reach the SVG as markup, and a

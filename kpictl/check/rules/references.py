@@ -25,8 +25,15 @@ from kpictl.registry.schema_errors import field_label, suggest
 
 PERSON = ("person",)
 PERSON_OR_TEAM = ("person", "team")
-# Not an entity kind: a name under `connections:` in kpictl.yaml (`actual`, `freshness`).
+# Not entity kinds: names under `connections:` (`actual`, `freshness`) and `chat:`
+# (a tier's `post_to`) in kpictl.yaml.
 CONNECTION = ("connection",)
+CHANNEL = ("chat channel",)
+# For each: the section of kpictl.yaml, and what a new entry there needs.
+_SETTINGS: dict[tuple[str, ...], tuple[str, str]] = {
+    CONNECTION: ("connections", "with its SQLAlchemy URL"),
+    CHANNEL: ("chat", "with its kind and webhook URL"),
+}
 FUNCTIONS: tuple[str, ...] = get_args(Function)
 
 Reference = tuple[KeyPath, str, tuple[str, ...]]
@@ -63,6 +70,8 @@ def references(entity: Entity) -> Iterator[Reference]:
                     yield ("tiers", i, "notify", j), ref, PERSON_OR_TEAM
             if tier.approver and not tier.approver.startswith("$"):
                 yield ("tiers", i, "approver"), tier.approver, PERSON_OR_TEAM
+            for j, channel in enumerate(tier.post_to):
+                yield ("tiers", i, "post_to", j), channel, CHANNEL
     elif isinstance(entity, Campaign):
         yield from _campaign(entity)
     elif isinstance(entity, Experiment):
@@ -151,48 +160,53 @@ def _kinds(allowed: tuple[str, ...]) -> str:
     return " or ".join(f"a {name}" if name[0] not in "aeiou" else f"an {name}" for name in names)
 
 
-def connection_names(registry: Registry) -> list[str]:
-    """The names under `connections:` in kpictl.yaml, also when its settings failed to load.
+def setting_names(registry: Registry, section: str) -> list[str]:
+    """The names under `section` (`connections`, `chat`) in kpictl.yaml, also when its
+    settings failed to load.
 
     A schema error elsewhere in kpictl.yaml leaves the registry with default settings;
-    the names written are still the ones a `connection:` may use, so S001 stays the one
-    finding instead of an R002 on every query as well.
+    the names written are still the ones a reference may use, so S001 stays the one
+    finding instead of an R002 on every reference as well.
     """
-    names = list(registry.settings.connections)
+    names = list(getattr(registry.settings, section))
     data = registry.root_document.data if registry.root_document is not None else None
-    written = data.get("connections") if isinstance(data, dict) else None
+    written = data.get(section) if isinstance(data, dict) else None
     if isinstance(written, dict):
         names.extend(str(name) for name in written if name not in names)
     return names
 
 
-def _unknown_connection(label: str, ref: str, names: list[str]) -> str | None:
-    """Why `ref` names no connection, or None when it does."""
+def _unknown_setting(
+    label: str, ref: str, names: list[str], allowed: tuple[str, ...]
+) -> str | None:
+    """Why `ref` names no connection (or chat channel), or None when it does."""
     if ref in names:
         return None
+    what = allowed[0]
+    section, needs = _SETTINGS[allowed]
     if not names:
         return (
-            f"{label} names '{excerpt(ref)}', but kpictl.yaml defines no connections: "
-            "add it under `connections:` with its SQLAlchemy URL"
+            f"{label} names '{excerpt(ref)}', but kpictl.yaml defines no {what}s: "
+            f"add it under `{section}:` {needs}"
         )
     close = suggest(ref, names)
     listed = ", ".join(excerpt(name) for name in sorted(names))
     tip = f"; did you mean '{excerpt(close)}'?" if close else f" (it has {listed})"
-    return f"{label} names '{excerpt(ref)}', which is not a connection in kpictl.yaml{tip}"
+    return f"{label} names '{excerpt(ref)}', which is not a {what} in kpictl.yaml{tip}"
 
 
 def unknown_reference(ctx: Context) -> Iterator[Finding]:
     registry = ctx.registry
     candidates: dict[tuple[str, ...], list[str]] = {}
-    connections: list[str] | None = None
+    names: dict[tuple[str, ...], list[str]] = {}
     # Every copy of a duplicated id and every partial entity too: a typo inside one is
     # a typo all the same, and R001 or S001 would otherwise hide it.
     for record in registry.every_record():
         for path, ref, allowed in references(record.entity):
-            if allowed is CONNECTION:
-                if connections is None:
-                    connections = connection_names(registry)
-                problem = _unknown_connection(field_label(path), ref, connections)
+            if allowed in _SETTINGS:
+                if allowed not in names:
+                    names[allowed] = setting_names(registry, _SETTINGS[allowed][0])
+                problem = _unknown_setting(field_label(path), ref, names[allowed], allowed)
                 if problem is not None:
                     yield in_record("R002", record, path, problem)
                 continue
