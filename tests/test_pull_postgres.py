@@ -198,3 +198,17 @@ def test_a_query_cannot_write(
     prefix = "failed: kpi mql 2026-Q4 (warehouse): "
     assert failed == prefix + message
     assert leads_count(server) == 120
+
+
+def test_the_servers_own_statement_timeout_reads_as_the_time_limit() -> None:
+    # PostgreSQL's statement_timeout and kpictl's watchdog race for the same limit: the
+    # server's "canceling statement due to statement timeout" must read the same way.
+    from psycopg import errors
+    from sqlalchemy.exc import OperationalError
+
+    from kpictl.numbers.queries import _cancelled_by_server
+
+    server_side = OperationalError("select 1", {}, errors.QueryCanceled("statement timeout"))
+    assert _cancelled_by_server(server_side)
+    assert _cancelled_by_server(errors.QueryCanceled("canceling statement"))
+    assert not _cancelled_by_server(OperationalError("select 1", {}, errors.UndefinedTable("x")))

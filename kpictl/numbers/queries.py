@@ -353,11 +353,11 @@ def run_query(
         else:
             columns, rows = _on_server(database, clause, params, timeout, watchdog, timed_out)
     except SQLAlchemyError as exc:
-        if timed_out:
+        if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
         raise QueryFailed(redact(_message(exc))) from None
     except Exception as exc:  # a driver's own error class, outside SQLAlchemy's wrapping
-        if timed_out:
+        if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
         raise QueryFailed(redact(_message(exc))) from None
     if freshness:
@@ -488,6 +488,16 @@ def _canceller(connection: Connection) -> Callable[[], None]:
     raw = connection.connection.dbapi_connection
     stop = getattr(raw, "interrupt", None) or getattr(raw, "cancel", None)
     return stop if callable(stop) else lambda: None
+
+
+# SQLSTATE query_canceled: PostgreSQL's own `statement_timeout` ended the query. It
+# races the watchdog's cancel for the same limit; either way the query ran too long.
+_QUERY_CANCELED = "57014"
+
+
+def _cancelled_by_server(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None) or exc
+    return getattr(original, "sqlstate", None) == _QUERY_CANCELED
 
 
 def _timeout_message(timeout: float) -> str:
