@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -233,6 +232,8 @@ def write_atomic(path: Path, text: str | bytes, *, sync: bool = True) -> None:
     existing = refuse_unless_regular(path)
     # mkstemp creates the temp file with O_CREAT | O_EXCL under a random name, so a
     # name planted in advance (a link, a FIFO) can never be opened in its place.
+    import tempfile  # only writers need it; `kpictl check` reads and prints
+
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:

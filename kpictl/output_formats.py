@@ -34,25 +34,9 @@ class MapFormat(enum.StrEnum):
     html = "html"
 
 
-class WhoFormat(enum.StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
+class ReportFormat(enum.StrEnum):
+    """A report for a person or a program: `who`, `diff` and `changelog`."""
 
-
-class ExperimentsFormat(enum.StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-class DiffFormat(enum.StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-class ChangelogFormat(enum.StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
@@ -66,4 +50,9 @@ class DrillFormat(enum.StrEnum):
 class EscalationsFormat(enum.StrEnum):
     text = "text"
     markdown = "markdown"
+    json = "json"
+
+
+class PullFormat(enum.StrEnum):
+    text = "text"
     json = "json"

@@ -211,10 +211,12 @@ RENDERERS = [
         "StatusFormat", "kpictl.numbers.status", "TEMPLATES", {"json", "csv"}, id="status"
     ),
     pytest.param("MapFormat", "kpictl.views.output", "MAP_TEMPLATES", {"json"}, id="map"),
-    pytest.param("WhoFormat", "kpictl.views.output", "WHO_TEMPLATES", {"json"}, id="who"),
-    pytest.param("DiffFormat", "kpictl.history.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"),
+    pytest.param("ReportFormat", "kpictl.views.output", "WHO_TEMPLATES", {"json"}, id="who"),
     pytest.param(
-        "ChangelogFormat",
+        "ReportFormat", "kpictl.history.diff_output", "DIFF_TEMPLATES", {"json"}, id="diff"
+    ),
+    pytest.param(
+        "ReportFormat",
         "kpictl.history.changelog",
         "CHANGELOG_TEMPLATES",
         {"json"},

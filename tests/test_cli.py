@@ -28,6 +28,7 @@ COMMANDS = [
     "recap",
     "ack",
     "escalations",
+    "pull",
     "schema",
     "init",
     "new",
@@ -92,13 +93,14 @@ LOADED = """
 import json, sys
 from kpictl.__main__ import main
 code = main(sys.argv[1:])
-print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(("kpictl", "jinja2")))]))
+print(json.dumps([code, sorted(sys.modules)]))
 """
 
 
-def loaded_by(*args: str) -> tuple[int, list[str]]:
-    """Run kpictl in a fresh interpreter; its exit code and the modules it imported."""
-    env = {**os.environ, "NO_COLOR": "1"}
+def loaded_by(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run kpictl in a fresh interpreter (`env` added to the environment); its exit code
+    and the modules it imported (tests/test_startup.py reads the libraries among them)."""
+    env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     env.pop("GITHUB_ACTIONS", None)
     done = subprocess.run(
         [sys.executable, "-c", LOADED, *args],

@@ -261,12 +261,18 @@ CALENDAR = ("calendar", str(EXAMPLE), "--from", "2026-11-20", "--to", "2026-12-3
 
 
 @pytest.mark.parametrize("option", ["-o", "--output", "--out"])
-def test_calendar_writes_one_file_with_output(tmp_path: Path, run: Run, option: str) -> None:
+def test_calendar_writes_one_file_with_output(
+    tmp_path: Path, run: Run, option: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DTSTAMP is the moment the file is made: pinned, or the two runs can straddle a second.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795766400")  # 2026-11-27T08:00:00Z
     out = tmp_path / "cadence.ics"
     result = run(*CALENDAR, option, str(out))
     assert result.code == 0, result.err
     assert result.out == f"Wrote 12 events (2026-11-20 to 2026-12-31) to {out}.\n"
-    assert out.read_bytes().decode("utf-8") == run(*CALENDAR).out
+    written = out.read_bytes().decode("utf-8")
+    assert written == run(*CALENDAR).out
+    assert written.count("DTSTAMP:20261127T080000Z\r\n") == 12
 
 
 def test_calendar_output_given_twice_is_refused(tmp_path: Path, run: Run) -> None:

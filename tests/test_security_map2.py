@@ -17,9 +17,9 @@ import pytest
 
 from kpictl.check.check import check
 from kpictl.output_formats import MapFormat
-from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.views.accountability import build_map
 from kpictl.views.graph import build_graph
+from kpictl.views.lineage_trees import MAX_LEVELS
 from tests.browser import Browser, find_chromium
 from tests.conftest import AS_OF, EXAMPLE
 from tests.helpers import SOURCE, Run, deadline, make

@@ -331,13 +331,18 @@ def test_codeowners_refuses_a_github_folder_linked_out_of_the_repository(
     outside.mkdir()
     (repo.path / ".github").symlink_to(outside)
     repo.commit("Registry")
-    result = run("codeowners", "registry", cwd=repo.path)
-    assert result.code == 2
-    assert result.err == (
-        f"kpictl: {repo.path / '.github'} leads outside the repository (a symbolic link?); "
-        "pass --output FILE to say where CODEOWNERS goes\n"
-    )
-    assert list(outside.iterdir()) == []
+    (outside / "CODEOWNERS").write_text("* @someone-else\n", encoding="utf-8")
+    for extra in ((), ("--check",)):
+        # The refusal write_atomic makes, made before anything is read through the link.
+        result = run("codeowners", "registry", *extra, cwd=repo.path)
+        assert (result.code, result.out) == (2, "")
+        assert result.err == (
+            f"kpictl: cannot read .github/CODEOWNERS: {repo.path / '.github'} is a symbolic "
+            "link inside the repository, where a pull request can plant one; kpictl does not "
+            "write or read through it: name a real folder\n"
+        )
+    assert [path.name for path in outside.iterdir()] == ["CODEOWNERS"]
+    assert (outside / "CODEOWNERS").read_text(encoding="utf-8") == "* @someone-else\n"
 
 
 # --- 2. hostile names and values in every output format ------------------------------

@@ -15,9 +15,10 @@ import pytest
 from kpictl.display import written
 from kpictl.errors import KpictlError
 from kpictl.numbers.evaluate import KpiStatus, Outlook, elapsed_days, needed_to_target, outlook
-from kpictl.registry.lineage import Cycle, Node, Trees, cycles, walk
+from kpictl.registry.lineage import Cycle, cycles, walk
 from kpictl.registry.models import Kpi
 from kpictl.registry.registry import Registry
+from kpictl.views.lineage_trees import Node, Trees
 from tests.conftest import AS_OF, EXAMPLE, ROOT
 
 ACTUALS = str(EXAMPLE / "actuals" / "2026-11-20.csv")

@@ -11,13 +11,14 @@ escalation never leaves them), and a respond-by that falls on a weekend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from kpictl.numbers.evaluate import evaluation_moment
-from kpictl.registry.bounds import later
+from kpictl.numbers.workdays import respond_by as deadline
 from kpictl.registry.models import EscalationPolicy, Kpi, Person, Tier
 from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
@@ -220,12 +221,13 @@ def build_drill(
             f"{_pct(start.deviation_pct)}"
         )
 
+    working_days = registry.settings.working_days
     moment = at
     for tier in tiers[tiers.index(start) :]:
         notified = _reach(registry, list(tier.notify), kpi)
         approvers = _reach(registry, [tier.approver] if tier.approver else [], kpi)
         # Bounded: each tier answers within a year, but a policy may have many tiers.
-        respond_by = later(moment, tier.respond_hours).astimezone(zone)
+        respond_by = deadline(moment, tier.respond_hours, working_days).astimezone(zone)
         missing = [ref for ref in approvers.unresolved if ref not in notified.unresolved]
         step = Step(
             tier.level,
@@ -243,13 +245,13 @@ def build_drill(
             tuple(notified.reasons + [r for r in approvers.reasons if r[0] in missing]),
         )
         drill.steps.append(step)
-        drill.problems.extend(_step_problems(step))
+        drill.problems.extend(_step_problems(step, working_days))
         moment = respond_by
     drill.problems.extend(_ladder_problems(drill.steps))
     return drill
 
 
-def _step_problems(step: Step) -> list[LadderProblem]:
+def _step_problems(step: Step, working_days: Sequence[str] | None) -> list[LadderProblem]:
     out: list[LadderProblem] = []
     where = f"level {step.level} ({step.name})"
     for ref in step.unresolved:
@@ -291,7 +293,9 @@ def _step_problems(step: Step) -> list[LadderProblem]:
             )
         )
     local = step.respond_by
-    if local.weekday() in WEEKEND:
+    # With working_days a deadline is counted in working time, never in a weekend.
+    days_off = WEEKEND if working_days is None else ()
+    if local.weekday() in days_off:
         out.append(
             LadderProblem(
                 "weekend-deadline",

@@ -16,6 +16,8 @@ from kpictl.registry.registry import Registry, load_registry
 
 @dataclass
 class CheckResult:
+    """What one `check` found in a registry, as of a day."""
+
     registry: Registry
     findings: list[Finding]
     today: date

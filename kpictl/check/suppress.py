@@ -22,6 +22,8 @@ _COMMENT = re.compile(r"(?:^|\s)(#\s*kpictl\s*:\s*ignore\b(\[[^\]]*\])?(?:\s+unt
 
 @dataclass
 class Suppression:
+    """One `# kpictl: ignore[...]` comment, and the codes it has silenced so far."""
+
     location: Location
     target_line: int
     codes: tuple[str, ...]

@@ -47,6 +47,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "views": ("map", "who", "experiments"),
     "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
     "escalation": ("ack", "escalations"),
+    "pull": ("pull",),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
     # A group (`kpictl actuals import|export`): typer lists groups after the commands.
     "actuals": ("actuals",),

@@ -374,6 +374,32 @@ def fmt(
     return 1 if errors or (check_only and changed) else 0
 
 
+# The reproducible-builds convention (reproducible-builds.org/specs/source-date-epoch):
+# when set, the moment a file is made is this many seconds after 1970-01-01 UTC, so
+# the same registry and options give the same bytes (a .ics's DTSTAMP is that moment).
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
+
+def _source_date() -> datetime | None:
+    """The moment SOURCE_DATE_EPOCH names, None when it is not set, or a one-line error."""
+    from datetime import UTC
+
+    from kpictl.registry.bounds import LAST_DAY
+    from kpictl.templating.escaping import visible
+
+    value = os.environ.get(SOURCE_DATE_EPOCH)
+    if value is None:
+        return None
+    latest = int(datetime(LAST_DAY.year, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+    seconds = int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None
+    if seconds is None or seconds > latest:
+        raise KpictlError(
+            f"{SOURCE_DATE_EPOCH}={visible(value)} is not a moment: set it to the whole "
+            f"seconds since 1970-01-01 UTC (at most {latest}), or unset it"
+        )
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 @app.command("calendar")
 def calendar_(
     path: RegistryPath = None,
@@ -441,7 +467,7 @@ def calendar_(
             file=sys.stderr,
         )
     events = build_events(registry, first, last)
-    data = to_ics(events, registry, first, last)
+    data = to_ics(events, registry, first, last, stamp=_source_date())
     write_output(data, output)
     if output is None:
         return 0

@@ -409,6 +409,12 @@ def _deliver(
         write_all(outbox.emails, out_dir, outbox.title)
         count = plural(len(outbox.emails), "email")
         print(f"Wrote {count} to {out_dir} (index.md lists them).")
+        if outbox.chats:
+            from kpictl.emails.outbox import write_chats
+
+            write_chats(outbox.chats, out_dir)
+            count = plural(len(outbox.chats), "chat message")
+            print(f"Wrote {count} to {out_dir} (KPI.CHANNEL.json).")
     if do_send:
         delivery = send(inputs.registry, outbox.emails, sent_log)
         _print_lines(delivery_lines(delivery), sys.stdout)
@@ -417,11 +423,30 @@ def _deliver(
         if failure is not None:
             print(f"kpictl: {failure}", file=sys.stderr)
             return 1
-        return 0
+        return _post_chats(inputs, outbox)
     if out_dir is None:
         sys.stdout.write(dry_run(outbox))
+        if outbox.chats:
+            from kpictl.emails.outbox import chat_preview
+
+            sys.stdout.write("\n" + chat_preview(outbox.chats))
     sys.stdout.flush()
     return 0
+
+
+def _post_chats(inputs: "Inputs", outbox: "Outbox") -> int:
+    """Post the escalations' chat messages (after the emails went out); 1 if one failed."""
+    if not outbox.chats:
+        return 0
+    from kpictl.emails.chat import post_all
+    from kpictl.emails.outbox import chat_failures, chat_lines
+
+    results = post_all(inputs.registry, outbox.chats, inputs.registry.root)
+    _print_lines(chat_lines(outbox.chats, results), sys.stdout)
+    sys.stdout.flush()
+    failures = chat_failures(outbox.chats, results)
+    _print_lines([f"kpictl: {line}" for line in failures], sys.stderr)
+    return 1 if failures else 0
 
 
 # --------------------------------------------------------------------------------------

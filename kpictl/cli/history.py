@@ -15,7 +15,7 @@ from kpictl.cli import (
     write_output,
 )
 from kpictl.errors import KpictlError
-from kpictl.output_formats import ChangelogFormat, DiffFormat
+from kpictl.output_formats import ReportFormat
 
 # `--registry PATH`, what diff and changelog took before PATH became an argument as
 # everywhere else; kept, unlisted, so that existing scripts keep working.
@@ -76,7 +76,7 @@ def diff(
     ] = None,
     registry: LegacyRegistry = None,
     output_format: Annotated[
-        DiffFormat,
+        ReportFormat,
         typer.Option(
             "-f",
             "--format",
@@ -84,7 +84,7 @@ def diff(
             "json (documented in docs/diff-json.md).",
             show_default=False,
         ),
-    ] = DiffFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the diff")] = None,
     fail_on_breaking: Annotated[
         bool,
@@ -137,9 +137,9 @@ def changelog(
         ),
     ] = None,
     output_format: Annotated[
-        ChangelogFormat,
+        ReportFormat,
         typer.Option("-f", "--format", help="text (default), markdown or json."),
-    ] = ChangelogFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the log")] = None,
 ) -> int:
     """Show one KPI's history from git: who changed which target or owner, when, and why.
@@ -203,19 +203,15 @@ def codeowners(
     registry, _ = tracked.working()
     built = co.build(registry, tracked.prefix or ".")
     target = output if output is not None else tracked.repo.top / co.DEFAULT_PATH
-    top = tracked.repo.top.resolve()
-    if output is None and not target.parent.resolve().is_relative_to(top):
-        # A `.github` planted as a link out of the repository would take the write.
-        raise KpictlError(
-            f"{target.parent} leads outside the repository (a symbolic link?); "
-            "pass --output FILE to say where CODEOWNERS goes"
-        )
     from kpictl.display import plural
-    from kpictl.fileio import read_regular_text
+    from kpictl.fileio import read_regular_text, refuse_linked_folder
     from kpictl.registry.registry import display_path
 
     shown = display_path(target, Path.cwd()).as_posix()
     try:
+        # A `.github` planted as a link would take the read (and write_atomic refuses
+        # the write): the same refusal, before anything is read through it.
+        refuse_linked_folder(target.parent)
         existing = read_regular_text(target)
     except OSError as exc:
         raise KpictlError(f"cannot read {shown}: {exc.strerror or exc}") from None

@@ -8,7 +8,7 @@ import typer
 
 from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
-from kpictl.output_formats import ExperimentsFormat, MapFormat, WhoFormat
+from kpictl.output_formats import MapFormat, ReportFormat
 
 MAP_FORMAT_HELP = (
     "text (default: tables on a terminal, plain when piped), markdown (commit it as "
@@ -119,11 +119,11 @@ def who(
     ],
     path: RegistryPath = None,
     output_format: Annotated[
-        WhoFormat,
+        ReportFormat,
         typer.Option(
             "-f", "--format", help="text (default), markdown or json.", show_default=False
         ),
-    ] = WhoFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the answer")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
@@ -159,14 +159,14 @@ def who(
 def experiments(
     path: RegistryPath = None,
     output_format: Annotated[
-        ExperimentsFormat,
+        ReportFormat,
         typer.Option(
             "-f",
             "--format",
             help="text (default), markdown (for a wiki page) or json.",
             show_default=False,
         ),
-    ] = ExperimentsFormat.text,
+    ] = ReportFormat.text,
     output: Annotated[Path | None, output_option("the list")] = None,
     status: Annotated[
         list[str] | None,

@@ -26,6 +26,7 @@ from kpictl.registry.schema_errors import suggest
 from kpictl.templating.escaping import defuse_text, visible
 
 if TYPE_CHECKING:
+    from kpictl.emails.chat import ChatMessage, ChatResult
     from kpictl.emails.smtp import SendReport
     from kpictl.numbers.evaluate import KpiStatus
 
@@ -53,6 +54,7 @@ class Outbox:
     emails: list[Email]
     warnings: list[str]
     title: str
+    chats: list[ChatMessage] = field(default_factory=list)  # escalations' post_to messages
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,12 @@ def escalations(inputs: Inputs, actuals: Actuals) -> Outbox:
     statuses = scorecard(inputs, actuals)
     emails = mailer.escalations(statuses, histories(statuses, actuals))
     title = f"Escalations for {display.moment(inputs.moment)}"
-    return Outbox(emails, mailer.warnings, title)
+    chats = []
+    if any(status.tier and status.tier.post_to for status in statuses):
+        from kpictl.emails.chat import chat_messages
+
+        chats = chat_messages(inputs.registry, statuses)
+    return Outbox(emails, mailer.warnings, title, chats)
 
 
 def kickoff(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox:
@@ -523,3 +530,56 @@ def dry_run(outbox: Outbox) -> str:
         + "\n\n"
         + preview(outbox.emails)
     )
+
+
+# --- chat messages (kpictl.emails.chat builds and posts them) ---------------------------
+
+
+def chat_file_name(message: ChatMessage) -> str:
+    return f"{message.kpi}.{message.channel}.json"
+
+
+def write_chats(chats: Sequence[ChatMessage], folder: Path) -> None:
+    """Each payload as `<kpi>.<channel>.json`, written as write_all writes emails."""
+    from kpictl.fileio import make_folder, write_atomic
+    from kpictl.templating.escaping import json_text
+
+    targets = [(folder / chat_file_name(chat), chat) for chat in chats]
+    try:
+        make_folder(folder)
+        for path, _ in targets:
+            _refuse_odd_target(path)
+        for path, chat in targets:
+            write_atomic(path, json_text(chat.payload, indent=2) + "\n", sync=False)
+    except OSError as exc:
+        raise KpictlError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
+def chat_preview(chats: Sequence[ChatMessage]) -> str:
+    """What a dry run shows of the chat messages: channel, KPI and the JSON payload."""
+    from kpictl.templating.escaping import json_text
+
+    if not chats:
+        return ""
+    parts = [f"Chat: {plural(len(chats), 'message')} would be posted (dry run, nothing posted).\n"]
+    for chat in chats:
+        parts.append(f"\n--- {chat.kpi} to {chat.channel} ({chat.kind}) ---\n")
+        parts.append(json_text(chat.payload, indent=2) + "\n")
+    return "".join(parts)
+
+
+def chat_lines(chats: Sequence[ChatMessage], results: Sequence[ChatResult]) -> list[str]:
+    """One line per post that went through; failures are in `chat_failures`."""
+    return [
+        f"Posted {chat.kpi} to {chat.channel} ({plural(result.attempts, 'attempt')})."
+        for chat, result in zip(chats, results, strict=True)
+        if result.ok
+    ]
+
+
+def chat_failures(chats: Sequence[ChatMessage], results: Sequence[ChatResult]) -> list[str]:
+    return [
+        f"{chat.kpi}: {result.error}"
+        for chat, result in zip(chats, results, strict=True)
+        if not result.ok
+    ]

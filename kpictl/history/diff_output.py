@@ -93,7 +93,7 @@ def diff_json(diff: RegistryDiff) -> str:
 
 
 def render_diff(diff: RegistryDiff, output_format: str, env: Environment) -> str:
-    """The diff in one of the formats of kpictl.output_formats.DiffFormat."""
+    """The diff in one of the formats of kpictl.output_formats.ReportFormat."""
     if output_format == "json":
         return diff_json(diff)
     data = diff_data(diff)

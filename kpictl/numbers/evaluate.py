@@ -15,21 +15,22 @@ Follows REGISTRY.md, "Actual values":
   `deviation_pct` the deviation reaches; an outage fires the lowest tier with
   `on_data_outage: true`. Respond-by is the evaluation moment plus the tier's
   `respond_within`, counted in real hours (a deadline across a DST change stays
-  exactly 24 or 72 hours away).
+  exactly 24 or 72 hours away), on working days only when kpictl.yaml lists
+  `working_days` (see `kpictl.numbers.workdays`).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import Period, parse_period
-from kpictl.registry.bounds import later
+from kpictl.numbers.workdays import respond_by as deadline
 from kpictl.registry.models import REFRESH_DAYS, Campaign, EscalationPolicy, Kpi, Target, Tier
 from kpictl.registry.registry import Registry
 
@@ -58,11 +59,6 @@ def evaluation_moment(when: date | datetime | None, timezone: str, now: datetime
     if isinstance(when, datetime):
         return when.replace(tzinfo=zone) if when.tzinfo is None else when.astimezone(zone)
     return datetime.combine(when, EVALUATION_TIME, tzinfo=zone)
-
-
-def after_hours(moment: datetime, hours: int) -> datetime:
-    """`moment` plus `hours` real hours, shown in `moment`'s time zone."""
-    return later(moment, hours)
 
 
 def current_target(kpi: Kpi, day: date, fiscal_start_month: int) -> tuple[Target, Period] | None:
@@ -148,8 +144,13 @@ def evaluate_kpi(
     actuals: Actuals,
     moment: datetime,
     fiscal_start_month: int = 1,
+    working_days: Sequence[str] | None = None,
 ) -> KpiStatus:
     day = moment.date()
+
+    def due(tier: Tier | None) -> datetime | None:
+        return deadline(moment, tier.respond_hours, working_days) if tier else None
+
     found = current_target(kpi, day, fiscal_start_month)
     if found is None:
         return KpiStatus(kpi, policy, moment, State.NO_TARGET)
@@ -176,7 +177,7 @@ def evaluate_kpi(
             outage="missing" if actual is None else "stale",
             age_days=None if actual is None else (day - actual.as_of).days,
             tier=tier,
-            respond_by=after_hours(moment, tier.respond_hours) if tier else None,
+            respond_by=due(tier),
         )
     dev = deviation(expected, actual.value, kpi.direction)
     worse = is_worse(expected, actual.value, kpi.direction)
@@ -188,7 +189,7 @@ def evaluate_kpi(
         age_days=(day - actual.as_of).days,
         deviation_pct=dev,
         tier=tier,
-        respond_by=after_hours(moment, tier.respond_hours) if tier else None,
+        respond_by=due(tier),
     )
 
 
@@ -199,7 +200,9 @@ def evaluate(registry: Registry, actuals: Actuals, moment: datetime) -> list[Kpi
     for kpi in registry.kpis:
         policy = registry.get(kpi.escalation)
         policy = policy if isinstance(policy, EscalationPolicy) else None
-        out.append(evaluate_kpi(kpi, policy, actuals, moment, fiscal))
+        out.append(
+            evaluate_kpi(kpi, policy, actuals, moment, fiscal, registry.settings.working_days)
+        )
     out.sort(key=lambda status: (status.severity, status.kpi.id))
     return out
 

@@ -3,6 +3,7 @@
 `reading` reads files safely and within limits, `loader` parses YAML with positions,
 `membership` says which files belong, `models` and `config` are the entities and
 settings, `schema_errors` words validation errors, `bounds` the limits numbers and dates
-are held to, `registry` puts it together; `resolve` says who a reference means and
+are held to, `characters` the characters a one-line text may not hold (and outputs
+drop), `registry` puts it together; `resolve` says who a reference means and
 `lineage` walks what a KPI is built from (and any graph of ids: the KPI tree too).
 """

@@ -50,6 +50,23 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
 
 
+# The same password anywhere in a line of a file, for excerpts that quote the line.
+_PASSWORD_IN_LINE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s\"']*:)([^/?#\s\"']*)(@)")
+
+
+def hide_url_passwords(text: str) -> str:
+    """`text` with the password of every `scheme://user:password@` URL shown as `***`.
+
+    `kpictl check --show-source` quotes the offending line, and the line of the finding
+    "the URL holds a password" is exactly the one holding it.
+    """
+    if "://" not in text:
+        return text
+    return _PASSWORD_IN_LINE.sub(
+        lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***{m[3]}", text
+    )
+
+
 def _no_literal_secret(value: str) -> str:
     """A URL may name a secret as `${NAME}`, never spell it out (the value is not echoed)."""
     match = _URL_PASSWORD.match(value)
@@ -84,6 +101,22 @@ def _distinct_days(value: list[str]) -> list[str]:
     return value
 
 
+def _web_url(value: str) -> str:
+    """A link people click in a chat message: http(s) only, never `javascript:` or a file."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise PydanticCustomError("kpictl_url", "must be an http:// or https:// URL")
+    return value
+
+
+class Links(Model):
+    """Pages chat messages link to."""
+
+    map: Annotated[Line, AfterValidator(_web_url)] | None = None  # the published accountability map
+
+
 class EmailSettings(Model):
     from_: Annotated[Line, Field(alias="from")]
     reply_to: Line | None = None
@@ -108,6 +141,7 @@ class Settings(Model):
     working_days: (
         Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_days)] | None
     ) = None
+    links: Links | None = None
     labels: dict[str, str] = Field(default_factory=new_dict)
 
     @field_validator("timezone")

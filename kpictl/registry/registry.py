@@ -36,6 +36,8 @@ E = TypeVar("E", bound=Entity)
 
 @dataclass(slots=True)
 class Record:
+    """One entity and the document it was read from."""
+
     entity: Entity
     document: Document
 
@@ -48,6 +50,8 @@ def has(entity: Entity, name: str) -> bool:
 
 @dataclass
 class Registry:
+    """The entities of one registry folder, by id, with its settings and files."""
+
     root: Path
     settings: Settings
     files: list[SourceFile]

@@ -13,17 +13,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-# Format characters that show nothing yet change what a reader sees: the bidirectional
-# marks, embeddings, overrides and isolates (which can show text in an order other than
-# the bytes'), the zero-width space, word joiner and invisible operators, the deprecated
-# format characters and the interlinear annotation marks. Zero-width (non-)joiners stay:
-# Persian, Indic scripts and emoji need them.
-_FORMAT = "\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\ufff9-\ufffb"
-# C0/C1 control characters (but tab), DEL, and the format characters above.
-_CONTROL = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_FORMAT}]")
-_SPACES = re.compile(r"\s+")
+from kpictl.registry.characters import CONTROL, FORMAT, SEPARATORS, compiled
+
+# The character classes below are text, compiled on first use (`compiled`): compiling
+# them all cost every `kpictl check` about 20M instructions, and a clean registry's text
+# is printable, which `visible` and `oneline` answer without them.
+# Control characters but tab (a tab is white space, below), and the format characters
+# that kpictl.registry.characters says nobody can see.
+_CONTROL = f"[\x00-\x08\x0a-\x1f\x7f-\x9f{FORMAT}]"
 # Lone surrogates: the bytes of a file name that is not UTF-8 (surrogateescape).
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"
 
 
 def oneline(value: Any) -> str:
@@ -32,18 +31,21 @@ def oneline(value: Any) -> str:
     A byte that is not UTF-8 is spelled out (`\\xff`): written raw it would be invalid
     UTF-8, and dropped the name would no longer be the file's.
     """
-    text = _SURROGATE.sub(_spell, str(value))
-    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    text = str(value)
+    if not text.isprintable():
+        text = compiled(_CONTROL).sub(" ", compiled(_SURROGATE).sub(_spell, text))
+    # str.split() splits at the white space `\s` matches (str.isspace), dropping empties.
+    return " ".join(text.split())
 
 
-# What `visible` spells out: the controls above (tab included: one line stays one
-# line), the Unicode line and paragraph separators, lone surrogates (the bytes of a
-# file name that is not UTF-8, which no encoder takes), the byte-order mark and the
-# two non-characters that XML 1.0 forbids.
-_INVISIBLE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+# What `visible` spells out: the controls (tab included: one line stays one line), the
+# format characters and line separators, lone surrogates (the bytes of a file name that
+# is not UTF-8, which no encoder takes), the byte-order mark and the two non-characters
+# that XML 1.0 forbids. None of them is printable (str.isprintable).
+_INVISIBLE = f"[{CONTROL}{FORMAT}{SEPARATORS}\ud800-\udfff\ufeff\ufffe\uffff]"
 # What json.dumps(ensure_ascii=False) leaves raw of those (it escapes C0 itself; a
 # raw newline in its output is indentation, not data).
-_JSON_RAW = re.compile(f"[\x7f-\x9f{_FORMAT}\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_JSON_RAW = f"[\x7f-\x9f{FORMAT}{SEPARATORS}\ud800-\udfff\ufffe\uffff]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -64,7 +66,8 @@ def visible(value: Any) -> str:
     or a carriage return reads back as what it is, on one line, and can neither move
     the cursor of a terminal nor start a new line that a CI runner would obey.
     """
-    return _INVISIBLE.sub(_spell, str(value))
+    text = str(value)
+    return text if text.isprintable() else compiled(_INVISIBLE).sub(_spell, text)
 
 
 # GitHub's runner reads a step's output line by line (a line ends at \r or \n) and
@@ -72,7 +75,7 @@ def visible(value: Any) -> str:
 # `##[command]` anywhere in a line (actions/runner, ActionCommand.TryParseV2/TryParse).
 # A terminal view's colour codes (SGR) count as white space there: a log viewer that
 # drops them would see the line start with `::`.
-_LINE_START_COMMAND = re.compile(r"(^|[\r\n])((?:\s|\x1b\[[0-9;]*m)*):(?=:)")
+_LINE_START_COMMAND = r"(^|[\r\n])((?:\s|\x1b\[[0-9;]*m)*):(?=:)"
 
 
 def defuse(text: str, sharp: str = "\\#") -> str:
@@ -85,7 +88,7 @@ def defuse(text: str, sharp: str = "\\#") -> str:
     to each value: two harmless values can meet to form `##[`, and a value can start
     a line.
     """
-    return _LINE_START_COMMAND.sub(r"\1\2:\\", text.replace("##[", f"#{sharp}["))
+    return compiled(_LINE_START_COMMAND).sub(r"\1\2:\\", text.replace("##[", f"#{sharp}["))
 
 
 def defuse_text(text: str) -> str:
@@ -96,7 +99,7 @@ def defuse_text(text: str) -> str:
 
 # What an HTML page must not show: controls but tab and newline (which HTML reads as
 # white space), the format characters and the two non-characters.
-_HTML_HIDDEN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}\ufffe\uffff]")
+_HTML_HIDDEN = f"[\x00-\x08\x0b-\x1f\x7f-\x9f{FORMAT}\ufffe\uffff]"
 
 
 def html_text(value: Any) -> Any:
@@ -107,7 +110,9 @@ def html_text(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    cleaned = _HTML_HIDDEN.sub("", _SURROGATE.sub(_spell, value))
+    if value.isprintable():
+        return value
+    cleaned = compiled(_HTML_HIDDEN).sub("", compiled(_SURROGATE).sub(_spell, value))
     return value if cleaned == value else type(value)(cleaned)
 
 
@@ -128,7 +133,8 @@ def json_text(data: Any, **options: Any) -> str:
 
     options.setdefault("ensure_ascii", False)
     text = json.dumps(_finite(data), allow_nan=False, **options)
-    return defuse(_JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text), JSON_SHARP)
+    raw = compiled(_JSON_RAW)
+    return defuse(raw.sub(lambda match: f"\\u{ord(match.group()):04x}", text), JSON_SHARP)
 
 
 def _finite(value: Any) -> Any:
@@ -141,13 +147,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")
+_CONTROL_BUT_NEWLINE = f"[\x00-\x08\x0b-\x1f\x7f-\x9f{FORMAT}]"
 
 
 def multiline(value: Any) -> str:
     """Text that keeps its line breaks (as \\n) and loses every other control character."""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    return _CONTROL_BUT_NEWLINE.sub("", text)
+    return compiled(_CONTROL_BUT_NEWLINE).sub("", text)
 
 
 def plain(value: Any) -> str:
@@ -173,25 +179,44 @@ def spreadsheet(value: Any) -> Any:
 
 # Characters that start Markdown syntax anywhere in a line (GitHub flavour included:
 # `|` ends a table cell, `~` strikes through).
-_MD_INLINE = re.compile(r"([\\`*\[\]|~])")
+_MD_INLINE = r"([\\`*\[\]|~])"
 # `_` only emphasises at a word boundary; `snake_case` stays readable.
-_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_UNDERSCORE = r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
 # `&` only matters where it would start an entity such as `&lt;`.
-_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_MD_ENTITY = r"&(?=#?[A-Za-z0-9]+;)"
 # Block syntax that only counts at the start of a line (or of a list item's text).
-_MD_LEADING = re.compile(r"^([#>+=-])")
-_MD_ORDERED = re.compile(r"^(\d+)([.)])")
+_MD_LEADING = r"^([#>+=-])"
+_MD_ORDERED = r"^(\d+)([.)])"
 
 
 def markdown(value: Any) -> str:
     """Text for a Markdown paragraph, list item or table cell (GitHub flavour)."""
     text = oneline(value)
-    text = _MD_ENTITY.sub("&amp;", text)
-    text = _MD_INLINE.sub(r"\\\1", text)
-    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    text = compiled(_MD_ENTITY).sub("&amp;", text)
+    text = compiled(_MD_INLINE).sub(r"\\\1", text)
+    text = compiled(_MD_UNDERSCORE).sub(r"\\_", text)
     text = text.replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_ORDERED.sub(r"\1\\\2", text)
-    return _MD_LEADING.sub(r"\\\1", text)
+    text = compiled(_MD_ORDERED).sub(r"\1\\\2", text)
+    return compiled(_MD_LEADING).sub(r"\\\1", text)
+
+
+def mrkdwn(value: Any) -> str:
+    """Text for Slack mrkdwn: one line, `&`, `<`, `>` as entities, so no `<url|link>`,
+    `<!channel>` or `<@user>` can come from registry text."""
+    return oneline(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What Adaptive Card TextBlocks (Teams) read as Markdown: link brackets, emphasis, code
+# and autolinks anywhere, headings and list markers at the start. Only these are
+# escaped, because Teams clients differ in how they show a backslash before others.
+_CARD_MARKUP = re.compile(r"([\\`*_~\[\]<>])")
+_CARD_LEADING = re.compile(r"^([-+#]|\d+(?=\.))")
+
+
+def card_text(value: Any) -> str:
+    """Text for an Adaptive Card TextBlock: one line, no emphasis, link or list markup."""
+    text = _CARD_MARKUP.sub(r"\\\1", oneline(value))
+    return _CARD_LEADING.sub(lambda m: m[1] + "\\" if m[1][0].isdigit() else "\\" + m[1], text)
 
 
 # Mermaid entity codes (`#quot;`, `#35;`), one pass so codes are not escaped again.
@@ -207,12 +232,12 @@ _MERMAID = {
     "`": "#96;",
     "%": "#37;",  # `%%` starts a comment
 }
-_MERMAID_CHARS = re.compile("[" + re.escape("".join(_MERMAID)) + "]")
+_MERMAID_CHARS = "[" + re.escape("".join(_MERMAID)) + "]"
 
 
 def mermaid(value: Any) -> str:
     """Text for inside a quoted Mermaid label: `A["…"]`."""
-    return _MERMAID_CHARS.sub(lambda m: _MERMAID[m.group()], oneline(value))
+    return compiled(_MERMAID_CHARS).sub(lambda m: _MERMAID[m.group()], oneline(value))
 
 
 def mermaid_id(value: Any) -> str:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpictl.display import result_change, value_in
-from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
     Campaign,
@@ -52,6 +51,7 @@ from kpictl.views.blocks import (
     TreeRow,
 )
 from kpictl.views.heap import registry_frozen
+from kpictl.views.lineage_trees import Node, Trees
 from kpictl.views.tree import kpi_tree
 
 GROUPINGS = ("kpi", "owner", "team", "stage")

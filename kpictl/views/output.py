@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.templating.escaping import json_text
 from kpictl.templating.render import render
 from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
 from kpictl.views.experiments import ExperimentsView, ExperimentView
 from kpictl.views.heap import registry_frozen
+from kpictl.views.lineage_trees import MAX_LEVELS
 from kpictl.views.who import (
     CampaignRole,
     EscalationDuty,
@@ -71,14 +71,14 @@ def _render_map(view: AccountabilityMap, output_format: str, env: Environment) -
 
 
 def render_who(view: WhoView, output_format: str, env: Environment) -> str:
-    """`who` in one of the formats of kpictl.output_formats.WhoFormat."""
+    """`who` in one of the formats of kpictl.output_formats.ReportFormat."""
     if output_format == "json":
         return who_json(view)
     return render(env, WHO_TEMPLATES[output_format], **template_data({"view": view}))
 
 
 def render_experiments(view: ExperimentsView, output_format: str, env: Environment) -> str:
-    """`experiments` in one of the formats of kpictl.output_formats.ExperimentsFormat."""
+    """`experiments` in one of the formats of kpictl.output_formats.ReportFormat."""
     if output_format == "json":
         return experiments_json(view)
     return render(env, EXPERIMENTS_TEMPLATES[output_format], **template_data({"view": view}))

@@ -12,10 +12,10 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
-from kpictl.registry.lineage import MAX_LEVELS
 from kpictl.templating.escaping import defuse
 from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
+from kpictl.views.lineage_trees import MAX_LEVELS
 
 if TYPE_CHECKING:
     from rich.console import Console

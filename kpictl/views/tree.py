@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kpictl.registry.lineage import MAX_LEVELS, depth_first
+from kpictl.registry.lineage import depth_first
 from kpictl.views.blocks import KpiLink, KpiView, TreeRow
+from kpictl.views.lineage_trees import MAX_LEVELS
 
 
 def kpi_tree(

@@ -13,6 +13,8 @@ from kpictl.registry.registry import Record, Registry
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What every rule reads: the registry, the day, and the base registry if any."""
+
     registry: Registry
     today: date
     # The registry at the `--base` commit, for the rules that compare against it.
