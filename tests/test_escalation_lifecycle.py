@@ -8,6 +8,7 @@ import os
 import socket
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,9 @@ from tests.escalation_fixtures import (
     smtp,
     text_of,
 )
+from tests.test_chat import FAST, Hook, webhook
 
-__all__ = ["smtp"]  # the fixture, used by name
+__all__ = ["smtp", "webhook"]  # fixtures, used by name
 
 T1_SUBJECT = "[Tier 1 · respond by Sat 21 Nov 09:00 CET] MQLs 10% behind Q4 target"
 STEPS = "SELECT step, channel, tier, recipients, delivered_at FROM escalation_steps ORDER BY rowid"
@@ -521,3 +523,50 @@ def test_overrides_of_the_new_wording_are_checked_and_used(
     assert run("escalate", str(root), "-a", back, "--as-of", "2026-11-21", "--send").code == 0
     assert text_of(parse(smtp.messages[0][1])) == "0\n"
     assert parse(smtp.messages[1][1])["Subject"] == "Done: MQLs"
+
+
+def test_chat_posts_are_steps_of_their_own_delivered_once(
+    run: Run,
+    tmp_path: Path,
+    smtp: Recorder,
+    webhook: Callable[[list[str]], Hook],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook = webhook(["500"])
+    root = make_registry(tmp_path / "r", smtp.port)  # type: ignore[attr-defined]
+    settings = root / "kpictl.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8")
+        + 'chat:\n  room: {kind: slack, url: "${ROOM_WEBHOOK}"}\n',
+        encoding="utf-8",
+    )
+    policy = root / "policy.yaml"
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace(
+            "    approver: $owner\n", "    approver: $owner\n    post_to: [room]\n"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ROOM_WEBHOOK", hook.url)
+    monkeypatch.setattr("kpictl.emails.chat.DEFAULT_LIMITS", FAST)
+    csv = actuals(tmp_path, "a.csv", "mql,2026-Q4,90,2026-11-20\n")
+    first = escalate(run, root, csv, "2026-11-20", "--send")
+    assert first.code == 1
+    assert first.err == "kpictl: mql: chat channel 'room': HTTP 500: boom *** after 3 attempts\n"
+    assert (len(smtp.messages), len(hook.requests)) == (1, 3)
+    assert [row[:2] for row in rows(root, STEPS)] == [("tier-1", "email")]
+    hook.answers = ["200"]
+    second = escalate(run, root, csv, "2026-11-20T10:00", "--send")
+    assert (second.code, second.err) == (0, "")
+    assert second.out.splitlines()[-2:] == [
+        "Sent 0 of 0 emails.",
+        "Posted mql to room (1 attempt).",
+    ]
+    assert (len(smtp.messages), len(hook.requests)) == (1, 4)  # no second email
+    assert [row[:4] for row in rows(root, STEPS)] == [
+        ("tier-1", "email", 1, ANN),
+        ("tier-1", "room", 1, "room"),
+    ]
+    third = escalate(run, root, csv, "2026-11-20T11:00", "--send")
+    assert third.out.splitlines()[-1] == "Sent 0 of 0 emails."
+    assert (len(smtp.messages), len(hook.requests)) == (1, 4)

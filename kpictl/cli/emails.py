@@ -173,20 +173,35 @@ def escalate(
         write_all(result.outgoing, out, result.title)
         count = plural(len(result.outgoing), "email")
         print(f"Wrote {count} to {out} (index.md lists them).")
+        if result.chats:
+            from kpictl.emails.outbox import write_chats
+
+            write_chats(result.chats, out)
+            print(f"Wrote {plural(len(result.chats), 'chat message')} to {out} (KPI.CHANNEL.json).")
     if outcome is not None:
+        from kpictl.emails.outbox import chat_failures, chat_lines
+
+        chats = [chat for chat, _ in outcome.posted]
+        results = [posted for _, posted in outcome.posted]
         _print_lines([*run.plan_lines(result), *run.outcome_lines(outcome)], sys.stdout)
+        _print_lines(chat_lines(chats, results), sys.stdout)
         sys.stdout.flush()
         failure = run.outcome_failure(outcome)
         if failure is not None:
             print(f"kpictl: {failure}", file=sys.stderr)
-            return 1
-        return 0
+        failures = chat_failures(chats, results)
+        _print_lines([f"kpictl: {line}" for line in failures], sys.stderr)
+        return 1 if failure is not None or failures else 0
     if out is None:
         from kpictl.emails.outbox import Outbox, dry_run
         from kpictl.templating.escaping import defuse_text
 
         sys.stdout.write(defuse_text("\n".join(run.plan_lines(result))) + "\n\n")
         sys.stdout.write(dry_run(Outbox(result.outgoing, [], result.title)))
+        if result.chats:
+            from kpictl.emails.outbox import chat_preview
+
+            sys.stdout.write("\n" + chat_preview(result.chats))
     sys.stdout.flush()
     return 0
 

@@ -8,12 +8,14 @@ last).
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from kpictl import display
 from kpictl.escalation.memory import Remembered
-from kpictl.numbers.evaluate import KpiStatus, State, after_hours, next_tier
+from kpictl.numbers.evaluate import KpiStatus, State, next_tier
+from kpictl.numbers.workdays import respond_by
 from kpictl.registry.models import Tier
 
 
@@ -48,7 +50,12 @@ def period_of(status: KpiStatus) -> str | None:
     return status.period.text if status.period is not None else None
 
 
-def decide(status: KpiStatus, remembered: Remembered | None, moment: datetime) -> Decision:
+def decide(
+    status: KpiStatus,
+    remembered: Remembered | None,
+    moment: datetime,
+    working_days: Sequence[str] | None = None,
+) -> Decision:
     """One KPI: the row of the lifecycle table that applies, and the step it delivers."""
     tier = status.tier
     if status.state is State.ON_TRACK:
@@ -129,7 +136,8 @@ def decide(status: KpiStatus, remembered: Remembered | None, moment: datetime) -
             )
         if remembered.delivered(f"tier-{nxt.level}"):
             return Decision(status, Action.UNCHANGED, f"tier {nxt.level} delivered", remembered)
-        bumped = replace(status, tier=nxt, respond_by=after_hours(moment, nxt.respond_hours))
+        due = respond_by(moment, nxt.respond_hours, working_days)  # as evaluate counts it
+        bumped = replace(status, tier=nxt, respond_by=due)
         return Decision(
             status,
             Action.TIMED_OUT,
@@ -158,12 +166,15 @@ def _tier_above(status: KpiStatus, level: int) -> Tier | None:
 
 
 def plan(
-    statuses: list[KpiStatus], remembered: dict[tuple[str, str], Remembered], moment: datetime
+    statuses: list[KpiStatus],
+    remembered: dict[tuple[str, str], Remembered],
+    moment: datetime,
+    working_days: Sequence[str] | None = None,
 ) -> list[Decision]:
     """Every KPI's decision, in the statuses' order (worst first)."""
     out = []
     for status in statuses:
         period = period_of(status)
         found = remembered.get((status.kpi.id, period)) if period is not None else None
-        out.append(decide(status, found, moment))
+        out.append(decide(status, found, moment, working_days))
     return out

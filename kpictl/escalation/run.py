@@ -12,7 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -25,6 +25,7 @@ from kpictl.numbers.evaluate import State
 
 if TYPE_CHECKING:
     from kpictl.emails.build import Email, Mailer
+    from kpictl.emails.chat import ChatMessage, ChatResult
     from kpictl.emails.outbox import Inputs
     from kpictl.emails.smtp import Delivery, Raw, SendReport
     from kpictl.emails.story import Story
@@ -45,6 +46,7 @@ class Plan:
     notes: list[str]  # what the user should know about the store's memory
     warnings: list[str]
     title: str
+    chats: list[ChatMessage] = field(default_factory=list)  # the tiers' post_to messages
 
     @property
     def outgoing(self) -> list[Email]:
@@ -60,6 +62,8 @@ class Outcome:
     report: SendReport
     total: int
     taken: list[str] = field(default_factory=list)  # KPIs whose step another run delivers
+    # Chat posts of this run, in order, with what became of each.
+    posted: list[tuple[ChatMessage, ChatResult]] = field(default_factory=list)
 
 
 def _stories(registry: Registry, decisions: Sequence[Decision]) -> dict[str, Story]:
@@ -100,7 +104,11 @@ def build_plan(
     from kpictl.numbers.history import histories
 
     statuses = scorecard(inputs, actuals)
-    decisions = plan(statuses, remembered, inputs.moment)
+    working_days = inputs.registry.settings.working_days
+    decisions = [
+        _chat_owed(inputs.registry, d)
+        for d in plan(statuses, remembered, inputs.moment, working_days)
+    ]
     mailer = mailer_for(inputs)
     stories = _stories(inputs.registry, decisions)
     firing = [d.send for d in decisions if d.send is not None and d.action is not Action.RESOLVED]
@@ -112,8 +120,47 @@ def build_plan(
             email = _resolved(mailer, inputs.registry, decision, stories)
             if email is not None:
                 emails[email.key] = email
+    chats = []
+    if any(status.tier is not None and status.tier.post_to for status in sends):
+        from kpictl.emails.chat import chat_messages
+
+        chats = [c for c in chat_messages(inputs.registry, sends) if c.kpi in emails]
+    # A step whose email went but whose chat post did not: the post is owed, the email not.
+    for decision in decisions:
+        if decision.action is Action.UNCHANGED and decision.delivers:
+            emails.pop(decision.status.kpi.id, None)
+            found = decision.open
+            assert found is not None and decision.step is not None
+            chats = [
+                c
+                for c in chats
+                if c.kpi != decision.status.kpi.id or not found.delivered(decision.step, c.channel)
+            ]
     title = f"Escalations for {display.moment(inputs.moment)}"
-    return Plan(decisions, emails, [], mailer.warnings, title)
+    return Plan(decisions, emails, [], mailer.warnings, title, chats)
+
+
+def _chat_owed(registry: Registry, decision: Decision) -> Decision:
+    """An unchanged escalation whose current tier has a chat post not delivered yet (it
+    failed, or the channel was added): the step again, for that channel only."""
+    found = decision.open
+    status = decision.status
+    if decision.action is not Action.UNCHANGED or found is None or status.policy is None:
+        return decision
+    tier = next((t for t in status.policy.tiers if t.level == found.tier), None)
+    step = f"tier-{found.tier}"
+    if tier is None or not found.delivered(step):
+        return decision
+    owed = [
+        name
+        for name in tier.post_to
+        if name in registry.settings.chat and not found.delivered(step, name)
+    ]
+    if not owed:
+        return decision
+    send = replace(status, tier=tier, respond_by=found.respond_by.astimezone(status.moment.tzinfo))
+    why = f"{decision.why}; chat post to {', '.join(owed)} not delivered before: retried"
+    return replace(decision, why=why, send=send, step=step)
 
 
 def _resolved(
@@ -265,7 +312,8 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
         status = decision.status
         if found is not None and status.deviation_pct is not None and status.state is State.TIER:
             deviations[found.id] = status.deviation_pct
-        if not decision.delivers or status.kpi.id not in result.emails:
+        chat_only = any(chat.kpi == status.kpi.id for chat in result.chats)
+        if not decision.delivers or (status.kpi.id not in result.emails and not chat_only):
             continue
         delivering.append(decision)
         if found is None:
@@ -286,14 +334,23 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
     keys = {
         kpi: (found.id, decision.step or "", channel.name)
         for kpi, (decision, found) in owners.items()
+        if kpi in result.emails
     }
-    won = memory.claim_many(store, list(keys.values()), runner, datetime.now(UTC))
+    # A chat channel is a channel of its own: its step is claimed and recorded apart from
+    # the email's, so a post that failed is retried without mailing anyone twice.
+    chat_keys = [
+        (chat, (owners[chat.kpi][1].id, owners[chat.kpi][0].step or "", chat.channel))
+        for chat in result.chats
+        if chat.kpi in owners
+    ]
+    everything = [*keys.values(), *(key for _, key in chat_keys)]
+    won = memory.claim_many(store, everything, runner, datetime.now(UTC))
     claimed = {kpi: owners[kpi] for kpi, key in keys.items() if key in won}
     taken = [kpi for kpi, key in keys.items() if key not in won]
     memory.note_deviations(store, deviations)
 
-    def accepted(delivery: Delivery) -> None:
-        decision, found = claimed[delivery.key]
+    def record(kpi: str, on: str, recipients: tuple[str, ...], message_id: str | None) -> None:
+        decision, found = owners[kpi]
         step = decision.step
         assert step is not None
         send_status = decision.send
@@ -305,16 +362,20 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
             memory.Delivered(
                 escalation=found.id,
                 step=step,
-                channel=channel.name,
+                channel=on,
                 tier=tier if step.startswith("tier-") else found.tier,
-                recipients=tuple(delivery.accepted),
-                message_id=result.emails[delivery.key].envelope.msgid,
+                recipients=recipients,
+                message_id=message_id,
                 at=moment,
                 new_tier=tier if moves else None,
                 respond_by=send_status.respond_by if moves and send_status else None,
                 close=decision.action is Action.RESOLVED,
             ),
         )
+
+    def accepted(delivery: Delivery) -> None:
+        message_id = result.emails[delivery.key].envelope.msgid
+        record(delivery.key, channel.name, tuple(delivery.accepted), message_id)
 
     items = [(key, raw(result.emails[key])) for key in claimed]
     if items:
@@ -328,7 +389,30 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
         if key not in done:
             assert decision.step is not None
             memory.release(store, found.id, decision.step, channel.name, runner)
-    return Outcome(report, len(items), taken)
+    posted = _post(inputs, store, runner, [(c, k) for c, k in chat_keys if k in won], record)
+    return Outcome(report, len(items), taken, posted)
+
+
+def _post(
+    inputs: Inputs,
+    store: Store,
+    runner: str,
+    chats: list[tuple[ChatMessage, tuple[int, str, str]]],
+    record: Callable[[str, str, tuple[str, ...], str | None], None],
+) -> list[tuple[ChatMessage, ChatResult]]:
+    """Post the claimed chat messages; record each that went, give back the others."""
+    if not chats:
+        return []
+    from kpictl.emails.chat import post_all
+
+    messages = [chat for chat, _ in chats]
+    results = post_all(inputs.registry, messages, inputs.registry.root)
+    for (chat, key), outcome in zip(chats, results, strict=True):
+        if outcome.ok:
+            record(chat.kpi, chat.channel, (chat.channel,), None)
+        else:
+            memory.release(store, *key, runner)
+    return list(zip(messages, results, strict=True))
 
 
 def raw(email: Email) -> Raw:
