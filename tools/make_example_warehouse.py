@@ -765,7 +765,7 @@ def main(argv: list[str]) -> int:
         Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "registry"
     )
     folder = registry / "warehouse"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     contacts = funnel()
     opps = opportunities()
     tables: dict[str, Callable[[], list[dict[str, object]]]] = {
