@@ -520,11 +520,18 @@ def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
     kpi_targets: list[str] = []
     term_uses: dict[str, int] = {}
     n_owners = len(owners)
+
+    def kpi_id(i: int) -> str:
+        kind = KPI_KINDS[i % len(KPI_KINDS)]
+        region = REGIONS[(i // len(KPI_KINDS)) % len(REGIONS)]
+        seg = SEGMENTS[(i // (len(KPI_KINDS) * len(REGIONS))) % len(SEGMENTS)][0]
+        return f"{kind.slug}-{region}-{seg}-{i + 1}"
+
     for i in range(n_kpis):
         kind = KPI_KINDS[i % len(KPI_KINDS)]
         region = REGIONS[(i // len(KPI_KINDS)) % len(REGIONS)]
         seg, seg_name = SEGMENTS[(i // (len(KPI_KINDS) * len(REGIONS))) % len(SEGMENTS)]
-        kid = f"{kind.slug}-{region}-{seg}-{i + 1}"
+        kid = kpi_id(i)
         primary = owners[i % n_owners]
         backup = owners[(i + 1) % n_owners]
         internal = i % 9 == 8
@@ -578,6 +585,9 @@ def generate_registry(root: Path, n_kpis: int) -> GeneratedRegistry:
             if q == 0:
                 kpi_targets.append(target)
         lines.append(f"escalation: {critical if i % 5 == 0 else standard}")
+        # One KPI tree per market: each kind drives the next one of the same market.
+        if (i + 1) % len(KPI_KINDS) and i + 1 < n_kpis:
+            lines.append(f"drives: [{kpi_id(i + 1)}]")
         w.write("kpi", f"kpis/{kind.stage}/{kid}.yaml", "\n".join(lines) + "\n")
         kpi_ids.append(kid)
 

@@ -95,6 +95,37 @@ def number(value: float, kpi: Kpi, approx: bool = False) -> str:
     return f"{days} day" if days == "1" else f"{days} days"
 
 
+def value_in(value: float, kpi: Kpi | None) -> str:
+    """`number` for a KPI that may be missing (a reference to nothing): then as written."""
+    return number(value, kpi) if kpi is not None else written(value, grouped=True)
+
+
+def result_change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str, bool | None]:
+    """An experiment's result against its baseline, and whether that is the good way.
+
+    `+13 points` for a percent KPI (a rate that went from 28% to 41% rose 13 points, not
+    46%), `+12.5%` for anything else; `no change`. The flag is None without a KPI.
+    """
+    delta = result - baseline
+    if delta == 0:
+        return "no change", None
+    sign = "+" if delta > 0 else "-"
+    if kpi is not None and kpi.unit == "percent":
+        text = f"{sign}{written(round(abs(delta), 1))} points"
+    elif baseline != 0:
+        text = f"{sign}{written(round(abs(delta) / abs(baseline) * 100, 1))}%"
+    else:
+        text = f"{sign}{value_in(abs(delta), kpi)}"
+    return text, None if kpi is None else (delta > 0) == (kpi.direction == "increase")
+
+
+def money(value: float, currency: str) -> str:
+    """A sum of money: `EUR 50,000`, `EUR 51.98` (cents below 100, where they matter)."""
+    code = clean(currency)
+    shown = amount(value) if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{code} {shown}" if code else shown
+
+
 def percent(value: float) -> str:
     """A deviation: `7.9%`, `20%`, `36%` (whole numbers from 10% up)."""
     value = abs(value)
@@ -148,7 +179,7 @@ def hours(value: int) -> str:
     """`24 hours`, `3 days` (whole days from 48 hours up)."""
     if value >= 48 and value % 24 == 0:
         return f"{value // 24} days"
-    return f"{value} hour" if value == 1 else f"{value} hours"
+    return plural(value, "hour")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

@@ -39,6 +39,12 @@ class WhoFormat(enum.StrEnum):
     json = "json"
 
 
+class ExperimentsFormat(enum.StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
 class DiffFormat(enum.StrEnum):
     text = "text"
     markdown = "markdown"

@@ -12,6 +12,9 @@ import pytest
 
 from kpictl.__main__ import main
 
+# The throw-away PostgreSQL server fixture (`postgres`) lives in tests/pg.py.
+pytest_plugins = ["tests.pg"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "registry"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -42,6 +45,8 @@ Run = Callable[..., Result]
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     """Run `kpictl ARGS...` in-process; returns exit code, stdout and stderr."""
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    # A store named in the developer's shell must not feed the tests' commands.
+    monkeypatch.delenv("KPICTL_STORE", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
 
     def _run(*args: str, cwd: Path | None = None) -> Result:

@@ -101,7 +101,14 @@ def test_changelog_json(tmp_path: Path, run: Run) -> None:
         (
             "Add the MQL KPI",
             "created",
-            ["owners.primary", "owners.backup", "targets[2026-Q4]", "escalation"],
+            [
+                "definition",
+                "formula",
+                "owners.primary",
+                "owners.backup",
+                "targets[2026-Q4]",
+                "escalation",
+            ],
         ),
     ]
     merge = data["entries"][1]

@@ -19,9 +19,11 @@ COMMANDS = [
     "codeowners",
     "map",
     "who",
+    "experiments",
     "status",
     "escalate",
     "kickoff",
+    "review-request",
     "readout",
     "recap",
     "schema",
@@ -30,6 +32,7 @@ COMMANDS = [
     "fmt",
     "calendar",
     "drill",
+    "actuals",
 ]
 
 

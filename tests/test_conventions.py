@@ -487,7 +487,7 @@ def test_new_kpi_asks_for_the_current_target_and_the_currency(
     assert "unit: currency\ncurrency: EUR\ndirection: increase\n" in text
     assert f"targets:\n  - period: {quarter}\n    value: 500000\n" in text
     check = run("check", str(example_copy), "--select", "T001,S001", cwd=example_copy)
-    assert (check.code, check.out.splitlines()[-1]) == (0, "No findings in 30 files.")
+    assert (check.code, check.out.splitlines()[-1]) == (0, "No findings in 31 files.")
 
 
 def test_new_kpi_does_not_ask_again_for_what_is_given(

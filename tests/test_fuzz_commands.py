@@ -142,6 +142,8 @@ def _commands(root: Path, out: Path) -> list[list[str]]:
     for campaign in ("q4-legacy-bi-displacement", "data-leaders-webinars-2026"):
         for command in ("kickoff", "readout", "recap"):
             commands.append([command, campaign, reg, *numbers, "--out", str(out / command)])
+    draft = "q1-2027-analytics-plus-upsell"
+    commands += [["review-request", draft, reg, *numbers, "--out", str(out / "review")]]
     commands += [["calendar", reg, "--from", "2026-10-01", "--to", "2026-12-31"]]
     commands += [["drill", "mql", reg, "--deviation", "40"], ["drill", "mql", reg, "--outage"]]
     commands += [["codeowners", reg, "--check"]]

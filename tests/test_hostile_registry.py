@@ -189,10 +189,20 @@ def test_escalation_emails(run: Run, hostile: Path, tmp_path: Path) -> None:
         assert_safe_email(path)
 
 
-@pytest.mark.parametrize("command", ["kickoff", "readout", "recap"])
-def test_campaign_emails(run: Run, hostile: Path, tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "campaign"),
+    [
+        ("kickoff", "q4-legacy-bi-displacement"),
+        ("readout", "q4-legacy-bi-displacement"),
+        ("recap", "q4-legacy-bi-displacement"),
+        ("recap", "data-leaders-webinars-2026"),  # with the driver's own email
+        ("review-request", "q1-2027-analytics-plus-upsell"),
+    ],
+)
+def test_campaign_emails(
+    run: Run, hostile: Path, tmp_path: Path, command: str, campaign: str
+) -> None:
     actuals = str(hostile / "actuals" / "2026-11-20.csv")
-    campaign = "q4-legacy-bi-displacement"
     result = run(
         command, campaign, str(hostile), "-a", actuals, "--as-of", AS_OF, "--out", str(tmp_path)
     )

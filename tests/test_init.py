@@ -19,6 +19,7 @@ from tests.conftest import Run
 
 EXPECTED = [
     ".github/workflows/kpictl.yml",
+    ".gitignore",
     ".kpictl/schema/campaign.schema.json",
     ".kpictl/schema/data_source.schema.json",
     ".kpictl/schema/entity.schema.json",
@@ -51,7 +52,7 @@ def test_init_scaffolds_a_registry_that_checks_clean(run: Run, tmp_path: Path) -
     root = tmp_path / "kpis-repo"
     result = run("init", str(root), "--organization", "Acme & Sons", "--timezone", "Europe/Berlin")
     assert result.code == 0, result.err
-    assert result.out.startswith(f"Created a kpictl registry in {root} (22 files).\n")
+    assert result.out.startswith(f"Created a kpictl registry in {root} (23 files).\n")
     assert files(root) == EXPECTED
     clean = run("check", str(root), "--fail-on", "info")
     assert clean.code == 0, clean.out

@@ -91,7 +91,8 @@ RULE_CASES = [
     # C001 charter-unsigned
     pytest.param([("campaign.yaml", "sign_off:\n  - {by: bob, date: 2026-09-24}\n", "")], [("C001", "campaign.yaml", 1)], id="C001-no-sign-off"),
     pytest.param([("campaign.yaml", "by: bob", "by: ann")], [("C001", "campaign.yaml", 15)], id="C001-wrong-signer"),
-    pytest.param([("campaign.yaml", "status: active", "status: draft"), ("campaign.yaml", "by: bob", "by: ann")], [], id="C001-draft-ok"),
+    # A draft needs no sign-off (no C001); this one's start has passed, which C006 reports.
+    pytest.param([("campaign.yaml", "status: active", "status: draft"), ("campaign.yaml", "by: bob", "by: ann")], [("C006", "campaign.yaml", 4)], id="C001-draft-ok"),
     pytest.param([("campaign.yaml", "approver: bob", "approver: demand-gen"), ("campaign.yaml", "by: bob", "by: ann")], [], id="C001-team-lead-signs"),
     # C002 readout-outside-timeline
     pytest.param([("campaign.yaml", "end: 2026-12-31", "end: 2026-09-01")], [("C002", "campaign.yaml", 13)], id="C002-end-before-start"),
@@ -623,6 +624,7 @@ def test_fiscal_year_targets(
         tmp_path,
         ("kpi.yaml", "period: 2026-Q4", f"period: {period}"),
         ("campaign.yaml", "start: 2026-10-01", "start: 2026-07-01"),
+        ("campaign.yaml", "date: 2026-09-24", "date: 2026-06-24"),  # signed before it starts
         settings="version: 1\nfiscal_year_start_month: 7\n",
     )
     assert findings(tmp_path, today=date(2026, 8, 15)) == expected
@@ -770,7 +772,8 @@ def test_tier_levels_with_a_gap(tmp_path: Path) -> None:
     ("timezone", "expected"),
     [
         ("UTC", []),  # 2026-12-31 23:30: still Q4
-        ("Europe/Berlin", [("T001", "kpi.yaml", 20)]),  # already 2027-01-01: Q1 has no target
+        # Already 2027-01-01: Q1 has no target, and the draft was due to start today.
+        ("Europe/Berlin", [("C006", "campaign.yaml", 4), ("T001", "kpi.yaml", 20)]),
         ("America/New_York", []),
     ],
 )
@@ -795,6 +798,8 @@ def test_today_is_in_the_registry_time_zone(
     make(
         tmp_path,
         ("campaign.yaml", "status: active", "status: draft"),
+        ("campaign.yaml", "start: 2026-10-01", "start: 2027-01-01"),
+        ("campaign.yaml", "end: 2026-12-31", "end: 2027-04-30"),
         settings=f"version: 1\ntimezone: {timezone}\n",
     )
     result = run("check", str(tmp_path), "--format", "json", cwd=tmp_path)

@@ -168,7 +168,7 @@ def test_check_reports_an_address_in_a_person_name(run: Run, tmp_path: Path) -> 
 def test_check_keeps_punctuation_in_names_valid(run: Run, tmp_path: Path, name_yaml: str) -> None:
     root = example_with_name(tmp_path, name_yaml)
     result = run("check", str(root), "--as-of", AS_OF, "--select", "S001", cwd=tmp_path)
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
 
 
 def test_escalation_to_a_long_punctuated_name_reaches_only_its_recipients(
@@ -199,7 +199,8 @@ RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 def hostile_example(tmp_path: Path) -> Path:
     """The example registry with the hostile text in a KPI description, a campaign
-    risk (kickoff, readout) and a campaign objective (recap)."""
+    risk (kickoff, readout), a campaign objective and a decision (recap), and a draft's
+    objective (review-request)."""
     root = tmp_path / "r"
     shutil.copytree(EXAMPLE, root)
     edits = [
@@ -214,13 +215,24 @@ def hostile_example(tmp_path: Path) -> Path:
             re.compile(r"^objective: .*$", re.M),
             "objective: ",
         ),
+        (
+            "campaigns/data-leaders-webinars-2026.yaml",
+            re.compile(r"^    - Fund a 2027 series.*$", re.M),
+            "    - ",
+        ),
+        (
+            "campaigns/q1-2027-analytics-plus-upsell.yaml",
+            re.compile(r"^objective: >-\n(  .*\n)+", re.M),
+            "objective: ",
+        ),
     ]
     for name, pattern, key in edits:
         path = root / name
         text = path.read_text(encoding="utf-8")
-        end = "\n" if key == "description: " else ""
         found = pattern.search(text)
         assert found is not None
+        # A match that took its line break (a block scalar) gives it back.
+        end = "\n" if found.group().endswith("\n") else ""
         text = text[: found.start()] + key + HOSTILE_TEXT + end + text[found.end() :]
         path.write_text(text, encoding="utf-8")
     return root
@@ -229,9 +241,15 @@ def hostile_example(tmp_path: Path) -> Path:
 COMMANDS = [
     ("escalate",),
     ("kickoff", "q4-legacy-bi-displacement"),
+    ("review-request", "q1-2027-analytics-plus-upsell"),
     ("readout", "q4-legacy-bi-displacement"),
     ("recap", "data-leaders-webinars-2026"),
 ]
+# The example's kickoff goes out after the campaign started, and says so on stderr.
+LATE = {
+    "kickoff": "kpictl: warning: 'q4-legacy-bi-displacement' started on 2026-10-01, 50 days "
+    "ago: this kickoff goes out after work started; send it before timeline.start next time\n"
+}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
@@ -240,7 +258,7 @@ def test_preview_escapes_control_characters_and_workflow_commands(
 ) -> None:
     root = hostile_example(tmp_path)
     result = run(*command, str(root), "-a", ACTUALS, "--as-of", AS_OF)
-    assert (result.code, result.err) == (0, "")
+    assert (result.code, result.err) == (0, LATE.get(command[0], ""))
     lines = result.out.split("\n")
     assert ":\\:error file=kpis/mql.yaml,line=1::forged annotation" in lines
     assert RAW_CONTROL.search(result.out) is None
@@ -256,7 +274,7 @@ def test_email_bodies_carry_no_raw_control_characters(
     root = hostile_example(tmp_path)
     out = tmp_path / "out"
     result = run(*command, str(root), "-a", ACTUALS, "--as-of", AS_OF, "--out", str(out))
-    assert (result.code, result.err) == (0, "")
+    assert (result.code, result.err) == (0, LATE.get(command[0], ""))
     checked = 0
     for path in sorted(out.glob("*.eml")):
         for part in parse(path.read_bytes()).walk():

@@ -113,14 +113,14 @@ def test_check_refuses_a_name_with_a_word_over_60_characters(
     assert result.out.splitlines() == [
         f"r/people/marketing.yaml:5:7: S001 [error] name: has a word of {length} characters: "
         "a name's words are at most 60 long, so the name fits an email header",
-        "Found 1 error, 0 warnings, 0 info in 29 files (check failed, failing on error).",
+        "Found 1 error, 0 warnings, 0 info in 30 files (check failed, failing on error).",
     ]
 
 
 def test_check_accepts_a_name_with_a_60_character_word(run: Run, tmp_path: Path) -> None:
     root = example_with_name(tmp_path, "Aisha " + "A" * 60)
     result = run("check", str(root), "--as-of", AS_OF, "--select", "S001", cwd=tmp_path)
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
 
 
 def test_escalation_with_a_1200_character_name_writes_only_short_header_lines(

@@ -394,7 +394,7 @@ def test_trees_share_a_tree_between_kpis_that_read_it(tmp_path: Path) -> None:
 def test_cycles_are_found_once_from_their_smallest_id(tmp_path: Path) -> None:
     root = _sources(tmp_path, {"c": ["d", "a"], "a": ["b"], "b": ["c"], "d": ["d"], "e": ["a"]})
     # Depth first from a: a → b → c → d meets d's loop first, then c → a closes a → b → c.
-    assert cycles(_registry(root)) == [Cycle(("d",), 0), Cycle(("a", "b", "c"), 0)]
+    assert cycles(_registry(root)) == [Cycle(("d",), 0, 0), Cycle(("a", "b", "c"), 0, 1)]
 
 
 def test_check_walks_a_ladder_of_diamonds_in_linear_time(tmp_path: Path) -> None:

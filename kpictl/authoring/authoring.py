@@ -296,6 +296,23 @@ def put(data: dict[str, Any], path: tuple[Key, ...], value: Any) -> None:
 # ask(label, shape, default): the value for one field, typed at a prompt.
 Ask = Callable[[str, Shape, str | None], Any]
 
+# What to type where the field's type alone does not say: an experiment is written
+# down before it starts (seed 001), so its prompts ask for the decision up front.
+PROMPT_HINTS: dict[tuple[str, tuple[Key, ...]], str] = {
+    ("experiment", ("hypothesis",)): "what you expect to change, and why",
+    ("experiment", ("kpi",)): "the id of the KPI it means to move",
+    ("experiment", ("owner",)): "a person id",
+    ("experiment", ("control",)): "what the test is compared with",
+    ("experiment", ("decision_rule",)): "which result means adopt, which reject",
+}
+PROMPT_DEFAULTS: dict[tuple[str, tuple[Key, ...]], str] = {
+    ("experiment", ("status",)): "planned",
+}
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
 
 def build(
     kind: str,
@@ -314,16 +331,23 @@ def build(
     data: dict[str, Any] = {"kind": kind, "id": entity_id}
     for assignment in assignments:
         set_field(data, model, assignment)
-    needed = missing(model, data)
+    needed = [
+        (path, replace(shape, hint_text=PROMPT_HINTS[(kind, path)]))
+        if (kind, path) in PROMPT_HINTS
+        else (path, shape)
+        for path, shape in missing(model, data)
+    ]
     if needed and ask is None:
         lines = "\n".join(
             f"  --field {_label(path)}=...{f'  ({shape.hint()})' if shape.hint() else ''}"
             for path, shape in needed
         )
-        raise NewError(f"missing required fields for a {kind} (no terminal to ask on):\n{lines}")
+        raise NewError(
+            f"missing required fields for {_article(kind)} (no terminal to ask on):\n{lines}"
+        )
     for path, shape in needed:
         assert ask is not None
-        put(data, path, ask(_label(path), shape, None))
+        put(data, path, ask(_label(path), shape, PROMPT_DEFAULTS.get((kind, path))))
     if ask is not None and kind == "kpi":
         _ask_kpi_extras(data, ask, current_period)
     try:

@@ -30,7 +30,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from kpictl.display import written
+from kpictl.display import plural, written
 from kpictl.registry.bounds import add_days
 from kpictl.registry.models import Campaign, Kpi, Person
 from kpictl.registry.registry import Registry
@@ -236,7 +236,7 @@ class Cadence:
                     f"- {kpi.id}: {oneline(kpi.name)} (refresh {kpi.cadence.refresh}, "
                     f"review {kpi.cadence.review}; sources {sources}{cover})"
                 )
-            event.summary = f"Data health check: {oneline(owner.name)} ({len(kpis)} KPIs)"
+            event.summary = f"Data health check: {oneline(owner.name)} ({plural(len(kpis), 'KPI')})"
             event.description = "\n".join(lines)
             me = self.attendee(owner)
             backups = [

@@ -237,8 +237,12 @@ def existing_registry(folder: Path) -> list[Path]:
 
 
 def write(folder: Path, files: list[Planned]) -> list[Path]:
-    """Write the scaffold into `folder`, or nothing at all when any file exists."""
-    from kpictl.fileio import make_folder, write_atomic
+    """Write the scaffold into `folder`, or nothing at all when any file exists.
+
+    An existing .gitignore (init in a repository that has one) is not a clash: the
+    scaffold's lines that it lacks are added at its end.
+    """
+    from kpictl.fileio import make_folder, read_regular_text, write_atomic
 
     taken = existing_registry(folder)
     if taken:
@@ -247,7 +251,11 @@ def write(folder: Path, files: list[Planned]) -> list[Path]:
             f"{folder} already holds a registry or YAML files ({shown}); kpictl init only "
             "starts a new registry, in an empty folder or one without YAML files"
         )
-    clashes = [folder / item.path for item in files if (folder / item.path).exists()]
+    clashes = [
+        folder / item.path
+        for item in files
+        if item.path not in MERGED and (folder / item.path).exists()
+    ]
     if clashes:
         shown = ", ".join(str(path) for path in clashes)
         raise ScaffoldError(f"not overwriting existing files: {shown}")
@@ -255,6 +263,25 @@ def write(folder: Path, files: list[Planned]) -> list[Path]:
     for item in files:
         path = folder / item.path
         make_folder(path.parent)
-        write_atomic(path, item.text)
+        text = item.text
+        if item.path in MERGED:
+            text = _merged(read_regular_text(path), text)
+        write_atomic(path, text)
         written.append(path)
     return written
+
+
+# Files a folder may already hold, which the scaffold adds its lines to.
+MERGED = frozenset({Path(".gitignore")})
+
+
+def _merged(existing: str | None, text: str) -> str:
+    """`existing` with the lines of `text` it does not hold yet added at its end."""
+    if existing is None:
+        return text
+    have = set(existing.splitlines())
+    missing = [line for line in text.splitlines() if line not in have or line.startswith("#")]
+    if all(line.startswith("#") for line in missing):
+        return existing
+    separator = "" if existing.endswith("\n") or not existing else "\n"
+    return existing + separator + "\n".join(missing) + "\n"

@@ -72,6 +72,7 @@ def _after_patterns() -> dict[Callable[..., Any], JsonSchemaValue]:
             "minimum": -MAX_VALUE,
             "maximum": MAX_VALUE,
         },
+        models._check_spend: {"type": "number", "minimum": 0, "maximum": MAX_VALUE},
         models._check_email: {
             "type": "string",
             "pattern": _ecma(models.EMAIL_PATTERN),

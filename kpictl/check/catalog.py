@@ -46,7 +46,7 @@ RULES: dict[str, Rule] = {
             "O002",
             "inactive-owner",
             E,
-            "A KPI, data source or escalation policy names a person who is not active.",
+            "A KPI, data source, escalation policy or experiment names a person who is not active.",
         ),
         Rule("O003", "team-without-lead", W, "A team has no lead, or its lead is not active."),
         Rule(
@@ -85,6 +85,13 @@ RULES: dict[str, Rule] = {
             "may not approve it.",
         ),
         Rule(
+            "D001",
+            "definition-change-without-approval",
+            E,
+            "With --base, a changed glossary definition or KPI formula or definition lacks "
+            "change.rationale, or an approval for every team or function in agreed_by.",
+        ),
+        Rule(
             "E001",
             "tier-order",
             E,
@@ -120,7 +127,61 @@ RULES: dict[str, Rule] = {
             E,
             "A KPI is both primary and secondary in a charter, or listed twice.",
         ),
+        Rule(
+            "C005",
+            "signoff-after-start",
+            W,
+            "A charter's sign-off is dated after the campaign's start.",
+        ),
+        Rule(
+            "C006",
+            "start-passed-unsigned",
+            W,
+            "A draft or approved campaign's start date has passed.",
+        ),
+        Rule(
+            "C007",
+            "commitment-outside-charter",
+            W,
+            "A team commits to a KPI that is not one of the charter's, without a rationale.",
+        ),
         Rule("G001", "unused-glossary-term", INFO, "No KPI uses the glossary term."),
+        Rule(
+            "A001",
+            "experiment-without-control",
+            E,
+            "A running or concluded experiment's control is blank or a placeholder.",
+        ),
+        Rule(
+            "A002",
+            "experiment-without-decision-rule",
+            E,
+            "A running or concluded experiment's decision rule is blank or a placeholder.",
+        ),
+        Rule(
+            "A003",
+            "concluded-without-result",
+            E,
+            "A concluded experiment has no result.",
+        ),
+        Rule(
+            "A004",
+            "result-before-end",
+            E,
+            "A result is recorded on a planned or running experiment, or before the timeline ends.",
+        ),
+        Rule(
+            "A005",
+            "experiment-ends-before-start",
+            E,
+            "An experiment's timeline ends before it starts.",
+        ),
+        Rule(
+            "K001",
+            "kpi-tree-cycle",
+            E,
+            "KPIs form a cycle through drives, or a KPI drives itself.",
+        ),
         Rule(
             "M001",
             "template-error",

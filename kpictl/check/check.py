@@ -82,7 +82,7 @@ def check(
     """Check the registry at `root`. `select`/`ignore` hold rule codes.
 
     `base` is the registry at the `--base` commit: given, the rules that compare
-    against it (T003, O005) run too.
+    against it (T003, O005, D001) run too.
     """
     registry, findings = load_registry(root, cwd)
     return check_loaded(registry, findings, today, select, ignore, base)

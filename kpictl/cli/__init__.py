@@ -44,9 +44,11 @@ app = typer.Typer(
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "checking": ("check", "rules"),
     "history": ("diff", "changelog", "codeowners"),
-    "views": ("map", "who"),
-    "emails": ("status", "escalate", "kickoff", "readout", "recap"),
+    "views": ("map", "who", "experiments"),
+    "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
+    # A group (`kpictl actuals import|export`): typer lists groups after the commands.
+    "actuals": ("actuals",),
 }
 ORDER = {name: i for i, name in enumerate(n for names in COMMAND_MODULES.values() for n in names)}
 

@@ -50,6 +50,7 @@ def schema(
     Examples: `kpictl schema --out .kpictl/schema`, `kpictl schema --kind kpi`.
     """
     from kpictl.authoring import schema as schemas
+    from kpictl.display import plural
 
     out = _one_of(out, "--out", out_short, "-o")
     if out is not None:
@@ -57,7 +58,7 @@ def schema(
             written = schemas.write(out)
         except OSError as exc:
             raise KpictlError(f"cannot write into {out}: {exc.strerror or exc}") from None
-        print(f"Wrote {len(written)} schemas to {out}.")
+        print(f"Wrote {plural(len(written), 'schema')} to {out}.")
         return 0
     every = schemas.schemas()
     name = f"{kind.replace('-', '_')}.schema.json"
@@ -146,6 +147,7 @@ def init(
         write,
     )
     from kpictl.check.check import check as run_check
+    from kpictl.display import plural
     from kpictl.registry.bounds import load_zone
     from kpictl.templating.escaping import visible
 
@@ -177,7 +179,7 @@ def init(
     except OSError as exc:
         raise KpictlError(f"cannot write into {folder}: {exc.strerror or exc}") from None
     result = run_check(folder, today=today)
-    print(f"Created a kpictl registry in {folder} ({len(written)} files).")
+    print(f"Created a kpictl registry in {folder} ({plural(len(written), 'file')}).")
     for item in result.findings:  # pragma: no cover - the scaffold checks clean
         print(f"  {item.location.path}:{item.location.line}: {item.code} {item.message}")
     print(

@@ -88,7 +88,9 @@ def check(
             "--base",
             metavar="REF",
             help="Compare with the registry at this git ref: a changed target (T003) or "
-            "primary owner (O005) needs a rationale and an approver with the right to approve.",
+            "primary owner (O005) needs a rationale and an approver with the right to approve; "
+            "a changed definition or formula (D001), a rationale and the approval of every "
+            "team in agreed_by.",
             show_default=False,
         ),
     ] = None,

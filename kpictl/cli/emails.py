@@ -1,11 +1,12 @@
-"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `readout`, `recap`."""
+"""Actual values in, emails out: `status`, `escalate`, `kickoff`, `review-request`,
+`readout`, `recap`."""
 
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO, overload
 
 import typer
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 ACTUALS_HELP = (
     "CSV of actual values (kpi,period,value,as_of), or - for stdin. For a campaign's own "
     "results, put the campaign id in the period column. Bad rows are reported with their "
-    "row number and skipped."
+    "row number and skipped. Default: the values in the store (`kpictl pull`, "
+    "`kpictl actuals import`)."
 )
 WHEN_HELP = (
     "Evaluate at this date (YYYY-MM-DD, meaning 09:00 in the registry's time zone) or "
@@ -42,7 +44,10 @@ SENT_LOG_HELP = (
 CAMPAIGN_ARG_HELP = "The campaign id (kind: campaign in the registry)."
 
 # The options these commands share.
-Actuals = Annotated[str, typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP)]
+Actuals = Annotated[
+    str | None,
+    typer.Option("--actuals", "-a", metavar="FILE", help=ACTUALS_HELP, show_default=False),
+]
 When = Annotated[
     str | None, typer.Option("--as-of", metavar="DATE", help=WHEN_HELP, show_default=False)
 ]
@@ -59,7 +64,7 @@ CampaignId = Annotated[
 
 @app.command()
 def status(
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     output_format: Annotated[
         StatusFormat,
@@ -104,7 +109,7 @@ def status(
 
 @app.command()
 def escalate(
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
@@ -136,7 +141,10 @@ def kickoff(
     actuals: Annotated[
         str | None,
         typer.Option(
-            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+            "--actuals",
+            "-a",
+            metavar="FILE",
+            help=ACTUALS_HELP + " Optional: adds today's values (none without a store).",
         ),
     ] = None,
     out: OutDir = None,
@@ -146,10 +154,13 @@ def kickoff(
 ) -> int:
     """The "here we go" email to everyone on the charter's DACI list.
 
-    Context, objective, strategies, out of scope, primary and secondary KPIs with their
-    targets, who drives and who approves, risks, timeline and readout dates. Refuses
-    (exit 1) until the charter's DACI approver has signed it off (sign_off in the charter),
-    and (exit 2) while a sign_off names someone who is not a person in the registry.
+    Context, objective, strategies, segments, channels, budget, out of scope, primary and
+    secondary KPIs with their targets, each team's commitment, who drives and who
+    approves, risks and their status, everyone who signed, timeline and readout dates.
+    The people responsible or accountable in the RACI get it too (Cc). Refuses (exit 1)
+    until the charter's DACI approver has signed it off (sign_off in the charter), and
+    (exit 2) while a sign_off names someone who is not a person in the registry. Warns
+    on stderr when it goes out after timeline.start.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.outbox import find_campaign
@@ -158,8 +169,42 @@ def kickoff(
     with _campaign_missing_if_path("kickoff", campaign, path):
         inputs = _inputs(resolve_registry(path), when)
         find_campaign(inputs.registry, campaign)
-    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    loaded = _actuals(inputs, actuals, required=False)
     outbox = kickoff_email(inputs, campaign, loaded)
+    return _deliver(inputs, outbox, out, send, sent_log)
+
+
+@app.command("review-request")
+def review_request(
+    campaign: CampaignId,
+    path: RegistryPath = None,
+    actuals: Annotated[
+        str | None,
+        typer.Option(
+            "--actuals", "-a", metavar="FILE", help=ACTUALS_HELP + " Optional: adds today's values."
+        ),
+    ] = None,
+    out: OutDir = None,
+    send: Send = False,
+    sent_log: SentLog = None,
+    as_of: When = None,
+) -> int:
+    """Ask the approver and contributors to review a draft charter before signing it.
+
+    To: the DACI approver and contributors; Cc: the driver, who gets the replies. The
+    email shows the context, objective, the KPIs and targets, budget, segments, channels
+    and each team's commitment, and asks for changes before the approver signs off.
+    Only for drafts: any other status is refused (exit 1) with the email to send instead.
+    """
+    when = parse_date(as_of, "--as-of", with_time=True)
+    from kpictl.emails.outbox import find_campaign
+    from kpictl.emails.outbox import review_request as review_email
+
+    with _campaign_missing_if_path("review-request", campaign, path):
+        inputs = _inputs(resolve_registry(path), when)
+        find_campaign(inputs.registry, campaign)
+    loaded = _actuals(inputs, actuals) if actuals is not None else None
+    outbox = review_email(inputs, campaign, loaded)
     return _deliver(inputs, outbox, out, send, sent_log)
 
 
@@ -185,7 +230,7 @@ def _campaign_missing_if_path(command: str, campaign: str, path: Path | None) ->
 @app.command()
 def readout(
     campaign: CampaignId,
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     day: Annotated[
         int | None,
@@ -206,7 +251,10 @@ def readout(
 
     Each charter KPI against its target to date on the readout day (the campaign target
     prorated over the timeline for linear pacing), from actual rows whose period is the
-    campaign id; then the risks and what is next.
+    campaign id; then the risks with their status, the decision needed for a KPI behind
+    pace (who approves and what is on the table, from the tier of the KPI's escalation
+    policy that the shortfall reaches, and the charter's decisions), and what is next.
+    RACI responsible and accountable people are in Cc.
     """
     from kpictl.emails.outbox import readout as readout_email
     from kpictl.emails.outbox import running_charter
@@ -226,7 +274,7 @@ def readout(
 @app.command()
 def recap(
     campaign: CampaignId,
-    actuals: Actuals,
+    actuals: Actuals = None,
     path: RegistryPath = None,
     out: OutDir = None,
     send: Send = False,
@@ -235,9 +283,14 @@ def recap(
 ) -> int:
     """The executive-summary recap of a campaign.
 
-    What the work was, what the goal was, each charter KPI against its target (hit or
-    missed, by how much), why (the charter's retrospective), what worked, what did not,
-    and recommendations. Refuses a draft; warns when a complete campaign has no
+    Opens with the bottom line, the primary KPI's verdict (also in the subject): hit or
+    missed once the campaign is over, on pace or behind pace against the target to date
+    while it runs. Then cost per result (with a budget), what the work and the goal were,
+    each charter KPI and each team's commitment with its result, what leadership must
+    decide, next steps, why, what worked, what did not, and recommendations. What only
+    the driver can fill in (retrospective parts, next steps without owner or date,
+    unreported values) goes to the driver alone, in a second email
+    (CAMPAIGN-recap-requests). Refuses a draft; warns when a complete campaign has no
     retrospective, or when the campaign is not complete yet (results to date).
     """
     from kpictl.emails.outbox import recap as recap_email
@@ -262,11 +315,20 @@ def _inputs(root: Path, when: date | datetime | None) -> "Inputs":
     return inputs
 
 
-def _actuals(inputs: "Inputs", spec: str) -> "ActualValues":
-    """The actuals; their bad and late rows go to stderr as file:row lines."""
+@overload
+def _actuals(inputs: "Inputs", spec: str | None) -> "ActualValues": ...
+@overload
+def _actuals(inputs: "Inputs", spec: str | None, required: bool) -> "ActualValues | None": ...
+def _actuals(inputs: "Inputs", spec: str | None, required: bool = True) -> "ActualValues | None":
+    """The actuals (`--actuals FILE`, else the store); bad and late rows go to stderr.
+
+    Not `required`: None when there is no file and no store yet.
+    """
     from kpictl.emails.outbox import load_actuals
 
-    loaded = load_actuals(inputs.registry, spec, inputs.moment.date())
+    loaded = load_actuals(inputs.registry, spec, inputs.moment.date(), required=required)
+    if loaded is None:
+        return None
     _print_lines(loaded.notes, sys.stderr)
     return loaded.actuals
 

@@ -210,6 +210,7 @@ def codeowners(
             f"{target.parent} leads outside the repository (a symbolic link?); "
             "pass --output FILE to say where CODEOWNERS goes"
         )
+    from kpictl.display import plural
     from kpictl.fileio import read_regular_text
     from kpictl.registry.registry import display_path
 
@@ -228,7 +229,7 @@ def codeowners(
         print(f"kpictl: warning: {warning}", file=sys.stderr)
     if check_only:
         if existing == wanted:
-            print(f"{shown} is up to date ({built.files} files).")
+            print(f"{shown} is up to date ({plural(built.files, 'file')}).")
             return 0
         sys.stdout.write(co.unified_diff(shown, existing, wanted))
         print(
@@ -237,7 +238,7 @@ def codeowners(
         )
         return 1
     if existing == wanted:
-        print(f"{shown} is up to date ({built.files} files).")
+        print(f"{shown} is up to date ({plural(built.files, 'file')}).")
         return 0
     from kpictl.fileio import make_folder
 
@@ -246,5 +247,5 @@ def codeowners(
     except OSError as exc:
         raise KpictlError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
     write_output(wanted, target)
-    print(f"Wrote {shown}: owners for {built.files} files.")
+    print(f"Wrote {shown}: owners for {plural(built.files, 'file')}.")
     return 0

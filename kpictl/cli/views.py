@@ -8,7 +8,7 @@ import typer
 
 from kpictl.cli import RegistryPath, app, output_option, parse_date, resolve_registry, write_output
 from kpictl.errors import KpictlError
-from kpictl.output_formats import MapFormat, WhoFormat
+from kpictl.output_formats import ExperimentsFormat, MapFormat, WhoFormat
 
 MAP_FORMAT_HELP = (
     "text (default: tables on a terminal, plain when piped), markdown (commit it as "
@@ -18,6 +18,11 @@ MAP_FORMAT_HELP = (
 AS_OF_HELP = (
     "Check the registry as if today were this date (YYYY-MM-DD), for the error banner. "
     "Default: today in the registry's time zone."
+)
+MAP_AS_OF_HELP = (
+    "Show the map as if today were this date (YYYY-MM-DD): each KPI's current target is "
+    "the one whose period holds it, and the error banner checks on it. Default: today in "
+    "the registry's time zone."
 )
 
 
@@ -52,12 +57,14 @@ def map_(
         ),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
+        str | None,
+        typer.Option("--as-of", metavar="DATE", help=MAP_AS_OF_HELP, show_default=False),
     ] = None,
 ) -> int:
     """Show who answers for every KPI: owners, data lineage, escalation ladder.
 
-    For each KPI: stage, leading or lagging, audience, primary and backup owner, the
+    For each KPI: stage, leading or lagging, audience, its formula, its definition (the
+    glossary term's words) and current target, primary and backup owner, the
     data sources it reads with their whole upstream chain down to the systems that
     capture the data (and who owns each), fallbacks, review cadence, and each
     escalation tier resolved to the people it notifies and who approves, with
@@ -75,11 +82,20 @@ def map_(
         raise typer.BadParameter(
             f"'{by}' is not a grouping: use {', '.join(GROUPINGS)}", param_hint="--by"
         )
+    from kpictl.check.check import registry_today
     from kpictl.views.load import checked_registry
 
-    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
+    day = parse_date(as_of, "--as-of")
+    registry, summary = checked_registry(resolve_registry(path), day)
     try:
-        view = build_map(registry, by=by, kpi_ids=kpi or (), owner_ids=owner or (), check=summary)
+        view = build_map(
+            registry,
+            by=by,
+            kpi_ids=kpi or (),
+            owner_ids=owner or (),
+            check=summary,
+            as_of=day or registry_today(registry),
+        )
     except UnknownId as exc:
         raise KpictlError(str(exc)) from None
     if output_format == MapFormat.text and output is None and sys.stdout.isatty():
@@ -136,6 +152,68 @@ def who(
     from kpictl.templating.render import registry_environment
 
     write_output(render_who(view, output_format.value, registry_environment(registry)), output)
+    return 0
+
+
+@app.command()
+def experiments(
+    path: RegistryPath = None,
+    output_format: Annotated[
+        ExperimentsFormat,
+        typer.Option(
+            "-f",
+            "--format",
+            help="text (default), markdown (for a wiki page) or json.",
+            show_default=False,
+        ),
+    ] = ExperimentsFormat.text,
+    output: Annotated[Path | None, output_option("the list")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Show only experiments with this status: planned, running, concluded or "
+            "abandoned (repeatable).",
+        ),
+    ] = None,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi", metavar="ID", help="Show only experiments on this KPI id (repeatable)."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help=AS_OF_HELP, show_default=False)
+    ] = None,
+) -> int:
+    """List the experiments: what was tested, how it was decided, what was learned.
+
+    Grouped by status (planned, running, concluded, abandoned) and, within each, by
+    the KPI the experiment means to move. Each shows its owner, campaign, timeline,
+    hypothesis, baseline, control and decision rule; a concluded one also its decision,
+    its result against the baseline and its learnings: the team's knowledge base.
+
+    Examples: `kpictl experiments --status concluded --format markdown -o LEARNINGS.md`,
+    `kpictl experiments --kpi mql-to-sql-rate`.
+    """
+    from kpictl.views.accountability import UnknownId
+    from kpictl.views.experiments import UnknownStatus, build_experiments
+    from kpictl.views.load import checked_registry
+    from kpictl.views.output import render_experiments
+
+    registry, summary = checked_registry(resolve_registry(path), parse_date(as_of, "--as-of"))
+    try:
+        view = build_experiments(registry, statuses=status or (), kpi_ids=kpi or (), check=summary)
+    except UnknownStatus as exc:
+        raise typer.BadParameter(str(exc), param_hint="--status") from None
+    except UnknownId as exc:
+        raise KpictlError(str(exc)) from None
+    from kpictl.templating.render import registry_environment
+
+    write_output(
+        render_experiments(view, output_format.value, registry_environment(registry)), output
+    )
     return 0
 
 

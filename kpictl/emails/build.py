@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from kpictl import display
 from kpictl.emails import context
+from kpictl.emails.charter import driver_requests
 from kpictl.emails.compose import AddressError, Sender, address, compose, message_id, to_bytes
-from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients
+from kpictl.emails.people import (
+    Recipients,
+    daci_recipients,
+    driver_recipients,
+    escalation_recipients,
+    review_recipients,
+)
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import CharterResult, KpiStatus, State
 from kpictl.registry.models import Campaign, Person
@@ -27,7 +34,15 @@ if TYPE_CHECKING:
 Templates = dict[str, tuple["Template", ...]]
 
 # Each email: a subject, a text and an HTML template under templates/email/.
-KINDS = ("escalation", "outage", "kickoff", "readout", "recap")
+KINDS = (
+    "escalation",
+    "outage",
+    "kickoff",
+    "readout",
+    "recap",
+    "recap-requests",  # to the driver: what only they can fill in after a recap
+    "review-request",  # to the approver and contributors, before they sign a draft
+)
 
 
 def template_names(kind: str) -> tuple[str, str, str]:
@@ -187,14 +202,22 @@ class Mailer:
         from kpictl.emails.workers import build_all
 
         by_source = context.outages_by_source(statuses)
+        states = context.states_by_kpi(statuses)
         firing = [status for status in statuses if status.tier is not None]
-        return build_all(self, firing, partial(self._escalation, by_source=by_source))
+        return build_all(
+            self, firing, partial(self._escalation, by_source=by_source, states=states)
+        )
 
-    def _escalation(self, status: KpiStatus, by_source: dict[str, list[str]]) -> Email | None:
+    def _escalation(
+        self,
+        status: KpiStatus,
+        by_source: dict[str, list[str]],
+        states: dict[str, context.View],
+    ) -> Email | None:
         assert status.tier is not None and status.respond_by is not None
         outage = status.state is State.OUTAGE
         recipients = escalation_recipients(self.registry, status.kpi, status.tier, outage)
-        values = context.escalation_context(self.registry, status, recipients, by_source)
+        values = context.escalation_context(self.registry, status, recipients, by_source, states)
         facts = {
             "kpi": status.kpi.id,
             "state": "data outage" if outage else "deviation",
@@ -218,7 +241,7 @@ class Mailer:
 
     def kickoff(self, campaign: Campaign, actuals: Actuals | None) -> Email | None:
         values = context.kickoff_context(self.registry, campaign, self.moment, actuals)
-        recipients = daci_recipients(self.registry, campaign)
+        recipients = daci_recipients(self.registry, campaign, raci=True)
         facts = {"campaign": campaign.id, "email": "kickoff"}
         return self._email(
             "kickoff",
@@ -235,7 +258,7 @@ class Mailer:
         values = context.readout_context(
             self.registry, campaign, day_number, when, results, self.moment
         )
-        recipients = daci_recipients(self.registry, campaign)
+        recipients = daci_recipients(self.registry, campaign, raci=True)
         facts = {"campaign": campaign.id, "email": f"day-{day_number} readout"}
         return self._email(
             "readout",
@@ -246,15 +269,37 @@ class Mailer:
             facts,
         )
 
-    def recap(self, campaign: Campaign, results: list[CharterResult], day: date) -> Email | None:
-        values = context.recap_context(self.registry, campaign, results, day, self.moment)
+    def recap(
+        self, campaign: Campaign, results: list[CharterResult], day: date, actuals: Actuals
+    ) -> list[Email]:
+        """The executives' recap and, when it leaves gaps, the driver's own list of them."""
+        values = context.recap_context(self.registry, campaign, results, day, self.moment, actuals)
         recipients = daci_recipients(self.registry, campaign)
         facts = {"campaign": campaign.id, "email": "recap"}
+        reply_to = self._driver_reply_to(campaign)
+        recap = self._email("recap", f"{campaign.id}-recap", values, recipients, reply_to, facts)
+        emails = [recap] if recap else []
+        requests = driver_requests(campaign, results, values["commitments"], values["final"])
+        if requests:
+            asks = context.recap_requests_context(self.registry, values, requests, self.moment)
+            email = self._email(
+                "recap-requests",
+                f"{campaign.id}-recap-requests",
+                asks,
+                driver_recipients(self.registry, campaign),
+                None,
+                {"campaign": campaign.id, "email": "recap requests to the driver"},
+            )
+            emails.extend([email] if email else [])
+        return emails
+
+    def review_request(self, campaign: Campaign, actuals: Actuals | None) -> Email | None:
+        values = context.review_request_context(self.registry, campaign, self.moment, actuals)
         return self._email(
-            "recap",
-            f"{campaign.id}-recap",
+            "review-request",
+            f"{campaign.id}-review-request",
             values,
-            recipients,
+            review_recipients(self.registry, campaign),
             self._driver_reply_to(campaign),
-            facts,
+            {"campaign": campaign.id, "email": "review request"},
         )

@@ -12,13 +12,29 @@ from datetime import date, datetime
 from typing import Any
 
 from kpictl import display
-from kpictl.emails.people import Recipients, daci_recipients, escalation_recipients, person_view
+from kpictl.emails.charter import (
+    bottom_line,
+    charter_extras,
+    commitment_results,
+    cost_per_result,
+    decisions_needed,
+    verdict,
+)
+from kpictl.emails.people import (
+    Recipients,
+    daci_recipients,
+    driver_recipients,
+    escalation_recipients,
+    person_view,
+    review_recipients,
+)
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import (
     CharterResult,
     KpiStatus,
     Progress,
     State,
+    campaign_is_over,
     campaign_period,
     charter_needed,
     current_target,
@@ -28,7 +44,7 @@ from kpictl.numbers.evaluate import (
     readout_dates,
 )
 from kpictl.numbers.periods import Period
-from kpictl.registry.lineage import walk
+from kpictl.registry.lineage import breadth_first, walk
 from kpictl.registry.models import (
     REFRESH_RANK,
     Campaign,
@@ -159,6 +175,68 @@ def outages_by_source(statuses: Iterable[KpiStatus]) -> dict[str, list[str]]:
     return out
 
 
+# How far "what else this puts at risk" follows the KPI tree: a tree of a real
+# registry is a handful of levels deep, one under review may be thousands.
+DOWNSTREAM_LEVELS = 6
+DOWNSTREAM_KPIS = 12
+
+
+def states_by_kpi(statuses: Iterable[KpiStatus]) -> dict[str, View]:
+    """Each KPI's state from one evaluation, as a line an email can print."""
+    out: dict[str, View] = {}
+    for status in statuses:
+        if status.state is State.TIER:
+            assert status.tier is not None
+            deviation = display.percent(status.deviation_pct or 0)
+            text = f"behind: {deviation} off its target to date (tier {status.tier.level})"
+            state = "behind"
+        elif status.state is State.OUTAGE:
+            text = (
+                "in a data outage: no current value"
+                if status.outage == "missing"
+                else ("in a data outage: its latest value is stale")
+            )
+            state = "outage"
+        elif status.state is State.NO_TARGET:
+            text, state = "no target for this period", "no-target"
+        else:
+            text, state = "on track", "on-track"
+        out[status.kpi.id] = {"state": state, "text": text}
+    return out
+
+
+def downstream_view(registry: Registry, kpi: Kpi, states: dict[str, View]) -> View:
+    """The KPIs `kpi` drives, directly or further along the tree, each with its state.
+
+    Breadth first, nearest first, at most DOWNSTREAM_LEVELS links and DOWNSTREAM_KPIS
+    KPIs (`more` counts the rest that were reached).
+    """
+
+    def drives(kpi_id: str) -> list[str] | None:
+        found = registry.get(kpi_id)
+        return found.drives if isinstance(found, Kpi) else None
+
+    reached = breadth_first(drives, [kpi.id], DOWNSTREAM_LEVELS)[1:]
+    names = {kpi.id: display.clean(kpi.name)}
+    items: list[View] = []
+    for item in reached[:DOWNSTREAM_KPIS]:
+        found = registry.get(item.id)
+        assert isinstance(found, Kpi)  # breadth_first reaches only KPIs
+        names[item.id] = display.clean(found.name)
+        state = states.get(item.id, {"state": "unknown", "text": "not evaluated"})
+        items.append(
+            {
+                "id": item.id,
+                "name": names[item.id],
+                "depth": item.depth,
+                "via": names.get(item.via or "", item.via),
+                "state": state["state"],
+                "state_text": state["text"],
+            }
+        )
+    return {"kpis": items, "more": max(0, len(reached) - DOWNSTREAM_KPIS)}
+
+
 def _impact(status: KpiStatus, kpi: Kpi) -> View:
     """What the current pace means for the full-period target, as text."""
     found = outlook(status)
@@ -204,8 +282,12 @@ def escalation_context(
     status: KpiStatus,
     recipients: Recipients,
     out_by_source: dict[str, list[str]],
+    states: dict[str, View] | None = None,
 ) -> View:
-    """Everything escalation.* and outage.* templates may use."""
+    """Everything escalation.* and outage.* templates may use.
+
+    `states` is every KPI's state from the same evaluation (`states_by_kpi`), for the
+    KPIs downstream in the tree."""
     kpi, tier, policy = status.kpi, status.tier, status.policy
     assert tier is not None and policy is not None and status.period is not None
     assert status.respond_by is not None and status.target is not None
@@ -272,6 +354,7 @@ def escalation_context(
         "implementer": _implementer(registry, kpi),
         "recipients": _recipients_view(recipients),
         "sent": _sent(registry, status.moment),
+        "downstream": downstream_view(registry, kpi, states or {}),
     }
 
 
@@ -341,6 +424,7 @@ def campaign_view(registry: Registry, campaign: Campaign) -> View:
                 "risk": risk.risk.strip(),
                 "owner": party_view(registry, risk.owner) if risk.owner else None,
                 "mitigation": risk.mitigation.strip() if risk.mitigation else None,
+                "status": risk.status,
             }
             for risk in campaign.risks
         ],
@@ -350,6 +434,7 @@ def campaign_view(registry: Registry, campaign: Campaign) -> View:
             for sign in campaign.sign_off
             if (by := party_view(registry, sign.by)) is not None
         ],
+        **charter_extras(registry, campaign),
     }
 
 
@@ -400,13 +485,13 @@ def _campaign_base(
 def kickoff_context(
     registry: Registry, campaign: Campaign, moment: datetime, actuals: Actuals | None
 ) -> View:
-    recipients = daci_recipients(registry, campaign)
+    recipients = daci_recipients(registry, campaign, raci=True)
     return _campaign_base(registry, campaign, recipients, moment) | {
         "kpis": _charter_kpis(registry, campaign, actuals, moment.date())
     }
 
 
-def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
+def result_view(result: CharterResult, campaign: Campaign, day: date, final: bool = False) -> View:
     kpi = result.kpi
     actual = result.actual
     fmt = display.number
@@ -437,6 +522,8 @@ def result_view(result: CharterResult, campaign: Campaign, day: date) -> View:
         "difference": final_miss,
         "needed": fmt(left, kpi) if left is not None else None,
         "needed_per_week": fmt(per_week, kpi, approx=True) if per_week is not None else None,
+        # hit / missed once the campaign is over; on pace / behind pace while it runs
+        "verdict": verdict(result, final),
     }
 
 
@@ -448,7 +535,7 @@ def readout_context(
     results: list[CharterResult],
     moment: datetime,
 ) -> View:
-    recipients = daci_recipients(registry, campaign)
+    recipients = daci_recipients(registry, campaign, raci=True)
     later = [(n, when) for n, when in readout_dates(campaign) if when > readout_day]
     share = campaign_period(campaign).elapsed_share(readout_day)
     views = [result_view(r, campaign, readout_day) for r in results]
@@ -463,7 +550,45 @@ def readout_context(
         "behind": [v for v in views if v["behind"]],
         "missing": [v for v in views if v["progress"] == Progress.NO_VALUE.value],
         "next_readout": {"day": later[0][0], "date": display.day(later[0][1])} if later else None,
+        # What must be decided about the KPIs behind pace, and by whom.
+        "decisions_needed": decisions_needed(registry, campaign, results),
     }
+
+
+def experiments_view(registry: Registry, campaign: Campaign) -> list[View]:
+    """The experiments run in the campaign, by start date: what was tested and decided."""
+    found = sorted(
+        (e for e in registry.experiments if e.campaign == campaign.id),
+        key=lambda e: (e.timeline.start, e.id),
+    )
+    out = []
+    for experiment in found:
+        kpi = registry.get(experiment.kpi)
+        kpi = kpi if isinstance(kpi, Kpi) else None
+        result, baseline = experiment.result, experiment.baseline
+        value = result.value if result else None
+        change = (
+            display.result_change(baseline.value, value, kpi)
+            if baseline is not None and value is not None
+            else None
+        )
+        out.append(
+            {
+                "id": experiment.id,
+                "name": display.clean(experiment.name),
+                "status": experiment.status,
+                "kpi": display.clean(kpi.name) if kpi else experiment.kpi,
+                "hypothesis": experiment.hypothesis.strip(),
+                "decision_rule": experiment.decision_rule.strip(),
+                "end": display.day(experiment.timeline.end) if experiment.timeline.end else None,
+                "decision": result.decision if result else None,
+                "result": display.value_in(value, kpi) if value is not None else None,
+                "baseline": display.value_in(baseline.value, kpi) if baseline else None,
+                "change": change[0] if change else None,
+                "learnings": [text.strip() for text in result.learnings] if result else [],
+            }
+        )
+    return out
 
 
 def recap_context(
@@ -472,16 +597,29 @@ def recap_context(
     results: list[CharterResult],
     day: date,
     moment: datetime,
+    actuals: Actuals | None = None,
 ) -> View:
+    """The executives' recap: the bottom line first, then the story and what to decide.
+
+    `results` are measured with `final=campaign_is_over(...)`: a campaign still running
+    is on or behind pace against its target to date, never "hit" against the full one.
+    """
     recipients = daci_recipients(registry, campaign)
-    views = [result_view(r, campaign, day) for r in results]
+    final = campaign_is_over(campaign, day)
+    views = [result_view(r, campaign, day, final) for r in results]
+    primary = next((r for r in results if r.role == "primary"), None)
     retro = campaign.retrospective
     return _campaign_base(registry, campaign, recipients, moment) | {
+        "experiments": experiments_view(registry, campaign),
         "results": views,
         "hits": [v for v in views if v["has_value"] and v["ahead"]],
         "misses": [v for v in views if v["has_value"] and v["behind"]],
         "complete": campaign.status == "complete",
+        "final": final,
         "measured_on": display.day(day),
+        "bottom_line": bottom_line(primary, campaign, final) if primary else None,
+        "cost_per_result": cost_per_result(campaign, primary, final) if primary else None,
+        "commitments": commitment_results(registry, campaign, actuals, day, final),
         "retrospective": (
             {
                 "why": retro.why.strip() if retro.why else None,
@@ -492,4 +630,37 @@ def recap_context(
             if retro
             else None
         ),
+    }
+
+
+def recap_requests_context(
+    registry: Registry, recap: View, requests: list[str], moment: datetime
+) -> View:
+    """The driver's own email: what the recap (its context is `recap`) could not say."""
+    return {
+        "campaign": recap["campaign"],
+        "bottom_line": recap["bottom_line"],
+        "final": recap["final"],
+        "requests": requests,
+        "recap_recipients": recap["recipients"],
+        "recipients": _recipients_view(driver_recipients(registry, _campaign_of(registry, recap))),
+        "sent": _sent(registry, moment),
+    }
+
+
+def _campaign_of(registry: Registry, view: View) -> Campaign:
+    campaign = registry.get(view["campaign"]["id"])
+    assert isinstance(campaign, Campaign)
+    return campaign
+
+
+def review_request_context(
+    registry: Registry, campaign: Campaign, moment: datetime, actuals: Actuals | None
+) -> View:
+    """The request to the approver and contributors to agree the KPIs before signing."""
+    recipients = review_recipients(registry, campaign)
+    start = campaign.timeline.start
+    return _campaign_base(registry, campaign, recipients, moment) | {
+        "kpis": _charter_kpis(registry, campaign, actuals, moment.date()),
+        "started": moment.date() >= start,
     }

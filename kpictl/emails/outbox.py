@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from kpictl import display
-from kpictl.check.findings import Severity
 from kpictl.display import plural
 from kpictl.emails.build import Email, Mailer
 from kpictl.emails.compose import AddressError, Sender
@@ -21,7 +20,7 @@ from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
 from kpictl.numbers.evaluate import evaluation_moment
 from kpictl.registry.models import Campaign
-from kpictl.registry.registry import Registry, load_registry
+from kpictl.registry.registry import Registry, registry_for_use
 from kpictl.registry.schema_errors import suggest
 from kpictl.templating.escaping import defuse_text, visible
 
@@ -70,14 +69,7 @@ class Delivery:
 
 def load_inputs(root: Path, when: date | datetime | None) -> Inputs:
     """Load the registry and fix the evaluation moment; a broken registry is a note."""
-    registry, findings = load_registry(root)
-    errors = sum(1 for item in findings if item.severity is Severity.ERROR)
-    notes = []
-    if errors:
-        notes.append(
-            f"kpictl: warning: the registry has {plural(errors, 'error')}; "
-            "entities that failed to load are left out (run `kpictl check`)"
-        )
+    registry, notes = registry_for_use(root)
     from zoneinfo import ZoneInfo
 
     now = datetime.now(ZoneInfo(registry.settings.timezone))
@@ -85,8 +77,27 @@ def load_inputs(root: Path, when: date | datetime | None) -> Inputs:
     return Inputs(registry, moment, stable=when is not None, notes=notes)
 
 
-def load_actuals(registry: Registry, spec: str, day: date) -> LoadedActuals:
-    """Read the actuals CSV (`-` for stdin); bad rows and late rows become notes."""
+@overload
+def load_actuals(registry: Registry, spec: str | None, day: date) -> LoadedActuals: ...
+@overload
+def load_actuals(
+    registry: Registry, spec: str | None, day: date, *, required: bool
+) -> LoadedActuals | None: ...
+def load_actuals(
+    registry: Registry, spec: str | None, day: date, *, required: bool = True
+) -> LoadedActuals | None:
+    """The actual values a command uses: the CSV `spec` (`-`: stdin), else the store.
+
+    The one place that decides where values come from. From a file, bad rows and rows
+    measured after `day` become notes; the store holds every day's values, so for it
+    later ones are simply not read. A store that does not exist yet is an error
+    saying how to fill it, or (not `required`) None.
+    """
+    if spec is None:
+        from kpictl.numbers.transfer import stored_actuals
+
+        stored = stored_actuals(registry, day, required=required)
+        return None if stored is None else LoadedActuals(stored, [])
     kpis = [kpi.id for kpi in registry.kpis]
     campaigns = [campaign.id for campaign in registry.campaigns]
     name = "<stdin>" if spec == "-" else visible(spec)
@@ -156,7 +167,51 @@ def kickoff(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox
     require_approval(inputs, charter)
     mailer = mailer_for(inputs)
     email = mailer.kickoff(charter, actuals)
-    return Outbox([email] if email else [], mailer.warnings, f"Kickoff for {charter.id}")
+    late = _late(inputs, charter, "kickoff")
+    return Outbox([email] if email else [], [*late, *mailer.warnings], f"Kickoff for {charter.id}")
+
+
+def _late(inputs: Inputs, charter: Campaign, what: str) -> list[str]:
+    """A one-line warning when `what` goes out once the work should have started.
+
+    Seed 003: the kickoff says "here we go" before work starts; after the start it
+    only reports what was already decided without everyone.
+    """
+    start = charter.timeline.start
+    today = inputs.moment.date()
+    if today <= start:
+        return []
+    days = plural((today - start).days, "day")
+    return [
+        f"'{charter.id}' started on {start.isoformat()}, {days} ago: this {what} goes out "
+        "after work started; send it before timeline.start next time"
+    ]
+
+
+def review_request(inputs: Inputs, campaign_id: str, actuals: Actuals | None) -> Outbox:
+    """The request to review a draft charter's KPIs and targets before signing it.
+
+    Refuses (exit 1) anything but a draft: once the approver has signed, the time to
+    change the numbers has passed, and the kickoff or a readout is the email to send.
+    """
+    charter = find_campaign(inputs.registry, campaign_id)
+    if charter.status != "draft":
+        instead = {
+            "approved": f"send the kickoff (kpictl kickoff {charter.id})",
+            "active": f"send a readout (kpictl readout {charter.id})",
+            "complete": f"send the recap (kpictl recap {charter.id})",
+            "cancelled": "there is nothing to review",
+        }[charter.status]
+        raise KpictlError(
+            f"'{charter.id}' is {charter.status}, not a draft: a review request asks for "
+            f"agreement before sign-off; {instead}",
+            exit_code=1,
+        )
+    mailer = mailer_for(inputs)
+    email = mailer.review_request(charter, actuals)
+    late = _late(inputs, charter, "review request")
+    title = f"Review request for {charter.id}"
+    return Outbox([email] if email else [], [*late, *mailer.warnings], title)
 
 
 def require_approval(inputs: Inputs, charter: Campaign) -> None:
@@ -197,7 +252,7 @@ def readout(inputs: Inputs, charter: Campaign, actuals: Actuals, day: int | None
 
 def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
     """The recap of a campaign; warns when it cannot say why or is not complete yet."""
-    from kpictl.numbers.evaluate import charter_results
+    from kpictl.numbers.evaluate import campaign_is_over, charter_results
 
     warnings: list[str] = []
     if charter.status == "complete" and charter.retrospective is None:
@@ -208,10 +263,11 @@ def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
     elif charter.status != "complete":
         warnings.append(f"'{charter.id}' is {charter.status}: the recap shows results to date")
     day = inputs.moment.date()
-    results = charter_results(inputs.registry, charter, actuals, day)
+    final = campaign_is_over(charter, day)
+    results = charter_results(inputs.registry, charter, actuals, day, final)
     mailer = mailer_for(inputs)
-    email = mailer.recap(charter, results, day)
-    return Outbox([email] if email else [], [*warnings, *mailer.warnings], f"Recap of {charter.id}")
+    emails = mailer.recap(charter, results, day, actuals)
+    return Outbox(emails, [*warnings, *mailer.warnings], f"Recap of {charter.id}")
 
 
 def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, date]:

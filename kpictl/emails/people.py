@@ -94,8 +94,13 @@ def escalation_recipients(registry: Registry, kpi: Kpi, tier: Tier, outage: bool
     return out
 
 
-def daci_recipients(registry: Registry, campaign: Campaign) -> Recipients:
-    """To: driver, approver and contributors; Cc: the informed. Teams mean their leads."""
+def daci_recipients(registry: Registry, campaign: Campaign, raci: bool = False) -> Recipients:
+    """To: driver, approver and contributors; Cc: the informed. Teams mean their leads.
+
+    With `raci`, the people responsible or accountable for an activity are on it too
+    (Cc, unless the DACI list already has them): they do the work a kickoff starts and a
+    readout measures.
+    """
     out = Recipients()
     daci = campaign.daci
     for ref in (daci.driver, daci.approver, *daci.contributors):
@@ -104,4 +109,33 @@ def daci_recipients(registry: Registry, campaign: Campaign) -> Recipients:
     for ref in daci.informed:
         for person in _reach(registry, ref, None, out):
             out.add_cc(person)
+    if raci:
+        for row in campaign.raci:
+            doers = [*row.responsible, *([row.accountable] if row.accountable else [])]
+            for ref in doers:
+                for person in _reach(registry, ref, None, out):
+                    out.add_cc(person)
+    return out
+
+
+def review_recipients(registry: Registry, campaign: Campaign) -> Recipients:
+    """To: the approver and contributors, who agree the KPIs before signing; Cc: the driver.
+
+    Seed 003: align the A and C of DACI before work starts; the informed hear at kickoff.
+    """
+    out = Recipients()
+    daci = campaign.daci
+    for ref in (daci.approver, *daci.contributors):
+        for person in _reach(registry, ref, None, out):
+            out.add_to(person)
+    for person in _reach(registry, daci.driver, None, out):
+        out.add_cc(person)
+    return out
+
+
+def driver_recipients(registry: Registry, campaign: Campaign) -> Recipients:
+    """To: the campaign's driver alone (a team means its lead): what only they can fill in."""
+    out = Recipients()
+    for person in _reach(registry, campaign.daci.driver, None, out):
+        out.add_to(person)
     return out

@@ -89,7 +89,19 @@ def sample_contexts(registry: Registry, today: date) -> dict[str, dict[str, Any]
             context.readout_context(registry, campaign, number, on, results, moment),
         )
         results = charter_results(registry, campaign, empty, today)
-        _add(out, "recap", context.recap_context(registry, campaign, results, today, moment))
+        recap = context.recap_context(registry, campaign, results, today, moment, empty)
+        _add(out, "recap", recap)
+        requests = ["Write the retrospective in the charter.", "Report the campaign's result."]
+        _add(
+            out,
+            "recap-requests",
+            context.recap_requests_context(registry, recap, requests, moment),
+        )
+        _add(
+            out,
+            "review-request",
+            context.review_request_context(registry, campaign, moment, empty),
+        )
     statuses = list(found or ())
     rows = [scorecard.row(registry, status) for status in statuses]
     counts = {"on-track": 0, "tier": len(rows), "outage": 0, "no-target": 0}

@@ -2,8 +2,8 @@
 
 Git is the change log: every commit that touched the KPI's definition is an entry
 with its date, author and message, and the fields it changed (targets old -> new
-with the % change, owners, escalation policy, and the rest), the same way
-`kpictl diff` shows them.
+with the % change, owners, formula and definition with who approved them, escalation
+policy, and the rest), the same way `kpictl diff` shows them.
 
 The walk follows the first-parent line of the given revision (the main branch's
 history, where changes take effect). A change that arrived through a merge commit is
@@ -18,6 +18,7 @@ files: when it leaves its file, the other files that commit changed are searched
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from kpictl.errors import KpictlError
 from kpictl.fileio import read_regular
 from kpictl.history.compare import Entry, FieldChange, compare
 from kpictl.history.diff import Parsed, read_working
-from kpictl.history.git import BlobReader, Commit
+from kpictl.history.git import BlobReader, Commit, Repository
 from kpictl.history.revisions import TrackedRegistry
 from kpictl.registry.config import ROOT_FILE
 from kpictl.registry.membership import Members, members_of
@@ -58,9 +59,12 @@ class KpiChangelog:
 class _Walker:
     """Finds the KPI at a commit, reading each file version once."""
 
-    def __init__(self, tracked: TrackedRegistry, kpi_id: str, reader: BlobReader) -> None:
+    def __init__(
+        self, tracked: TrackedRegistry, kpi_id: str, reader: BlobReader, kind: str = "kpi"
+    ) -> None:
         self.tracked = tracked
         self.kpi_id = kpi_id
+        self.kind = kind  # a KPI, or the glossary term that defines it
         self.needle = kpi_id.encode()
         self.reader = reader
         self.cache: dict[str, Entry | None] = {}  # blob id -> the KPI in it, if any
@@ -72,7 +76,7 @@ class _Walker:
                 parsed = Parsed()
                 parsed.add(parse_bytes(Path(self.tracked.repo_path(rel)), raw))
                 candidate = parsed.entries.get(self.kpi_id)
-                found = candidate if candidate is not None and candidate.kind == "kpi" else None
+                found = candidate if candidate is not None and candidate.kind == self.kind else None
             self.cache[oid] = found
         cached = self.cache[oid]
         path = self.tracked.repo_path(rel)
@@ -106,41 +110,19 @@ def build_changelog(
     entries: list[LogEntry] = []
     current: Entry | None = None
     last_seen: Entry | None = None  # for the KPI's name, even once it was removed
+    # The KPI after each commit that may have changed it: which term defines it, where.
+    states: list[tuple[int, Entry | None]] = []
     with BlobReader(repo) as reader:
         walker = _Walker(tracked, kpi_id, reader)
-        members = Members()
-        for item in commits:
-            rels = [r for r in (tracked.registry_path(p) for p in item.files) if r is not None]
-            settings_changed = ROOT_FILE in rels
-            if settings_changed:
-                members = _members_at(reader, tracked, item.sha)
-            changed = members.entity_files(rels)
-            location = _registry_rel(tracked, current)
-            if location is not None and location not in changed and not settings_changed:
-                continue  # its file did not change: neither did the KPI
-            if settings_changed:  # `exclude` may have moved files in or out: look everywhere
-                everywhere = members.entity_files(
-                    rel
-                    for rel in (
-                        tracked.registry_path(p) for p, _ in repo.tree(item.sha, tracked.prefix)
-                    )
-                    if rel is not None
-                )
-                candidates = _first(location, everywhere)
-            else:
-                candidates = _first(location, changed)
-            found = walker.find(item.sha, candidates)
-            entry = _entry(item, current, found)
+        for index, item, before, found in _walk(tracked, commits, walker, reader):
+            entry = _entry(item, before, found)
             if entry is not None:
-                if len(item.parents) > 1:
-                    paths = {e.path for e in (current, found) if e is not None}
-                    for path in sorted(paths):
-                        entry.via.extend(
-                            c for c in repo.branch_commits(item, path) if c not in entry.via
-                        )
+                _add_via(repo, entry, item, (before, found))
                 entries.append(entry)
             current = found
             last_seen = found or last_seen
+            states.append((index, found))
+        entries = _with_term_changes(tracked, commits, reader, states, entries)
         if include_working_tree and rev is None:
             pending = _working_tree_entry(tracked, walker, commit, current)
             if pending is not None:
@@ -163,6 +145,96 @@ def build_changelog(
         entries,
         current is not None,
     )
+
+
+def _walk(
+    tracked: TrackedRegistry, commits: list[Commit], walker: _Walker, reader: BlobReader
+) -> Iterator[tuple[int, Commit, Entry | None, Entry | None]]:
+    """(index, commit, entity before, entity after) for each commit that may have changed
+    the walker's entity: one that changed its file, or the registry's settings."""
+    repo = tracked.repo
+    current: Entry | None = None
+    members = Members()
+    for index, item in enumerate(commits):
+        rels = [r for r in (tracked.registry_path(p) for p in item.files) if r is not None]
+        settings_changed = ROOT_FILE in rels
+        if settings_changed:
+            members = _members_at(reader, tracked, item.sha)
+        changed = members.entity_files(rels)
+        location = _registry_rel(tracked, current)
+        if location is not None and location not in changed and not settings_changed:
+            continue  # its file did not change: neither did the entity
+        if settings_changed:  # `exclude` may have moved files in or out: look everywhere
+            everywhere = members.entity_files(
+                rel
+                for rel in (
+                    tracked.registry_path(p) for p, _ in repo.tree(item.sha, tracked.prefix)
+                )
+                if rel is not None
+            )
+            candidates = _first(location, everywhere)
+        else:
+            candidates = _first(location, changed)
+        found = walker.find(item.sha, candidates)
+        yield index, item, current, found
+        current = found
+
+
+def _add_via(
+    repo: Repository, entry: LogEntry, item: Commit, sides: tuple[Entry | None, ...]
+) -> None:
+    """For a merge: the branch commits that touched the entity's file."""
+    if len(item.parents) > 1:
+        for path in sorted({e.path for e in sides if e is not None}):
+            entry.via.extend(c for c in repo.branch_commits(item, path) if c not in entry.via)
+
+
+def _term_of(kpi: Entry | None) -> str | None:
+    term = kpi.data.get("definition") if kpi is not None else None
+    return term if isinstance(term, str) else None
+
+
+def _with_term_changes(
+    tracked: TrackedRegistry,
+    commits: list[Commit],
+    reader: BlobReader,
+    states: list[tuple[int, Entry | None]],
+    entries: list[LogEntry],
+) -> list[LogEntry]:
+    """`entries` plus the changes to the words of the glossary term the KPI pointed at:
+    a new definition changes what the KPI counts as much as a new formula does.
+
+    A term's change is shown while the KPI points at it (after that commit), as
+    `term.definition` / `term.agreed_by` fields labelled with the term's id.
+    """
+    by_commit = {entry.commit.sha: entry for entry in entries if entry.commit is not None}
+    order = {item.sha: index for index, item in enumerate(commits)}
+    for term_id in sorted({t for _, kpi in states if (t := _term_of(kpi)) is not None}):
+        walker = _Walker(tracked, term_id, reader, kind="glossary_term")
+        for index, item, before, after in _walk(tracked, commits, walker, reader):
+            kpi = next((k for at, k in reversed(states) if at <= index), None)
+            if before is None or after is None or _term_of(kpi) != term_id:
+                continue
+            fields = [
+                replace(
+                    change,
+                    field=f"term.{change.field}",
+                    label=f"{change.label} ({term_id})",
+                )
+                for change in compare(before, after)
+                if change.category == "definition"
+            ]
+            if not fields:
+                continue
+            entry = by_commit.get(item.sha)
+            if entry is None:
+                entry = LogEntry(item, "changed", kpi.path if kpi is not None else None)
+                _add_via(tracked.repo, entry, item, (before, after))
+                by_commit[item.sha] = entry
+                entries.append(entry)
+            entry.fields.extend(fields)
+    entries.sort(key=lambda e: order[e.commit.sha] if e.commit is not None else len(order))
+    return entries
 
 
 def _registry_rel(tracked: TrackedRegistry, entry: Entry | None) -> str | None:
@@ -191,7 +263,7 @@ def _entry(commit: Commit | None, before: Entry | None, after: Entry | None) -> 
 def _created_fields(entry: Entry) -> list[FieldChange]:
     """What a new KPI starts with that a change log reader cares about."""
     empty = Entry(entry.id, entry.kind, entry.path, entry.line, {"kind": entry.kind})
-    keep = ("owners.primary", "owners.backup", "escalation")
+    keep = ("owners.primary", "owners.backup", "escalation", "formula", "definition")
     return [
         change
         for change in compare(empty, entry)

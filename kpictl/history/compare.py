@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kpictl.check.rules.changes import percent_change
@@ -109,6 +109,14 @@ LABELS = {
     ("kpi", "owners.approved_by"): ("owner change approved by", "approval"),
     ("kpi", "owners.rationale"): ("owner change rationale", "approval"),
     ("kpi", "escalation"): ("escalation policy", "field"),
+    ("kpi", "formula"): ("formula", "definition"),
+    ("kpi", "definition"): ("definition", "definition"),
+    ("kpi", "change.approved_by"): ("definition change approved by", "approval"),
+    ("kpi", "change.rationale"): ("definition change rationale", "approval"),
+    ("glossary_term", "definition"): ("definition", "definition"),
+    ("glossary_term", "agreed_by"): ("agreed by", "definition"),
+    ("glossary_term", "change.approved_by"): ("definition change approved by", "approval"),
+    ("glossary_term", "change.rationale"): ("definition change rationale", "approval"),
     ("data_source", "owner"): ("owner", "owner"),
     ("glossary_term", "owner"): ("owner", "owner"),
     ("campaign", "status"): ("status", "status"),
@@ -127,7 +135,37 @@ def _change(
     state = "added" if old is None else "removed" if new is None else "changed"
     old_n, new_n = _number(old), _number(new)
     pct = percent_change(old_n, new_n) if old_n is not None and new_n is not None else None
-    return FieldChange(path, state, shown_label, old, new, shown(old), shown(new), pct, None, cat)
+    old_text, new_text = shown(old), shown(new)
+    if cat == "definition" and isinstance(old, str) and isinstance(new, str):
+        old_text, new_text = changed_words(old, new)
+    return FieldChange(path, state, shown_label, old, new, old_text, new_text, pct, None, cat)
+
+
+# Words kept on each side of what changed in a long text.
+CONTEXT = 3
+
+
+def changed_words(old: str, new: str) -> tuple[str, str]:
+    """Two long texts cut to the words that differ, with a little context: a formula or a
+    definition that changed at its end would otherwise show as the same 80 characters."""
+    a, b = old.split(), new.split()
+    if len(" ".join(a)) <= SHORT and len(" ".join(b)) <= SHORT:
+        return shown(old), shown(new)
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    first = max(0, start - CONTEXT)
+    last = max(0, end - CONTEXT)
+
+    def cut(words: list[str]) -> str:
+        middle = " ".join(words[first : len(words) - last])
+        text = ("… " if first else "") + middle + (" …" if last else "")
+        return shown(text)
+
+    return cut(a), cut(b)
 
 
 def _is_id_list(value: Any) -> bool:
@@ -188,9 +226,13 @@ def _target_text(target: dict[str, Any] | None) -> str:
 
 
 def _target_detail(target: dict[str, Any]) -> str | None:
+    """`approved by …; rationale: …` of a target, an owner change or a definition change."""
     bits = []
-    if target.get("approved_by"):
-        bits.append(f"approved by {shown(target['approved_by'])}")
+    approved = target.get("approved_by")
+    if isinstance(approved, list) and approved:
+        bits.append(f"approved by {', '.join(shown(item) for item in approved)}")
+    elif approved:
+        bits.append(f"approved by {shown(approved)}")
     if target.get("rationale"):
         bits.append(f"rationale: {shown(target['rationale'])}")
     return "; ".join(bits) or None
@@ -375,34 +417,39 @@ def compare(old: Entry, new: Entry) -> list[FieldChange]:
         return found
     changes = list(_compare_mapping(new.kind, "", old.data, new.data))
     if new.kind == "kpi":
-        changes = _with_owner_approval(changes, new.data.get("owners"))
+        changes = _with_approval(
+            changes, new.data.get("owners"), None, "owners.", ("owners.primary",)
+        )
+    # GOVERNED: the fields rule D001 asks a `change` block for.
+    if new.kind in GOVERNED:
+        block, before = new.data.get("change"), old.data.get("change")
+        changes = _with_approval(changes, block, before, "change.", GOVERNED[new.kind])
     found.extend(changes)
     return found
 
 
-def _with_owner_approval(changes: list[FieldChange], owners: Any) -> list[FieldChange]:
-    """A new primary owner reads with its approval, as a target does, on one line."""
-    primary = next((c for c in changes if c.field == "owners.primary"), None)
-    if primary is None or not isinstance(owners, dict):
+GOVERNED = {"kpi": ("formula", "definition"), "glossary_term": ("definition", "agreed_by")}
+
+
+def _with_approval(
+    changes: list[FieldChange], block: Any, before: Any, prefix: str, governed: tuple[str, ...]
+) -> list[FieldChange]:
+    """A new primary owner, formula or definition reads with its approval, as a target
+    does, on one line. `before` is the approval block at the base, when an unchanged one
+    is worth saying (it approved an earlier change)."""
+    if not any(c.field in governed for c in changes) or not isinstance(block, dict):
         return changes
-    detail = _target_detail(owners)
+    detail = _target_detail(block)
+    if detail and block == before:
+        detail += " (rationale and approval unchanged)"
     out = []
     for change in changes:
-        if change.field in ("owners.rationale", "owners.approved_by"):
+        if change.field in (f"{prefix}rationale", f"{prefix}approved_by"):
             continue
-        if change is primary:
-            change = FieldChange(
-                change.field,
-                change.change,
-                change.label,
-                change.old,
-                change.new,
-                change.old_text,
-                change.new_text,
-                change.percent,
-                detail,
-                change.category,
-            )
+        if change.field in governed:
+            # An itemized list keeps what was added and removed, then the approval.
+            both = "; ".join(bit for bit in (change.detail, detail) if bit) or None
+            change = replace(change, detail=both if change.itemized else detail)
         out.append(change)
     return out
 

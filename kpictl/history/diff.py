@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpictl.display import plural
+from kpictl.display import clean, plural
 from kpictl.errors import KpictlError
 from kpictl.history.compare import Entry, FieldChange, compare
 from kpictl.history.git import WORKING_TREE
@@ -68,7 +68,7 @@ class EntityChange:
 
 @dataclass(frozen=True, slots=True)
 class Breaking:
-    code: str  # "removed-still-referenced" | "kpi-meaning-changed"
+    code: str  # "removed-still-referenced" | "kpi-meaning-changed" | "definition-changed"
     kind: str
     entity: str
     message: str
@@ -143,11 +143,14 @@ class RegistryDiff:
             parts.append("no entity changed")
         targets = self.count_fields("target")
         owners = self.owner_changes
+        definitions = self.count_fields("definition")
         extra = []
         if targets:
             extra.append(f"{plural(targets, 'target change')}")
         if owners:
             extra.append(f"{plural(owners, 'owner change')}")
+        if definitions:
+            extra.append(f"{plural(definitions, 'definition change')}")
         breaking = len(self.breaking)
         extra.append(
             f"{plural(breaking, 'breaking change')}" if breaking else "no breaking changes"
@@ -422,6 +425,7 @@ def _breaking(
 ) -> list[Breaking]:
     """Changes that break what relies on the registry (see docs/diff-json.md)."""
     found: list[Breaking] = []
+    renamed = {(e.old_id, e.id) for e in entities if e.change == "renamed"}
     for item in entities:
         gone = item.old_id if item.change == "renamed" else item.id
         if item.change in ("removed", "renamed") and gone in referrers:
@@ -438,6 +442,8 @@ def _breaking(
                     f"{kind_label(item.kind)} {gone} was {verb} but is still named by {users}",
                 )
             )
+        if item.change == "changed":
+            found.extend(_definition_changes(item, renamed))
         if item.change == "changed" and item.kind == "kpi":
             for change in item.fields:
                 if change.field in ("unit", "direction"):
@@ -450,6 +456,40 @@ def _breaking(
                             f"{change.new_text}; its actuals and targets now mean something else",
                         )
                     )
+    return found
+
+
+# What a change to each governed field means for the numbers (rule D001 asks for approval).
+_MEANING = {
+    ("kpi", "formula"): "its actuals are now computed another way than its history",
+    ("kpi", "definition"): "it now counts what another glossary term defines",
+    ("glossary_term", "definition"): "every KPI defined by it now means something else",
+}
+
+
+def _definition_changes(item: EntityChange, renamed: set[tuple[str | None, str]]) -> list[Breaking]:
+    """Formulas and definitions that changed in words (not only in line breaks), and
+    KPIs pointed at another glossary term (not the same term under a new id)."""
+    found = []
+    for change in item.fields:
+        meaning = _MEANING.get((item.kind, change.field))
+        if meaning is None:
+            continue
+        old, new = change.old, change.new
+        if isinstance(old, str) and isinstance(new, str) and clean(old) == clean(new):
+            continue
+        if item.kind == "kpi" and change.field == "definition" and (old, new) in renamed:
+            continue
+        approval = change.detail or "no approval recorded: kpictl check --base asks for one"
+        found.append(
+            Breaking(
+                "definition-changed",
+                item.kind,
+                item.id,
+                f"{kind_label(item.kind)} {item.id}: {change.field} changed; {meaning} "
+                f"({approval})",
+            )
+        )
     return found
 
 

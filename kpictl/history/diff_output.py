@@ -69,6 +69,7 @@ def diff_data(diff: RegistryDiff) -> dict[str, Any]:
     counts["not_compared"] = diff.count("not_compared")
     counts["target_changes"] = diff.count_fields("target")
     counts["owner_changes"] = diff.owner_changes
+    counts["definition_changes"] = diff.count_fields("definition")
     counts["breaking"] = len(diff.breaking)
     return {
         "version": JSON_VERSION,

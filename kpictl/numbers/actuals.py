@@ -72,6 +72,8 @@ class RowProblem:
 
     row: int
     message: str
+    # False for a row that is a note only (it repeats an earlier row, or overrides it).
+    skipped: bool = True
 
 
 @dataclass
@@ -82,8 +84,11 @@ class Actuals:
     rows: dict[tuple[str, str], list[Actual]] = field(default_factory=dict)
     problems: list[RowProblem] = field(default_factory=list)  # the first MAX_PROBLEMS
     more_problems: int = 0  # how many more there were
+    skipped: int = 0  # rows left out as unusable, shown or not
 
     def report(self, problem: RowProblem) -> None:
+        if problem.skipped:
+            self.skipped += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
         else:
@@ -178,7 +183,9 @@ def read_actuals(
                 actuals.more_problems += 1  # not shown: spare formatting the message
             elif same:
                 actuals.report(
-                    RowProblem(row, f"repeats row {earlier.row} ({_what(parsed)}): ignored")
+                    RowProblem(
+                        row, f"repeats row {earlier.row} ({_what(parsed)}): ignored", skipped=False
+                    )
                 )
             else:
                 actuals.report(
@@ -186,6 +193,7 @@ def read_actuals(
                         row,
                         f"gives {parsed.value:g} where row {earlier.row} gives "
                         f"{earlier.value:g} for {_what(parsed)}: using this later row",
+                        skipped=False,
                     )
                 )
             if same:

@@ -298,19 +298,37 @@ class CharterResult:
 
 
 def charter_results(
-    registry: Registry, campaign: Campaign, actuals: Actuals, day: date
+    registry: Registry, campaign: Campaign, actuals: Actuals, day: date, final: bool = False
 ) -> list[CharterResult]:
     """Progress of the campaign's KPIs on `day`, from values reported for the campaign.
 
     A campaign's value is a row whose period is the campaign id: what the campaign
     produced from its start up to `as_of`. The latest such row on or before `day` counts.
+    `final` measures against the whole target (a campaign that is over, or closed
+    early), never a share of it.
     """
-    share = campaign_period(campaign).elapsed_share(day)
-    out: list[CharterResult] = []
-    items: Iterable[tuple[str, str, float | None]] = [
+    items: list[tuple[str, str, float | None]] = [
         ("primary", campaign.primary_kpi.kpi, campaign.primary_kpi.target),
         *(("secondary", item.kpi, item.target) for item in campaign.secondary_kpis),
     ]
+    return campaign_results(registry, campaign, items, actuals, day, final)
+
+
+def campaign_results(
+    registry: Registry,
+    campaign: Campaign,
+    items: Iterable[tuple[str, str, float | None]],
+    actuals: Actuals,
+    day: date,
+    final: bool = False,
+) -> list[CharterResult]:
+    """(role, KPI id, campaign target) items measured as `charter_results` measures them.
+
+    Per-team commitments are measured here too, so a team's number and the charter's
+    can never be paced differently.
+    """
+    share = 1.0 if final else campaign_period(campaign).elapsed_share(day)
+    out: list[CharterResult] = []
     for role, kpi_id, target in items:
         kpi = registry.get(kpi_id)
         if not isinstance(kpi, Kpi):
@@ -334,6 +352,11 @@ def charter_results(
                 progress = Progress.AHEAD
         out.append(CharterResult(kpi, role, target, expected, share, actual, dev, progress))
     return out
+
+
+def campaign_is_over(campaign: Campaign, day: date) -> bool:
+    """Whether results on `day` are final: the campaign is complete or its end has passed."""
+    return campaign.status == "complete" or day >= campaign.timeline.end
 
 
 def charter_needed(

@@ -145,6 +145,7 @@ def summary(statuses: list[KpiStatus]) -> str:
     """`8 KPIs: 4 on track, 3 escalated, ...`: the text scorecard's last line."""
     counts = _counts(statuses)
     return (
-        f"{len(statuses)} KPIs: {counts['on-track']} on track, {counts['tier']} escalated, "
+        f"{display.plural(len(statuses), 'KPI')}: {counts['on-track']} on track, "
+        f"{counts['tier']} escalated, "
         f"{counts['outage']} in a data outage, {counts['no-target']} without a target."
     )

@@ -168,6 +168,18 @@ def _check_amount(value: float) -> float:
     return value
 
 
+def _check_spend(value: float) -> float:
+    """A sum a campaign may spend: a bounded amount, never below zero."""
+    _check_amount(value)
+    if value < 0:
+        raise PydanticCustomError(
+            "kpictl_spend",
+            "{value} is below zero: a budget is what the campaign may spend",
+            {"value": value},
+        )
+    return value
+
+
 def _check_day(value: date) -> date:
     problem = day_problem(value)
     if problem is not None:
@@ -239,6 +251,7 @@ GithubHandle = Annotated[str, AfterValidator(_check_github)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 # A target value: finite and at most MAX_VALUE in size (see kpictl/registry/bounds.py).
 Amount = Annotated[float, AfterValidator(_check_amount)]
+Spend = Annotated[float, AfterValidator(_check_spend)]
 Day = Annotated[date, AfterValidator(_check_day)]
 
 Function = Literal[
@@ -349,12 +362,23 @@ class Target(Model):
     approved_by: Ref | None = None
 
 
+class DefinitionChange(Model):
+    """Why a definition or formula changed and who approved it (rule D001 with --base).
+
+    A person approves for their team and for their team's function.
+    """
+
+    rationale: str | None = None
+    approved_by: RefList = Field(default_factory=new_list)
+
+
 class Kpi(Entity):
     kind: Literal["kpi"]
     name: Line
     description: str
     definition: Ref | None = None
     formula: str
+    change: DefinitionChange | None = None
     unit: Unit
     currency: Currency | None = None  # ISO 4217, for unit: currency
     direction: Direction
@@ -422,10 +446,38 @@ class Raci(Model):
     informed: RefList = Field(default_factory=new_list)
 
 
+RiskStatus = Literal["open", "mitigated", "happened"]
+
+
 class Risk(Model):
     risk: str
     owner: Ref | None = None
     mitigation: str | None = None
+    # Readouts say where each risk stands; a risk is open until someone says otherwise.
+    status: RiskStatus = "open"
+
+
+class Budget(Model):
+    """What the campaign may spend: the cost side of "cost per result"."""
+
+    amount: Spend
+    currency: Currency  # ISO 4217, like Kpi.currency
+
+
+class Commitment(Model):
+    """One team's share of the charter: its KPI and the number it signs up for."""
+
+    team: Ref
+    kpi: Ref
+    target: Amount | None = None
+    # Why a team commits to a KPI that is not one of the charter's (rule C007).
+    rationale: str | None = None
+
+
+class NextStep(Model):
+    action: str
+    owner: Ref | None = None  # a person; the recap asks the driver to name one
+    due: Day | None = None
 
 
 class Timeline(Model):
@@ -450,6 +502,8 @@ class Retrospective(Model):
     worked: TextList = Field(default_factory=new_list)
     did_not_work: TextList = Field(default_factory=new_list)
     recommendations: TextList = Field(default_factory=new_list)
+    decisions: TextList = Field(default_factory=new_list)  # what leadership must decide
+    next_steps: list[NextStep] = Field(default_factory=new_list)
 
 
 class Campaign(Entity):
@@ -460,8 +514,12 @@ class Campaign(Entity):
     objective: str
     strategies: TextList = Field(default_factory=new_list)
     out_of_scope: TextList = Field(default_factory=new_list)
+    segments: TextList = Field(default_factory=new_list)
+    channels: TextList = Field(default_factory=new_list)
+    budget: Budget | None = None
     primary_kpi: CharterKpi
     secondary_kpis: list[CharterKpi] = Field(default_factory=new_list)
+    commitments: list[Commitment] = Field(default_factory=new_list)
     daci: Daci
     raci: list[Raci] = Field(default_factory=new_list)
     governance: Governance | None = None
@@ -477,6 +535,7 @@ class GlossaryTerm(Entity):
     definition: str
     owner: Ref
     agreed_by: RefList = Field(default_factory=new_list)
+    change: DefinitionChange | None = None
 
 
 class Baseline(Model):

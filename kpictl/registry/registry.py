@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import ValidationError
 
 from kpictl.check.catalog import finding
-from kpictl.check.findings import Finding, Location, excerpt
+from kpictl.check.findings import Finding, Location, Severity, excerpt
 from kpictl.registry.config import ROOT_FILE, Settings
 from kpictl.registry.loader import Document, KeyPath, SourceFile
 from kpictl.registry.membership import Members, exclude_in
@@ -22,6 +22,7 @@ from kpictl.registry.models import (
     DataSource,
     Entity,
     EscalationPolicy,
+    Experiment,
     GlossaryTerm,
     Kpi,
     Person,
@@ -133,6 +134,10 @@ class Registry:
     def glossary(self) -> list[GlossaryTerm]:
         return list(self.of_kind(GlossaryTerm))
 
+    @property
+    def experiments(self) -> list[Experiment]:
+        return list(self.of_kind(Experiment))
+
     def location(self, entity_id: str, path: KeyPath = ()) -> Location:
         """Where the value at `path` of an entity sits (or the closest thing to it)."""
         return self.record(entity_id).document.location(path)
@@ -222,6 +227,24 @@ def _add_file(registry: Registry, source: SourceFile) -> Iterator[Finding]:
         )
     for document in source.documents:
         yield from _add_document(registry, document)
+
+
+def registry_for_use(root: Path) -> tuple[Registry, list[str]]:
+    """The registry for a command that uses it (not `check`): errors become one note.
+
+    What failed to load is left out; the note says so, and `kpictl check` says why.
+    """
+    from kpictl.display import plural
+
+    registry, findings = load_registry(root)
+    errors = sum(1 for item in findings if item.severity is Severity.ERROR)
+    notes = []
+    if errors:
+        notes.append(
+            f"kpictl: warning: the registry has {plural(errors, 'error')}; "
+            "entities that failed to load are left out (run `kpictl check`)"
+        )
+    return registry, notes
 
 
 def load_registry(root: Path, cwd: Path | None = None) -> tuple[Registry, list[Finding]]:

@@ -105,10 +105,14 @@ def environment(overrides: Path | None = None, entities: int = 0) -> Environment
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from kpictl.display import plural
     from kpictl.templating.escaping import FILTERS
 
     # Escapes for the languages autoescape does not cover: md, mermaid, dot, plain...
     env.add_filters(FILTERS)
+    # The one way every template says "1 day" and "3 days": plural(n, "day"), or
+    # plural(n, "person", "people") where the plural is not the word plus s.
+    env.globals["plural"] = plural
     return env
 
 

@@ -17,12 +17,17 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
+from kpictl.display import result_change, value_in
 from kpictl.registry.lineage import Node, Trees
 from kpictl.registry.lineage import chain as upstream_chain
 from kpictl.registry.models import (
+    Campaign,
     DataSource,
     EscalationPolicy,
+    Experiment,
+    GlossaryTerm,
     Kpi,
     Person,
 )
@@ -30,17 +35,24 @@ from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.registry.schema_errors import suggest
 from kpictl.views.blocks import (
+    EXPERIMENT_STATUSES,
     STAGES,
+    ExperimentView,
     Fallback,
+    KpiLink,
     KpiView,
     LadderView,
     LineageNode,
     PersonView,
     SourceView,
+    TargetView,
     TeamView,
+    TermView,
     TierView,
+    TreeRow,
 )
 from kpictl.views.heap import registry_frozen
+from kpictl.views.tree import kpi_tree
 
 GROUPINGS = ("kpi", "owner", "team", "stage")
 # Teams whose function serves other teams rather than facing the business; a KPI
@@ -136,6 +148,11 @@ class AccountabilityMap:
     health: Health
     check: CheckSummary
     total_kpis: int  # in the registry, before filters
+    as_of: date | None = None  # the evaluation date: whose period's target is current
+    # The KPI tree (`drives`) among the map's KPIs, from the roots (driven by none of
+    # them) in funnel order; and the KPIs that neither drive nor are driven.
+    tree: tuple[TreeRow, ...] = ()
+    outside_tree: tuple[KpiLink, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -156,6 +173,7 @@ class AccountabilityMap:
 @dataclass
 class _Views:
     registry: Registry
+    as_of: date | None = None
     _people: dict[str, PersonView] = field(default_factory=dict)
     _teams: dict[str, TeamView] = field(default_factory=dict)
     _sources: dict[str, SourceView] = field(default_factory=dict)
@@ -170,9 +188,74 @@ class _Views:
         default_factory=dict
     )
     _ladders: dict[tuple[str, tuple[int, ...]], LadderView] = field(default_factory=dict)
+    # The KPI tree the other way round, and each KPI's experiments: built on first use.
+    _driven_by: dict[str, list[str]] | None = None
+    _experiments: dict[str, list[Experiment]] | None = None
 
     def __post_init__(self) -> None:
         self._trees = Trees(self.registry)
+
+    def link(self, kpi_id: str) -> KpiLink:
+        kpi = self.registry.get(kpi_id)
+        if isinstance(kpi, Kpi):
+            return KpiLink(kpi.id, kpi.name, kpi.stage)
+        return KpiLink(kpi_id, kpi_id, None, known=False)
+
+    def driven_by(self, kpi_id: str) -> tuple[KpiLink, ...]:
+        """The KPIs whose `drives` name `kpi_id`, by id."""
+        if self._driven_by is None:
+            self._driven_by = {}
+            for kpi in sorted(self.registry.kpis, key=lambda k: k.id):
+                for driven in dict.fromkeys(kpi.drives):
+                    self._driven_by.setdefault(driven, []).append(kpi.id)
+        return tuple(map(self.link, self._driven_by.get(kpi_id, ())))
+
+    def experiments_on(self, kpi_id: str) -> tuple[ExperimentView, ...]:
+        """The experiments meant to move `kpi_id`, in life-cycle order."""
+        if self._experiments is None:
+            self._experiments = {}
+            ordered = sorted(
+                self.registry.experiments,
+                key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
+            )
+            for experiment in ordered:
+                self._experiments.setdefault(experiment.kpi, []).append(experiment)
+        return tuple(map(self.experiment, self._experiments.get(kpi_id, ())))
+
+    def experiment(self, experiment: Experiment) -> ExperimentView:
+        """One experiment as the views show it, its values in its KPI's unit."""
+        kpi = self.registry.get(experiment.kpi)
+        kpi = kpi if isinstance(kpi, Kpi) else None
+        campaign = self.registry.get(experiment.campaign) if experiment.campaign else None
+        baseline = experiment.baseline
+        result = experiment.result
+        change: tuple[str | None, bool | None] = (None, None)
+        if baseline is not None and result is not None and result.value is not None:
+            change = result_change(baseline.value, result.value, kpi)
+        return ExperimentView(
+            id=experiment.id,
+            name=experiment.name,
+            status=experiment.status,
+            hypothesis=experiment.hypothesis,
+            kpi_id=experiment.kpi,
+            kpi_name=kpi.name if kpi else None,
+            campaign_id=experiment.campaign,
+            campaign_name=campaign.name if isinstance(campaign, Campaign) else None,
+            owner=self.person(experiment.owner),
+            control=experiment.control,
+            decision_rule=experiment.decision_rule,
+            start=experiment.timeline.start,
+            end=experiment.timeline.end,
+            baseline=value_in(baseline.value, kpi) if baseline else None,
+            baseline_period=baseline.period if baseline else None,
+            baseline_value=baseline.value if baseline else None,
+            result=value_in(result.value, kpi) if result and result.value is not None else None,
+            result_value=result.value if result else None,
+            decision=result.decision if result else None,
+            learnings=tuple(result.learnings) if result else (),
+            change=change[0],
+            better=change[1],
+        )
 
     def team(self, team_id: str) -> TeamView:
         view = self._teams.get(team_id)
@@ -340,6 +423,34 @@ class _Views:
             refresh=kpi.cadence.refresh,
             review=kpi.cadence.review,
             escalation=self.ladder(kpi),
+            formula=kpi.formula,
+            term=self.term(kpi.definition) if kpi.definition else None,
+            target=self.target(kpi),
+            drives=tuple(map(self.link, dict.fromkeys(kpi.drives))),
+            driven_by=self.driven_by(kpi.id),
+            experiments=self.experiments_on(kpi.id),
+        )
+
+    def term(self, term_id: str) -> TermView:
+        term = self.registry.get(term_id)
+        if not isinstance(term, GlossaryTerm):
+            return TermView(term_id, term_id, "", (), known=False)
+        return TermView(term.id, term.term, term.definition, tuple(term.agreed_by))
+
+    def target(self, kpi: Kpi) -> TargetView | None:
+        """The target of the period holding the evaluation date, as `status` picks it."""
+        from kpictl.display import number, period_label
+        from kpictl.numbers.evaluate import current_target
+
+        if self.as_of is None:
+            return None
+        fiscal = self.registry.settings.fiscal_year_start_month
+        found = current_target(kpi, self.as_of, fiscal)
+        if found is None:
+            return None
+        target, period = found
+        return TargetView(
+            target.period, period_label(period, fiscal), target.value, number(target.value, kpi)
         )
 
 
@@ -399,12 +510,16 @@ def build_map(
     kpi_ids: Sequence[str] = (),
     owner_ids: Sequence[str] = (),
     check: CheckSummary | None = None,
+    as_of: date | None = None,
 ) -> AccountabilityMap:
-    """The accountability map of the registry (or of the KPIs the filters select)."""
+    """The accountability map of the registry (or of the KPIs the filters select).
+
+    `as_of` picks each KPI's current target; without it the map shows none.
+    """
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}")
     with registry_frozen():
-        return _build_map(registry, by, kpi_ids, owner_ids, check)
+        return _build_map(registry, by, kpi_ids, owner_ids, check, as_of)
 
 
 def _build_map(
@@ -413,9 +528,11 @@ def _build_map(
     kpi_ids: Sequence[str],
     owner_ids: Sequence[str],
     check: CheckSummary | None,
+    as_of: date | None,
 ) -> AccountabilityMap:
-    resolver = _Views(registry)
+    resolver = _Views(registry, as_of)
     kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
+    tree, outside_tree = kpi_tree(kpis, resolver.link)
 
     people: dict[str, PersonView] = {}
     sources: dict[str, SourceView] = {}
@@ -445,6 +562,9 @@ def _build_map(
         health=health(kpis, sources.values()),
         check=check or CheckSummary(),
         total_kpis=len(registry.kpis),
+        as_of=as_of,
+        tree=tree,
+        outside_tree=outside_tree,
     )
 
 

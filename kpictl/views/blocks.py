@@ -4,11 +4,14 @@ lineage, escalation tiers and KPIs as views. Plain frozen data, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import get_args
 
-from kpictl.registry.models import Stage
+from kpictl.registry.models import ExperimentStatus, Stage
 
 STAGES: tuple[str, ...] = get_args(Stage)  # funnel order: awareness first
+# Life-cycle order: planned, running, concluded, abandoned.
+EXPERIMENT_STATUSES: tuple[str, ...] = get_args(ExperimentStatus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,76 @@ class LadderView:
 
 
 @dataclass(frozen=True, slots=True)
+class TermView:
+    """The glossary term a KPI is defined by: what the number means, in words."""
+
+    id: str
+    term: str
+    definition: str
+    agreed_by: tuple[str, ...]  # team ids or functions
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentView:
+    id: str
+    name: str
+    status: str
+    hypothesis: str
+    kpi_id: str
+    kpi_name: str | None  # None: the id names no KPI
+    campaign_id: str | None
+    campaign_name: str | None  # None with an id: it names no campaign
+    owner: PersonView
+    control: str
+    decision_rule: str
+    start: date
+    end: date | None
+    baseline: str | None  # in the KPI's unit: `28%`, `EUR 785,000`
+    baseline_period: str | None
+    baseline_value: float | None  # as written, for JSON
+    result: str | None
+    result_value: float | None
+    decision: str | None  # adopt | reject | inconclusive
+    learnings: tuple[str, ...]
+    # The result against the baseline, `+13 points` or `-4.2%`, and whether that is the
+    # way the KPI wants to go (None when either is missing or they are equal).
+    change: str | None
+    better: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class KpiLink:
+    """A KPI named in another's `drives`, or driving it."""
+
+    id: str
+    name: str
+    stage: str | None
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """A KPI's target for the period holding the map's evaluation date."""
+
+    period: str  # as written: "2026-Q4"
+    label: str  # as said: "Q4 2026"
+    value: float
+    shown: str  # in the KPI's unit: "2,400", "EUR 1,800,000", "35%"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """One line of the KPI tree: a KPI, how deep, and whether its branch is drawn here."""
+
+    kpi: KpiLink
+    depth: int  # 0: a root, driven by no KPI on the map
+    shown: bool = False  # it drives KPIs drawn earlier in the tree: a reference
+    cycle: bool = False  # already on this branch (K001): the branch stops
+    more: bool = False  # deeper than the map draws: the branch stops
+
+
+@dataclass(frozen=True, slots=True)
 class KpiView:
     id: str
     name: str
@@ -123,6 +196,12 @@ class KpiView:
     refresh: str
     review: str
     escalation: LadderView
+    formula: str = ""
+    term: TermView | None = None  # None: the KPI names no glossary term
+    target: TargetView | None = None  # None: no target covers the evaluation date
+    drives: tuple[KpiLink, ...] = ()  # the KPIs this one feeds, as written
+    driven_by: tuple[KpiLink, ...] = ()  # the KPIs that name this one in their drives
+    experiments: tuple[ExperimentView, ...] = ()  # tests meant to move it
 
     @property
     def stage_rank(self) -> int:
@@ -151,13 +230,19 @@ class KpiView:
 
 
 __all__ = [
+    "EXPERIMENT_STATUSES",
     "STAGES",
+    "ExperimentView",
     "Fallback",
+    "KpiLink",
     "KpiView",
     "LadderView",
     "LineageNode",
     "PersonView",
     "SourceView",
+    "TargetView",
     "TeamView",
+    "TermView",
     "TierView",
+    "TreeRow",
 ]

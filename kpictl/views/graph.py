@@ -14,7 +14,7 @@ from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import SourceView
 
 NodeKind = Literal["capture", "derived", "kpi", "person"]
-EdgeKind = Literal["feeds", "primary", "backup"]
+EdgeKind = Literal["feeds", "primary", "backup", "drives"]
 
 
 @dataclass(slots=True)
@@ -104,6 +104,12 @@ def build_graph(view: AccountabilityMap) -> Graph:
                 )
             edge_kind: EdgeKind = "primary" if kind == "primary" else "backup"
             edges.setdefault((kpi_key, person_key), Edge(kpi_key, person_key, edge_kind))
+    # The KPI tree, between the KPIs the map shows.
+    for kpi in view.kpis:
+        for link in kpi.drives:
+            target = f"kpi:{link.id}"
+            if target in graph.nodes and graph.nodes[target].kind == "kpi":
+                edges.setdefault((f"kpi:{kpi.id}", target), Edge(f"kpi:{kpi.id}", target, "drives"))
     graph.edges = sorted(edges.values(), key=lambda e: (e.source, e.target))
     _assign_columns(graph)
     return graph
@@ -176,6 +182,8 @@ def layout(graph: Graph, sweeps: int = 4) -> Graph:
         columns[node.column].append(node)
     neighbours: dict[str, list[str]] = {key: [] for key in graph.nodes}
     for edge in graph.edges:
+        if edge.kind == "drives":  # within the KPI column: not drawn, no pull on the order
+            continue
         neighbours[edge.source].append(edge.target)
         neighbours[edge.target].append(edge.source)
 
@@ -284,5 +292,8 @@ def draw(view: AccountabilityMap) -> Drawing:
             graph.nodes[edge.target].slug,
         )
         for edge in graph.edges
+        # The picture reads left to right, sources to owners; links inside the KPI
+        # column would cross it. The page shows the KPI tree as a list instead.
+        if edge.kind != "drives"
     )
     return Drawing(nodes, edges, tuple(graph.column_heads), graph.width, graph.height)

@@ -15,6 +15,7 @@ from kpictl.templating.escaping import json_text
 from kpictl.templating.render import render
 from kpictl.views.accountability import AccountabilityMap
 from kpictl.views.blocks import KpiView, LineageNode, PersonView, SourceView
+from kpictl.views.experiments import ExperimentsView, ExperimentView
 from kpictl.views.heap import registry_frozen
 from kpictl.views.who import (
     CampaignRole,
@@ -38,6 +39,10 @@ MAP_TEMPLATES = {
     "html": "map/page.html.j2",
 }
 WHO_TEMPLATES = {"text": "who/text.txt.j2", "markdown": "who/markdown.md.j2"}
+EXPERIMENTS_TEMPLATES = {
+    "text": "experiments/text.txt.j2",
+    "markdown": "experiments/markdown.md.j2",
+}
 # The JSON shape's version: bumped only when a field changes meaning or goes away.
 JSON_VERSION = 1
 # Above this many KPIs the HTML page leaves the picture out: a graph of thousands of
@@ -70,6 +75,13 @@ def render_who(view: WhoView, output_format: str, env: Environment) -> str:
     if output_format == "json":
         return who_json(view)
     return render(env, WHO_TEMPLATES[output_format], **template_data({"view": view}))
+
+
+def render_experiments(view: ExperimentsView, output_format: str, env: Environment) -> str:
+    """`experiments` in one of the formats of kpictl.output_formats.ExperimentsFormat."""
+    if output_format == "json":
+        return experiments_json(view)
+    return render(env, EXPERIMENTS_TEMPLATES[output_format], **template_data({"view": view}))
 
 
 class Once:
@@ -213,6 +225,11 @@ def _lineage(node: LineageNode) -> dict[str, Any]:
 def _kpi(kpi: KpiView) -> dict[str, Any]:
     ladder = kpi.escalation
     return {
+        "drives": [link.id for link in kpi.drives],
+        "driven_by": [link.id for link in kpi.driven_by],
+        "experiments": [
+            {"id": e.id, "status": e.status, "decision": e.decision} for e in kpi.experiments
+        ],
         "id": kpi.id,
         "name": kpi.name,
         "description": kpi.description,
@@ -222,6 +239,28 @@ def _kpi(kpi: KpiView) -> dict[str, Any]:
         "unit": kpi.unit,
         "direction": kpi.direction,
         "definition": kpi.definition,
+        "formula": kpi.formula,
+        "term": (
+            {
+                "id": kpi.term.id,
+                "term": kpi.term.term,
+                "definition": kpi.term.definition,
+                "agreed_by": list(kpi.term.agreed_by),
+                "known": kpi.term.known,
+            }
+            if kpi.term is not None
+            else None
+        ),
+        "target": (
+            {
+                "period": kpi.target.period,
+                "label": kpi.target.label,
+                "value": kpi.target.value,
+                "shown": kpi.target.shown,
+            }
+            if kpi.target is not None
+            else None
+        ),
         "owners": {"primary": kpi.primary.id, "backup": kpi.backup.id},
         "cadence": {"refresh": kpi.refresh, "review": kpi.review},
         "lineage": [_lineage(node) for node in kpi.lineage],
@@ -253,7 +292,7 @@ def _kpi(kpi: KpiView) -> dict[str, Any]:
     }
 
 
-def _check(view: AccountabilityMap | WhoView) -> dict[str, int]:
+def _check(view: AccountabilityMap | WhoView | ExperimentsView) -> dict[str, int]:
     return {
         "errors": view.check.errors,
         "warnings": view.check.warnings,
@@ -272,11 +311,25 @@ def map_json(view: AccountabilityMap) -> str:
             "filters": {"kpi": list(view.kpi_filter), "owner": list(view.owner_filter)},
             "check": _check(view),
             "total_kpis": view.total_kpis,
+            "as_of": view.as_of.isoformat() if view.as_of else None,
             "groups": [
                 {"key": group.key, "label": group.label, "kpis": [k.id for k in group.kpis]}
                 for group in view.groups
             ],
             "kpis": [_kpi(kpi) for kpi in view.kpis],
+            "kpi_tree": {
+                "rows": [
+                    {
+                        "kpi": row.kpi.id,
+                        "depth": row.depth,
+                        "shown_above": row.shown,
+                        "cycle": row.cycle,
+                        "cut": row.more,
+                    }
+                    for row in view.tree
+                ],
+                "outside": [link.id for link in view.outside_tree],
+            },
             "people": {pid: _person(person) for pid, person in view.people.items()},
             "teams": {
                 tid: {
@@ -390,5 +443,65 @@ def who_json(view: WhoView) -> str:
                 for t in view.glossary
             ],
             "people": {pid: _person(p) for pid, p in sorted(people.items())},
+        }
+    )
+
+
+def experiment_json(item: ExperimentView) -> dict[str, Any]:
+    """One experiment as the registry holds it; `shown` is a value in its KPI's unit."""
+    return {
+        "id": item.id,
+        "name": item.name,
+        "status": item.status,
+        "hypothesis": item.hypothesis,
+        "kpi": item.kpi_id,
+        "campaign": item.campaign_id,
+        "owner": item.owner.id,
+        "control": item.control,
+        "decision_rule": item.decision_rule,
+        "timeline": {
+            "start": item.start.isoformat(),
+            "end": item.end.isoformat() if item.end else None,
+        },
+        "baseline": (
+            {"value": item.baseline_value, "period": item.baseline_period, "shown": item.baseline}
+            if item.baseline
+            else None
+        ),
+        "result": (
+            {
+                "value": item.result_value,
+                "shown": item.result,
+                "decision": item.decision,
+                "learnings": list(item.learnings),
+                "change": item.change,
+                "better": item.better,
+            }
+            if item.decision
+            else None
+        ),
+    }
+
+
+def experiments_json(view: ExperimentsView) -> str:
+    """`experiments` as JSON: every experiment by id, and the grouping by status and KPI."""
+    return _dump(
+        {
+            "kpictl_experiments": JSON_VERSION,
+            "organization": view.organization,
+            "filters": {"status": list(view.status_filter), "kpi": list(view.kpi_filter)},
+            "check": _check(view),
+            "total_experiments": view.total,
+            "groups": [
+                {
+                    "status": group.status,
+                    "kpis": [
+                        {"kpi": item.kpi_id, "experiments": [e.id for e in item.experiments]}
+                        for item in group.kpis
+                    ],
+                }
+                for group in view.groups
+            ],
+            "experiments": [experiment_json(item) for item in view.experiments],
         }
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING
 
 from kpictl.display import plural
@@ -96,7 +97,35 @@ def _lineage(tree: Tree, node: LineageNode) -> None:
         branch.add(Text(f"… {sources} (the map draws {MAX_LEVELS} levels of lineage)", style="dim"))
 
 
-def _kpi(kpi: KpiView) -> Tree:
+def _meaning(tree: Tree, kpi: KpiView, as_of: date | None) -> None:
+    """Formula, definition and current target: what the number is and what it should be."""
+    from rich.text import Text
+
+    tree.add(Text("Formula  ", style="bold").append(kpi.formula))
+    line = Text("Defined  ", style="bold")
+    term = kpi.term
+    if term is None:
+        line.append("by no glossary term", style="dim italic")
+    elif not term.known:
+        line.append(term.id, style="cyan").append("  not in the registry", style="bold red")
+    else:
+        line.append(term.term).append(f"  {term.id}", style="cyan")
+        if term.agreed_by:
+            line.append(f"  agreed by {', '.join(term.agreed_by)}", style="dim")
+        line.append("\n").append(term.definition)
+    tree.add(line)
+    if kpi.target is not None:
+        target = kpi.target
+        text = Text("Target   ", style="bold").append(target.shown)
+        tree.add(text.append(f" for {target.label} ({target.period})"))
+    elif as_of is not None:
+        tree.add(Text("Target   ", style="bold").append(f"none for the period holding {as_of}"))
+
+
+DECIDED = {"adopt": "adopted", "reject": "rejected", "inconclusive": "inconclusive"}
+
+
+def _kpi(kpi: KpiView, as_of: date | None = None) -> Tree:
     from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
@@ -105,9 +134,13 @@ def _kpi(kpi: KpiView) -> Tree:
     title.append(f"  {kpi.id}", style="cyan")
     title.append(f"  {kpi.stage} · {kpi.indicator} · {AUDIENCE.get(kpi.audience)}", style="dim")
     tree = Tree(title, guide_style="dim")
+    _meaning(tree, kpi, as_of)
     tree.add(Text("Primary  ", style="bold").append_text(_owner(kpi.primary)))
     tree.add(Text("Backup   ", style="bold").append_text(_owner(kpi.backup)))
     tree.add(Text(f"Review   {kpi.review}, data refreshes {kpi.refresh}"))
+    for label, links in (("Drives   ", kpi.drives), ("Driven by ", kpi.driven_by)):
+        if links:
+            tree.add(Text(label, style="bold").append(", ".join(k.id for k in links)))
     data = tree.add(Text("Data sources", style="bold"))
     for node in kpi.lineage:
         _lineage(data, node)
@@ -138,6 +171,15 @@ def _kpi(kpi: KpiView) -> Tree:
             _people(tier.approvers),
         )
     tree.add(heading).add(table)
+    if kpi.experiments:
+        tests = tree.add(Text("Experiments", style="bold"))
+        for e in kpi.experiments:
+            line = Text(f"{e.status:<10} ", style="dim").append(f"{e.id}: {e.name}")
+            if e.decision:
+                line.append(f"; {DECIDED.get(e.decision, e.decision)}")
+                if e.result:
+                    line.append(f", {e.result}" + (f" against {e.baseline}" if e.baseline else ""))
+            tests.add(line)
     return tree
 
 
@@ -204,7 +246,23 @@ def _print_map(view: AccountabilityMap, console: Console) -> None:
             console.print(Rule(Text(f"{label}: {plural(len(group.kpis), 'KPI', 'KPIs')}")))
         for kpi in group.kpis:
             console.print()
-            console.print(_kpi(kpi))
+            console.print(_kpi(kpi, view.as_of))
+
+    if view.tree:
+        console.print()
+        console.print(Rule(Text("KPI tree: what drives what, from awareness to revenue")))
+        for row in view.tree:
+            line = Text("  " * row.depth + ("→ " if row.depth else ""))
+            line.append(row.kpi.id, style="cyan").append(f": {row.kpi.name}")
+            if row.kpi.stage:
+                line.append(f" [{row.kpi.stage}]", style="dim")
+            if row.cycle or row.shown or row.more:
+                flag = "cycle: already above" if row.cycle else "drives what is shown above"
+                line.append(f" ({flag if not row.more else 'cut here'})", style="dim")
+            console.print(line)
+        if view.outside_tree:
+            outside = ", ".join(k.id for k in view.outside_tree)
+            console.print(Text(f"Not in the tree: {outside}", style="dim"))
 
     health = view.health
     console.print()

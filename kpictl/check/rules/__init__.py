@@ -15,11 +15,15 @@ from kpictl.check.findings import Finding
 from kpictl.check.rules import (
     campaigns,
     changes,
+    definitions,
     escalation,
+    experiments,
     glossary,
+    kpi_tree,
     lineage,
     owners,
     references,
+    signoff,
     targets,
     templates,
 )
@@ -31,11 +35,15 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {
     **references.RULES,
     **owners.RULES,
     **lineage.RULES,
+    **kpi_tree.RULES,
     **targets.RULES,
     **changes.RULES,
+    **definitions.RULES,
     **escalation.RULES,
     **campaigns.RULES,
+    **signoff.RULES,
     **glossary.RULES,
+    **experiments.RULES,
     **templates.RULES,
 }
 

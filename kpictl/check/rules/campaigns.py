@@ -1,4 +1,4 @@
-"""C001-C004: a campaign charter is signed before work starts and reads consistently."""
+"""C001-C004, C007: a campaign charter is signed before work starts and reads consistently."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kpictl.check.findings import Finding
 from kpictl.check.rules.base import Context, at, who
-from kpictl.registry.models import Campaign
+from kpictl.registry.models import Campaign, Kpi
 from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import lead
 
@@ -103,9 +103,29 @@ def kpi_twice_in_charter(ctx: Context) -> Iterator[Finding]:
             yield at(ctx, "C004", campaign.id, ("secondary_kpis", i, "kpi"), message)
 
 
+def commitment_outside_charter(ctx: Context) -> Iterator[Finding]:
+    for campaign in ctx.registry.of_kind(Campaign):
+        charter = [campaign.primary_kpi.kpi, *(item.kpi for item in campaign.secondary_kpis)]
+        for i, commitment in enumerate(campaign.commitments):
+            if commitment.kpi in charter or commitment.rationale:
+                continue
+            if not isinstance(ctx.registry.get(commitment.kpi), Kpi):
+                continue  # R002 says the reference is wrong; one finding is enough
+            yield at(
+                ctx,
+                "C007",
+                campaign.id,
+                ("commitments", i, "kpi"),
+                f"team {commitment.team} commits to '{commitment.kpi}', which is not one of "
+                f"the charter's KPIs ({', '.join(charter)}): commit to one of them, add it "
+                "to secondary_kpis, or say why in the commitment's rationale",
+            )
+
+
 RULES = {
     "C001": charter_unsigned,
     "C002": readout_outside_timeline,
     "C003": complete_without_retrospective,
     "C004": kpi_twice_in_charter,
+    "C007": commitment_outside_charter,
 }

@@ -8,6 +8,8 @@ registry next to the value it changes:
   KPI that exists at the base, must carry `rationale` and `approved_by`.
 - O005: a changed primary owner must carry `owners.rationale` and `owners.approved_by`.
 
+D001, the same mechanics for definitions and formulas, is in kpictl.check.rules.definitions.
+
 Who may approve is read from the registry at the base commit, so a pull request
 cannot grant itself the right to approve its own change: the primary owner's
 manager (for O005, the old or the new owner's manager), or anyone the KPI's

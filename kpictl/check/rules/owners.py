@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from kpictl.check.findings import Finding
 from kpictl.check.rules.base import Context, at, in_record, who
+from kpictl.display import plural
 from kpictl.registry.loader import KeyPath
-from kpictl.registry.models import DataSource, EscalationPolicy, Kpi, Person, Team
+from kpictl.registry.models import DataSource, EscalationPolicy, Experiment, Kpi, Person, Team
 from kpictl.registry.registry import Record, has
 
 
@@ -34,7 +35,7 @@ def _named_people(ctx: Context) -> Iterator[tuple[Record, KeyPath, str, str]]:
         if isinstance(entity, Kpi) and has(entity, "owners"):
             yield record, ("owners", "primary"), entity.owners.primary, "primary owner"
             yield record, ("owners", "backup"), entity.owners.backup, "backup owner"
-        elif isinstance(entity, DataSource) and has(entity, "owner"):
+        elif isinstance(entity, DataSource | Experiment) and has(entity, "owner"):
             yield record, ("owner",), entity.owner, "owner"
         elif isinstance(entity, EscalationPolicy) and has(entity, "tiers"):
             for i, tier in enumerate(entity.tiers):
@@ -103,7 +104,7 @@ def owner_overload(ctx: Context) -> Iterator[Finding]:
                 "O004",
                 person.id,
                 ("id",),
-                f"{who(ctx, person.id)} is primary owner of {count} KPIs, more than the "
+                f"{who(ctx, person.id)} is primary owner of {plural(count, 'KPI')}, more than the "
                 f"limit of {limit}: spread ownership or raise owner_kpi_limit",
             )
 

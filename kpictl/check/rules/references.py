@@ -13,6 +13,7 @@ from kpictl.registry.models import (
     DataSource,
     Entity,
     EscalationPolicy,
+    Experiment,
     Function,
     GlossaryTerm,
     Kpi,
@@ -60,12 +61,20 @@ def references(entity: Entity) -> Iterator[Reference]:
                 yield ("tiers", i, "approver"), tier.approver, PERSON_OR_TEAM
     elif isinstance(entity, Campaign):
         yield from _campaign(entity)
+    elif isinstance(entity, Experiment):
+        if has(entity, "kpi"):
+            yield ("kpi",), entity.kpi, ("kpi",)
+        if has(entity, "campaign") and entity.campaign:
+            yield ("campaign",), entity.campaign, ("campaign",)
+        if has(entity, "owner"):
+            yield ("owner",), entity.owner, PERSON
     elif isinstance(entity, GlossaryTerm):
         if has(entity, "owner"):
             yield ("owner",), entity.owner, PERSON_OR_TEAM
         for i, ref in enumerate(entity.agreed_by if has(entity, "agreed_by") else ()):
             if ref not in FUNCTIONS:
                 yield ("agreed_by", i), ref, ("team",)
+        yield from _change_approvers(entity)
 
 
 def _kpi(kpi: Kpi) -> Iterator[Reference]:
@@ -83,6 +92,15 @@ def _kpi(kpi: Kpi) -> Iterator[Reference]:
             yield ("targets", i, "approved_by"), target.approved_by, PERSON
     if has(kpi, "escalation"):
         yield ("escalation",), kpi.escalation, ("escalation_policy",)
+    for i, driven in enumerate(kpi.drives if has(kpi, "drives") else ()):
+        yield ("drives", i), driven, ("kpi",)
+    yield from _change_approvers(kpi)
+
+
+def _change_approvers(entity: Kpi | GlossaryTerm) -> Iterator[Reference]:
+    change = entity.change if has(entity, "change") else None
+    for i, ref in enumerate(change.approved_by if change is not None else ()):
+        yield ("change", "approved_by", i), ref, PERSON
 
 
 def _campaign(campaign: Campaign) -> Iterator[Reference]:
@@ -108,10 +126,22 @@ def _campaign(campaign: Campaign) -> Iterator[Reference]:
             yield ("risks", i, "owner"), risk.owner, PERSON_OR_TEAM
     for i, sign in enumerate(campaign.sign_off if has(campaign, "sign_off") else ()):
         yield ("sign_off", i, "by"), sign.by, PERSON
+    for i, commitment in enumerate(campaign.commitments if has(campaign, "commitments") else ()):
+        yield ("commitments", i, "team"), commitment.team, ("team",)
+        yield ("commitments", i, "kpi"), commitment.kpi, ("kpi",)
+    retro = campaign.retrospective if has(campaign, "retrospective") else None
+    for i, step in enumerate(retro.next_steps if retro is not None else ()):
+        if step.owner:
+            yield ("retrospective", "next_steps", i, "owner"), step.owner, PERSON
+
+
+def _kind(kind: str) -> str:
+    """A kind as a message says it: `data source`, `KPI`."""
+    return "KPI" if kind == "kpi" else kind.replace("_", " ")
 
 
 def _kinds(allowed: tuple[str, ...]) -> str:
-    names = [kind.replace("_", " ") for kind in allowed]
+    names = [_kind(kind) for kind in allowed]
     return " or ".join(f"a {name}" if name[0] not in "aeiou" else f"an {name}" for name in names)
 
 
@@ -128,8 +158,7 @@ def unknown_reference(ctx: Context) -> Iterator[Finding]:
             label = field_label(path)
             if kind is not None:
                 message = (
-                    f"{label} names '{ref}', which is a {kind.replace('_', ' ')}; "
-                    f"it must be {_kinds(allowed)}"
+                    f"{label} names '{ref}', which is a {_kind(kind)}; it must be {_kinds(allowed)}"
                 )
             else:
                 if allowed not in candidates:

@@ -1,0 +1,114 @@
+"""The store's tables and how a store of each older version becomes the current one.
+
+A store carries its schema version in a one-row table. Opening an older store runs
+the steps from its version up, in the same transaction, so a store is upgraded in
+place or not at all; a new store is made by running every step from nothing, so a
+fresh store and an upgraded one cannot differ. A later issue adds its escalation
+tables by appending one step: never edit a step that has shipped.
+
+Imported only by kpictl.numbers.store (SQLAlchemy is not on `kpictl check`'s path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+# The table that marks a database as a kpictl store: no other application has it.
+VERSION_TABLE = "kpictl_store"
+
+metadata = MetaData()
+
+store_version = Table(
+    VERSION_TABLE,
+    metadata,
+    Column("version", Integer, nullable=False),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("kpi", String(63), nullable=False),
+    # A target period (2026-Q4, 2026-11, 2026) or a campaign id.
+    Column("period", String(63), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    # Who recorded it: `pull`, `import FILE`; for the history, never for a decision.
+    Column("source", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # One value per KPI, period and day measured: recording it again replaces it.
+    PrimaryKeyConstraint("kpi", "period", "as_of", name="observations_key"),
+)
+
+Step = Callable[[Connection], None]
+
+
+# Each step builds its own tables as they were in its version: the tables above may
+# change in a later version, and a step that followed them would change with them.
+def _create_observations(connection: Connection) -> None:
+    """Version 1: the version table and the observations."""
+    frozen = MetaData()
+    version = Table(VERSION_TABLE, frozen, Column("version", Integer, nullable=False))
+    Table(
+        "observations",
+        frozen,
+        Column("kpi", String(63), nullable=False),
+        Column("period", String(63), nullable=False),
+        Column("as_of", Date, nullable=False),
+        Column("value", Float(precision=53), nullable=False),
+        Column("source", Text, nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("kpi", "period", "as_of", name="observations_key"),
+    )
+    frozen.create_all(connection)
+    connection.execute(version.insert().values(version=0))
+
+
+def _index_periods(connection: Connection) -> None:
+    """Version 2: observations found by period, so `status` reads only current periods.
+
+    The index holds every column `status` reads (a covering index): the rows of one
+    period then come from one stretch of the index, not from pages all over the table.
+    """
+    frozen = MetaData()
+    table = Table(
+        "observations", frozen, Column("period"), Column("kpi"), Column("as_of"), Column("value")
+    )
+    Index(
+        "observations_by_period", table.c.period, table.c.kpi, table.c.as_of, table.c.value
+    ).create(connection)
+
+
+# STEPS[n] turns a version-n store into version n + 1 (version 0: an empty database).
+STEPS: tuple[Step, ...] = (_create_observations, _index_periods)
+CURRENT = len(STEPS)
+
+
+def read_version(connection: Connection) -> int | None:
+    """The store's version, or None when its version table holds no single whole number."""
+    rows = connection.execute(select(store_version.c.version)).fetchmany(2)
+    if len(rows) != 1 or not isinstance(rows[0][0], int):
+        return None
+    return int(rows[0][0])
+
+
+def upgrade(connection: Connection, version: int) -> None:
+    """Run the steps from `version` to CURRENT inside the caller's transaction."""
+    for step in STEPS[version:]:
+        step(connection)
+    connection.execute(store_version.update().values(version=CURRENT))
