@@ -132,6 +132,39 @@ def percent(value: float) -> str:
     return (f"{value:.0f}" if value >= 10 else _trim(f"{value:.1f}")) + "%"
 
 
+# Eight heights, lowest first; the ASCII ones for a terminal or file that cannot show blocks.
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_ASCII = "_.-~=+*#"
+
+
+def sparkline(values: Iterable[float], ascii_only: bool = False) -> str:
+    """`▁▃▅█`: one character per value, scaled from the lowest to the highest."""
+    marks = SPARK_ASCII if ascii_only else SPARK_BLOCKS
+    values = list(values)
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return marks[len(marks) // 2 - 1] * len(values)  # flat: a level line mid-height
+    top = len(marks) - 1
+    return "".join(marks[round((value - low) / (high - low) * top)] for value in values)
+
+
+def can_show(text: str, encoding: str | None) -> bool:
+    """Whether a stream with `encoding` can carry `text` (None: assume UTF-8)."""
+    try:
+        text.encode(encoding or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
+
+
+def signed(value: float, kpi: Kpi) -> str:
+    """A change in the KPI's unit with its sign: `+125`, `-EUR 10,000`, `0`."""
+    shown = number(abs(value), kpi)
+    return shown if value == 0 else ("+" if value > 0 else "-") + shown
+
+
 def day(value: date) -> str:
     """`Fri 20 Nov 2026`."""
     return f"{_DAYS[value.weekday()]} {value.day} {_MONTHS[value.month - 1][:3]} {value.year}"

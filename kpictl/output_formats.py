@@ -22,6 +22,7 @@ class StatusFormat(enum.StrEnum):
     markdown = "markdown"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 class MapFormat(enum.StrEnum):

@@ -172,7 +172,7 @@ def test_select_gives_the_findings_of_a_full_run_of_those_codes(tmp_path: Path) 
 # (command and the arguments it needs to get as far as parsing, the values in order)
 FORMAT_COMMANDS = [
     pytest.param(["check"], "text|json|github|sarif|junit", id="check"),
-    pytest.param(["status", "-a", "x.csv"], "text|markdown|json|csv", id="status"),
+    pytest.param(["status", "-a", "x.csv"], "text|markdown|json|csv|html", id="status"),
     pytest.param(["map"], "text|markdown|mermaid|dot|json|html", id="map"),
     pytest.param(["who", "ann"], "text|markdown|json", id="who"),
     pytest.param(["diff"], "text|markdown|json", id="diff"),

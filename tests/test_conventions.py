@@ -368,8 +368,9 @@ def test_status_on_an_80_column_terminal(run: Run, monkeypatch: pytest.MonkeyPat
         "branded-search-clicks   14 Nov                 data outage (tier    Lucia",
     ]
     assert lines[-3:] == [
-        "Not shown at this width: Period, Target, To date, Actual, Respond by (widen the",
-        "terminal, or use --format markdown or json).",
+        # One value per KPI: no trend or change to show, only since when it is behind.
+        "Not shown at this width: Period, Target, To date, Actual, Behind since, Respond",
+        "by (widen the terminal, or use --format markdown or json).",
         "11 KPIs: 7 on track, 3 escalated, 1 in a data outage, 0 without a target.",
     ]
 

@@ -594,7 +594,7 @@ def test_status_csv_cells_never_start_a_formula(run: Run, scorecard: tuple[Path,
     assert row == (
         'mql,"\'=HYPERLINK(""http://evil.example"")",count,increase,linear,2026-Q4,'
         "Q4 2026,100.0,55.43,10.0,2026-11-20,81.96,tier,,1,'-1+2 review,standard,ann,"
-        "'+Ann Lee,ann@acme.example,2026-11-21T09:00:00+00:00"
+        "'+Ann Lee,ann@acme.example,2026-11-21T09:00:00+00:00,,,2026-11-20"
     )
 
 

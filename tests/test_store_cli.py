@@ -427,7 +427,7 @@ def test_a_store_under_the_registry_is_never_read_as_registry_content(
     write(registry / ".kpictl" / "notes.yaml", "kind: kpi\nid: Not A Slug\n")
     after = run("check", str(registry), "--as-of", AS_OF)
     assert (after.code, after.out) == (before.code, before.out)
-    assert after.out == "No findings in 29 files.\n"
+    assert after.out == "No findings in 30 files.\n"
 
 
 # --- kpictl init keeps the store out of git -------------------------------------------------

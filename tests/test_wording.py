@@ -71,7 +71,7 @@ CASES = [
     pytest.param(
         ("recap", "spring-push", "{reg}", "--actuals", "{actuals}", "--as-of", "2027-01-02"),
         (),
-        ["Recap: Spring push · 0 of 1 target hit"],
+        ["Recap: Spring push · MQLs missed: 10 vs 150 target"],
         id="recap-email",
     ),
     pytest.param(

@@ -71,7 +71,8 @@ def status(
         typer.Option(
             "-f",
             "--format",
-            help="text (default), markdown (paste it into the weekly review), json or csv.",
+            help="text (default), markdown (paste it into the weekly review), json, csv, or "
+            "html (one self-contained page with a chart per KPI).",
         ),
     ] = StatusFormat.text,
     output: Annotated[Path | None, output_option("the scorecard")] = None,
@@ -82,27 +83,40 @@ def status(
     For each KPI: the current period (the shortest target period holding the evaluation
     date), the target, the target to date (prorated for linear pacing), the actual value,
     the deviation, the state (on track, tier N, data outage, no target), the owner and,
-    when a tier fires, the respond-by time. Example:
+    when a tier fires, the respond-by time. From the earlier values of the period: a
+    sparkline of the last observations, the change since the previous review (per
+    cadence.review) and "behind since" (the start of the current run of misses). Example:
     `kpictl status registry --actuals registry/actuals/2026-11-20.csv --format markdown`.
     """
+    from kpictl import display
     from kpictl.numbers import status as scorecard
 
     when = parse_date(as_of, "--as-of", with_time=True)
     from kpictl.emails.env import environment_for
     from kpictl.emails.outbox import scorecard as evaluate_all
+    from kpictl.numbers.history import histories
 
     inputs = _inputs(resolve_registry(path), when)
-    statuses = evaluate_all(inputs, _actuals(inputs, actuals))
+    loaded = _actuals(inputs, actuals)
+    statuses = evaluate_all(inputs, loaded)
+    found = histories(statuses, loaded)
+    # Written to a file, text is UTF-8; a terminal or pipe that cannot show the
+    # sparkline's blocks gets its ASCII form rather than an encoding error.
+    ascii_only = output is None and not display.can_show(
+        display.SPARK_BLOCKS, getattr(sys.stdout, "encoding", None)
+    )
     if output_format is StatusFormat.text and output is None and sys.stdout.isatty():
         from kpictl.views.scorecard_terminal import print_status
 
-        rows = [scorecard.row(inputs.registry, item) for item in statuses]
+        rows = scorecard.rows_of(inputs.registry, statuses, found, ascii_only)
         heading = scorecard.heading(inputs.registry, inputs.moment)
         print_status(rows, heading, scorecard.summary(statuses))
         return 0
-    words = output_format in (StatusFormat.text, StatusFormat.markdown)
+    words = output_format is not StatusFormat.json and output_format is not StatusFormat.csv
     env = environment_for(inputs.registry) if words else None
-    text = scorecard.render(inputs.registry, statuses, inputs.moment, output_format.value, env)
+    text = scorecard.render(
+        inputs.registry, statuses, inputs.moment, output_format.value, env, found, ascii_only
+    )
     write_output(text, output)
     return 0
 

@@ -23,6 +23,7 @@ from kpictl.emails.people import (
 )
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import CharterResult, KpiStatus, State
+from kpictl.numbers.history import History
 from kpictl.registry.models import Campaign, Person
 from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import lead
@@ -193,7 +194,9 @@ class Mailer:
             _message=message,
         )
 
-    def escalations(self, statuses: list[KpiStatus]) -> list[Email]:
+    def escalations(
+        self, statuses: list[KpiStatus], histories: dict[str, History] | None = None
+    ) -> list[Email]:
         """One email per KPI whose state fires a tier, worst first.
 
         Thousands of escalations are built by worker processes (see emails.workers); the
@@ -204,20 +207,24 @@ class Mailer:
         by_source = context.outages_by_source(statuses)
         states = context.states_by_kpi(statuses)
         firing = [status for status in statuses if status.tier is not None]
-        return build_all(
-            self, firing, partial(self._escalation, by_source=by_source, states=states)
+        build = partial(
+            self._escalation, by_source=by_source, states=states, histories=histories or {}
         )
+        return build_all(self, firing, build)
 
     def _escalation(
         self,
         status: KpiStatus,
         by_source: dict[str, list[str]],
         states: dict[str, context.View],
+        histories: dict[str, History],
     ) -> Email | None:
         assert status.tier is not None and status.respond_by is not None
         outage = status.state is State.OUTAGE
         recipients = escalation_recipients(self.registry, status.kpi, status.tier, outage)
-        values = context.escalation_context(self.registry, status, recipients, by_source, states)
+        values = context.escalation_context(
+            self.registry, status, recipients, by_source, states, histories.get(status.kpi.id)
+        )
         facts = {
             "kpi": status.kpi.id,
             "state": "data outage" if outage else "deviation",
@@ -253,10 +260,15 @@ class Mailer:
         )
 
     def readout(
-        self, campaign: Campaign, day_number: int, when: date, results: list[CharterResult]
+        self,
+        campaign: Campaign,
+        day_number: int,
+        when: date,
+        results: list[CharterResult],
+        histories: dict[str, History] | None = None,
     ) -> Email | None:
         values = context.readout_context(
-            self.registry, campaign, day_number, when, results, self.moment
+            self.registry, campaign, day_number, when, results, self.moment, histories
         )
         recipients = daci_recipients(self.registry, campaign, raci=True)
         facts = {"campaign": campaign.id, "email": f"day-{day_number} readout"}
@@ -270,10 +282,17 @@ class Mailer:
         )
 
     def recap(
-        self, campaign: Campaign, results: list[CharterResult], day: date, actuals: Actuals
+        self,
+        campaign: Campaign,
+        results: list[CharterResult],
+        day: date,
+        actuals: Actuals,
+        histories: dict[str, History] | None = None,
     ) -> list[Email]:
         """The executives' recap and, when it leaves gaps, the driver's own list of them."""
-        values = context.recap_context(self.registry, campaign, results, day, self.moment, actuals)
+        values = context.recap_context(
+            self.registry, campaign, results, day, self.moment, actuals, histories
+        )
         recipients = daci_recipients(self.registry, campaign)
         facts = {"campaign": campaign.id, "email": "recap"}
         reply_to = self._driver_reply_to(campaign)

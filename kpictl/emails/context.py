@@ -43,6 +43,7 @@ from kpictl.numbers.evaluate import (
     outlook,
     readout_dates,
 )
+from kpictl.numbers.history import History, against_pace
 from kpictl.numbers.periods import Period
 from kpictl.registry.lineage import breadth_first, walk
 from kpictl.registry.models import (
@@ -256,6 +257,67 @@ def _impact(status: KpiStatus, kpi: Kpi) -> View:
     }
 
 
+# Bars in an email's chart: two months of a weekly KPI; an email is read, not studied.
+EMAIL_POINTS = 8
+
+
+def history_view(
+    history: History | None, kpi: Kpi, today: date, miss: str = "far enough off to escalate"
+) -> View | None:
+    """A KPI's recent values for an email: bars, a sparkline, since when it is off track.
+
+    Each bar's length is a percentage of the largest value or target to date shown, so
+    an email draws it with table cells (no image, no SVG: Gmail and Outlook show those
+    unreliably or not at all). None without a target, or before the first value.
+    """
+    if history is None or not history.points:
+        return None
+    points = history.points[-EMAIL_POINTS:]
+    scale = max(max(p.value, p.expected) for p in points) or 1.0
+    since = history.behind_since
+    bars = []
+    for point in points:
+        dev = point.deviation_pct
+        if dev is None or dev == 0:
+            words = "" if dev is None else "on pace"
+        else:
+            worse = "behind" if kpi.direction == "increase" else "above"
+            better = "ahead" if kpi.direction == "increase" else "below"
+            words = f"{display.percent(dev)} {worse if dev > 0 else better}"
+        bars.append(
+            {
+                "day": display.day_short(point.as_of),
+                "value": display.number(point.value, kpi),
+                "expected": display.number(point.expected, kpi),
+                "deviation": words,
+                "miss": point.miss,
+                "value_pct": _bar(point.value, scale),
+                "expected_pct": _bar(point.expected, scale),
+            }
+        )
+    return {
+        "points": bars,
+        "count": len(bars),
+        "first": bars[0]["day"],
+        "last": bars[-1]["day"],
+        "sparkline": display.sparkline(against_pace(points)),
+        "behind_since": display.day(since) if since else None,
+        "behind_since_short": display.day_short(since) if since else None,
+        "behind_days": (today - since).days if since else None,
+        # Off track from the first value of the period: it may never have been on track.
+        "since_first": since is not None and not history.left_out and since == points[0].as_of,
+        "change": display.signed(history.change, kpi) if history.change is not None else None,
+        "change_from": display.day(history.change_from) if history.change_from else None,
+        "expected_word": "pace" if history.linear else "target",
+        "miss_words": miss,
+    }
+
+
+def _bar(value: float, scale: float) -> int:
+    """A bar's width in whole percent, 0 to 100 (a negative value draws nothing)."""
+    return max(0, min(100, round(value / scale * 100)))
+
+
 def _recipients_view(recipients: Recipients) -> View:
     return {
         "to": _people(recipients.to),
@@ -283,6 +345,7 @@ def escalation_context(
     recipients: Recipients,
     out_by_source: dict[str, list[str]],
     states: dict[str, View] | None = None,
+    history: History | None = None,
 ) -> View:
     """Everything escalation.* and outage.* templates may use.
 
@@ -341,6 +404,7 @@ def escalation_context(
         "period": period,
         "numbers": numbers,
         "impact": _impact(status, kpi),
+        "history": history_view(history, kpi, day),
         "outage": outage,
         "lineage": lineage,
         "fallbacks": fallbacks,
@@ -491,7 +555,13 @@ def kickoff_context(
     }
 
 
-def result_view(result: CharterResult, campaign: Campaign, day: date, final: bool = False) -> View:
+def result_view(
+    result: CharterResult,
+    campaign: Campaign,
+    day: date,
+    final: bool = False,
+    history: History | None = None,
+) -> View:
     kpi = result.kpi
     actual = result.actual
     fmt = display.number
@@ -524,6 +594,7 @@ def result_view(result: CharterResult, campaign: Campaign, day: date, final: boo
         "needed_per_week": fmt(per_week, kpi, approx=True) if per_week is not None else None,
         # hit / missed once the campaign is over; on pace / behind pace while it runs
         "verdict": verdict(result, final),
+        "history": history_view(history, kpi, day, "behind the campaign's pace"),
     }
 
 
@@ -534,11 +605,13 @@ def readout_context(
     readout_day: date,
     results: list[CharterResult],
     moment: datetime,
+    histories: dict[str, History] | None = None,
 ) -> View:
     recipients = daci_recipients(registry, campaign, raci=True)
+    found = histories or {}
     later = [(n, when) for n, when in readout_dates(campaign) if when > readout_day]
     share = campaign_period(campaign).elapsed_share(readout_day)
-    views = [result_view(r, campaign, readout_day) for r in results]
+    views = [result_view(r, campaign, readout_day, history=found.get(r.kpi.id)) for r in results]
     return _campaign_base(registry, campaign, recipients, moment) | {
         "readout": {
             "day": day_number,
@@ -598,6 +671,7 @@ def recap_context(
     day: date,
     moment: datetime,
     actuals: Actuals | None = None,
+    histories: dict[str, History] | None = None,
 ) -> View:
     """The executives' recap: the bottom line first, then the story and what to decide.
 
@@ -606,7 +680,8 @@ def recap_context(
     """
     recipients = daci_recipients(registry, campaign)
     final = campaign_is_over(campaign, day)
-    views = [result_view(r, campaign, day, final) for r in results]
+    found = histories or {}
+    views = [result_view(r, campaign, day, final, found.get(r.kpi.id)) for r in results]
     primary = next((r for r in results if r.role == "primary"), None)
     retro = campaign.retrospective
     return _campaign_base(registry, campaign, recipients, moment) | {

@@ -18,7 +18,8 @@ from kpictl.emails.env import environment_for
 from kpictl.errors import KpictlError
 from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import MAX_PROBLEMS, Actuals, ActualsError, open_actuals, read_actuals
-from kpictl.numbers.evaluate import evaluation_moment
+from kpictl.numbers.evaluate import CharterResult, evaluation_moment
+from kpictl.numbers.history import History, charter_history, histories
 from kpictl.registry.models import Campaign
 from kpictl.registry.registry import Registry, registry_for_use
 from kpictl.registry.schema_errors import suggest
@@ -155,7 +156,8 @@ def scorecard(inputs: Inputs, actuals: Actuals) -> list[KpiStatus]:
 def escalations(inputs: Inputs, actuals: Actuals) -> Outbox:
     """One escalation email per KPI whose state fires a tier."""
     mailer = mailer_for(inputs)
-    emails = mailer.escalations(scorecard(inputs, actuals))
+    statuses = scorecard(inputs, actuals)
+    emails = mailer.escalations(statuses, histories(statuses, actuals))
     title = f"Escalations for {display.moment(inputs.moment)}"
     return Outbox(emails, mailer.warnings, title)
 
@@ -245,7 +247,9 @@ def readout(inputs: Inputs, charter: Campaign, actuals: Actuals, day: int | None
     number, on = pick_readout(charter, day, inputs.moment.date())
     results = charter_results(inputs.registry, charter, actuals, on)
     mailer = mailer_for(inputs)
-    email = mailer.readout(charter, number, on, results)
+    email = mailer.readout(
+        charter, number, on, results, charter_histories(charter, results, actuals, on)
+    )
     title = f"Day-{number} readout for {charter.id}"
     return Outbox([email] if email else [], mailer.warnings, title)
 
@@ -266,8 +270,21 @@ def recap(inputs: Inputs, charter: Campaign, actuals: Actuals) -> Outbox:
     final = campaign_is_over(charter, day)
     results = charter_results(inputs.registry, charter, actuals, day, final)
     mailer = mailer_for(inputs)
-    emails = mailer.recap(charter, results, day, actuals)
+    histories = charter_histories(charter, results, actuals, day)
+    emails = mailer.recap(charter, results, day, actuals, histories)
     return Outbox(emails, [*warnings, *mailer.warnings], f"Recap of {charter.id}")
+
+
+def charter_histories(
+    charter: Campaign, results: list[CharterResult], actuals: Actuals, day: date
+) -> dict[str, History]:
+    """Each charter KPI's path through the campaign up to `day`, by KPI id."""
+    out = {}
+    for result in results:
+        found = charter_history(result, charter, actuals, day)
+        if found is not None:
+            out[result.kpi.id] = found
+    return out
 
 
 def pick_readout(charter: Campaign, day: int | None, today: date) -> tuple[int, date]:

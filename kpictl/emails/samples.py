@@ -19,6 +19,7 @@ from kpictl.numbers.evaluate import (
     evaluation_moment,
     readout_dates,
 )
+from kpictl.numbers.history import History, kpi_history
 from kpictl.numbers.periods import fiscal_quarter
 from kpictl.registry.models import EscalationPolicy, Kpi, Target
 from kpictl.registry.registry import Registry
@@ -73,7 +74,8 @@ def sample_contexts(registry: Registry, today: date) -> dict[str, dict[str, Any]
             assert status.tier is not None
             outage = status.outage is not None
             recipients = escalation_recipients(registry, status.kpi, status.tier, outage)
-            values = context.escalation_context(registry, status, recipients, {})
+            history = _history(status)
+            values = context.escalation_context(registry, status, recipients, {}, history=history)
             _add(out, "outage" if outage else "escalation", values)
     campaigns = sorted(registry.campaigns, key=lambda c: c.id)
     if campaigns:
@@ -103,11 +105,28 @@ def sample_contexts(registry: Registry, today: date) -> dict[str, dict[str, Any]
             context.review_request_context(registry, campaign, moment, empty),
         )
     statuses = list(found or ())
-    rows = [scorecard.row(registry, status) for status in statuses]
+    histories = {s.kpi.id: h for s in statuses if (h := _history(s)) is not None}
+    rows = [scorecard.row(registry, status, histories.get(status.kpi.id)) for status in statuses]
     counts = {"on-track": 0, "tier": len(rows), "outage": 0, "no-target": 0}
-    for name in scorecard.TEMPLATES.values():
-        out[name] = {"rows": rows, "evaluated_at": "", "organization": None, "counts": counts}
+    for kind in ("text", "markdown"):
+        out[scorecard.TEMPLATES[kind]] = {
+            "rows": rows,
+            "evaluated_at": "",
+            "organization": None,
+            "counts": counts,
+        }
+    from kpictl.views.scorecard_page import page_data
+
+    out[scorecard.TEMPLATES["html"]] = page_data(registry, statuses, histories, moment)
     return out
+
+
+def _history(status: KpiStatus) -> History | None:
+    """The history of a sample status: its one value."""
+    sample = Actuals("<sample>")
+    if status.actual is not None and status.period is not None:
+        sample.rows[(status.kpi.id, status.period.text)] = [status.actual]
+    return kpi_history(status, sample)
 
 
 def _add(out: dict[str, dict[str, Any]], kind: str, values: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ class Column:
     cell: str  # key in a row's "text", or "kpi"/"period" at the top of the row
     right: bool = False
     wrap_at: int | None = None  # may wrap down to this width; None: never wraps
+    optional: bool = False  # left out, unmentioned, when no row has anything in it
 
 
 # In the order shown; PRIORITY says which stay when the terminal is narrow.
@@ -32,6 +33,9 @@ COLUMNS = (
     Column("Actual", "actual", right=True),
     Column("As of", "as_of"),
     Column("Deviation", "deviation"),
+    Column("Trend", "trend", optional=True),
+    Column("Change", "change", right=True, optional=True),
+    Column("Behind since", "behind_since", optional=True),
     Column("State", "state", wrap_at=16),
     Column("Owner", "owner", wrap_at=12),
     Column("Respond by", "respond_by", wrap_at=10),
@@ -41,7 +45,10 @@ PRIORITY = (
     "State",
     "Deviation",
     "Owner",
+    "Trend",
+    "Behind since",
     "Actual",
+    "Change",
     "Respond by",
     "To date",
     "Target",
@@ -54,7 +61,12 @@ GAP = 3  # between columns: padding on either side and the (blank) divider
 def _cell(row: dict[str, Any], column: Column) -> str:
     if column.cell in ("kpi", "period"):
         return str(row[column.cell] or "—")
-    return str(row["text"][column.cell] or ("—" if column.cell == "actual" else ""))
+    return str(row["text"].get(column.cell) or ("—" if column.cell == "actual" else ""))
+
+
+def wanted_columns(rows: list[dict[str, Any]]) -> list[Column]:
+    """The columns with something to show: a trend needs two values, a change an earlier one."""
+    return [c for c in COLUMNS if not c.optional or any(_cell(row, c) for row in rows)]
 
 
 def fitting_columns(rows: list[dict[str, Any]], width: int) -> list[tuple[Column, int]]:
@@ -65,7 +77,8 @@ def fitting_columns(rows: list[dict[str, Any]], width: int) -> list[tuple[Column
     """
     natural: dict[str, int] = {}
     narrowest: dict[str, int] = {}
-    for column in COLUMNS:
+    columns = wanted_columns(rows)
+    for column in columns:
         natural[column.header] = max(
             [len(column.header), *(len(_cell(row, column)) for row in rows)]
         )
@@ -74,6 +87,8 @@ def fitting_columns(rows: list[dict[str, Any]], width: int) -> list[tuple[Column
     given: dict[str, int] = {}
     used = -GAP
     for header in PRIORITY:
+        if header not in narrowest:
+            continue
         need = narrowest[header] + GAP
         if used + need <= width or not given:
             given[header] = narrowest[header]
@@ -83,7 +98,7 @@ def fitting_columns(rows: list[dict[str, Any]], width: int) -> list[tuple[Column
             extra = min(natural[header] - given[header], max(width - used, 0))
             given[header] += extra
             used += extra
-    return [(column, given[column.header]) for column in COLUMNS if column.header in given]
+    return [(column, given[column.header]) for column in columns if column.header in given]
 
 
 def print_status(
@@ -122,7 +137,7 @@ def _print_status(rows: list[dict[str, Any]], heading: str, summary: str, consol
     console.print(Text(heading, style="bold"))
     console.print(table)
     kept = {column.header for column, _ in shown}
-    left_out = [column.header for column in COLUMNS if column.header not in kept]
+    left_out = [column.header for column in wanted_columns(rows) if column.header not in kept]
     if left_out:
         console.print(
             Text(
