@@ -135,7 +135,7 @@ def test_check_renders_a_scorecard_page_override_with_sample_data(run: Run, tmp_
     page.parent.mkdir(parents=True)
     page.write_text("{{ cards[0].chart.y_ticks[0].text }} {{ cards[0].row.text.trend }}\n")
     result = run("check", str(root))
-    assert (result.code, result.out) == (0, "No findings in 29 files.\n")
+    assert (result.code, result.out) == (0, "No findings in 30 files.\n")
     page.write_text("{{ cards[0].chart.y_min }}\n{{ cards[0].row.nope.x }}\n")
     result = run("check", str(root), cwd=tmp_path)
     assert result.code == 1

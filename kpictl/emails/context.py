@@ -28,6 +28,7 @@ from kpictl.emails.people import (
     person_view,
     review_recipients,
 )
+from kpictl.emails.trend import history_view
 from kpictl.numbers.actuals import Actuals
 from kpictl.numbers.evaluate import (
     CharterResult,
@@ -43,7 +44,7 @@ from kpictl.numbers.evaluate import (
     outlook,
     readout_dates,
 )
-from kpictl.numbers.history import History, against_pace
+from kpictl.numbers.history import History
 from kpictl.numbers.periods import Period
 from kpictl.registry.lineage import breadth_first, walk
 from kpictl.registry.models import (
@@ -255,67 +256,6 @@ def _impact(status: KpiStatus, kpi: Kpi) -> View:
         "needed_per_week": number(found.needed_per_week, approx=True),
         "headroom": number(found.headroom),
     }
-
-
-# Bars in an email's chart: two months of a weekly KPI; an email is read, not studied.
-EMAIL_POINTS = 8
-
-
-def history_view(
-    history: History | None, kpi: Kpi, today: date, miss: str = "far enough off to escalate"
-) -> View | None:
-    """A KPI's recent values for an email: bars, a sparkline, since when it is off track.
-
-    Each bar's length is a percentage of the largest value or target to date shown, so
-    an email draws it with table cells (no image, no SVG: Gmail and Outlook show those
-    unreliably or not at all). None without a target, or before the first value.
-    """
-    if history is None or not history.points:
-        return None
-    points = history.points[-EMAIL_POINTS:]
-    scale = max(max(p.value, p.expected) for p in points) or 1.0
-    since = history.behind_since
-    bars = []
-    for point in points:
-        dev = point.deviation_pct
-        if dev is None or dev == 0:
-            words = "" if dev is None else "on pace"
-        else:
-            worse = "behind" if kpi.direction == "increase" else "above"
-            better = "ahead" if kpi.direction == "increase" else "below"
-            words = f"{display.percent(dev)} {worse if dev > 0 else better}"
-        bars.append(
-            {
-                "day": display.day_short(point.as_of),
-                "value": display.number(point.value, kpi),
-                "expected": display.number(point.expected, kpi),
-                "deviation": words,
-                "miss": point.miss,
-                "value_pct": _bar(point.value, scale),
-                "expected_pct": _bar(point.expected, scale),
-            }
-        )
-    return {
-        "points": bars,
-        "count": len(bars),
-        "first": bars[0]["day"],
-        "last": bars[-1]["day"],
-        "sparkline": display.sparkline(against_pace(points)),
-        "behind_since": display.day(since) if since else None,
-        "behind_since_short": display.day_short(since) if since else None,
-        "behind_days": (today - since).days if since else None,
-        # Off track from the first value of the period: it may never have been on track.
-        "since_first": since is not None and not history.left_out and since == points[0].as_of,
-        "change": display.signed(history.change, kpi) if history.change is not None else None,
-        "change_from": display.day(history.change_from) if history.change_from else None,
-        "expected_word": "pace" if history.linear else "target",
-        "miss_words": miss,
-    }
-
-
-def _bar(value: float, scale: float) -> int:
-    """A bar's width in whole percent, 0 to 100 (a negative value draws nothing)."""
-    return max(0, min(100, round(value / scale * 100)))
 
 
 def _recipients_view(recipients: Recipients) -> View:
