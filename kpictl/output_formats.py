@@ -61,3 +61,8 @@ class ChangelogFormat(enum.StrEnum):
 class DrillFormat(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class PullFormat(enum.StrEnum):
+    text = "text"
+    json = "json"

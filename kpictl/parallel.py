@@ -1,4 +1,5 @@
-"""The one way kpictl spreads work over processes: `map_in_workers`.
+"""The one way kpictl spreads work over processes (`map_in_workers`) or threads
+(`map_in_threads`).
 
 Parsing a large registry, formatting hundreds of files and building thousands of
 emails are pure Python, so they scale with processes, not threads. The workers are
@@ -10,6 +11,10 @@ process. If the pool cannot start (no processes or semaphores left, a sandbox th
 forbids them) or a worker dies, the items it did not deliver run here instead and
 `--debug` says why. An exception raised by `fn` is never a reason to fall back: it
 reaches the caller as it would without workers.
+
+Database queries (`kpictl pull`) wait on a server or run inside a database engine
+that releases the GIL, and each needs its own open connection: those run in
+threads (`map_in_threads`), which share the connections a pool hands out.
 
 Only the standard library's `os` and `sys` are imported at the top: the pool's
 modules load when a pool is used, so small runs start as fast as before.
@@ -65,6 +70,33 @@ def map_in_workers(
         _report(fn, len(items), len(items), workers, "this platform cannot fork workers")
         return [fn(item) for item in items]
     return _in_pool(fn, items, workers)
+
+
+def map_in_threads(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    on_done: Callable[[], None] | None = None,
+) -> list[R]:
+    """`[fn(item) for item in items]` in up to `workers` threads, results in order.
+
+    For work that waits (a query on a server, a database engine that releases the GIL).
+    `on_done` is called after each item, from the thread that ran it (a progress bar).
+    An exception raised by `fn` reaches the caller once the running items have finished.
+    """
+
+    def one(item: T) -> R:
+        result = fn(item)
+        if on_done is not None:
+            on_done()
+        return result
+
+    if workers <= 1 or len(items) < 2:
+        return [one(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(one, items))
 
 
 def _in_pool(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:

@@ -26,6 +26,7 @@ COMMANDS = [
     "review-request",
     "readout",
     "recap",
+    "pull",
     "schema",
     "init",
     "new",

@@ -46,6 +46,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "history": ("diff", "changelog", "codeowners"),
     "views": ("map", "who", "experiments"),
     "emails": ("status", "escalate", "kickoff", "review-request", "readout", "recap"),
+    "pull": ("pull",),
     "authoring": ("schema", "init", "new", "fmt", "calendar", "drill"),
     # A group (`kpictl actuals import|export`): typer lists groups after the commands.
     "actuals": ("actuals",),

@@ -392,7 +392,7 @@ def _scan_unchanged(
     after: Parsed,
 ) -> tuple[set[str], dict[str, list[tuple[Entry, str]]]]:
     """(ids still defined in unchanged files, id -> [(entity, field) still naming it])."""
-    from kpictl.check.rules.references import references
+    from kpictl.check.rules.references import CONNECTION, references
     from kpictl.registry.models import KINDS
     from kpictl.registry.schema_errors import field_label
 
@@ -411,8 +411,8 @@ def _scan_unchanged(
             entity = model.model_validate(entry.data)
         except ValueError:
             continue  # invalid now: `kpictl check` says why
-        for path, ref, _allowed in references(entity):
-            if ref in ids:
+        for path, ref, allowed in references(entity):
+            if ref in ids and allowed is not CONNECTION:  # a connection name is no entity
                 referrers.setdefault(ref, []).append((entry, field_label(path)))
     return still, referrers
 

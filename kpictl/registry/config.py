@@ -50,6 +50,23 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
 
 
+# The same password anywhere in a line of a file, for excerpts that quote the line.
+_PASSWORD_IN_LINE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s\"']*:)([^/?#\s\"']*)(@)")
+
+
+def hide_url_passwords(text: str) -> str:
+    """`text` with the password of every `scheme://user:password@` URL shown as `***`.
+
+    `kpictl check --show-source` quotes the offending line, and the line of the finding
+    "the URL holds a password" is exactly the one holding it.
+    """
+    if "://" not in text:
+        return text
+    return _PASSWORD_IN_LINE.sub(
+        lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***{m[3]}", text
+    )
+
+
 def _no_literal_secret(value: str) -> str:
     """A URL may name a secret as `${NAME}`, never spell it out (the value is not echoed)."""
     match = _URL_PASSWORD.match(value)

@@ -7,6 +7,7 @@ from pathlib import Path
 from kpictl.check.findings import Finding, Severity
 from kpictl.check.formats import Report
 from kpictl.display import plural
+from kpictl.registry.config import hide_url_passwords
 from kpictl.templating.escaping import defuse, visible
 
 _COLORS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.INFO: "\x1b[36m"}
@@ -48,6 +49,11 @@ def source_excerpt(item: Finding, report: Report) -> list[str]:
         return []
     text = lines[loc.line - 1].expandtabs(1)
     start = min(loc.column - 1, len(text))
+    # A literal password (S001) is the line's reason to be shown, and never shown itself;
+    # each side of the value masked alone keeps the caret under it.
+    before_value = hide_url_passwords(text[:start])
+    text = before_value + hide_url_passwords(text[start:])
+    start = len(before_value)
     end = start
     quote = text[start] if start < len(text) and text[start] in "'\"" else None
     if quote:

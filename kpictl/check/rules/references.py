@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import get_args
 
-from kpictl.check.findings import Finding
+from kpictl.check.findings import Finding, excerpt
 from kpictl.check.rules.base import Context, in_record
 from kpictl.registry.loader import KeyPath
 from kpictl.registry.models import (
@@ -20,11 +20,13 @@ from kpictl.registry.models import (
     Person,
     Team,
 )
-from kpictl.registry.registry import has
+from kpictl.registry.registry import Registry, has
 from kpictl.registry.schema_errors import field_label, suggest
 
 PERSON = ("person",)
 PERSON_OR_TEAM = ("person", "team")
+# Not an entity kind: a name under `connections:` in kpictl.yaml (`actual`, `freshness`).
+CONNECTION = ("connection",)
 FUNCTIONS: tuple[str, ...] = get_args(Function)
 
 Reference = tuple[KeyPath, str, tuple[str, ...]]
@@ -50,6 +52,8 @@ def references(entity: Entity) -> Iterator[Reference]:
             yield ("upstream", i), upstream, ("data_source",)
         if has(entity, "fallback") and entity.fallback:
             yield ("fallback",), entity.fallback, ("data_source",)
+        if has(entity, "freshness") and entity.freshness is not None:
+            yield ("freshness", "connection"), entity.freshness.connection, CONNECTION
     elif isinstance(entity, Kpi):
         yield from _kpi(entity)
     elif isinstance(entity, EscalationPolicy):
@@ -95,6 +99,8 @@ def _kpi(kpi: Kpi) -> Iterator[Reference]:
     for i, driven in enumerate(kpi.drives if has(kpi, "drives") else ()):
         yield ("drives", i), driven, ("kpi",)
     yield from _change_approvers(kpi)
+    if has(kpi, "actual") and kpi.actual is not None:
+        yield ("actual", "connection"), kpi.actual.connection, CONNECTION
 
 
 def _change_approvers(entity: Kpi | GlossaryTerm) -> Iterator[Reference]:
@@ -145,13 +151,51 @@ def _kinds(allowed: tuple[str, ...]) -> str:
     return " or ".join(f"a {name}" if name[0] not in "aeiou" else f"an {name}" for name in names)
 
 
+def connection_names(registry: Registry) -> list[str]:
+    """The names under `connections:` in kpictl.yaml, also when its settings failed to load.
+
+    A schema error elsewhere in kpictl.yaml leaves the registry with default settings;
+    the names written are still the ones a `connection:` may use, so S001 stays the one
+    finding instead of an R002 on every query as well.
+    """
+    names = list(registry.settings.connections)
+    data = registry.root_document.data if registry.root_document is not None else None
+    written = data.get("connections") if isinstance(data, dict) else None
+    if isinstance(written, dict):
+        names.extend(str(name) for name in written if name not in names)
+    return names
+
+
+def _unknown_connection(label: str, ref: str, names: list[str]) -> str | None:
+    """Why `ref` names no connection, or None when it does."""
+    if ref in names:
+        return None
+    if not names:
+        return (
+            f"{label} names '{excerpt(ref)}', but kpictl.yaml defines no connections: "
+            "add it under `connections:` with its SQLAlchemy URL"
+        )
+    close = suggest(ref, names)
+    listed = ", ".join(excerpt(name) for name in sorted(names))
+    tip = f"; did you mean '{excerpt(close)}'?" if close else f" (it has {listed})"
+    return f"{label} names '{excerpt(ref)}', which is not a connection in kpictl.yaml{tip}"
+
+
 def unknown_reference(ctx: Context) -> Iterator[Finding]:
     registry = ctx.registry
     candidates: dict[tuple[str, ...], list[str]] = {}
+    connections: list[str] | None = None
     # Every copy of a duplicated id and every partial entity too: a typo inside one is
     # a typo all the same, and R001 or S001 would otherwise hide it.
     for record in registry.every_record():
         for path, ref, allowed in references(record.entity):
+            if allowed is CONNECTION:
+                if connections is None:
+                    connections = connection_names(registry)
+                problem = _unknown_connection(field_label(path), ref, connections)
+                if problem is not None:
+                    yield in_record("R002", record, path, problem)
+                continue
             kind = registry.kind_of(ref)
             if kind in allowed:
                 continue

@@ -1,0 +1,200 @@
+"""`kpictl pull` with a real PostgreSQL server as the warehouse (tests/pg_server.py).
+
+The server has a `leads` table and a role `kpictl` that may read and write it: only
+kpictl's read-only transaction stands between a query and a write, so these tests see
+that it holds. No password ever appears in any output, `--debug` included.
+"""
+
+# ruff: noqa: E501  (case tables: one case per line)
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Run
+from tests.pg_server import Server, binaries, free_port, postgres_server
+from tests.test_pull import COUNT, failure_of, registry
+
+PASSWORD = "kp-Secr3t/@pw"  # a `/` and an `@`: the URL must still be one URL
+WRONG = "Wr0ng-Pa55-zq8"
+VARIABLE = "KPICTL_TEST_PG_PASSWORD"
+
+pytestmark = pytest.mark.skipif(
+    binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    import psycopg
+
+    with postgres_server() as found:
+        with psycopg.connect(found.admin(), autocommit=True) as admin:
+            admin.execute("create database warehouse")
+            admin.execute(f"create role kpictl login password '{PASSWORD}'")
+        with psycopg.connect(found.admin("warehouse"), autocommit=True) as admin:
+            admin.execute("create table leads (id int, created date, loaded_at timestamptz)")
+            admin.execute(
+                "insert into leads select i, date '2026-10-01' + (i % 60), "
+                "timestamptz '2026-11-18 06:00+00' from generate_series(1, 120) i"
+            )
+            admin.execute("create sequence ids")
+            admin.execute("grant all on leads, ids to kpictl")
+            admin.execute("grant create on schema public to kpictl")
+        yield found
+
+
+def settings(server: Server, port: int | None = None) -> str:
+    url = server.url("kpictl", "${" + VARIABLE + "}", "warehouse")
+    if port is not None:
+        url = url.replace(f":{server.port}/", f":{port}/")
+    return f"version: 1\nconnections:\n  warehouse: {{url: '{url}'}}\n"
+
+
+def leads_count(server: Server) -> int:
+    import psycopg
+
+    with psycopg.connect(server.admin("warehouse")) as admin:
+        row = admin.execute("select count(*) from leads").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def pg_registry(tmp_path: Path, server: Server, sql: str, port: int | None = None) -> Path:
+    sql = sql.replace("'warehouse/leads.csv'", "leads")
+    return registry(tmp_path / "reg", sql, settings=settings(server, port))
+
+
+def test_pull_from_postgresql(
+    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+    root = pg_registry(tmp_path, server, COUNT)
+    result = run("pull", str(root), "--as-of", "2026-11-20", "--dry-run", "-f", "json")
+    assert (result.code, result.err) == (0, "")
+    data = json.loads(result.out)
+    assert [(o["period"], o["value"], o["kind"]) for o in data["observations"]] == [
+        ("2026-Q4", 4.0, "backfill"),
+        ("2026-Q4", 18.0, "backfill"),
+        ("2026-Q4", 32.0, "backfill"),
+        ("2026-Q4", 46.0, "backfill"),
+        ("2026-Q4", 60.0, "backfill"),
+        ("2026-Q4", 74.0, "backfill"),
+        ("2026-Q4", 88.0, "backfill"),
+        ("2026-Q4", 102.0, "current"),
+        ("spring-push", 102.0, "campaign"),
+    ]
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_a_wrong_password_is_reported_and_never_shown(
+    tmp_path: Path,
+    run: Run,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    debug: list[str],
+    output_format: str,
+) -> None:
+    monkeypatch.setenv(VARIABLE, WRONG)
+    root = pg_registry(tmp_path, server, COUNT)
+    result = run(
+        *debug,
+        "pull",
+        str(root),
+        "--as-of",
+        "2026-11-20",
+        "--dry-run",
+        "--no-backfill",
+        "-f",
+        output_format,
+    )
+    assert result.code == 1
+    everything = result.out + result.err
+    for secret in (WRONG, PASSWORD, "Wr0ng", "Secr3t"):
+        assert secret not in everything
+    message = (
+        f'connection failed: connection to server at "127.0.0.1", port {server.port} failed: '
+        'FATAL:  password authentication failed for user "kpictl"'
+    )
+    if output_format == "json":
+        failures = json.loads(result.out)["failures"]
+        assert [f["message"] for f in failures] == [message, message]
+    else:
+        assert failure_of(result.out) == [
+            f"failed: kpi mql 2026-Q4 (warehouse): {message}",
+            f"failed: kpi mql campaign spring-push (warehouse): {message}",
+        ]
+
+
+def test_connection_refused_is_a_failure_without_the_password(
+    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+    root = pg_registry(tmp_path, server, COUNT, port=free_port())
+    result = run(
+        "--debug", "pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill"
+    )
+    assert result.code == 1
+    assert PASSWORD not in result.out + result.err
+    assert "Secr3t" not in result.out + result.err
+    first = failure_of(result.out)[0]
+    assert first.startswith("failed: kpi mql 2026-Q4 (warehouse): connection failed: ")
+    assert "Connection refused" in first
+
+
+def test_a_slow_query_is_cancelled(
+    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+    root = pg_registry(tmp_path, server, "select count(*) as value from leads, pg_sleep(30)")
+    result = run(
+        "pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill", "--timeout", "0.5"
+    )
+    assert result.code == 1
+    assert failure_of(result.out) == [
+        "failed: kpi mql 2026-Q4 (warehouse): cancelled after 0.5 s (--timeout): make the "
+        "query faster, or give it more time with --timeout SECONDS",
+        "failed: kpi mql campaign spring-push (warehouse): cancelled after 0.5 s (--timeout): "
+        "make the query faster, or give it more time with --timeout SECONDS",
+    ]
+
+
+TWO = "refused: the SQL holds 2 statements: a query is one SELECT statement (a `;` may only end it), so nothing was run"
+
+
+# fmt: off
+WRITES = [
+    pytest.param("delete from leads", "cannot execute DELETE in a read-only transaction", id="delete"),
+    pytest.param("insert into leads values (0, current_date, now())", "cannot execute INSERT in a read-only transaction", id="insert"),
+    pytest.param("create table stolen as select 1 as value", "cannot execute CREATE TABLE AS in a read-only transaction", id="create-table"),
+    pytest.param("with gone as (delete from leads returning 1) select count(*) as value from gone", "cannot execute SELECT in a read-only transaction", id="delete-in-cte"),
+    pytest.param("select nextval('ids') as value", "cannot execute nextval() in a read-only transaction", id="nextval"),
+    pytest.param("select 1 as value; delete from leads", TWO, id="second-statement"),
+    pytest.param("select 1 as value; set transaction read write; delete from leads", "refused: the SQL holds 3 statements: a query is one SELECT statement (a `;` may only end it), so nothing was run", id="read-write-again"),
+    pytest.param("select $$;$$ as value; delete from leads", TWO, id="dollar-quote"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("sql", "message"), WRITES)
+def test_a_query_cannot_write(
+    tmp_path: Path,
+    run: Run,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(VARIABLE, PASSWORD)
+    root = pg_registry(tmp_path, server, sql)
+    result = run("pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill")
+    assert result.code == 1
+    failed = failure_of(result.out)[0]
+    prefix = "failed: kpi mql 2026-Q4 (warehouse): "
+    assert failed == prefix + message
+    assert leads_count(server) == 120
