@@ -87,10 +87,21 @@ def warehouse() -> Iterator[Connection]:
     engine.dispose()
 
 
-def run_kpi(warehouse: Connection, kpi: Kpi, period: tuple[date, date], as_of: date) -> float:
+def run_kpi(
+    warehouse: Connection,
+    kpi: Kpi,
+    period: tuple[date, date],
+    as_of: date,
+    campaign: str | None = None,
+) -> float:
     """The one `value` the KPI's SQL returns (anything else fails the test)."""
     assert kpi.actual is not None
-    parameters = {"period_start": period[0], "period_end": period[1], "as_of": as_of}
+    parameters = {
+        "period_start": period[0],
+        "period_end": period[1],
+        "as_of": as_of,
+        "campaign": campaign,  # what kpictl pull binds: NULL outside a campaign run
+    }
     result = warehouse.execute(text(kpi.actual.sql), parameters)
     assert list(result.keys()) == ["value"]
     rows = result.all()
