@@ -586,7 +586,8 @@ def held_in(store: Store) -> Held:
 
     def held(kpis: Collection[str], periods: Collection[str]) -> dict[tuple[str, str], set[date]]:
         try:
-            stored = store.actuals(list(kpis), periods=list(periods))
+            # A period that is no target period is a campaign id: asked for as one.
+            stored = store.actuals(list(kpis), list(periods), periods=list(periods))
         except StoreError as exc:
             raise KpictlError(str(exc)) from None
         return {key: {row.as_of for row in rows} for key, rows in stored.rows.items()}
