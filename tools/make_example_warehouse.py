@@ -783,7 +783,10 @@ def attribute_contacts(contacts: list[Contact]) -> None:
     october = [c for c in free if Q4 <= c.sql_at.date() < LEGACY_GAP]  # type: ignore[union-attr]
     later = [c for c in free if LEGACY_GAP < c.sql_at.date() <= LAST_DAY]  # type: ignore[union-attr]
     first_count, total = LEGACY_SQLS
-    for c in [*attribution.sample(october, first_count), *attribution.sample(later, total - first_count)]:
+    for c in [
+        *attribution.sample(october, first_count),
+        *attribution.sample(later, total - first_count),
+    ]:
         c.campaign = LEGACY
 
 
@@ -818,7 +821,9 @@ def pick_sum(opps: list[Opportunity], total: int) -> list[Opportunity]:
     raise AssertionError(f"no opportunities add up to {total}")
 
 
-def split(rows: list[dict[str, object]], key: str, parts: dict[int, float]) -> list[dict[str, object]]:
+def split(
+    rows: list[dict[str, object]], key: str, parts: dict[int, float]
+) -> list[dict[str, object]]:
     """The rows with a campaign column; row i gives `parts[i]` of its `key` to LEGACY/WEBINARS."""
     out: list[dict[str, object]] = []
     for i, row in enumerate(rows):
@@ -828,7 +833,11 @@ def split(rows: list[dict[str, object]], key: str, parts: dict[int, float]) -> l
             continue
         campaign = WEBINARS if row["day"] < Q4 else LEGACY  # type: ignore[operator]
         value = row[key]
-        rest = round(float(str(value)) - share, 2) if isinstance(value, float) else int(str(value)) - int(share)
+        rest = (
+            round(float(str(value)) - share, 2)
+            if isinstance(value, float)
+            else int(str(value)) - int(share)
+        )
         out.append({**row, key: rest, "campaign": ""})
         out.append({**row, key: share, "campaign": campaign})
     return out
@@ -864,7 +873,9 @@ def attribute_clicks(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return split(rows, "clicks", spread(window, WEBINAR_CLICKS, whole=True))
 
 
-def attribute_spend(rows: list[dict[str, object]], counts: tuple[int, int]) -> list[dict[str, object]]:
+def attribute_spend(
+    rows: list[dict[str, object]], counts: tuple[int, int]
+) -> list[dict[str, object]]:
     """The Q4 campaign's share of each day's spend: its ABM ads (LinkedIn and display)
     from the start, and from November its round tables (events, which finance loads on
     Mondays, so the 30 October figure holds only the nightly media spend)."""
