@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
 
 from kpictl.numbers.queries import uses_campaign
-from kpictl.registry.models import Kpi
 from kpictl.registry.registry import load_registry
 from tests.conftest import EXAMPLE, Run
 from tests.test_pull import COUNT, NOT_FOR_CAMPAIGN, registry
@@ -117,44 +114,6 @@ def test_the_example_charter_kpis_bind_campaign_and_no_other_kpi_does() -> None:
 )
 def test_uses_campaign_finds_the_bind_parameter_as_text_would(sql: str, used: bool) -> None:
     assert uses_campaign(sql) is used
-
-
-# --- the example's SQL, run as pull runs it -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def warehouse() -> Connection:
-    engine = create_engine("duckdb:///:memory:")
-    connection = engine.connect()
-    connection.exec_driver_sql(f"set file_search_path = '{EXAMPLE}'")
-    return connection
-
-
-@pytest.mark.parametrize(
-    ("kpi_id", "campaign", "end", "as_of", "value"),
-    [
-        ("mql", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 962),
-        ("sql", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 271),
-        ("branded-search-clicks", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 6350),
-        ("pipeline-sourced", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 520000),
-        ("sql", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 58),
-        ("cost-per-opportunity", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 2480),
-        ("pipeline-sourced", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 1010000),
-        ("sql", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 101),
-        ("cost-per-opportunity", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 2540),
-    ],
-)
-def test_campaign_values_are_the_actuals_files(
-    warehouse: Connection, kpi_id: str, campaign: str, end: date, as_of: date, value: int
-) -> None:
-    """registry/actuals/2026-11-20.csv's campaign rows, from the campaign's rows alone."""
-    registry, _ = load_registry(EXAMPLE)
-    kpi = registry.get(kpi_id)
-    charter = registry.get(campaign)
-    assert isinstance(kpi, Kpi) and kpi.actual is not None and charter is not None
-    start = date(2026, 6, 1) if campaign == WEBINARS else date(2026, 10, 1)
-    params = {"period_start": start, "period_end": end, "as_of": as_of, "campaign": campaign}
-    assert warehouse.execute(text(kpi.actual.sql), params).scalar_one() == value
 
 
 # --- a small DuckDB registry -----------------------------------------------------------------
