@@ -87,10 +87,21 @@ def warehouse() -> Iterator[Connection]:
     engine.dispose()
 
 
-def run_kpi(warehouse: Connection, kpi: Kpi, period: tuple[date, date], as_of: date) -> float:
+def run_kpi(
+    warehouse: Connection,
+    kpi: Kpi,
+    period: tuple[date, date],
+    as_of: date,
+    campaign: str | None = None,
+) -> float:
     """The one `value` the KPI's SQL returns (anything else fails the test)."""
     assert kpi.actual is not None
-    parameters = {"period_start": period[0], "period_end": period[1], "as_of": as_of}
+    parameters = {
+        "period_start": period[0],
+        "period_end": period[1],
+        "as_of": as_of,
+        "campaign": campaign,  # what kpictl pull binds: NULL outside a campaign run
+    }
     result = warehouse.execute(text(kpi.actual.sql), parameters)
     assert list(result.keys()) == ["value"]
     rows = result.all()
@@ -220,6 +231,43 @@ def test_the_history_tells_the_story(warehouse: Connection, registry: Registry) 
         # on pace on 16 Oct; 12% behind on 23 Oct, 22% and worse from 30 Oct
         "expansion-pipeline": [on_track, ("tier", 2), *[("tier", 3)] * 4],
     }
+
+
+WEBINARS = ("data-leaders-webinars-2026", date(2026, 6, 1))
+LEGACY = ("q4-legacy-bi-displacement", date(2026, 10, 1))
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "campaign", "end", "as_of", "value"),
+    [
+        ("mql", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 962),
+        ("sql", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 271),
+        ("branded-search-clicks", WEBINARS, date(2026, 9, 1), date(2026, 9, 1), 6350),
+        ("pipeline-sourced", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 520000),
+        ("sql", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 58),
+        ("cost-per-opportunity", LEGACY, date(2026, 10, 31), date(2026, 10, 30), 2480),
+        # Nothing is attributed to Friday 30 October: the day-30 readout (Saturday) agrees.
+        ("pipeline-sourced", LEGACY, date(2026, 11, 1), date(2026, 10, 31), 520000),
+        ("sql", LEGACY, date(2026, 11, 1), date(2026, 10, 31), 58),
+        ("cost-per-opportunity", LEGACY, date(2026, 11, 1), date(2026, 10, 31), 2480),
+        ("pipeline-sourced", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 1010000),
+        ("sql", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 101),
+        ("cost-per-opportunity", LEGACY, date(2026, 11, 21), date(2026, 11, 20), 2540),
+    ],
+)
+def test_campaign_runs_give_the_actuals_files_campaign_rows(
+    warehouse: Connection,
+    registry: Registry,
+    kpi_id: str,
+    campaign: tuple[str, date],
+    end: date,
+    as_of: date,
+    value: int,
+) -> None:
+    """With `:campaign` bound, the charter KPIs count the campaign's rows alone."""
+    kpi = registry.get(kpi_id)
+    assert isinstance(kpi, Kpi)
+    assert run_kpi(warehouse, kpi, (campaign[1], end), as_of, campaign[0]) == value
 
 
 def test_queries_read_the_registry_whatever_the_current_folder(

@@ -25,20 +25,27 @@ from tests.helpers import Run, make
 
 AS_OF = "2026-11-20"
 DUCKDB = "version: 1\nconnections:\n  warehouse: {url: 'duckdb:///:memory:'}\n"
+# Every lead is attributed to the campaign spring-push: its values are the period's.
 COUNT = (
     "select count(*) as value from 'warehouse/leads.csv' "
-    "where created >= :period_start and created < :period_end and created <= :as_of"
+    "where created >= :period_start and created < :period_end and created <= :as_of "
+    "and (cast(:campaign as varchar) is null or campaign = :campaign)"
 )
 LOADED = "select max(loaded_at) from 'warehouse/leads.csv'"
 SHAPE = "a query returns exactly one row with a numeric column `value`"
+NOT_FOR_CAMPAIGN = (
+    "mql: not pulled for campaign spring-push: its SQL does not use :campaign, so it would "
+    "count everything in the campaign's dates (filter on `campaign = :campaign` to count "
+    "what the campaign did)"
+)
 
 
 def leads() -> str:
     """120 leads, 60 created in October and 60 in November, loaded 2026-11-18."""
-    rows = ["id,created,loaded_at,name"]
+    rows = ["id,created,loaded_at,name,campaign"]
     for i in range(120):
         month = 10 + i % 2
-        rows.append(f"{i},2026-{month}-{1 + i % 28:02d},2026-11-18 06:00:00,lead {i}")
+        rows.append(f"{i},2026-{month}-{1 + i % 28:02d},2026-11-18 06:00:00,lead {i},spring-push")
     return "\n".join(rows) + "\n"
 
 
@@ -95,8 +102,9 @@ def test_dry_run_shows_current_backfill_and_campaign_values(tmp_path: Path, run:
         "  mql  2026-Q4         75  2026-11-06  backfill\n"
         "  mql  2026-Q4         88  2026-11-13  backfill\n"
         "  mql  2026-Q4        104  2026-11-18  current\n"
+        "  mql  spring-push     60  2026-10-31  readout\n"
         "  mql  spring-push    104  2026-11-18  campaign\n"
-        "Pulled 9 values in 3 queries as of 2026-11-20, 0 failures; nothing recorded (dry run).\n"
+        "Pulled 10 values in 4 queries as of 2026-11-20, 0 failures; nothing recorded (dry run).\n"
     )
 
 
@@ -165,13 +173,11 @@ def test_a_bad_answer_is_a_failure_naming_the_kpi(
 ) -> None:
     root = registry(tmp_path / "reg", sql)
     code, out, err = pull(run, root, "--no-backfill")
-    assert (code, err) == (1, "")
-    assert failure_of(out) == [
-        f"failed: kpi mql 2026-Q4 (warehouse): {message}",
-        f"failed: kpi mql campaign spring-push (warehouse): {message}",
-    ]
+    # The SQL does not use :campaign, so it is not run for the campaign (a note says so).
+    assert (code, err) == (1, f"kpictl: note: {NOT_FOR_CAMPAIGN}\n")
+    assert failure_of(out) == [f"failed: kpi mql 2026-Q4 (warehouse): {message}"]
     assert out.splitlines()[-1] == (
-        "Pulled 0 values in 2 queries as of 2026-11-20, 2 failures; nothing recorded (dry run)."
+        "Pulled 0 values in 1 query as of 2026-11-20, 1 failure; nothing recorded (dry run)."
     )
 
 
@@ -240,7 +246,7 @@ def test_a_database_file_is_opened_read_only(tmp_path: Path, run: Run) -> None:
         db.execute("create table leads as select * from range(7)")
     code, out, _ = pull(run, root, "--no-backfill", "--format", "json")
     assert code == 0
-    assert [o["value"] for o in json.loads(out)["observations"]] == [7.0, 7.0]
+    assert [o["value"] for o in json.loads(out)["observations"]] == [7.0]  # no :campaign
     # A write that slips past the statement check still meets a read-only database.
     (root / "kpi.yaml").write_text(
         (root / "kpi.yaml")
@@ -274,8 +280,6 @@ def test_a_query_past_its_time_limit_is_cancelled(tmp_path: Path, run: Run) -> N
     assert failure_of(out) == [
         "failed: kpi mql 2026-Q4 (warehouse): cancelled after 0.5 s (--timeout): make the "
         "query faster, or give it more time with --timeout SECONDS",
-        "failed: kpi mql campaign spring-push (warehouse): cancelled after 0.5 s (--timeout): "
-        "make the query faster, or give it more time with --timeout SECONDS",
     ]
 
 
@@ -327,6 +331,7 @@ def test_stale_data_dates_the_value_and_limits_the_backfill(tmp_path: Path, run:
         ("2026-10-23", "backfill"),
         ("2026-10-30", "backfill"),
         ("2026-11-01", "current"),
+        ("2026-10-31", "readout"),  # spring-push's day-30 readout
         ("2026-11-01", "campaign"),
     ]
 
@@ -487,6 +492,7 @@ def test_backfill_checkpoints_each_get_their_own_answer(tmp_path: Path, run: Run
         ("2026-11-06", 75.0),
         ("2026-11-13", 88.0),
         ("2026-11-20", 104.0),
+        ("2026-10-31", 60.0),  # spring-push's day-30 readout
         ("2026-11-20", 104.0),
     ]
     assert [(f["what"], f["message"]) for f in data["failures"]] == [
@@ -505,7 +511,7 @@ def test_backfill_that_cannot_run_together_runs_alone(tmp_path: Path, run: Run) 
     assert code == 1
     assert [f["message"] for f in data["failures"]] == [
         f"returned 2 columns named value; {SHAPE}"
-    ] * 9
+    ] * 8  # the current value and its checkpoints: no :campaign, no campaign run
 
 
 # --- recording ------------------------------------------------------------------------------
@@ -518,8 +524,8 @@ def test_pull_records_and_a_second_pull_asks_only_for_what_is_missing(
     first = run("pull", str(root), "--as-of", AS_OF)
     assert (first.code, first.err) == (0, "")
     assert first.out == (
-        "Pulled 9 values in 3 queries as of 2026-11-20, 0 failures; "
-        "recorded 9 new, 0 replaced, 0 unchanged.\n"
+        "Pulled 10 values in 4 queries as of 2026-11-20, 0 failures; "
+        "recorded 10 new, 0 replaced, 0 unchanged.\n"
     )
     again = run("pull", str(root), "--as-of", AS_OF, "--format", "json")
     data = json.loads(again.out)
@@ -539,6 +545,7 @@ def test_pull_records_and_a_second_pull_asks_only_for_what_is_missing(
         "mql,2026-Q4,75,2026-11-06\n"
         "mql,2026-Q4,88,2026-11-13\n"
         "mql,2026-Q4,104,2026-11-18\n"
+        "mql,spring-push,60,2026-10-31\n"
         "mql,spring-push,104,2026-11-18\n"
     )
 
@@ -557,9 +564,7 @@ def test_failed_kpis_are_named_and_the_rest_is_recorded(tmp_path: Path, run: Run
     assert result.code == 1
     assert result.out == (
         f"failed: kpi mql 2026-Q4 (warehouse): returned the text 'lots', not a number; {SHAPE}\n"
-        f"failed: kpi mql campaign spring-push (warehouse): returned the text 'lots', not a "
-        f"number; {SHAPE}\n"
-        "Pulled 1 value in 3 queries as of 2026-11-20, 2 failures; "
+        "Pulled 1 value in 2 queries as of 2026-11-20, 1 failure; "
         "recorded 1 new, 0 replaced, 0 unchanged.\n"
     )
     assert run("actuals", "export", str(root)).out == (
@@ -589,8 +594,12 @@ def test_two_pulls_at_once_into_one_store(tmp_path: Path, run: Run) -> None:
     assert [code for code, _ in outcomes] == [0, 0]
     assert all(err == "" for _, (_, err) in outcomes)
     rows = run("actuals", "export", str(root)).out.splitlines()
-    assert len(rows) == 10  # the header and 9 values: none lost, none doubled
-    assert rows[-2:] == ["mql,2026-Q4,104,2026-11-18", "mql,spring-push,104,2026-11-18"]
+    assert len(rows) == 11  # the header and 10 values: none lost, none doubled
+    assert rows[-3:] == [
+        "mql,2026-Q4,104,2026-11-18",
+        "mql,spring-push,60,2026-10-31",
+        "mql,spring-push,104,2026-11-18",
+    ]
 
 
 class Terminal(io.StringIO):

@@ -233,6 +233,7 @@ class Contact:
     channel: str
     mql_at: datetime | None = None
     sql_at: datetime | None = None
+    campaign: str = ""  # the campaign the contact is attributed to, if any
 
 
 def pick(weights: dict[str, float]) -> str:
@@ -362,6 +363,7 @@ def contact_rows(contacts: list[Contact]) -> list[dict[str, object]]:
                 "mql_loaded_at": nightly(c.mql_at) if c.mql_at else None,
                 "became_sql_at": c.sql_at,
                 "sql_loaded_at": nightly(c.sql_at) if c.sql_at else None,
+                "campaign": c.campaign,
             }
         )
     return rows
@@ -429,6 +431,7 @@ class Opportunity:
     expected_close_on: date
     closed_at: datetime | None = None
     outcome: str = ""  # won | lost, empty while open
+    campaign: str = ""  # the campaign the opportunity is attributed to, if any
 
 
 def amount(mean: float) -> int:
@@ -571,6 +574,7 @@ def opportunity_rows(opps: list[Opportunity]) -> list[dict[str, object]]:
             "outcome": o.outcome,
             "closed_at": o.closed_at,
             "closed_loaded_at": nightly(o.closed_at) if o.closed_at else None,
+            "campaign": o.campaign,
         }
         for o in opps
     ]
@@ -746,6 +750,152 @@ def calibrate_nrr(customers: dict[str, dict[date, int]]) -> None:
     assert round(100 * sum(h.get(now, 0) for h in cohort.values()) / base, 1) == NRR
 
 
+# --- campaign attribution -------------------------------------------------------------------
+
+# What registry/actuals/2026-11-20.csv says each campaign produced. The attribution is
+# drawn from its own seed after everything else, so the rows and every target-period
+# value stay what they were before campaigns were attributed.
+WEBINARS = "data-leaders-webinars-2026"  # 1 June to 31 August; its values as of 1 September
+WEBINAR_DAYS = (FUNNEL_START, date(2026, 8, 31))
+WEBINAR_MQLS, WEBINAR_SQLS, WEBINAR_CLICKS = 962, 271, 6350
+LEGACY = "q4-legacy-bi-displacement"  # from 1 October; values as of 30 October and 20 November
+# Nothing is attributed to Friday 30 October, so the day-30 readout (Saturday 31 October)
+# reads what the actuals file says as of 30 October.
+LEGACY_GAP = date(2026, 10, 30)
+LEGACY_PIPELINE = (520_000, 1_010_000)
+LEGACY_SQLS = (58, 101)
+LEGACY_COST = (2480, 2540)
+
+attribution = random.Random(SEED + 12)
+
+
+def attribute_contacts(contacts: list[Contact]) -> None:
+    """Webinar MQLs (some accepted as SQL in the series) and the Q4 campaign's SQLs."""
+    first, last = WEBINAR_DAYS
+    summer = [c for c in contacts if c.mql_at and first <= c.mql_at.date() <= last]
+    accepted = [c for c in summer if c.sql_at and first <= c.sql_at.date() <= last]
+    others = [c for c in summer if c not in accepted]
+    for c in attribution.sample(accepted, WEBINAR_SQLS):
+        c.campaign = WEBINARS
+    for c in attribution.sample(others, WEBINAR_MQLS - WEBINAR_SQLS):
+        c.campaign = WEBINARS
+    free = [c for c in contacts if c.sql_at and not c.campaign]
+    october = [c for c in free if Q4 <= c.sql_at.date() < LEGACY_GAP]  # type: ignore[union-attr]
+    later = [c for c in free if LEGACY_GAP < c.sql_at.date() <= LAST_DAY]  # type: ignore[union-attr]
+    first_count, total = LEGACY_SQLS
+    for c in [
+        *attribution.sample(october, first_count),
+        *attribution.sample(later, total - first_count),
+    ]:
+        c.campaign = LEGACY
+
+
+def attribute_opportunities(opps: list[Opportunity]) -> tuple[int, int]:
+    """The Q4 campaign's sourced opportunities: how many by 30 October, how many in all."""
+    sourced = [o for o in opps if o.type == "new business" and o.source == "marketing"]
+    october = [o for o in sourced if Q4 <= o.created_at.date() < LEGACY_GAP]
+    later = [o for o in sourced if LEGACY_GAP < o.created_at.date() <= LAST_DAY]
+    first = pick_sum(october, LEGACY_PIPELINE[0])
+    rest = pick_sum(later, LEGACY_PIPELINE[1] - LEGACY_PIPELINE[0])
+    for o in [*first, *rest]:
+        o.campaign = LEGACY
+    return len(first), len(first) + len(rest)
+
+
+def pick_sum(opps: list[Opportunity], total: int) -> list[Opportunity]:
+    """Opportunities whose ARR adds up to `total` exactly (random fill, then one swap)."""
+    for _ in range(500):
+        pool = opps[:]
+        attribution.shuffle(pool)
+        chosen: list[Opportunity] = []
+        for o in pool:
+            if sum(c.arr_eur for c in chosen) + o.arr_eur <= total:
+                chosen.append(o)
+        gap = total - sum(c.arr_eur for c in chosen)
+        if gap == 0:
+            return chosen
+        for inside in chosen:
+            for outside in pool:
+                if outside not in chosen and outside.arr_eur - inside.arr_eur == gap:
+                    return [c for c in chosen if c is not inside] + [outside]
+    raise AssertionError(f"no opportunities add up to {total}")
+
+
+def split(
+    rows: list[dict[str, object]], key: str, parts: dict[int, float]
+) -> list[dict[str, object]]:
+    """The rows with a campaign column; row i gives `parts[i]` of its `key` to LEGACY/WEBINARS."""
+    out: list[dict[str, object]] = []
+    for i, row in enumerate(rows):
+        share = parts.get(i)
+        if not share:
+            out.append({**row, "campaign": ""})
+            continue
+        campaign = WEBINARS if row["day"] < Q4 else LEGACY  # type: ignore[operator]
+        value = row[key]
+        rest = (
+            round(float(str(value)) - share, 2)
+            if isinstance(value, float)
+            else int(str(value)) - int(share)
+        )
+        out.append({**row, key: rest, "campaign": ""})
+        out.append({**row, key: share, "campaign": campaign})
+    return out
+
+
+def spread(values: dict[int, float], total: float, whole: bool) -> dict[int, float]:
+    """Shares of `values` (in proportion) that add up to `total` exactly."""
+    scale = total / sum(values.values())
+    assert scale < 1, scale
+    parts = {i: (round(v * scale) if whole else round(v * scale, 2)) for i, v in values.items()}
+    keys = sorted(parts)
+    gap = round(total - sum(parts.values()), 2)
+    while gap:
+        i = attribution.choice(keys)
+        step = (1 if gap > 0 else -1) if whole else gap
+        if 0 <= parts[i] + step <= values[i]:
+            parts[i] = round(parts[i] + step, 2)
+            gap = round(gap - step, 2)
+    return parts
+
+
+def attribute_clicks(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Brand searches in the webinar series' wake: a share of each day's brand clicks."""
+    first, last = WEBINAR_DAYS
+    known = date(2026, 9, 1)  # Search Console: a day arrives two days late
+    window = {
+        i: float(str(row["clicks"]))
+        for i, row in enumerate(rows)
+        if row["query_group"] == "brand"
+        and first <= row["day"] <= last  # type: ignore[operator]
+        and row["loaded_at"] < datetime.combine(known + timedelta(days=1), time())  # type: ignore[operator]
+    }
+    return split(rows, "clicks", spread(window, WEBINAR_CLICKS, whole=True))
+
+
+def attribute_spend(
+    rows: list[dict[str, object]], counts: tuple[int, int]
+) -> list[dict[str, object]]:
+    """The Q4 campaign's share of each day's spend: its ABM ads (LinkedIn and display)
+    from the start, and from November its round tables (events, which finance loads on
+    Mondays, so the 30 October figure holds only the nightly media spend)."""
+
+    def share(first: date, last: date, channels: tuple[str, ...]) -> dict[int, float]:
+        return {
+            i: float(str(row["spend_eur"]))
+            for i, row in enumerate(rows)
+            if row["channel"] in channels and first <= row["day"] <= last  # type: ignore[operator]
+        }
+
+    by_october = round(LEGACY_COST[0] * counts[0], 2)
+    later = round(LEGACY_COST[1] * counts[1] - by_october, 2)
+    ads = ("paid-social", "display")
+    parts = spread(share(Q4, LEGACY_GAP - timedelta(days=1), ads), by_october, whole=False)
+    november = share(LEGACY_GAP + timedelta(days=1), LAST_DAY, (*ads, "events"))
+    parts |= spread(november, later, whole=False)
+    return split(rows, "spend_eur", parts)
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -768,15 +918,17 @@ def main(argv: list[str]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     contacts = funnel()
     opps = opportunities()
+    attribute_contacts(contacts)
+    counts = attribute_opportunities(opps)
     tables: dict[str, Callable[[], list[dict[str, object]]]] = {
         "web_sessions.csv": web_sessions,
-        "search_clicks.csv": search_clicks,
+        "search_clicks.csv": lambda: attribute_clicks(search_clicks()),
         "contacts.csv": lambda: contact_rows(contacts),
         "mql_cohorts.csv": lambda: cohort_rows(contacts),
         "opportunities.csv": lambda: opportunity_rows(opps),
         "closed_deals.csv": lambda: closed_deal_rows(opps),
         "bookings_plan.csv": lambda: bookings_plan_rows(opps),
-        "marketing_spend.csv": lambda: spend_rows(opps),
+        "marketing_spend.csv": lambda: attribute_spend(spend_rows(opps), counts),
         "arr_snapshots.csv": arr_rows,
     }
     for name, make in tables.items():

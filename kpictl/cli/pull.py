@@ -55,10 +55,11 @@ def pull(
 
     Runs the `actual.sql` of every KPI that has one (or those given with --kpi) for the
     target period holding the evaluation date, with the bind parameters :period_start,
-    :period_end (the day after the period) and :as_of; each in a read-only transaction
-    that is rolled back, one SELECT statement only, in parallel, each within --timeout.
-    Data sources with `freshness:` date the values. Charter KPIs of running campaigns
-    are recorded per campaign too. Exit 0 when every value was recorded, 1 when some
+    :period_end (the day after the period), :as_of and :campaign (NULL); each in a
+    read-only transaction that is rolled back, one SELECT statement only, in parallel,
+    each within --timeout. Data sources with `freshness:` date the values. Charter KPIs
+    whose SQL uses :campaign are recorded per running campaign too (:campaign = its id),
+    with its readout dates. Exit 0 when every value was recorded, 1 when some
     query failed (each is named with the database's message), 2 when kpictl could not
     run (no connections, an unset variable, an unusable store).
     Example: `kpictl pull registry/ --as-of 2026-11-20 --dry-run`.

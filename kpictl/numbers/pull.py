@@ -12,9 +12,17 @@ What is asked, per KPI with `actual:` (REGISTRY.md, "From the warehouse"):
   SQL decides what was known by `:as_of`.
 - Campaigns whose timeline holds the evaluation date, or ended at most
   CAMPAIGN_GRACE_DAYS before it (a recap is written in the weeks after the end), and
-  are neither draft nor cancelled: each charter KPI with `actual:` over the campaign
-  (`:period_start` its start, `:period_end` the day after min(end, evaluation date)),
-  recorded with the campaign id as its period, which `readout` and `recap` read.
+  are neither draft nor cancelled: each charter KPI whose `actual.sql` binds
+  `:campaign` over the campaign (`:period_start` its start, `:period_end` the day
+  after min(end, evaluation date), `:campaign` its id), recorded with the campaign id
+  as its period, which `readout` and `recap` read. A KPI whose SQL does not bind
+  `:campaign` would count everything in those dates, not what the campaign produced:
+  it is left out, with a note. Every other query gets `:campaign` = NULL.
+- Campaign checkpoints (with backfill), so readouts and recaps from the store have
+  values: each readout date that has passed, and the day after the end (the first day
+  the campaign's last day is loaded) once it has, with `:as_of` that date, for the
+  dates the store does not hold yet; for campaigns that ended at most
+  CAMPAIGN_CHECKPOINT_DAYS before the evaluation date.
 
 `as_of` of an observation is the oldest `freshness` of the KPI's data sources (each
 freshness query runs once per pull), else the evaluation date; never later than the
@@ -47,6 +55,9 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 60.0
 MAX_CHECKPOINTS = 13
 CAMPAIGN_GRACE_DAYS = 30
+# A first pull fills in the readouts of the last year's campaigns, not of every
+# campaign ever written down (their data may be long gone from the warehouse).
+CAMPAIGN_CHECKPOINT_DAYS = 366
 # Days between backfill checkpoints, per `cadence.review`; daily reviews get weekly
 # checkpoints too, so a first pull costs at most 13 queries more per KPI.
 CHECKPOINT_DAYS = {"daily": 7, "weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
@@ -71,7 +82,7 @@ class Pulled:
     period: str  # a target period, or a campaign id
     value: float
     as_of: date
-    kind: str  # "current", "backfill" or "campaign"
+    kind: str  # "current", "backfill", "campaign" or "readout" (a campaign checkpoint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +115,13 @@ class _Job:
     period: str
     query: Query
     params: Mapping[str, date]
-    kind: str  # "current", "backfill", "campaign" or "freshness"
+    kind: str  # "current", "backfill", "campaign", "readout" or "freshness"
     stale: date | None = None  # the freshness to cap as_of at
+    campaign: str | None = None  # `:campaign`: the campaign id of a campaign run, else NULL
+
+    def bound(self) -> dict[str, date | str | None]:
+        """The bind parameters the SQL gets."""
+        return {**self.params, "campaign": self.campaign}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +206,13 @@ def pull(
     result = PullResult(day)
     current, notes = _current_jobs(registry, kpis, day)
     result.notes.extend(notes)
-    campaigns = _campaign_jobs(registry, kpis, day)
+    campaigns, readouts, notes = _campaign_jobs(registry, kpis, day)
+    result.notes.extend(notes)
+    if not backfill:
+        readouts = []
     fresh_jobs = _freshness_jobs(registry, kpis, day)
     total = len(fresh_jobs) + len(current) * (1 + (MAX_CHECKPOINTS if backfill else 0))
+    total += len(campaigns) + len(readouts)
     watchdog = Watchdog()
 
     def run_group(group: list[_Job]) -> tuple[list[_Done], int]:
@@ -205,7 +225,7 @@ def pull(
             days = [job.params["as_of"] for job in group]
             try:
                 answers = run_checkpoints(
-                    database, first.query.sql, first.params, days, timeout, watchdog
+                    database, first.query.sql, first.bound(), days, timeout, watchdog
                 )
             except QueryFailed:
                 pass  # each alone, for each one's own message
@@ -233,7 +253,7 @@ def pull(
             answer = run_query(
                 database,
                 job.query.sql,
-                job.params,
+                job.bound(),
                 timeout,
                 watchdog,
                 freshness=job.kind == "freshness",
@@ -258,6 +278,8 @@ def pull(
             jobs += _stamped(campaigns, registry, freshness, broken, day, result)
             if backfill:
                 jobs += _backfill_jobs(jobs, registry, day, held)
+                stamped = _stamped(readouts, registry, freshness, broken, day, result)
+                jobs += _new_checkpoints(stamped, held)
             if progress is not None:
                 progress.start(min(total, len(fresh_jobs) + len(jobs)))
                 for _ in fresh_jobs:
@@ -315,24 +337,49 @@ def _current_jobs(
     return jobs, notes
 
 
-def _campaign_jobs(registry: Registry, kpis: Sequence[Kpi], day: date) -> list[_Job]:
+def _campaign_jobs(
+    registry: Registry, kpis: Sequence[Kpi], day: date
+) -> tuple[list[_Job], list[_Job], list[str]]:
+    """Campaign runs as of `day`, campaign checkpoints up to it, and the KPIs left out."""
+    from kpictl.numbers.queries import uses_campaign
+
     wanted = {kpi.id: kpi for kpi in kpis}
-    jobs: list[_Job] = []
+    runs: list[_Job] = []
+    checkpoints: list[_Job] = []
+    notes: list[str] = []
     for campaign in registry.campaigns:
-        if not _campaign_counts(campaign, day):
+        current = _campaign_counts(campaign, day)
+        dates = _checkpoint_dates(campaign, day)
+        if not current and not dates:
             continue
-        timeline = campaign.timeline
-        params = {
-            "period_start": timeline.start,
-            "period_end": min(timeline.end, day) + timedelta(days=1),
-            "as_of": day,
-        }
         ids = [campaign.primary_kpi.kpi, *(item.kpi for item in campaign.secondary_kpis)]
         for kpi_id in dict.fromkeys(ids):
             kpi = wanted.get(kpi_id)
-            if kpi is not None and kpi.actual is not None:
-                jobs.append(_Job(kpi, None, campaign.id, kpi.actual, params, "campaign"))
-    return jobs
+            if kpi is None or kpi.actual is None:
+                continue
+            if not uses_campaign(kpi.actual.sql):
+                if current:
+                    notes.append(
+                        f"{kpi.id}: not pulled for campaign {campaign.id}: its SQL does not "
+                        "use :campaign, so it would count everything in the campaign's dates "
+                        "(filter on `campaign = :campaign` to count what the campaign did)"
+                    )
+                continue
+            if current:
+                runs.append(_campaign_job(kpi, campaign, day, "campaign"))
+            checkpoints += [_campaign_job(kpi, campaign, on, "readout") for on in dates]
+    return runs, checkpoints, notes
+
+
+def _campaign_job(kpi: Kpi, campaign: Campaign, on: date, kind: str) -> _Job:
+    assert kpi.actual is not None
+    timeline = campaign.timeline
+    params = {
+        "period_start": timeline.start,
+        "period_end": min(timeline.end, on) + timedelta(days=1),
+        "as_of": on,
+    }
+    return _Job(kpi, None, campaign.id, kpi.actual, params, kind, campaign=campaign.id)
 
 
 def _campaign_counts(campaign: Campaign, day: date) -> bool:
@@ -340,6 +387,35 @@ def _campaign_counts(campaign: Campaign, day: date) -> bool:
         return False
     timeline = campaign.timeline
     return timeline.start <= day <= timeline.end + timedelta(days=CAMPAIGN_GRACE_DAYS)
+
+
+def _checkpoint_dates(campaign: Campaign, day: date) -> list[date]:
+    """The readout dates that have passed, and the day after the end once it has."""
+    if campaign.status in ("draft", "cancelled"):
+        return []
+    timeline = campaign.timeline
+    closed = timeline.end + timedelta(days=1)
+    if (day - closed).days > CAMPAIGN_CHECKPOINT_DAYS:
+        return []
+    dates = [timeline.readout_date(n) for n in timeline.readouts]
+    dates.append(closed)
+    return sorted({on for on in dates if timeline.start < on <= day})
+
+
+def _new_checkpoints(jobs: list[_Job], held: Held | None) -> list[_Job]:
+    """The campaign checkpoints the store lacks, and whose data had arrived by then."""
+    have: Mapping[tuple[str, str], Collection[date]] = {}
+    if held is not None and jobs:
+        have = held({job.kpi.id for job in jobs if job.kpi}, {job.period for job in jobs})
+    out: list[_Job] = []
+    for job in jobs:
+        assert job.kpi is not None and job.stale is not None
+        on = job.params["as_of"]
+        # Past its sources' freshness a checkpoint would be dated as the current value.
+        if on > job.stale or on in have.get((job.kpi.id, job.period), ()):
+            continue
+        out.append(job)
+    return out
 
 
 def _freshness_jobs(registry: Registry, kpis: Sequence[Kpi], day: date) -> list[_Job]:
@@ -408,7 +484,9 @@ def _stamped(
 
 
 def _with_stale(job: _Job, stale: date) -> _Job:
-    return _Job(job.kpi, job.source, job.period, job.query, job.params, job.kind, stale)
+    return _Job(
+        job.kpi, job.source, job.period, job.query, job.params, job.kind, stale, job.campaign
+    )
 
 
 def _backfill_jobs(
@@ -461,6 +539,8 @@ def _what(job: _Job) -> str:
     assert job.kpi is not None
     if job.kind == "campaign":
         return f"kpi {job.kpi.id} campaign {job.period}"
+    if job.kind == "readout":
+        return f"kpi {job.kpi.id} campaign {job.period} as of {job.params['as_of'].isoformat()}"
     if job.kind == "backfill":
         return f"kpi {job.kpi.id} {job.period} as of {job.params['as_of'].isoformat()}"
     return f"kpi {job.kpi.id} {job.period}"
@@ -506,7 +586,8 @@ def held_in(store: Store) -> Held:
 
     def held(kpis: Collection[str], periods: Collection[str]) -> dict[tuple[str, str], set[date]]:
         try:
-            stored = store.actuals(list(kpis), periods=list(periods))
+            # A period that is no target period is a campaign id: asked for as one.
+            stored = store.actuals(list(kpis), list(periods), periods=list(periods))
         except StoreError as exc:
             raise KpictlError(str(exc)) from None
         return {key: {row.as_of for row in rows} for key, rows in stored.rows.items()}
@@ -535,6 +616,7 @@ def summary(result: PullResult, recorded: str | None) -> str:
 
 
 __all__ = [
+    "CAMPAIGN_CHECKPOINT_DAYS",
     "CAMPAIGN_GRACE_DAYS",
     "CHECKPOINT_DAYS",
     "DEFAULT_TIMEOUT",

@@ -3,7 +3,8 @@
 What every query gets, whatever the database:
 
 - Its SQL goes through `sqlalchemy.text()` with the bind parameters `:period_start`,
-  `:period_end` and `:as_of`; kpictl never formats a value into SQL text.
+  `:period_end`, `:as_of` and `:campaign` (NULL outside a campaign run); kpictl
+  never formats a value into SQL text.
 - One statement only, refused before anything is sent: DuckDB's own parser counts
   the statements and says what kind each is (only SELECT runs); for every other
   database a small lexer (`statements`) finds a `;` outside quotes, quoted names,
@@ -45,6 +46,9 @@ from kpictl.registry.bounds import value_problem
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.elements import TextClause
+
+# A bind parameter's value: the dates, and `:campaign` (a campaign id, or None).
+Param = date | str | None
 
 SHAPE = "a query returns exactly one row with a numeric column `value`"
 
@@ -334,7 +338,7 @@ class Answer:
 def run_query(
     database: Database,
     sql: str,
-    params: Mapping[str, date],
+    params: Mapping[str, Param],
     timeout: float,
     watchdog: Watchdog,
     *,
@@ -370,12 +374,18 @@ Rows = tuple[list[str], list[tuple[Any, ...]]]
 # `:as_of` where SQLAlchemy's text() would bind it (its own rule: not after `:`, a word
 # character or a backslash, and the whole name).
 _AS_OF = re.compile(r"(?<![:\w\\]):as_of(?![\w:])")
+_CAMPAIGN = re.compile(r"(?<![:\w\\]):campaign(?![\w:])")
+
+
+def uses_campaign(sql: str) -> bool:
+    """Whether `sql` binds `:campaign`: only such a query can count what one campaign did."""
+    return _CAMPAIGN.search(sql) is not None
 
 
 def run_checkpoints(
     database: Database,
     sql: str,
-    params: Mapping[str, date],
+    params: Mapping[str, Param],
     checkpoints: list[date],
     timeout: float,
     watchdog: Watchdog,
@@ -428,7 +438,7 @@ def run_checkpoints(
 def _on_duckdb(
     database: Database,
     clause: TextClause,
-    params: Mapping[str, date],
+    params: Mapping[str, Param],
     timeout: float,
     watchdog: Watchdog,
     timed_out: set[int],
@@ -453,7 +463,7 @@ def _on_duckdb(
 def _on_server(
     database: Database,
     clause: TextClause,
-    params: Mapping[str, date],
+    params: Mapping[str, Param],
     timeout: float,
     watchdog: Watchdog,
     timed_out: set[int],
