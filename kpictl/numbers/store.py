@@ -77,6 +77,11 @@ def open_store(url: DatabaseUrl, *, create: bool = True) -> Store:
     return Store(url, create=create)
 
 
+# How long a new SQLite store may wait for another kpictl switching it to WAL: 10 s.
+_WAL_ATTEMPTS = 100
+_WAL_PAUSE = 0.1
+
+
 class Store:
     """An open store; use it as a context manager or call `close`."""
 
@@ -337,15 +342,26 @@ class Store:
 
     def _use_wal(self) -> None:
         """WAL lets readers go on while one process writes (the setting stays in the file)."""
+        import time
+
         with self.engine.connect() as connection:
             raw = connection.connection.driver_connection
             assert raw is not None
-            mode = raw.execute("PRAGMA journal_mode").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
+            # Switching needs the file to itself: when another kpictl opens the same new
+            # store at this moment, SQLite answers "locked" at once, busy timeout or not.
+            # That process is switching it too, so look again before giving up.
+            for attempt in range(_WAL_ATTEMPTS):
+                mode = raw.execute("PRAGMA journal_mode").fetchone()
+                if mode is not None and str(mode[0]).lower() == "wal":
+                    return
                 try:
                     raw.execute("PRAGMA journal_mode=WAL")
+                    return
                 except Exception as exc:  # sqlite3.Error, raised outside SQLAlchemy
-                    raise StoreError(self._cannot(exc)) from None
+                    busy = any(word in str(exc).lower() for word in ("locked", "busy"))
+                    if not busy or attempt == _WAL_ATTEMPTS - 1:
+                        raise StoreError(self._cannot(exc)) from None
+                time.sleep(_WAL_PAUSE)
 
     def _transaction(self, *, write: bool) -> _Transaction:
         return _Transaction(self, write)
