@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_registry
-from tests.helpers import kpi_doc, source_doc
+from tests.helpers import OWNER_REVIEW, kpi_doc, source_doc
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -79,17 +79,15 @@ def kpi_like_mql(kpi_id: str, name: str) -> str:
 
 KPI = kpi_like_mql("mql", "MQLs")
 
-POLICY = """\
+POLICY = (
+    """\
 kind: escalation_policy
 id: tiers
 name: Three tiers
 tiers:
-  - level: 1
-    name: Owner review
-    deviation_pct: 5
-    respond_within: 24h
-    notify: [$owner]
-    approver: $owner
+"""
+    + OWNER_REVIEW
+    + """\
   - level: 2
     name: Manager review
     deviation_pct: 15
@@ -104,6 +102,7 @@ tiers:
     notify: [carol]
     approver: carol
 """
+)
 
 ANN, BOB, DANA, CAROL = (f"{n}@acme.example" for n in ("ann", "bob", "dana", "carol"))
 

@@ -123,12 +123,8 @@ targets:
 escalation: standard
 """
 
-# Lines: 4 tiers, 5 `- level`, 7 deviation_pct, 9 notify, 10 approver.
-POLICY = """\
-kind: escalation_policy
-id: standard
-name: Standard
-tiers:
+# The first tier of every test policy: the owner reviews a 5% deviation within a day.
+OWNER_REVIEW = """\
   - level: 1
     name: Owner review
     deviation_pct: 5
@@ -136,6 +132,17 @@ tiers:
     notify: [$owner]
     approver: $owner
 """
+
+# Lines: 4 tiers, 5 `- level`, 7 deviation_pct, 9 notify, 10 approver.
+POLICY = (
+    """\
+kind: escalation_policy
+id: standard
+name: Standard
+tiers:
+"""
+    + OWNER_REVIEW
+)
 
 GLOSSARY = """\
 kind: glossary_term
