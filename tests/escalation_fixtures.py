@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_registry
+from tests.helpers import OWNER_REVIEW, kpi_doc, source_doc
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -64,52 +65,29 @@ name: Demand Generation
 function: marketing
 lead: dana
 ---
-kind: data_source
-id: crm
-name: CRM contacts
-system: HubSpot
-owner: bob
-refresh: daily
-fallback: crm-export
----
-kind: data_source
-id: crm-export
-name: CRM export
-system: HubSpot
-owner: bob
-refresh: daily
 """
+PEOPLE += source_doc("crm", "CRM contacts", "bob", fallback="crm-export")
+PEOPLE += "---\n" + source_doc("crm-export", "CRM export", "bob")
 
-KPI = """\
-kind: kpi
-id: mql
-name: MQLs
-description: Leads that meet the MQL definition.
-formula: count(leads)
-unit: count
-pacing: flat
-direction: increase
-stage: consideration
-indicator: leading
-audience: internal
-owners: {primary: ann, backup: bob}
-sources: [crm]
-cadence: {refresh: daily, review: weekly}
-targets: [{period: 2026-Q4, value: 100}]
-escalation: tiers
-"""
 
-POLICY = """\
+def kpi_like_mql(kpi_id: str, name: str) -> str:
+    """Another KPI like `mql`: target 100, the three tiers."""
+    return kpi_doc(
+        kpi_id, name, "Leads that meet the MQL definition.", "count(leads)", escalation="tiers"
+    )
+
+
+KPI = kpi_like_mql("mql", "MQLs")
+
+POLICY = (
+    """\
 kind: escalation_policy
 id: tiers
 name: Three tiers
 tiers:
-  - level: 1
-    name: Owner review
-    deviation_pct: 5
-    respond_within: 24h
-    notify: [$owner]
-    approver: $owner
+"""
+    + OWNER_REVIEW
+    + """\
   - level: 2
     name: Manager review
     deviation_pct: 15
@@ -124,6 +102,7 @@ tiers:
     notify: [carol]
     approver: carol
 """
+)
 
 ANN, BOB, DANA, CAROL = (f"{n}@acme.example" for n in ("ann", "bob", "dana", "carol"))
 

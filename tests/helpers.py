@@ -51,14 +51,50 @@ function: marketing
 lead: ann
 """
 
-SOURCE = """\
-kind: data_source
-id: crm
-name: CRM contacts
-system: HubSpot
-owner: ann
-refresh: daily
-"""
+
+def source_doc(source_id: str, name: str, owner: str, fallback: str | None = None) -> str:
+    """A daily HubSpot data source document (with `fallback:` when given)."""
+    text = f"kind: data_source\nid: {source_id}\nname: {name}\nsystem: HubSpot\n"
+    text += f"owner: {owner}\nrefresh: daily\n"
+    return text + (f"fallback: {fallback}\n" if fallback else "")
+
+
+def kpi_doc(
+    kpi_id: str,
+    name: str,
+    description: str,
+    formula: str,
+    *,
+    escalation: str,
+    stage: str = "consideration",
+    paced: bool = True,
+    target: int | None = 100,
+) -> str:
+    """A count KPI document in flow style: owned by ann (backup bob), fed by `crm`, reviewed
+    weekly, flat pacing and a 2026-Q4 target unless told otherwise. The escalation and
+    drill tests build their registries from it."""
+    lines = [
+        "kind: kpi",
+        f"id: {kpi_id}",
+        f"name: {name}",
+        f"description: {description}",
+        f"formula: {formula}",
+        "unit: count",
+        *(["pacing: flat"] if paced else []),
+        "direction: increase",
+        f"stage: {stage}",
+        "indicator: leading",
+        "audience: internal",
+        "owners: {primary: ann, backup: bob}",
+        "sources: [crm]",
+        "cadence: {refresh: daily, review: weekly}",
+        *([f"targets: [{{period: 2026-Q4, value: {target}}}]"] if target is not None else []),
+        f"escalation: {escalation}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+SOURCE = source_doc("crm", "CRM contacts", "ann")
 
 # Lines: 12 owners, 13 primary, 14 backup, 15 sources, 16 cadence,
 # 19 targets, 20 `- period`, 21 value, 22 escalation.
@@ -87,12 +123,8 @@ targets:
 escalation: standard
 """
 
-# Lines: 4 tiers, 5 `- level`, 7 deviation_pct, 9 notify, 10 approver.
-POLICY = """\
-kind: escalation_policy
-id: standard
-name: Standard
-tiers:
+# The first tier of every test policy: the owner reviews a 5% deviation within a day.
+OWNER_REVIEW = """\
   - level: 1
     name: Owner review
     deviation_pct: 5
@@ -100,6 +132,17 @@ tiers:
     notify: [$owner]
     approver: $owner
 """
+
+# Lines: 4 tiers, 5 `- level`, 7 deviation_pct, 9 notify, 10 approver.
+POLICY = (
+    """\
+kind: escalation_policy
+id: standard
+name: Standard
+tiers:
+"""
+    + OWNER_REVIEW
+)
 
 GLOSSARY = """\
 kind: glossary_term

@@ -72,7 +72,8 @@ def _binaries() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (yet)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -119,7 +120,7 @@ def postgres() -> Iterator[PgServer]:
         os.chown(password_file, run_as["user"], run_as["group"])
     data = folder / "data"
     log = folder / "server.log"
-    port = _free_port()
+    port = free_port()
     quiet: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "check": True}
     try:
         subprocess.run(

@@ -12,6 +12,7 @@ import pytest
 from kpictl.authoring.drill import build_drill, start_moment
 from kpictl.registry.registry import load_registry
 from tests.conftest import EXAMPLE, Run, assert_golden, write_registry
+from tests.helpers import kpi_doc, source_doc
 
 
 @pytest.mark.parametrize(
@@ -86,37 +87,28 @@ tiers:
     approver: bob
 """
 
-KPIS = """\
-kind: kpi
-id: leads
-name: Leads
-description: New leads.
-formula: count(leads)
-unit: count
-direction: increase
-stage: awareness
-indicator: leading
-audience: internal
-owners: {primary: ann, backup: bob}
-sources: [crm]
-cadence: {refresh: daily, review: weekly}
-escalation: broken
----
-kind: kpi
-id: demos
-name: Demos
-description: Demo requests.
-formula: count(demos)
-unit: count
-direction: increase
-stage: consideration
-indicator: leading
-audience: internal
-owners: {primary: ann, backup: bob}
-sources: [crm]
-cadence: {refresh: daily, review: weekly}
-escalation: sticky
-"""
+KPIS = (
+    kpi_doc(
+        "leads",
+        "Leads",
+        "New leads.",
+        "count(leads)",
+        escalation="broken",
+        stage="awareness",
+        paced=False,
+        target=None,
+    )
+    + "---\n"
+    + kpi_doc(
+        "demos",
+        "Demos",
+        "Demo requests.",
+        "count(demos)",
+        escalation="sticky",
+        paced=False,
+        target=None,
+    )
+)
 
 PEOPLE = """\
 kind: person
@@ -149,13 +141,7 @@ id: leadless
 name: No lead yet
 function: marketing
 ---
-kind: data_source
-id: crm
-name: CRM
-system: HubSpot
-owner: bob
-refresh: daily
-"""
+""" + source_doc("crm", "CRM", "bob")
 
 
 @pytest.fixture

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Run
-from tests.escalation_fixtures import KPI, Recorder, actuals, make_registry, parse, rows, smtp
+from tests.escalation_fixtures import (
+    Recorder,
+    actuals,
+    kpi_like_mql,
+    make_registry,
+    parse,
+    rows,
+    smtp,
+)
 from tests.pg import PgServer
 
 __all__ = ["smtp"]
@@ -25,10 +33,7 @@ COUNT = 40
 
 
 def many_kpis() -> str:
-    return "---\n".join(
-        KPI.replace("id: mql", f"id: k{i:02}").replace("name: MQLs", f"name: KPI {i:02}")
-        for i in range(COUNT)
-    )
+    return "---\n".join(kpi_like_mql(f"k{i:02}", f"KPI {i:02}") for i in range(COUNT))
 
 
 def values(tmp_path: Path) -> str:

@@ -27,6 +27,7 @@ from tests.escalation_fixtures import (
     smtp,
     text_of,
 )
+from tests.helpers import kpi_doc
 from tests.test_chat import FAST, Hook, webhook
 
 __all__ = ["smtp", "webhook"]  # fixtures, used by name
@@ -381,25 +382,10 @@ def dropping_server(accept: int) -> tuple[int, list[bytes]]:
     return port, got
 
 
-THREE_KPIS = """\
----
-kind: kpi
-id: sql
-name: SQLs
-description: Sales-qualified leads.
-formula: count(sql)
-unit: count
-pacing: flat
-direction: increase
-stage: consideration
-indicator: leading
-audience: internal
-owners: {primary: ann, backup: bob}
-sources: [crm]
-cadence: {refresh: daily, review: weekly}
-targets: [{period: 2026-Q4, value: 100}]
-escalation: tiers
-"""
+def sales_kpi(kpi_id: str, name: str) -> str:
+    return "---\n" + kpi_doc(
+        kpi_id, name, "Sales-qualified leads.", "count(sql)", escalation="tiers"
+    )
 
 
 def test_a_dropped_connection_records_what_went_and_the_next_run_sends_the_rest(
@@ -407,7 +393,7 @@ def test_a_dropped_connection_records_what_went_and_the_next_run_sends_the_rest(
 ) -> None:
     from tests.escalation_fixtures import KPI
 
-    kpis = KPI + THREE_KPIS + THREE_KPIS.replace("id: sql", "id: opp").replace("SQLs", "Opps")
+    kpis = KPI + sales_kpi("sql", "SQLs") + sales_kpi("opp", "Opps")
     port, got = dropping_server(accept=1)
     root = make_registry(tmp_path / "r", port, kpis)
     csv = actuals(

@@ -1,8 +1,8 @@
-"""`kpictl pull` with a real PostgreSQL server as the warehouse (tests/pg_server.py).
+"""`kpictl pull` with a real PostgreSQL server as the warehouse (tests/pg.py's server).
 
-The server has a `leads` table and a role `kpictl` that may read and write it: only
-kpictl's read-only transaction stands between a query and a write, so these tests see
-that it holds. No password ever appears in any output, `--debug` included.
+The warehouse database has a `leads` table and a role `puller` that may read and write
+it: only kpictl's read-only transaction stands between a query and a write, so these
+tests see that it holds. No password ever appears in any output, `--debug` included.
 """
 
 # ruff: noqa: E501  (case tables: one case per line)
@@ -10,72 +10,66 @@ that it holds. No password ever appears in any output, `--debug` included.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import Run
-from tests.pg_server import Server, binaries, free_port, postgres_server
+from tests.pg import PgServer, free_port
 from tests.test_pull import COUNT, failure_of, registry
 
 PASSWORD = "kp-Secr3t/@pw"  # a `/` and an `@`: the URL must still be one URL
 WRONG = "Wr0ng-Pa55-zq8"
 VARIABLE = "KPICTL_TEST_PG_PASSWORD"
-
-pytestmark = pytest.mark.skipif(
-    binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
-)
+# Not the server's superuser (tests/pg.py's `kpictl`): roles are the whole server's, and
+# this one has its own password and only the rights a warehouse reader might be given.
+ROLE = "puller"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    import psycopg
-
-    with postgres_server() as found:
-        with psycopg.connect(found.admin(), autocommit=True) as admin:
-            admin.execute("create database warehouse")
-            admin.execute(f"create role kpictl login password '{PASSWORD}'")
-        with psycopg.connect(found.admin("warehouse"), autocommit=True) as admin:
-            admin.execute(
-                "create table leads (id int, created date, loaded_at timestamptz, campaign text)"
-            )
-            admin.execute(
-                "insert into leads select i, date '2026-10-01' + (i % 60), "
-                "timestamptz '2026-11-18 06:00+00', 'spring-push' from generate_series(1, 120) i"
-            )
-            admin.execute("create sequence ids")
-            admin.execute("grant all on leads, ids to kpictl")
-            admin.execute("grant create on schema public to kpictl")
-        yield found
+def warehouse(postgres: PgServer) -> str:
+    """A database with 120 leads that ROLE may read and write; its name."""
+    name = postgres.create_database()
+    with postgres.connect("postgres") as admin:
+        admin.execute(f"create role {ROLE} login password '{PASSWORD}'")
+    with postgres.connect(name) as admin:
+        admin.execute(
+            "create table leads (id int, created date, loaded_at timestamptz, campaign text)"
+        )
+        admin.execute(
+            "insert into leads select i, date '2026-10-01' + (i % 60), "
+            "timestamptz '2026-11-18 06:00+00', 'spring-push' from generate_series(1, 120) i"
+        )
+        admin.execute("create sequence ids")
+        admin.execute(f"grant all on leads, ids to {ROLE}")
+        admin.execute(f"grant create on schema public to {ROLE}")
+    return name
 
 
-def settings(server: Server, port: int | None = None) -> str:
-    url = server.url("kpictl", "${" + VARIABLE + "}", "warehouse")
-    if port is not None:
-        url = url.replace(f":{server.port}/", f":{port}/")
+def settings(server: PgServer, database: str, port: int | None = None) -> str:
+    url = f"postgresql+psycopg://{ROLE}:${{{VARIABLE}}}@{server.host}:{port or server.port}/{database}"
     return f"version: 1\nconnections:\n  warehouse: {{url: '{url}'}}\n"
 
 
-def leads_count(server: Server) -> int:
-    import psycopg
-
-    with psycopg.connect(server.admin("warehouse")) as admin:
+def leads_count(server: PgServer, database: str) -> int:
+    with server.connect(database) as admin:
         row = admin.execute("select count(*) from leads").fetchone()
         assert row is not None
         return int(row[0])
 
 
-def pg_registry(tmp_path: Path, server: Server, sql: str, port: int | None = None) -> Path:
+def pg_registry(
+    tmp_path: Path, server: PgServer, database: str, sql: str, port: int | None = None
+) -> Path:
     sql = sql.replace("'warehouse/leads.csv'", "leads")
-    return registry(tmp_path / "reg", sql, settings=settings(server, port))
+    return registry(tmp_path / "reg", sql, settings=settings(server, database, port))
 
 
 def test_pull_from_postgresql(
-    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run: Run, postgres: PgServer, warehouse: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, PASSWORD)
-    root = pg_registry(tmp_path, server, COUNT)
+    root = pg_registry(tmp_path, postgres, warehouse, COUNT)
     result = run("pull", str(root), "--as-of", "2026-11-20", "--dry-run", "-f", "json")
     assert (result.code, result.err) == (0, "")
     data = json.loads(result.out)
@@ -98,13 +92,14 @@ def test_pull_from_postgresql(
 def test_a_wrong_password_is_reported_and_never_shown(
     tmp_path: Path,
     run: Run,
-    server: Server,
+    postgres: PgServer,
+    warehouse: str,
     monkeypatch: pytest.MonkeyPatch,
     debug: list[str],
     output_format: str,
 ) -> None:
     monkeypatch.setenv(VARIABLE, WRONG)
-    root = pg_registry(tmp_path, server, COUNT)
+    root = pg_registry(tmp_path, postgres, warehouse, COUNT)
     result = run(
         *debug,
         "pull",
@@ -121,8 +116,8 @@ def test_a_wrong_password_is_reported_and_never_shown(
     for secret in (WRONG, PASSWORD, "Wr0ng", "Secr3t"):
         assert secret not in everything
     message = (
-        f'connection failed: connection to server at "127.0.0.1", port {server.port} failed: '
-        'FATAL:  password authentication failed for user "kpictl"'
+        f'connection failed: connection to server at "127.0.0.1", port {postgres.port} failed: '
+        'FATAL:  password authentication failed for user "puller"'
     )
     if output_format == "json":
         failures = json.loads(result.out)["failures"]
@@ -135,10 +130,10 @@ def test_a_wrong_password_is_reported_and_never_shown(
 
 
 def test_connection_refused_is_a_failure_without_the_password(
-    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run: Run, postgres: PgServer, warehouse: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, PASSWORD)
-    root = pg_registry(tmp_path, server, COUNT, port=free_port())
+    root = pg_registry(tmp_path, postgres, warehouse, COUNT, port=free_port())
     result = run(
         "--debug", "pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill"
     )
@@ -151,10 +146,12 @@ def test_connection_refused_is_a_failure_without_the_password(
 
 
 def test_a_slow_query_is_cancelled(
-    tmp_path: Path, run: Run, server: Server, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run: Run, postgres: PgServer, warehouse: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(VARIABLE, PASSWORD)
-    root = pg_registry(tmp_path, server, "select count(*) as value from leads, pg_sleep(30)")
+    root = pg_registry(
+        tmp_path, postgres, warehouse, "select count(*) as value from leads, pg_sleep(30)"
+    )
     result = run(
         "pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill", "--timeout", "0.5"
     )
@@ -186,19 +183,20 @@ WRITES = [
 def test_a_query_cannot_write(
     tmp_path: Path,
     run: Run,
-    server: Server,
+    postgres: PgServer,
+    warehouse: str,
     monkeypatch: pytest.MonkeyPatch,
     sql: str,
     message: str,
 ) -> None:
     monkeypatch.setenv(VARIABLE, PASSWORD)
-    root = pg_registry(tmp_path, server, sql)
+    root = pg_registry(tmp_path, postgres, warehouse, sql)
     result = run("pull", str(root), "--as-of", "2026-11-20", "--dry-run", "--no-backfill")
     assert result.code == 1
     failed = failure_of(result.out)[0]
     prefix = "failed: kpi mql 2026-Q4 (warehouse): "
     assert failed == prefix + message
-    assert leads_count(server) == 120
+    assert leads_count(postgres, warehouse) == 120
 
 
 def test_the_servers_own_statement_timeout_reads_as_the_time_limit() -> None:

@@ -15,6 +15,8 @@ from kpictl.errors import KpictlError
 from kpictl.output_formats import StatusFormat
 
 if TYPE_CHECKING:
+    from kpictl.emails.build import Email
+    from kpictl.emails.chat import ChatMessage
     from kpictl.emails.outbox import Inputs, Outbox
     from kpictl.numbers.actuals import Actuals as ActualValues
 
@@ -151,7 +153,6 @@ def escalate(
     text, and changes nothing; --out writes the emails and changes nothing either.
     """
     when = parse_date(as_of, "--as-of", with_time=True)
-    from kpictl.display import plural
     from kpictl.escalation import run
 
     inputs = _inputs(resolve_registry(path), when)
@@ -168,16 +169,7 @@ def escalate(
         result, outcome = run.preview(inputs, loaded), None
     _print_lines([f"kpictl: warning: {warning}" for warning in result.warnings], sys.stderr)
     if out is not None:
-        from kpictl.emails.outbox import write_all
-
-        write_all(result.outgoing, out, result.title)
-        count = plural(len(result.outgoing), "email")
-        print(f"Wrote {count} to {out} (index.md lists them).")
-        if result.chats:
-            from kpictl.emails.outbox import write_chats
-
-            write_chats(result.chats, out)
-            print(f"Wrote {plural(len(result.chats), 'chat message')} to {out} (KPI.CHANNEL.json).")
+        _write_out(result.outgoing, result.chats, out, result.title)
     if outcome is not None:
         from kpictl.emails.outbox import chat_failures, chat_lines
 
@@ -410,26 +402,32 @@ def _print_lines(lines: Sequence[str], stream: TextIO) -> None:
         print(line, file=stream)
 
 
+def _write_out(
+    emails: Sequence["Email"], chats: Sequence["ChatMessage"], folder: Path, title: str
+) -> None:
+    """--out for emails and escalate: the .eml files and index.md, then any chat payloads."""
+    from kpictl.display import plural
+    from kpictl.emails.outbox import write_all, write_chats
+
+    write_all(emails, folder, title)
+    print(f"Wrote {plural(len(emails), 'email')} to {folder} (index.md lists them).")
+    if chats:
+        write_chats(chats, folder)
+        count = plural(len(chats), "chat message")
+        print(f"Wrote {count} to {folder} (KPI.CHANNEL.json).")
+
+
 def _deliver(
     inputs: "Inputs", outbox: "Outbox", out_dir: Path | None, do_send: bool, sent_log: Path | None
 ) -> int:
     """Preview (default), write .eml files (--out) and/or send (--send, --sent-log)."""
-    from kpictl.display import plural
-    from kpictl.emails.outbox import delivery_failure, delivery_lines, dry_run, send, write_all
+    from kpictl.emails.outbox import delivery_failure, delivery_lines, dry_run, send
 
     if sent_log is not None and not do_send:
         raise KpictlError("--sent-log records what --send delivers: add --send, or leave it out")
     _print_lines([f"kpictl: warning: {warning}" for warning in outbox.warnings], sys.stderr)
     if out_dir is not None:
-        write_all(outbox.emails, out_dir, outbox.title)
-        count = plural(len(outbox.emails), "email")
-        print(f"Wrote {count} to {out_dir} (index.md lists them).")
-        if outbox.chats:
-            from kpictl.emails.outbox import write_chats
-
-            write_chats(outbox.chats, out_dir)
-            count = plural(len(outbox.chats), "chat message")
-            print(f"Wrote {count} to {out_dir} (KPI.CHANNEL.json).")
+        _write_out(outbox.emails, outbox.chats, out_dir, outbox.title)
     if do_send:
         delivery = send(inputs.registry, outbox.emails, sent_log)
         _print_lines(delivery_lines(delivery), sys.stdout)

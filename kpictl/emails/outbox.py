@@ -490,15 +490,8 @@ def send(registry: Registry, emails: Sequence[Email], sent_log: Path | None = No
 
 def delivery_lines(delivery: Delivery) -> list[str]:
     """One line per recipient and what became of them, then the count."""
-    lines: list[str] = []
-    for sent in delivery.report.deliveries:
-        lines.extend(f"was sent  {sent.key}  {addr}" for addr in sent.already)
-        lines.extend(f"sent      {sent.key}  {addr}" for addr in sent.accepted)
-        lines.extend(
-            f"refused   {sent.key}  {addr}  ({reply})" for addr, reply in sent.refused.items()
-        )
-        lines.extend(f"not sent  {sent.key}  {addr}" for addr in sent.not_sent)
     report = delivery.report
+    lines = report.recipient_lines()
     before = (
         f"; {report.sent_before} sent before, as {delivery.sent_log} records"
         if report.sent_before
@@ -510,14 +503,7 @@ def delivery_lines(delivery: Delivery) -> list[str]:
 
 def delivery_failure(delivery: Delivery) -> str | None:
     """Why sending stopped and which emails did not (fully) go, or None if all went."""
-    report = delivery.report
-    if report.ok:
-        return None
-    not_sent = [d.key for d in report.deliveries if not d.accepted]
-    partly = [d.key for d in report.deliveries if d.accepted and (d.refused or d.not_sent)]
-    detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
-    detail += f"; partly sent: {', '.join(partly)}" if partly else ""
-    return f"sending stopped: {report.error}{detail}"
+    return delivery.report.stopped()
 
 
 def dry_run(outbox: Outbox) -> str:

@@ -63,6 +63,17 @@ def _reach(registry: Registry, ref: str, kpi: Kpi | None, out: Recipients) -> li
     return list(found.people)
 
 
+def _owners_hear(registry: Registry, kpi: Kpi, out: Recipients) -> None:
+    """The KPI's owners are written to when nobody else is, and copied in otherwise."""
+    if not out.to:
+        for ref in (kpi.owners.primary, kpi.owners.backup):
+            for person in _reach(registry, ref, kpi, out):
+                out.add_to(person)
+    # Whoever answers for the number hears of every escalation of it, whatever the tier says.
+    for person in _reach(registry, "$owner", kpi, out):
+        out.add_cc(person)
+
+
 def escalation_recipients(registry: Registry, kpi: Kpi, tier: Tier, outage: bool) -> Recipients:
     """To: the tier's notify list; Cc: the approver, the KPI's owner (and, for an outage,
     the source owners).
@@ -85,13 +96,7 @@ def escalation_recipients(registry: Registry, kpi: Kpi, tier: Tier, outage: bool
         # The people who can repair the feed hear of it even when the tier leaves them out.
         for person in _reach(registry, "$source.owner", kpi, out):
             out.add_cc(person)
-    if not out.to:
-        for ref in (kpi.owners.primary, kpi.owners.backup):
-            for person in _reach(registry, ref, kpi, out):
-                out.add_to(person)
-    # Whoever answers for the number hears of every escalation of it, whatever the tier says.
-    for person in _reach(registry, "$owner", kpi, out):
-        out.add_cc(person)
+    _owners_hear(registry, kpi, out)
     return out
 
 
@@ -154,10 +159,5 @@ def resolved_recipients(registry: Registry, kpi: Kpi, addresses: Sequence[str]) 
         person = by_address.get(addr.lower())
         if person is not None:
             out.add_to(person)
-    if not out.to:
-        for ref in (kpi.owners.primary, kpi.owners.backup):
-            for person in _reach(registry, ref, kpi, out):
-                out.add_to(person)
-    for person in _reach(registry, "$owner", kpi, out):
-        out.add_cc(person)
+    _owners_hear(registry, kpi, out)
     return out

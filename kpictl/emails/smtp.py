@@ -65,6 +65,32 @@ class SendReport:
         """Messages left out whole: an earlier run delivered them to everyone."""
         return sum(1 for d in self.deliveries if d.already and not (d.accepted or d.not_sent))
 
+    def recipient_lines(self) -> list[str]:
+        """One line per recipient and what became of them (emails and escalate print these)."""
+        lines: list[str] = []
+        for sent in self.deliveries:
+            lines.extend(f"was sent  {sent.key}  {addr}" for addr in sent.already)
+            lines.extend(f"sent      {sent.key}  {addr}" for addr in sent.accepted)
+            lines.extend(
+                f"refused   {sent.key}  {addr}  ({reply})" for addr, reply in sent.refused.items()
+            )
+            lines.extend(f"not sent  {sent.key}  {addr}" for addr in sent.not_sent)
+        return lines
+
+    def unsent(self) -> list[str]:
+        """Keys of the messages no recipient accepted."""
+        return [d.key for d in self.deliveries if not d.accepted]
+
+    def stopped(self) -> str | None:
+        """Why sending stopped and which messages did not (fully) go, or None if all went."""
+        if self.ok:
+            return None
+        not_sent = self.unsent()
+        partly = [d.key for d in self.deliveries if d.accepted and (d.refused or d.not_sent)]
+        detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
+        detail += f"; partly sent: {', '.join(partly)}" if partly else ""
+        return f"sending stopped: {self.error}{detail}"
+
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     """The envelope sender and recipients (To and Cc) of a message.

@@ -443,24 +443,17 @@ def plan_lines(result: Plan) -> list[str]:
 
 def outcome_lines(outcome: Outcome) -> list[str]:
     lines = [f"taken     {key}  (another run is delivering this step)" for key in outcome.taken]
-    for sent in outcome.report.deliveries:
-        lines.extend(f"sent      {sent.key}  {addr}" for addr in sent.accepted)
-        lines.extend(
-            f"refused   {sent.key}  {addr}  ({reply})" for addr, reply in sent.refused.items()
-        )
-        lines.extend(f"not sent  {sent.key}  {addr}" for addr in sent.not_sent)
+    # No sent log here (the store remembers steps), so no recipient reads "was sent".
+    lines.extend(outcome.report.recipient_lines())
     report = outcome.report
     lines.append(f"Sent {report.sent} of {display.plural(outcome.total, 'email')}.")
     return lines
 
 
 def outcome_failure(outcome: Outcome) -> str | None:
-    report = outcome.report
-    if report.ok:
+    stopped = outcome.report.stopped()
+    if stopped is None:
         return None
-    not_sent = [d.key for d in report.deliveries if not d.accepted]
-    partly = [d.key for d in report.deliveries if d.accepted and (d.refused or d.not_sent)]
-    detail = f"; not sent: {', '.join(not_sent)}" if not_sent else ""
-    detail += f"; partly sent: {', '.join(partly)}" if partly else ""
-    retry = "; the next run retries what was not sent" if not_sent else ""
-    return f"sending stopped: {report.error}{detail}{retry}"
+    # A step the store did not mark delivered fires again on the next run.
+    retry = "; the next run retries what was not sent" if outcome.report.unsent() else ""
+    return stopped + retry
