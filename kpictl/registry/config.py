@@ -83,6 +83,28 @@ def _no_literal_secret(value: str) -> str:
 SecretFreeUrl = Annotated[Line, AfterValidator(_no_literal_secret)]
 
 
+# A connection's or chat channel's name: referenced from `actual`, `freshness` and
+# `post_to`, and part of file names (`escalate --out` writes `KPI.CHANNEL.json`), so it
+# may hold no slash, dot or control character.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
+
+
+def _check_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        from kpictl.templating.escaping import visible
+
+        raise PydanticCustomError(
+            "kpictl_name",
+            "'{value}' is not a name: use letters, digits, '-' and '_', starting with a "
+            "letter or digit, at most 63 characters (e.g. 'warehouse', 'revops-room')",
+            {"value": visible(value[:60])},
+        )
+    return value
+
+
+SettingName = Annotated[str, AfterValidator(_check_name)]
+
+
 class Connection(Model):
     url: SecretFreeUrl
 
@@ -135,9 +157,9 @@ class Settings(Model):
     owner_kpi_limit: Annotated[int, Field(ge=1)] = 8
     email: EmailSettings | None = None
     templates: str | None = None
-    connections: dict[str, Connection] = Field(default_factory=new_dict)
+    connections: dict[SettingName, Connection] = Field(default_factory=new_dict)
     store: SecretFreeUrl | None = None
-    chat: dict[str, ChatChannel] = Field(default_factory=new_dict)
+    chat: dict[SettingName, ChatChannel] = Field(default_factory=new_dict)
     working_days: (
         Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_days)] | None
     ) = None
