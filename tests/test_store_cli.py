@@ -273,7 +273,7 @@ def test_export_prints_the_store_as_the_contracts_csv(run: Run, registry: Path) 
         CSV + "mql-to-sql-rate,2026-Q4,36.6,2026-11-16\n"
         "sql,2026-Q4,448,2026-11-20\n"
         "sql,data-leaders-webinars-2026,271,2026-09-01\n"
-        "sql,q4-legacy-bi-displacement,58,2026-10-30\n"
+        "sql,q4-legacy-bi-displacement,58,2026-10-31\n"
         "sql,q4-legacy-bi-displacement,101,2026-11-20\n"
     )
     since = run("actuals", "export", str(registry), "--kpi", "sql", "--since", "2026-11-01")
