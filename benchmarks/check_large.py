@@ -668,6 +668,7 @@ class Run:
     wall: float  # seconds
     max_rss_kb: int  # the child's own peak resident set size
     exit_code: int
+    cpu: float  # the child's user + system seconds: what a busy machine cannot inflate
     timed_out: bool
     output_head: list[str]
 
@@ -700,7 +701,8 @@ def run_measured(argv: Sequence[str], *, timeout: float, head_lines: int = 15) -
         head = out.read(64 * 1024).decode("utf-8", "replace").splitlines()[:head_lines]
     # Linux reports ru_maxrss in KiB, macOS in bytes.
     rss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
-    return Run(wall, rss_kb, exit_code, timed_out.is_set(), head)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, rss_kb, exit_code, cpu, timed_out.is_set(), head)
 
 
 # --------------------------------------------------------------------------------------
