@@ -40,10 +40,10 @@ def history_view(
     if history is None or not history.points:
         return None
     points = history.points[-EMAIL_POINTS:]
-    last_day = points[-1].as_of
-    if dark is not None and today <= last_day:
+    if dark is not None and today <= points[-1].as_of:
         dark = None  # today has a value: nothing went dark
-    scale = max(max(max(p.value, p.expected) for p in points), dark or 0.0) or 1.0
+    heights = [max(p.value, p.expected) for p in points] + ([] if dark is None else [dark])
+    scale = max(heights) or 1.0
     since = history.behind_since
     bars = []
     for point in points:
