@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,35 @@ def test_the_behind_history_marks_each_miss(run: Run, tmp_path: Path) -> None:
     ) in text
     assert html.count('height="10" bgcolor="#dc2626"') == 3
     assert html.count('height="10" bgcolor="#2563eb"') == 1
+
+
+def test_an_open_miss_and_since_when_make_one_paragraph(tmp_path: Path) -> None:
+    # What `escalate` with a store adds when a miss is still open as the data stops.
+    from kpictl.emails.outbox import load_actuals, load_inputs, mailer_for, scorecard
+    from kpictl.emails.story import Story
+    from kpictl.numbers.history import histories
+
+    actuals_file = tmp_path / "actuals.csv"
+    actuals_file.write_text(BEHIND_CSV, encoding="utf-8")
+    inputs = load_inputs(EXAMPLE, date.fromisoformat(AS_OF))
+    actuals = load_actuals(inputs.registry, str(actuals_file), inputs.moment.date()).actuals
+    statuses = scorecard(inputs, actuals)
+    story = Story(last_deviation=19.3, open_tier=1)
+    emails = mailer_for(inputs).escalations(
+        statuses, histories(statuses, actuals), {"branded-search-clicks": story}
+    )
+    outage = next(e for e in emails if e.key == "branded-search-clicks")
+    assert (
+        "09:00 CET.\n\nBefore the data went away it was 19% behind where it should have been: "
+        "that miss is still open at tier 1. It has been off track since Fri 30 Oct 2026 "
+        "(21 days).\n\nTHE PROBLEM\n"
+    ) in outage.text
+    assert "It was already off track" not in outage.text
+    assert (
+        '<p style="margin:0 0 16px;">Before the data went away it was <strong>19%</strong> '
+        "behind where it should have been: that miss is still open at tier 1. It has been "
+        "off track since <strong>Fri 30 Oct 2026</strong> (21 days).</p>\n"
+    ) in outage.html
 
 
 def _no_chart(text: str, html: str) -> None:
