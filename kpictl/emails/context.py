@@ -344,7 +344,8 @@ def escalation_context(
         "period": period,
         "numbers": numbers,
         "impact": _impact(status, kpi),
-        "history": history_view(history, kpi, day),
+        # An outage's chart ends with today: the pace the missing value should have kept.
+        "history": history_view(history, kpi, day, dark=status.target_to_date if outage else None),
         "outage": outage,
         "lineage": lineage,
         "fallbacks": fallbacks,

@@ -21,18 +21,29 @@ EMAIL_POINTS = 8
 
 
 def history_view(
-    history: History | None, kpi: Kpi, today: date, miss: str = "far enough off to escalate"
+    history: History | None,
+    kpi: Kpi,
+    today: date,
+    miss: str = "far enough off to escalate",
+    dark: float | None = None,
 ) -> View | None:
     """A KPI's recent values for an email: bars, a sparkline, since when it is off track.
 
     Each bar's length is a percentage of the largest value or target to date shown, so
     an email draws it with table cells (no image, no SVG: Gmail and Outlook show those
     unreliably or not at all). None without a target, or before the first value.
+
+    `dark` is today's target to date of a KPI whose data stopped (a data outage): the
+    chart then ends with today's row, the target without a value, so the gap since the
+    last value shows against the pace it should have kept.
     """
     if history is None or not history.points:
         return None
     points = history.points[-EMAIL_POINTS:]
-    scale = max(max(p.value, p.expected) for p in points) or 1.0
+    if dark is not None and today <= points[-1].as_of:
+        dark = None  # today has a value: nothing went dark
+    heights = [max(p.value, p.expected) for p in points] + ([] if dark is None else [dark])
+    scale = max(heights) or 1.0
     since = history.behind_since
     bars = []
     for point in points:
@@ -69,6 +80,15 @@ def history_view(
         "change_from": display.day(history.change_from) if history.change_from else None,
         "expected_word": "pace" if history.linear else "target",
         "miss_words": miss,
+        "dark": (
+            {
+                "day": display.day_short(today),
+                "expected": display.number(dark, kpi),
+                "expected_pct": _bar(dark, scale),
+            }
+            if dark is not None
+            else None
+        ),
     }
 
 
