@@ -121,6 +121,8 @@ def _step(row: Any) -> Step:
 def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
     """Every open escalation with its steps, by (kpi, period)."""
     out: dict[tuple[str, str], Remembered] = {}
+    if not store.holds(schema.ESCALATIONS_SINCE):
+        return out  # an older store read as it is: no kpictl before it escalated
     by_id: dict[int, Remembered] = {}
     with store.transaction(write=False) as connection:
         for row in connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.closed_at.is_(None))):
@@ -137,6 +139,8 @@ def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
 
 
 def last_run(store: Store) -> datetime | None:
+    if not store.holds(schema.ESCALATIONS_SINCE):
+        return None
     with store.transaction(write=False) as connection:
         return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
 

@@ -176,6 +176,15 @@ def _resolved(
 
 
 def _no_history(store: Store) -> str:
+    from kpictl.numbers.store_schema import ESCALATIONS_SINCE
+
+    if not store.holds(ESCALATIONS_SINCE):
+        # Read as it is by a dry run: the first --send upgrades it.
+        return (
+            f"the store {store.shown} was made by an older kpictl (store version "
+            f"{store.version}) and holds no escalation history: every tier that fires counts "
+            "as new; --send upgrades the store and starts remembering"
+        )
     return (
         f"the store {store.shown} holds no escalation history (a new store, or one lost or "
         "replaced since the last run): every tier that fires counts as new, and what earlier "
@@ -190,7 +199,7 @@ def preview(inputs: Inputs, actuals: Actuals) -> Plan:
 
     notes: list[str] = []
     try:
-        store = registry_store(inputs.registry, create=False)
+        store = registry_store(inputs.registry, create=False, read_only=True)
     except KpictlError as exc:
         if "there is no store yet" not in str(exc):
             raise
