@@ -405,6 +405,52 @@ def note_deviations(store: Store, deviations: dict[int, float]) -> None:
         )
 
 
+# The step that says an escalation closed because its period ended. Nothing is
+# delivered for it, so its channel is none: "-", which no chat channel can be named.
+PERIOD_ENDED = "period-ended"
+NO_CHANNEL = "-"
+
+
+def close_ended(store: Store, escalations: list[int], runner: str, at: datetime) -> set[int]:
+    """Close these escalations because their period ended; the ids this run closed.
+
+    Each closes once: one transaction records the step (claimed and done at once,
+    since nothing is delivered) and closes the escalation, so a run at the same
+    moment finds the step taken and closes nothing.
+    """
+    if not escalations:
+        return set()
+    rows = [
+        {
+            "escalation_id": eid,
+            "step": PERIOD_ENDED,
+            "channel": NO_CHANNEL,
+            "claimed_by": runner,
+            "claimed_at": utc(at),
+            "delivered_at": utc(at),
+        }
+        for eid in escalations
+    ]
+    closed: set[int] = set()
+    with store.transaction(write=True) as connection:
+        connection.execute(_insert_ignoring_conflicts(store, STEPS), rows)
+        for start in range(0, len(escalations), _CHUNK):
+            query = select(STEPS.c.escalation_id).where(
+                STEPS.c.escalation_id.in_(escalations[start : start + _CHUNK]),
+                STEPS.c.step == PERIOD_ENDED,
+                STEPS.c.claimed_by == runner,
+            )
+            closed.update(int(eid) for (eid,) in connection.execute(query))
+        ids = sorted(closed)
+        for start in range(0, len(ids), _CHUNK):
+            connection.execute(
+                update(ESCALATIONS)
+                .where(ESCALATIONS.c.id.in_(ids[start : start + _CHUNK]))
+                .values(closed_at=utc(at), open_key=None)
+            )
+    return closed
+
+
 def acknowledge(store: Store, escalation: int, person: str, note: str | None, at: datetime) -> None:
     with store.transaction(write=True) as connection:
         connection.execute(
