@@ -308,7 +308,7 @@ class Store:
             raise self._newer(found)
         if self.read_only:
             # A reader must not write, and upgrading is a write: it reads the older
-            # version's tables as they are (see store_schema.readable).
+            # version's tables as they are (store_schema says how that stays safe).
             assert found is not None
             self.version = found
             return
@@ -377,6 +377,7 @@ class Store:
                 time.sleep(_WAL_PAUSE)
 
     def _transaction(self, *, write: bool) -> _Transaction:
+        assert not (write and self.read_only), "a store opened read-only is never written"
         return _Transaction(self, write)
 
     def transaction(self, *, write: bool) -> _Transaction:
@@ -385,7 +386,7 @@ class Store:
         `write` takes SQLite's write lock at the start (BEGIN IMMEDIATE), so two
         processes writing take turns instead of failing.
         """
-        return _Transaction(self, write)
+        return self._transaction(write=write)
 
     def holds(self, version: int) -> bool:
         """Whether this store has the tables that schema `version` added."""
