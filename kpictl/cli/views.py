@@ -134,8 +134,9 @@ def who(
     KPIs they own as primary or backup, data sources they own (and the KPIs that read
     them), escalation tiers where they are notified or approve (for which KPIs, and
     why: as owner, as manager, as a team lead, by name), campaign roles in DACI and
-    RACI, and glossary terms they own. For a team: its lead, its members, and all of
-    the above for each member plus what names the team itself.
+    RACI, experiments they own (and so decide by their decision rule), and glossary
+    terms they own. For a team: its lead, its members, and all of the above for each
+    member plus what names the team itself.
 
     Examples: `kpictl who aisha-okafor`, `kpictl who revops --format markdown`.
     """

@@ -47,11 +47,11 @@ def _kpi(registry: Registry, kpi_id: str) -> Kpi:
     raise KpictlError(f"no KPI '{kpi_id}'{tip}")
 
 
-def _open_store(registry: Registry) -> Store | None:
+def _open_store(registry: Registry, *, read_only: bool) -> Store | None:
     from kpictl.numbers.transfer import registry_store
 
     try:
-        return registry_store(registry, create=False)
+        return registry_store(registry, create=False, read_only=read_only)
     except KpictlError as exc:
         if "there is no store yet" in str(exc):
             return None
@@ -86,7 +86,7 @@ def acknowledge(
             exit_code=1,
         )
     text = display.clean(note)[:NOTE_LIMIT] if note else None
-    store = _open_store(registry)
+    store = _open_store(registry, read_only=False)
     nothing = (
         f"no escalation of {kpi.id} is open: there is nothing to acknowledge "
         "(`kpictl escalations` lists the open ones)"
@@ -120,7 +120,7 @@ class OpenRow:
 
 def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
     """Open escalations, overdue first (unacknowledged and past respond-by), then by deadline."""
-    store = _open_store(registry)
+    store = _open_store(registry, read_only=True)
     if store is None:
         return []
     with store:

@@ -15,6 +15,7 @@ from datetime import datetime
 from kpictl import display
 from kpictl.escalation.memory import Remembered
 from kpictl.numbers.evaluate import KpiStatus, State, next_tier
+from kpictl.numbers.periods import parse_period
 from kpictl.numbers.workdays import respond_by
 from kpictl.registry.models import Tier
 
@@ -177,4 +178,39 @@ def plan(
         period = period_of(status)
         found = remembered.get((status.kpi.id, period)) if period is not None else None
         out.append(decide(status, found, moment, working_days))
+    return out
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An open escalation whose period is over: it closes, and nobody is notified."""
+
+    open: Remembered
+    why: str  # one line for the plan
+
+
+def ended(
+    remembered: dict[tuple[str, str], Remembered], moment: datetime, fiscal_start_month: int = 1
+) -> list[Ended]:
+    """The open escalations whose period ended before the evaluation day, by KPI and period.
+
+    An escalation is kept per KPI and period until the KPI is back on track; once its
+    period is over it can never be, and the KPI's next period is evaluated on its own
+    (a miss there opens a new escalation). So it closes. The lifecycle table has no
+    step for this, so nothing is delivered: the owners already heard of the miss, and
+    the new period's own tiers speak for what happens next.
+    """
+    day = moment.date()
+    out = []
+    for (_, period), found in sorted(remembered.items()):
+        try:
+            span = parse_period(period, fiscal_start_month)
+        except ValueError:
+            continue  # not a target period: kpictl never opens one
+        if span.end < day:
+            why = (
+                f"{period} ended on {display.day(span.end)}: its tier-{found.tier} escalation "
+                "closes unresolved, nobody is notified; the next period counts on its own"
+            )
+            out.append(Ended(found, why))
     return out

@@ -121,6 +121,8 @@ def _step(row: Any) -> Step:
 def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
     """Every open escalation with its steps, by (kpi, period)."""
     out: dict[tuple[str, str], Remembered] = {}
+    if not store.holds(schema.ESCALATIONS_SINCE):
+        return out  # an older store read as it is: no kpictl before it escalated
     by_id: dict[int, Remembered] = {}
     with store.transaction(write=False) as connection:
         for row in connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.closed_at.is_(None))):
@@ -137,6 +139,8 @@ def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
 
 
 def last_run(store: Store) -> datetime | None:
+    if not store.holds(schema.ESCALATIONS_SINCE):
+        return None
     with store.transaction(write=False) as connection:
         return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
 
@@ -399,6 +403,52 @@ def note_deviations(store: Store, deviations: dict[int, float]) -> None:
         connection.execute(
             statement, [{"eid": key, "dev": value} for key, value in deviations.items()]
         )
+
+
+# The step that says an escalation closed because its period ended. Nothing is
+# delivered for it, so its channel is none: "-", which no chat channel can be named.
+PERIOD_ENDED = "period-ended"
+NO_CHANNEL = "-"
+
+
+def close_ended(store: Store, escalations: list[int], runner: str, at: datetime) -> set[int]:
+    """Close these escalations because their period ended; the ids this run closed.
+
+    Each closes once: one transaction records the step (claimed and done at once,
+    since nothing is delivered) and closes the escalation, so a run at the same
+    moment finds the step taken and closes nothing.
+    """
+    if not escalations:
+        return set()
+    rows = [
+        {
+            "escalation_id": eid,
+            "step": PERIOD_ENDED,
+            "channel": NO_CHANNEL,
+            "claimed_by": runner,
+            "claimed_at": utc(at),
+            "delivered_at": utc(at),
+        }
+        for eid in escalations
+    ]
+    closed: set[int] = set()
+    with store.transaction(write=True) as connection:
+        connection.execute(_insert_ignoring_conflicts(store, STEPS), rows)
+        for start in range(0, len(escalations), _CHUNK):
+            query = select(STEPS.c.escalation_id).where(
+                STEPS.c.escalation_id.in_(escalations[start : start + _CHUNK]),
+                STEPS.c.step == PERIOD_ENDED,
+                STEPS.c.claimed_by == runner,
+            )
+            closed.update(int(eid) for (eid,) in connection.execute(query))
+        ids = sorted(closed)
+        for start in range(0, len(ids), _CHUNK):
+            connection.execute(
+                update(ESCALATIONS)
+                .where(ESCALATIONS.c.id.in_(ids[start : start + _CHUNK]))
+                .values(closed_at=utc(at), open_key=None)
+            )
+    return closed
 
 
 def acknowledge(store: Store, escalation: int, person: str, note: str | None, at: datetime) -> None:

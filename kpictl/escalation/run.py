@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from kpictl import display
 from kpictl.errors import KpictlError
 from kpictl.escalation import memory
-from kpictl.escalation.lifecycle import Action, Decision, period_of, plan
+from kpictl.escalation.lifecycle import Action, Decision, Ended, ended, period_of, plan
 from kpictl.escalation.memory import Remembered
 from kpictl.numbers.evaluate import State
 
@@ -47,6 +47,8 @@ class Plan:
     warnings: list[str]
     title: str
     chats: list[ChatMessage] = field(default_factory=list)  # the tiers' post_to messages
+    # Open escalations of a period that is over: they close, delivering nothing.
+    ended: list[Ended] = field(default_factory=list)
 
     @property
     def outgoing(self) -> list[Email]:
@@ -64,6 +66,9 @@ class Outcome:
     taken: list[str] = field(default_factory=list)  # KPIs whose step another run delivers
     # Chat posts of this run, in order, with what became of each.
     posted: list[tuple[ChatMessage, ChatResult]] = field(default_factory=list)
+    # Escalations whose period ended: closed by this run, or by another at the same time.
+    closed: list[Ended] = field(default_factory=list)
+    closed_elsewhere: list[Ended] = field(default_factory=list)
 
 
 def _stories(registry: Registry, decisions: Sequence[Decision]) -> dict[str, Story]:
@@ -137,7 +142,9 @@ def build_plan(
                 if c.kpi != decision.status.kpi.id or not found.delivered(decision.step, c.channel)
             ]
     title = f"Escalations for {display.moment(inputs.moment)}"
-    return Plan(decisions, emails, [], mailer.warnings, title, chats)
+    fiscal = inputs.registry.settings.fiscal_year_start_month
+    over = ended(remembered, inputs.moment, fiscal)
+    return Plan(decisions, emails, [], mailer.warnings, title, chats, over)
 
 
 def _chat_owed(registry: Registry, decision: Decision) -> Decision:
@@ -176,6 +183,15 @@ def _resolved(
 
 
 def _no_history(store: Store) -> str:
+    from kpictl.numbers.store_schema import ESCALATIONS_SINCE
+
+    if not store.holds(ESCALATIONS_SINCE):
+        # Read as it is by a dry run: the first --send upgrades it.
+        return (
+            f"the store {store.shown} was made by an older kpictl (store version "
+            f"{store.version}) and holds no escalation history: every tier that fires counts "
+            "as new; --send upgrades the store and starts remembering"
+        )
     return (
         f"the store {store.shown} holds no escalation history (a new store, or one lost or "
         "replaced since the last run): every tier that fires counts as new, and what earlier "
@@ -190,7 +206,7 @@ def preview(inputs: Inputs, actuals: Actuals) -> Plan:
 
     notes: list[str] = []
     try:
-        store = registry_store(inputs.registry, create=False)
+        store = registry_store(inputs.registry, create=False, read_only=True)
     except KpictlError as exc:
         if "there is no store yet" not in str(exc):
             raise
@@ -304,6 +320,7 @@ def send(inputs: Inputs, actuals: Actuals, channel: Channel | None = None) -> tu
 def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Outcome:
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     moment = inputs.moment
+    closed = memory.close_ended(store, [item.open.id for item in result.ended], runner, moment)
     deviations: dict[int, float] = {}
     delivering: list[Decision] = []
     to_open = []
@@ -390,7 +407,9 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
             assert decision.step is not None
             memory.release(store, found.id, decision.step, channel.name, runner)
     posted = _post(inputs, store, runner, [(c, k) for c, k in chat_keys if k in won], record)
-    return Outcome(report, len(items), taken, posted)
+    mine = [item for item in result.ended if item.open.id in closed]
+    theirs = [item for item in result.ended if item.open.id not in closed]
+    return Outcome(report, len(items), taken, posted, mine, theirs)
 
 
 def _post(
@@ -429,20 +448,31 @@ def raw(email: Email) -> Raw:
 
 def plan_lines(result: Plan) -> list[str]:
     """One line per KPI that has something open or firing: what it gets and why."""
-    width = max((len(d.status.kpi.id) for d in result.decisions), default=0)
+    kpis = [d.status.kpi.id for d in result.decisions] + [e.open.kpi for e in result.ended]
+    width = max(map(len, kpis), default=0)
     lines = [f"note: {note}" for note in result.notes]
     for decision in result.decisions:
         if decision.action is Action.QUIET:
             continue
         what = f"→ {decision.step}" if decision.delivers else "→ nothing"
         lines.append(f"{decision.status.kpi.id:<{width}}  {what:<14}  {decision.why}")
-    if not any(d.action is not Action.QUIET for d in result.decisions):
+    for item in result.ended:
+        lines.append(f"{item.open.kpi:<{width}}  {'→ closes':<14}  {item.why}")
+    if not result.ended and not any(d.action is not Action.QUIET for d in result.decisions):
         lines.append("Nothing fires and nothing is open.")
     return lines
 
 
 def outcome_lines(outcome: Outcome) -> list[str]:
     lines = [f"taken     {key}  (another run is delivering this step)" for key in outcome.taken]
+    lines.extend(
+        f"closed    {item.open.kpi}  {item.open.period} (its period ended)"
+        for item in outcome.closed
+    )
+    lines.extend(
+        f"taken     {item.open.kpi}  (another run closed its {item.open.period} escalation)"
+        for item in outcome.closed_elsewhere
+    )
     # No sent log here (the store remembers steps), so no recipient reads "was sent".
     lines.extend(outcome.report.recipient_lines())
     report = outcome.report

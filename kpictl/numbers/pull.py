@@ -561,8 +561,8 @@ def open_pull_store(registry: Registry, *, dry_run: bool) -> Store | None:
     """The store to record in (created if missing), opened before any query runs.
 
     An unusable store stops the pull before the warehouse is queried (exit 2). A dry
-    run creates nothing: without a store there is nothing held, so no checkpoint is
-    skipped.
+    run writes nothing: it creates no store (without one nothing is held, so no
+    checkpoint is skipped) and reads an older one without upgrading it.
     """
     from kpictl.numbers.store import StoreMissingError, open_store
     from kpictl.numbers.transfer import registry_store
@@ -573,7 +573,7 @@ def open_pull_store(registry: Registry, *, dry_run: bool) -> Store | None:
     from kpictl.numbers.store import StoreError
 
     try:
-        return open_store(store_url(registry.settings, registry.root), create=False)
+        return open_store(store_url(registry.settings, registry.root), read_only=True)
     except StoreMissingError:
         return None
     except (ConnectError, StoreError) as exc:

@@ -68,13 +68,16 @@ class StoreMissingError(StoreError):
     """Nothing has been recorded yet: reading commands say so instead of creating a store."""
 
 
-def open_store(url: DatabaseUrl, *, create: bool = True) -> Store:
+def open_store(url: DatabaseUrl, *, create: bool = True, read_only: bool = False) -> Store:
     """The store at `url`, created (`create`) or upgraded in place as needed.
 
-    Raises StoreError when it cannot be opened, is not a store or comes from a newer
-    kpictl, and StoreMissingError when it does not exist and `create` is False.
+    `read_only` (commands that only look: status, a dry run, an export) changes
+    nothing: no store is created, an older store is read as it is and not upgraded,
+    and SQLite's journal mode is left alone. Raises StoreError when it cannot be
+    opened, is not a store or comes from a newer kpictl, and StoreMissingError when
+    it does not exist and `create` is False or `read_only` is True.
     """
-    return Store(url, create=create)
+    return Store(url, create=create, read_only=read_only)
 
 
 # How long a new SQLite store may wait for another kpictl switching it to WAL: 10 s.
@@ -85,8 +88,12 @@ _WAL_PAUSE = 0.1
 class Store:
     """An open store; use it as a context manager or call `close`."""
 
-    def __init__(self, url: DatabaseUrl, *, create: bool = True) -> None:
+    def __init__(self, url: DatabaseUrl, *, create: bool = True, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
+        create = create and not read_only
+        # The schema version this store has once opened: CURRENT, or older when read_only.
+        self.version = schema.CURRENT
         self.shown = url.redact(url.url)
         self._file = _sqlite_file(url.url)
         if self._file is not None:
@@ -299,6 +306,12 @@ class Store:
             raise StoreMissingError(f"there is no store yet at {self.shown}: {_WHAT_TO_DO_MISSING}")
         if found is not None and found > schema.CURRENT:
             raise self._newer(found)
+        if self.read_only:
+            # A reader must not write, and upgrading is a write: it reads the older
+            # version's tables as they are (store_schema says how that stays safe).
+            assert found is not None
+            self.version = found
+            return
         if self._file is not None:
             self._use_wal()
         if found == schema.CURRENT:
@@ -364,6 +377,7 @@ class Store:
                 time.sleep(_WAL_PAUSE)
 
     def _transaction(self, *, write: bool) -> _Transaction:
+        assert not (write and self.read_only), "a store opened read-only is never written"
         return _Transaction(self, write)
 
     def transaction(self, *, write: bool) -> _Transaction:
@@ -372,7 +386,11 @@ class Store:
         `write` takes SQLite's write lock at the start (BEGIN IMMEDIATE), so two
         processes writing take turns instead of failing.
         """
-        return _Transaction(self, write)
+        return self._transaction(write=write)
+
+    def holds(self, version: int) -> bool:
+        """Whether this store has the tables that schema `version` added."""
+        return self.version >= version
 
     @property
     def dialect(self) -> str:

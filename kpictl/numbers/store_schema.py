@@ -6,6 +6,11 @@ place or not at all; a new store is made by running every step from nothing, so 
 fresh store and an upgraded one cannot differ. A later issue adds its escalation
 tables by appending one step: never edit a step that has shipped.
 
+Only writing commands upgrade. A reading command (status, a dry run, an export) reads
+an older store as it is, so a table a reader uses must read the same in every version
+that has it, and a reader asks `Store.holds(version)` before it reads a table a later
+version added (the observations have not changed since version 1).
+
 Imported only by kpictl.numbers.store (SQLAlchemy is not on `kpictl check`'s path).
 """
 
@@ -148,6 +153,9 @@ def _create_escalations(connection: Connection) -> None:
     _escalation_tables(frozen)
     frozen.create_all(connection)
 
+
+# The store version that added the escalation tables.
+ESCALATIONS_SINCE = 3
 
 # STEPS[n] turns a version-n store into version n + 1 (version 0: an empty database).
 STEPS: tuple[Step, ...] = (_create_observations, _index_periods, _create_escalations)

@@ -33,14 +33,17 @@ from kpictl.templating.escaping import spreadsheet, visible
 HEADER = ("kpi", "period", "value", "as_of")
 
 
-def registry_store(registry: Registry, *, create: bool) -> Store:
+def registry_store(registry: Registry, *, create: bool, read_only: bool = False) -> Store:
     """The registry's store (KPICTL_STORE, `store:` or .kpictl/store.db), or a one-line error.
 
-    Reading commands pass `create=False`: a missing store is then an error telling
-    the user how to record values, never an empty store made for a read.
+    Reading commands pass `read_only=True`: a missing store is then an error telling
+    the user how to record values, never an empty store made for a read, and an older
+    store is read as it is, never upgraded (see open_store).
     """
     try:
-        return open_store(store_url(registry.settings, registry.root), create=create)
+        return open_store(
+            store_url(registry.settings, registry.root), create=create, read_only=read_only
+        )
     except (ConnectError, StoreError) as exc:
         raise KpictlError(str(exc)) from None
 
@@ -58,7 +61,7 @@ def stored_actuals(registry: Registry, day: date, *, required: bool = True) -> A
     campaigns = [campaign.id for campaign in registry.campaigns]
     periods = [*current_periods(day, registry.settings.fiscal_year_start_month), *campaigns]
     try:
-        opened = open_store(store_url(registry.settings, registry.root), create=False)
+        opened = open_store(store_url(registry.settings, registry.root), read_only=True)
     except StoreMissingError as exc:
         if not required:
             return None
@@ -150,7 +153,7 @@ def export_csv(registry: Registry, kpis: Collection[str], since: date | None) ->
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     count = 0
-    with registry_store(registry, create=False) as store:
+    with registry_store(registry, create=False, read_only=True) as store:
         try:
             for item in store.observations(kpis=kpis, since=since):
                 writer.writerow(

@@ -174,6 +174,7 @@ class AccountabilityMap:
 class _Views:
     registry: Registry
     as_of: date | None = None
+    shown: frozenset[str] | None = None  # the KPIs the map draws; None: all of them
     _people: dict[str, PersonView] = field(default_factory=dict)
     _teams: dict[str, TeamView] = field(default_factory=dict)
     _sources: dict[str, SourceView] = field(default_factory=dict)
@@ -198,7 +199,8 @@ class _Views:
     def link(self, kpi_id: str) -> KpiLink:
         kpi = self.registry.get(kpi_id)
         if isinstance(kpi, Kpi):
-            return KpiLink(kpi.id, kpi.name, kpi.stage)
+            on_map = self.shown is None or kpi.id in self.shown
+            return KpiLink(kpi.id, kpi.name, kpi.stage, on_map=on_map)
         return KpiLink(kpi_id, kpi_id, None, known=False)
 
     def driven_by(self, kpi_id: str) -> tuple[KpiLink, ...]:
@@ -530,8 +532,9 @@ def _build_map(
     check: CheckSummary | None,
     as_of: date | None,
 ) -> AccountabilityMap:
-    resolver = _Views(registry, as_of)
-    kpis = tuple(resolver.kpi(kpi) for kpi in select_kpis(registry, kpi_ids, owner_ids))
+    selected = select_kpis(registry, kpi_ids, owner_ids)
+    resolver = _Views(registry, as_of, frozenset(kpi.id for kpi in selected))
+    kpis = tuple(resolver.kpi(kpi) for kpi in selected)
     tree, outside_tree = kpi_tree(kpis, resolver.link)
 
     people: dict[str, PersonView] = {}

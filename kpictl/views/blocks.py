@@ -153,6 +153,9 @@ class KpiLink:
     name: str
     stage: str | None
     known: bool = True
+    # False when a filtered map leaves this KPI out: named, never linked, so no
+    # `#kpi-…` anchor points at a section the page does not have.
+    on_map: bool = True
 
 
 @dataclass(frozen=True, slots=True)

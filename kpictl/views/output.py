@@ -20,6 +20,7 @@ from kpictl.views.lineage_trees import MAX_LEVELS
 from kpictl.views.who import (
     CampaignRole,
     EscalationDuty,
+    ExperimentDuty,
     KpiDuty,
     KpiRef,
     SourceDuty,
@@ -383,7 +384,11 @@ def who_json(view: WhoView) -> str:
     ]
     for duty in duties:
         people[duty.person.id] = duty.person
-    roles: list[CampaignRole | TermDuty] = [*view.campaigns, *view.glossary]
+    roles: list[CampaignRole | ExperimentDuty | TermDuty] = [
+        *view.campaigns,
+        *view.experiments,
+        *view.glossary,
+    ]
     for item in roles:
         if item.person is not None:
             people[item.person.id] = item.person
@@ -433,6 +438,17 @@ def who_json(view: WhoView) -> str:
                     "via_team": r.via_team.id if r.via_team else None,
                 }
                 for r in view.campaigns
+            ],
+            "experiments": [
+                {
+                    "experiment": e.id,
+                    "status": e.status,
+                    "kpi": e.kpi_id,
+                    "decision": e.decision,
+                    "person": e.person.id if e.person else None,
+                    "via_team": e.via_team.id if e.via_team else None,
+                }
+                for e in view.experiments
             ],
             "glossary": [
                 {

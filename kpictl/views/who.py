@@ -1,7 +1,7 @@
 """`who` as plain data: one person's or team's duties, built from a Registry. No I/O.
 
 The accountability map the other way round: every KPI, source, escalation tier,
-campaign role and glossary term a person or team answers for. Ids become views
+campaign role, experiment and glossary term a person or team answers for. Ids become views
 through the same `_Views` the map uses, so both read a reference alike."""
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Literal
 from kpictl.registry.models import (
     Campaign,
     EscalationPolicy,
+    Experiment,
     GlossaryTerm,
     Kpi,
 )
 from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.views.accountability import CheckSummary, _Views, check_id
-from kpictl.views.blocks import PersonView, SourceView, TeamView
+from kpictl.views.blocks import EXPERIMENT_STATUSES, PersonView, SourceView, TeamView
 
 # --------------------------------------------------------------------------------------
 # who
@@ -76,6 +77,20 @@ class CampaignRole:
 
 
 @dataclass(frozen=True, slots=True)
+class ExperimentDuty:
+    """An experiment the subject owns: they run it and decide by its decision rule."""
+
+    id: str
+    name: str
+    status: str  # planned | running | concluded | abandoned
+    kpi: KpiRef | None  # None when its KPI is not in the registry
+    kpi_id: str
+    decision: str | None  # adopt | reject | inconclusive, once concluded
+    person: PersonView | None  # None when the team itself is named
+    via_team: TeamView | None
+
+
+@dataclass(frozen=True, slots=True)
 class TermDuty:
     id: str
     term: str
@@ -100,12 +115,18 @@ class WhoView:
     campaigns: tuple[CampaignRole, ...]
     glossary: tuple[TermDuty, ...]
     check: CheckSummary
+    experiments: tuple[ExperimentDuty, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return (
-            not (self.primary or self.backup or self.sources or self.escalations or self.campaigns)
-            and not self.glossary
+        return not (
+            self.primary
+            or self.backup
+            or self.sources
+            or self.escalations
+            or self.campaigns
+            or self.experiments
+            or self.glossary
         )
 
 
@@ -183,6 +204,7 @@ def build_who(registry: Registry, subject: str, check: CheckSummary | None = Non
         campaigns=_campaign_roles(registry, resolver, member_ids, team_ids, kind),
         glossary=_term_duties(registry, resolver, member_ids, team_ids, kind),
         check=check or CheckSummary(),
+        experiments=_experiment_duties(registry, resolver, refs, member_ids, team_ids, kind),
     )
 
 
@@ -298,6 +320,38 @@ def _campaign_roles(
     return tuple(roles)
 
 
+def _experiment_duties(
+    registry: Registry,
+    resolver: _Views,
+    refs: dict[str, KpiRef],
+    members: dict[str, PersonView],
+    team_ids: set[str],
+    kind: Literal["person", "team"],
+) -> tuple[ExperimentDuty, ...]:
+    """The experiments the subject owns, in life-cycle order (as `kpictl experiments`)."""
+    ordered = sorted(
+        registry.of_kind(Experiment),
+        key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
+    )
+    duties = []
+    for item in ordered:
+        decision = item.result.decision if item.result else None
+        for person, via_team in _holders(item.owner, resolver, members, team_ids, kind):
+            duties.append(
+                ExperimentDuty(
+                    item.id,
+                    item.name,
+                    item.status,
+                    refs.get(item.kpi),
+                    item.kpi,
+                    decision,
+                    person,
+                    via_team,
+                )
+            )
+    return tuple(duties)
+
+
 def _term_duties(
     registry: Registry,
     resolver: _Views,
@@ -315,6 +369,7 @@ def _term_duties(
 __all__ = [
     "CampaignRole",
     "EscalationDuty",
+    "ExperimentDuty",
     "KpiDuty",
     "KpiRef",
     "SourceDuty",
