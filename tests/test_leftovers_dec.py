@@ -106,7 +106,7 @@ READ_LINE = {
         "on pace: EUR 1,010,000 vs EUR 997,826 expected by now"
     ),
     "pull --dry-run": (
-        "Pulled 85 values in 34 queries as of 2026-11-20, 0 failures; nothing recorded (dry run)."
+        "Pulled 82 values in 31 queries as of 2026-11-20, 0 failures; nothing recorded (dry run)."
     ),
     "actuals export": "mql,2026-Q4,1225,2026-11-20",
 }
