@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         # no sys.stdout at all, and every print would fail as a bug.
         print(f"kpictl: {STDOUT_CLOSED}", file=sys.stderr)
         return 2
-    _tolerate_narrow_encodings()
+    from kpictl.stand_ins import tolerate
+
+    tolerate(sys.stdout)
     try:
         with commands_for(args), _debug_log(debug):
             result = app(args=args, prog_name="kpictl", standalone_mode=False)
@@ -84,22 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     return 0
-
-
-def _tolerate_narrow_encodings() -> None:
-    """Let a terminal or pipe that cannot show every character get a stand-in for it.
-
-    Under an ASCII or Latin-1 locale (`LANG=C`, `PYTHONIOENCODING=ascii`) the first
-    "·" or name with an accent would otherwise fail the whole command. The report
-    shows "?" in its place (JSON stays valid); messages on stderr keep the code point
-    as `\\xb7`. Files written with `-o` are UTF-8 whatever the locale.
-    """
-    for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
-        if encoding.startswith("utf") or not hasattr(stream, "reconfigure"):
-            continue
-        with contextlib.suppress(ValueError, OSError):  # already written to, or detached
-            stream.reconfigure(errors=errors)
 
 
 @contextlib.contextmanager

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-REGISTRY = Path(__file__).resolve().parent.parent / "registry"
+import pytest
+
+from kpictl.stand_ins import stand_in
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "registry"
 
 
 def kpictl(*args: str, encoding: str) -> subprocess.CompletedProcess[bytes]:
@@ -18,29 +23,65 @@ def kpictl(*args: str, encoding: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_the_map_on_an_ascii_terminal_shows_stand_ins_for_the_tree() -> None:
-    done = kpictl("map", str(REGISTRY), encoding="ascii")
+@pytest.fixture(scope="module")
+def accented(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example registry, with Lucia Ferraro spelled Lúcia."""
+    root = tmp_path_factory.mktemp("narrow") / "registry"
+    shutil.copytree(EXAMPLE, root)
+    people = root / "people" / "marketing.yaml"
+    text = people.read_text(encoding="utf-8")
+    people.write_text(text.replace("name: Lucia Ferraro", "name: Lúcia Ferraro"), "utf-8")
+    return root
 
-    assert done.returncode == 0, done.stderr
+
+def test_the_map_on_an_ascii_terminal_draws_its_tree_in_ascii(accented: Path) -> None:
+    done = kpictl("map", str(accented), encoding="ascii")
+
+    assert (done.returncode, done.stderr) == (0, b"")
     lines = done.stdout.decode("ascii").splitlines()
     assert lines[0] == "Accountability map: Northwind Analytics"
     assert (
-        "    ?? search-console: Organic search queries and clicks, captured in Google Search "
+        "    `- search-console: Organic search queries and clicks, captured in Google Search "
         "Console, owner Lucia Ferraro"
     ) in lines
 
 
-def test_json_on_an_ascii_pipe_stays_json() -> None:
-    done = kpictl("map", str(REGISTRY), "--format", "json", encoding="ascii")
+def test_json_on_an_ascii_pipe_keeps_every_character(accented: Path) -> None:
+    done = kpictl("map", str(accented), "--format", "json", encoding="ascii")
 
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.decode("ascii"))["organization"] == "Northwind Analytics"
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.isascii()
+    assert b'"L\\u00facia Ferraro"' in done.stdout
+    assert json.loads(done.stdout)["people"]["lucia-ferraro"]["name"] == "Lúcia Ferraro"
 
 
-def test_a_message_on_a_latin1_terminal_keeps_the_code_point() -> None:
-    done = kpictl("check", str(REGISTRY / "missing-\u2603"), encoding="latin-1")
+def test_json_on_a_utf8_pipe_is_written_as_it_reads(accented: Path) -> None:
+    done = kpictl("map", str(accented), "--format", "json", encoding="utf-8")
 
-    assert done.returncode == 2
-    assert done.stderr.decode("latin-1") == (
-        f"kpictl: no such file or folder: {REGISTRY}/missing-\\u2603\n"
-    )
+    assert done.returncode == 0
+    assert '"Lúcia Ferraro"' in done.stdout.decode("utf-8")
+
+
+def test_a_latin1_terminal_shows_what_latin1_can(accented: Path) -> None:
+    done = kpictl("who", "lucia-ferraro", str(accented), encoding="latin-1")
+
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode("latin-1").splitlines()[0] == "Lúcia Ferraro (lucia-ferraro)"
+
+
+@pytest.mark.parametrize(
+    ("char", "shown"),
+    [
+        ("·", "-"),
+        ("→", "->"),
+        ("▁", "_"),
+        ("█", "#"),
+        ("é", "e"),
+        ("ß", "?"),  # no ASCII letter under it
+        ("ﬁ", "fi"),
+        ("\u2028", "?"),  # a line separator: nothing invisible stands in
+        ("世", "?"),
+    ],
+)
+def test_stand_ins(char: str, shown: str) -> None:
+    assert stand_in(char) == shown

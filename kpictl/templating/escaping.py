@@ -131,7 +131,10 @@ def json_text(data: Any, **options: Any) -> str:
     """
     import json
 
-    options.setdefault("ensure_ascii", False)
+    from kpictl.stand_ins import json_ascii
+
+    # On standard output that cannot carry UTF-8, `\uXXXX` escapes keep every character.
+    options.setdefault("ensure_ascii", json_ascii())
     text = json.dumps(_finite(data), allow_nan=False, **options)
     raw = compiled(_JSON_RAW)
     return defuse(raw.sub(lambda match: f"\\u{ord(match.group()):04x}", text), JSON_SHARP)
