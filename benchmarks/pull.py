@@ -66,6 +66,7 @@ def add_warehouse(root: Path) -> tuple[int, int]:
             text + f"freshness:\n  connection: warehouse\n  sql: {json.dumps(sql)}\n",
             encoding="utf-8",
         )
+    campaigns = sorted(path.stem for path in (root / "campaigns").glob("*.yaml"))
     folder = root / "warehouse"
     folder.mkdir()
     first = AS_OF - timedelta(days=DAYS - 1)
@@ -74,9 +75,10 @@ def add_warehouse(root: Path) -> tuple[int, int]:
         db.execute(
             "create table events as select kpi, ?::date + d::int as day, "
             "(hash(kpi, d) % 100)::double as amount, "
-            "case when d % 3 = 0 then 'q4-' || (d % 10)::varchar end as campaign "
+            # Every third day's amount is one campaign's (the registry's own ids, in turn).
+            "case when d % 3 = 0 then (?::varchar[])[(d // 3) % ? + 1] end as campaign "
             "from ids, range(?) t(d) order by kpi, day",
-            [first, DAYS],
+            [first, campaigns, len(campaigns), DAYS],
         )
         db.execute(f"copy events to '{folder / 'events.parquet'}' (format parquet)")
         db.execute("create table srcs as select unnest(?::varchar[]) as source", [sources])
