@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         # no sys.stdout at all, and every print would fail as a bug.
         print(f"kpictl: {STDOUT_CLOSED}", file=sys.stderr)
         return 2
-    from kpictl.stand_ins import tolerate
+    from kpictl.templating.narrow import tolerate
 
     tolerate(sys.stdout)
     try:

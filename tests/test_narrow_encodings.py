@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.stand_ins import stand_in
+from kpictl.templating.narrow import look_alike
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "registry"
 
@@ -83,5 +83,5 @@ def test_a_latin1_terminal_shows_what_latin1_can(accented: Path) -> None:
         ("世", "?"),
     ],
 )
-def test_stand_ins(char: str, shown: str) -> None:
-    assert stand_in(char) == shown
+def test_look_alikes(char: str, shown: str) -> None:
+    assert look_alike(char) == shown

@@ -131,7 +131,7 @@ def json_text(data: Any, **options: Any) -> str:
     """
     import json
 
-    from kpictl.stand_ins import json_ascii
+    from kpictl.templating.narrow import json_ascii
 
     # On standard output that cannot carry UTF-8, `\uXXXX` escapes keep every character.
     options.setdefault("ensure_ascii", json_ascii())

@@ -14,7 +14,7 @@ import contextlib
 import unicodedata
 from typing import TextIO
 
-HANDLER = "kpictl-stand-in"
+HANDLER = "kpictl-look-alike"
 # Set by `tolerate` for this process's standard output (the CLI is the one caller).
 _json_ascii = False
 
@@ -70,7 +70,7 @@ def is_narrow(stream: object) -> bool:
     return not encoding.lower().replace("_", "-").startswith("utf")
 
 
-def stand_in(char: str) -> str:
+def look_alike(char: str) -> str:
     """An ASCII stand-in for one character: a look-alike, its letter without accents, or ?."""
     if char in _TABLE:
         return _TABLE[char]
@@ -82,7 +82,7 @@ def _handle(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     text = error.object[error.start : error.end]
-    return "".join(stand_in(char) for char in text), error.end
+    return "".join(look_alike(char) for char in text), error.end
 
 
 def tolerate(stream: TextIO) -> None:
