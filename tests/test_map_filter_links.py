@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 
@@ -28,8 +29,26 @@ def anchors(page: str) -> set[str]:
 
 def test_a_filtered_text_map_names_the_kpis_it_leaves_out(run: Run) -> None:
     lines = map_of(run, "text", "--kpi", "mql").splitlines()
-    assert "  Drives         sql (not on this map)" in lines
-    assert "  Driven by      website-sessions (not on this map)" in lines
+    assert "  Drives         sql [not on this map]" in lines
+    assert "  Driven by      website-sessions [not on this map]" in lines
+
+
+def test_a_filtered_terminal_map_flags_the_kpis_it_leaves_out_as_the_text_map_does() -> None:
+    from rich.console import Console
+
+    from kpictl.check.check import check
+    from kpictl.views.accountability import build_map
+    from kpictl.views.terminal import print_map
+
+    console = Console(record=True, width=100, force_terminal=True)
+    view = build_map(check(EXAMPLE).registry, kpi_ids=["mql"], as_of=date.fromisoformat(AS_OF))
+    print_map(view, console)
+    lines = [line for line in console.export_text().splitlines() if "Drive" in line]
+    # Brackets, as the text map marks its flags; printed as written, not read as markup.
+    assert lines == [
+        "├── Drives   sql [not on this map]",
+        "├── Driven by website-sessions [not on this map]",
+    ]
 
 
 def test_a_filtered_markdown_map_links_only_to_its_own_sections(run: Run) -> None:
