@@ -96,3 +96,76 @@ def test_who_lists_experiments_in_life_cycle_order_with_names_escaped(
         r"- `subject-line-test` Subject \*lines\* &lt;b&gt;x&lt;/b&gt; \| \[a\](b) \`c\`: "
         "running; moves `mql`"
     )
+
+
+TEAM_EXPERIMENT = """\
+kind: experiment
+id: pricing-page-chat
+name: Chat on the pricing page
+status: planned
+hypothesis: A chat on the pricing page turns more visits into demo requests.
+kpi: demo-requests-gone
+owner: demand-gen
+control: The pricing page without chat
+decision_rule: Adopt if demo requests rise 10% over four weeks.
+timeline: {start: 2026-12-01}
+"""
+
+
+def test_a_team_owned_experiment_on_an_unknown_kpi_reads_for_the_team_and_a_member(
+    run: Run, tmp_path: Path
+) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".kpictl"))
+    (root / "experiments" / "team.yaml").write_text(TEAM_EXPERIMENT, encoding="utf-8")
+    chat = "pricing-page-chat: Chat on the pricing page (planned); moves demo-requests-gone"
+    founder = (
+        "  branded-search-founder-videos: Founder videos on LinkedIn to lift branded search "
+        "(planned); moves branded-search-clicks"
+    )
+    migration = (
+        "  migration-assessment-offer: Free migration assessment instead of a demo (running); "
+        "moves sql"
+    )
+    text = who(run, "demand-gen", "text", root)
+    assert section_of(text, "Experiments owned (3)", "Glossary terms owned (2)") == [
+        "Experiments owned (3)",
+        f"  {chat} [not in the registry] (the team)",
+        f"{founder} (Tom Brennan)",
+        f"{migration} (Tom Brennan)",
+        "",
+    ]
+    text = who(run, "tom-brennan", "text", root)
+    assert section_of(text, "Experiments owned (3)", "Glossary terms owned (0)") == [
+        "Experiments owned (3)",
+        f"  {chat} [not in the registry] (through Demand Generation)",
+        founder,
+        migration,
+        "",
+    ]
+    markdown = who(run, "tom-brennan", "markdown", root)
+    assert section_of(markdown, "## Experiments", "## Glossary terms")[2] == (
+        "- `pricing-page-chat` Chat on the pricing page: planned; moves `demo-requests-gone` "
+        "(not in the registry) (through Demand Generation)"
+    )
+    data = json.loads(who(run, "demand-gen", "json", root))
+    assert data["experiments"][0] == {
+        "experiment": "pricing-page-chat",
+        "status": "planned",
+        "kpi": "demo-requests-gone",
+        "decision": None,
+        "person": None,
+        "via_team": None,
+    }
+
+
+def test_who_holds_each_experiment_as_kpictl_experiments_shows_it() -> None:
+    from kpictl.check.check import check
+    from kpictl.views.experiments import experiment_views
+    from kpictl.views.who import ExperimentDuty, build_who
+
+    registry = check(EXAMPLE).registry
+    view = build_who(registry, "rachel-adeyemi")
+    [shown] = experiment_views(registry, [e for e in registry.experiments if e.id == EXPERIMENT])
+    assert shown.owner.id == "rachel-adeyemi" and shown.kpi_name == "MQL to SQL conversion rate"
+    assert view.experiments == (ExperimentDuty(shown, shown.owner, None),)
