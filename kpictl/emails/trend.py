@@ -74,6 +74,9 @@ def history_view(
         "behind_since": display.day(since) if since else None,
         "behind_since_short": display.day_short(since) if since else None,
         "behind_days": (today - since).days if since else None,
+        # What the values show: a data outage has none from the last one to today.
+        "last_day": display.day(points[-1].as_of),
+        "behind_days_to_last": (points[-1].as_of - since).days if since else None,
         # Off track from the first value of the period: it may never have been on track.
         "since_first": since is not None and not history.left_out and since == points[0].as_of,
         "change": display.signed(history.change, kpi) if history.change is not None else None,
