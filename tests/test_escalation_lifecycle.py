@@ -205,10 +205,10 @@ def test_outage_while_a_miss_is_open_states_the_last_known_deviation(
         "(last value 20 Nov)"
     )
     assert message["In-Reply-To"] == first_id
-    # And since when, in the escalation emails' words (the one value, 90 on 20 November).
+    # And since when, up to the one value (90 on 20 November): no day after it has one.
     assert (
         "Before the data went away it was 10% behind its target: that miss is still open at "
-        "tier 1. It has been off track since Fri 20 Nov 2026 (4 days), its first value this "
+        "tier 1. It was off track at its last value, on Fri 20 Nov 2026, its only value this "
         "period.\n" in text_of(message)
     )
     assert rows(root, "SELECT tier, deviation_pct, closed_at FROM escalations") == [(1, 10.0, None)]

@@ -220,8 +220,8 @@ def test_map_filter_names_what_it_leaves_out_and_draws_only_what_is_shown(
     result = run(
         "map", str(make(tmp_path, *TREE)), "--kpi", "sql", "--kpi", "won", "--as-of", AS_OF
     )
-    # mql is not on this map: named, not linked (tests/test_leftovers_dec.py, every format).
-    assert "  Drives         won\n  Driven by      mql (not on this map)\n" in result.out
+    # mql is not on this map: named, not linked (tests/test_map_filter_links.py, every format).
+    assert "  Drives         won\n  Driven by      mql [not on this map]\n" in result.out
     assert section(result.out, "== KPI tree", "== Accountability health") == (
         "== KPI tree: what drives what, from awareness to revenue\n"
         "\n"

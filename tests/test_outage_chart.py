@@ -87,7 +87,7 @@ def test_the_text_part_shows_the_values_up_to_the_last_and_the_pace(from_store: 
     text, _ = parts(read_eml(from_store / BRANDED))
     assert CHART_TEXT in text
     assert INTRO in text
-    assert "off track since" not in text and "and has been since" not in text
+    assert "It was off track" not in text and "off track since" not in text
     assert_golden("email/outage-history.txt", text)
 
 
@@ -146,19 +146,17 @@ def test_the_html_part_draws_the_bars_and_where_the_data_stopped(from_store: Pat
     [
         pytest.param(
             BEHIND_CSV,
-            "It was already off track before the data stopped, and has been since "
-            "Fri 30 Oct 2026 (21 days).\n",
-            '<p style="margin:0 0 16px;">It was already off track before the data stopped, '
-            "and has been since <strong>Fri 30 Oct 2026</strong> (21 days).</p>\n",
+            "It was off track from Fri 30 Oct 2026 until its last value on Sat 14 Nov 2026 "
+            "(15 days).\n",
+            '<p style="margin:0 0 16px;">It was off track from <strong>Fri 30 Oct 2026</strong> '
+            "until its last value on <strong>Sat 14 Nov 2026</strong> (15 days).</p>\n",
             id="behind-from-30-october",
         ),
         pytest.param(
             ONE_BEHIND_CSV,
-            "It was already off track before the data stopped, and has been since "
-            "Sat 14 Nov 2026 (6 days), its first value this period.\n",
-            '<p style="margin:0 0 16px;">It was already off track before the data stopped, '
-            "and has been since <strong>Sat 14 Nov 2026</strong> (6 days), its first value "
-            "this period.</p>\n",
+            "It was off track at its last value, on Sat 14 Nov 2026, its only value this period.\n",
+            '<p style="margin:0 0 16px;">It was off track at its last value, on '
+            "<strong>Sat 14 Nov 2026</strong>, its only value this period.</p>\n",
             id="one-value-behind",
         ),
     ],
@@ -210,14 +208,14 @@ def test_an_open_miss_and_since_when_make_one_paragraph(tmp_path: Path) -> None:
     outage = next(e for e in emails if e.key == "branded-search-clicks")
     assert (
         "09:00 CET.\n\nBefore the data went away it was 19% behind where it should have been: "
-        "that miss is still open at tier 1. It has been off track since Fri 30 Oct 2026 "
-        "(21 days).\n\nTHE PROBLEM\n"
+        "that miss is still open at tier 1. It was off track from Fri 30 Oct 2026 until its "
+        "last value on Sat 14 Nov 2026 (15 days).\n\nTHE PROBLEM\n"
     ) in outage.text
-    assert "It was already off track" not in outage.text
     assert (
         '<p style="margin:0 0 16px;">Before the data went away it was <strong>19%</strong> '
-        "behind where it should have been: that miss is still open at tier 1. It has been "
-        "off track since <strong>Fri 30 Oct 2026</strong> (21 days).</p>\n"
+        "behind where it should have been: that miss is still open at tier 1. It was off "
+        "track from <strong>Fri 30 Oct 2026</strong> until its last value on <strong>Sat 14 "
+        "Nov 2026</strong> (15 days).</p>\n"
     ) in outage.html
 
 

@@ -345,7 +345,9 @@ def escalation_context(
         "numbers": numbers,
         "impact": _impact(status, kpi),
         # An outage's chart ends with today: the pace the missing value should have kept.
-        "history": history_view(history, kpi, day, dark=status.target_to_date if outage else None),
+        "history": history_view(
+            history, kpi, day, missing_today=status.target_to_date if outage else None
+        ),
         "outage": outage,
         "lineage": lineage,
         "fallbacks": fallbacks,

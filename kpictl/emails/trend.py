@@ -25,7 +25,7 @@ def history_view(
     kpi: Kpi,
     today: date,
     miss: str = "far enough off to escalate",
-    dark: float | None = None,
+    missing_today: float | None = None,
 ) -> View | None:
     """A KPI's recent values for an email: bars, a sparkline, since when it is off track.
 
@@ -33,16 +33,17 @@ def history_view(
     an email draws it with table cells (no image, no SVG: Gmail and Outlook show those
     unreliably or not at all). None without a target, or before the first value.
 
-    `dark` is today's target to date of a KPI whose data stopped (a data outage): the
-    chart then ends with today's row, the target without a value, so the gap since the
-    last value shows against the pace it should have kept.
+    `missing_today` is today's target to date of a KPI whose data stopped (a data
+    outage): the chart then ends with today's row, the target without a value, so the
+    gap since the last value shows against the pace it should have kept. An outage's
+    last value is always older than today (`evaluate_kpi` calls it stale or missing).
     """
     if history is None or not history.points:
         return None
     points = history.points[-EMAIL_POINTS:]
-    if dark is not None and today <= points[-1].as_of:
-        dark = None  # today has a value: nothing went dark
-    heights = [max(p.value, p.expected) for p in points] + ([] if dark is None else [dark])
+    heights = [max(p.value, p.expected) for p in points]
+    if missing_today is not None:
+        heights.append(missing_today)
     scale = max(heights) or 1.0
     since = history.behind_since
     bars = []
@@ -74,19 +75,22 @@ def history_view(
         "behind_since": display.day(since) if since else None,
         "behind_since_short": display.day_short(since) if since else None,
         "behind_days": (today - since).days if since else None,
+        # What the values show: a data outage has none from the last one to today.
+        "last_day": display.day(points[-1].as_of),
+        "behind_days_to_last": (points[-1].as_of - since).days if since else None,
         # Off track from the first value of the period: it may never have been on track.
         "since_first": since is not None and not history.left_out and since == points[0].as_of,
         "change": display.signed(history.change, kpi) if history.change is not None else None,
         "change_from": display.day(history.change_from) if history.change_from else None,
         "expected_word": "pace" if history.linear else "target",
         "miss_words": miss,
-        "dark": (
+        "missing_today": (
             {
                 "day": display.day_short(today),
-                "expected": display.number(dark, kpi),
-                "expected_pct": _bar(dark, scale),
+                "expected": display.number(missing_today, kpi),
+                "expected_pct": _bar(missing_today, scale),
             }
-            if dark is not None
+            if missing_today is not None
             else None
         ),
     }

@@ -34,7 +34,6 @@ from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.registry.schema_errors import suggest
 from kpictl.views.blocks import (
-    EXPERIMENT_STATUSES,
     STAGES,
     ExperimentView,
     Fallback,
@@ -49,6 +48,7 @@ from kpictl.views.blocks import (
     TermView,
     TierView,
     TreeRow,
+    life_cycle,
 )
 from kpictl.views.heap import registry_frozen
 from kpictl.views.lineage_trees import Node, Trees
@@ -216,11 +216,7 @@ class _Views:
         """The experiments meant to move `kpi_id`, in life-cycle order."""
         if self._experiments is None:
             self._experiments = {}
-            ordered = sorted(
-                self.registry.experiments,
-                key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
-            )
-            for experiment in ordered:
+            for experiment in sorted(self.registry.experiments, key=life_cycle):
                 self._experiments.setdefault(experiment.kpi, []).append(experiment)
         return tuple(map(self.experiment, self._experiments.get(kpi_id, ())))
 

@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import get_args
 
-from kpictl.registry.models import ExperimentStatus, Stage
+from kpictl.registry.models import Experiment, ExperimentStatus, Stage
 
 STAGES: tuple[str, ...] = get_args(Stage)  # funnel order: awareness first
 # Life-cycle order: planned, running, concluded, abandoned.
 EXPERIMENT_STATUSES: tuple[str, ...] = get_args(ExperimentStatus)
+
+
+def life_cycle(experiment: Experiment) -> tuple[int, date, str]:
+    """The sort key every view lists experiments by: status in life-cycle order, then start
+    and id, so the map, `who` and `kpictl experiments` agree on the order."""
+    return EXPERIMENT_STATUSES.index(experiment.status), experiment.timeline.start, experiment.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,4 +254,5 @@ __all__ = [
     "TermView",
     "TierView",
     "TreeRow",
+    "life_cycle",
 ]

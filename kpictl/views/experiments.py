@@ -15,7 +15,7 @@ from kpictl.registry.models import Experiment
 from kpictl.registry.registry import Registry
 from kpictl.views.accountability import CheckSummary, _Views, check_id
 from kpictl.views.blocks import EXPERIMENT_STATUSES as STATUSES
-from kpictl.views.blocks import ExperimentView
+from kpictl.views.blocks import ExperimentView, life_cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +56,7 @@ def experiment_views(
 ) -> tuple[ExperimentView, ...]:
     """`experiments` as views, in life-cycle order (planned … abandoned), then by start and id."""
     views = views or _Views(registry)
-    ordered = sorted(experiments, key=lambda e: (STATUSES.index(e.status), e.timeline.start, e.id))
-    return tuple(map(views.experiment, ordered))
+    return tuple(map(views.experiment, sorted(experiments, key=life_cycle)))
 
 
 def by_kpi(registry: Registry) -> dict[str, list[Experiment]]:

@@ -441,10 +441,10 @@ def who_json(view: WhoView) -> str:
             ],
             "experiments": [
                 {
-                    "experiment": e.id,
-                    "status": e.status,
-                    "kpi": e.kpi_id,
-                    "decision": e.decision,
+                    "experiment": e.experiment.id,
+                    "status": e.experiment.status,
+                    "kpi": e.experiment.kpi_id,
+                    "decision": e.experiment.decision,
                     "person": e.person.id if e.person else None,
                     "via_team": e.via_team.id if e.via_team else None,
                 }

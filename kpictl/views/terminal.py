@@ -140,7 +140,7 @@ def _kpi(kpi: KpiView, as_of: date | None = None) -> Tree:
     tree.add(Text(f"Review   {kpi.review}, data refreshes {kpi.refresh}"))
     for label, links in (("Drives   ", kpi.drives), ("Driven by ", kpi.driven_by)):
         if links:
-            named = (k.id if k.on_map else f"{k.id} (not on this map)" for k in links)
+            named = (k.id if k.on_map else f"{k.id} [not on this map]" for k in links)
             tree.add(Text(label, style="bold").append(", ".join(named)))
     data = tree.add(Text("Data sources", style="bold"))
     for node in kpi.lineage:

@@ -10,17 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from kpictl.registry.models import (
-    Campaign,
-    EscalationPolicy,
-    Experiment,
-    GlossaryTerm,
-    Kpi,
-)
+from kpictl.registry.models import Campaign, EscalationPolicy, GlossaryTerm, Kpi
 from kpictl.registry.registry import Registry
 from kpictl.registry.resolve import resolve
 from kpictl.views.accountability import CheckSummary, _Views, check_id
-from kpictl.views.blocks import EXPERIMENT_STATUSES, PersonView, SourceView, TeamView
+from kpictl.views.blocks import ExperimentView, PersonView, SourceView, TeamView
+from kpictl.views.experiments import experiment_views
 
 # --------------------------------------------------------------------------------------
 # who
@@ -80,12 +75,7 @@ class CampaignRole:
 class ExperimentDuty:
     """An experiment the subject owns: they run it and decide by its decision rule."""
 
-    id: str
-    name: str
-    status: str  # planned | running | concluded | abandoned
-    kpi: KpiRef | None  # None when its KPI is not in the registry
-    kpi_id: str
-    decision: str | None  # adopt | reject | inconclusive, once concluded
+    experiment: ExperimentView  # as `kpictl experiments` and the map show it
     person: PersonView | None  # None when the team itself is named
     via_team: TeamView | None
 
@@ -113,9 +103,9 @@ class WhoView:
     sources: tuple[SourceDuty, ...]
     escalations: tuple[EscalationDuty, ...]
     campaigns: tuple[CampaignRole, ...]
+    experiments: tuple[ExperimentDuty, ...]
     glossary: tuple[TermDuty, ...]
     check: CheckSummary
-    experiments: tuple[ExperimentDuty, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -202,9 +192,9 @@ def build_who(registry: Registry, subject: str, check: CheckSummary | None = Non
         sources=sources,
         escalations=_escalation_duties(registry, resolver, kpis, refs, member_ids),
         campaigns=_campaign_roles(registry, resolver, member_ids, team_ids, kind),
+        experiments=_experiment_duties(registry, resolver, member_ids, team_ids, kind),
         glossary=_term_duties(registry, resolver, member_ids, team_ids, kind),
         check=check or CheckSummary(),
-        experiments=_experiment_duties(registry, resolver, refs, member_ids, team_ids, kind),
     )
 
 
@@ -323,33 +313,24 @@ def _campaign_roles(
 def _experiment_duties(
     registry: Registry,
     resolver: _Views,
-    refs: dict[str, KpiRef],
     members: dict[str, PersonView],
     team_ids: set[str],
     kind: Literal["person", "team"],
 ) -> tuple[ExperimentDuty, ...]:
     """The experiments the subject owns, in life-cycle order (as `kpictl experiments`)."""
-    ordered = sorted(
-        registry.of_kind(Experiment),
-        key=lambda e: (EXPERIMENT_STATUSES.index(e.status), e.timeline.start, e.id),
+    experiments = registry.experiments
+    holders = {
+        ref: found
+        for ref in dict.fromkeys(e.owner for e in experiments)
+        if (found := _holders(ref, resolver, members, team_ids, kind))
+    }
+    owned = [e for e in experiments if e.owner in holders]
+    return tuple(
+        ExperimentDuty(view, person, via_team)
+        for view in experiment_views(registry, owned, resolver)
+        # A view's owner keeps the id as written, a person's or a team's.
+        for person, via_team in holders[view.owner.id]
     )
-    duties = []
-    for item in ordered:
-        decision = item.result.decision if item.result else None
-        for person, via_team in _holders(item.owner, resolver, members, team_ids, kind):
-            duties.append(
-                ExperimentDuty(
-                    item.id,
-                    item.name,
-                    item.status,
-                    refs.get(item.kpi),
-                    item.kpi,
-                    decision,
-                    person,
-                    via_team,
-                )
-            )
-    return tuple(duties)
 
 
 def _term_duties(
