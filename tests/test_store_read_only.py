@@ -1,4 +1,5 @@
-"""A store opened read-only is never written: readers leave an older store as it was."""
+"""A store opened read-only is never written: readers leave an older store as it was, and
+a write through a read-only Store is refused by kpictl and by the database itself."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import csv
 import hashlib
 import shutil
 import sqlite3
+import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from kpictl.numbers.connections import DatabaseUrl
+from kpictl.numbers.store import Observation, Store, StoreError, open_store
 from tests.conftest import EXAMPLE, Run
 from tests.pg import PgServer
 
@@ -160,3 +166,118 @@ def test_a_writer_still_upgrades_an_older_store_in_place(run: Run, tmp_path: Pat
     assert connection.execute("SELECT count(*) FROM observations").fetchall() == [(21,)]
     assert connection.execute("SELECT count(*) FROM escalations").fetchall() == [(0,)]
     connection.close()
+
+
+# --- a write through a read-only Store is refused ------------------------------------------
+
+KEPT = Observation("mql", "2026-Q4", 1225.0, date(2026, 11, 20))
+WRITE = "INSERT INTO observations VALUES ('sql', '2026-Q4', '2026-11-20', 1, 'x', '2026-11-20')"
+
+
+def refused(shown: str) -> str:
+    return (
+        f"cannot write the store {shown}: this command opened it read-only and changes nothing "
+        "in it"
+    )
+
+
+def attempt_writes(store: Store) -> list[str]:
+    """What each way of writing through a read-only store raises, in order."""
+    from sqlalchemy import text
+
+    errors = []
+    with pytest.raises(StoreError) as record:
+        store.record([Observation("mql", "2026-Q4", 1.0, date(2026, 11, 21))], source="test")
+    errors.append(str(record.value))
+    with pytest.raises(StoreError) as begin, store.transaction(write=True):
+        pass
+    errors.append(str(begin.value))
+    # Past kpictl's own check (a read transaction that writes): the database refuses.
+    with pytest.raises(StoreError) as database, store.transaction(write=False) as connection:
+        connection.execute(text(WRITE))
+    errors.append(str(database.value))
+    return errors
+
+
+def sqlite_store(tmp_path: Path) -> tuple[DatabaseUrl, Path]:
+    path = tmp_path / "store.db"
+    url = DatabaseUrl("store", f"sqlite:///{path}", ())
+    with open_store(url) as store:
+        store.record([KEPT], source="pull")
+    return url, path
+
+
+def test_a_read_only_sqlite_store_refuses_every_write_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    url, path = sqlite_store(tmp_path)
+    before = snapshot(tmp_path)
+    with open_store(url, read_only=True) as store:
+        errors = attempt_writes(store)
+        assert list(store.observations()) == [KEPT]
+    shown = f"sqlite:///{path}"
+    assert errors == [
+        refused(shown),
+        refused(shown),
+        refused(shown) + " (attempt to write a readonly database)",
+    ]
+    assert snapshot(tmp_path) == before
+
+
+def test_the_read_only_guard_holds_under_python_optimize(tmp_path: Path) -> None:
+    # `python -O` drops asserts: the guard must be a check that stays.
+    url, path = sqlite_store(tmp_path)
+    script = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from kpictl.numbers.connections import DatabaseUrl\n"
+        "from kpictl.numbers.store import Observation, StoreError, open_store\n"
+        "url = DatabaseUrl('store', sys.argv[1], ())\n"
+        "with open_store(url, read_only=True) as store:\n"
+        "    try:\n"
+        "        store.record([Observation('mql', '2026-Q4', 1.0, date(2026, 11, 21))], "
+        "source='test')\n"
+        "    except StoreError as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-O", "-c", script, url.url],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, refused(url.url) + "\n", "")
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT kpi, value FROM observations").fetchall() == [("mql", 1225.0)]
+    connection.close()
+
+
+def test_a_read_only_postgresql_store_refuses_every_write_and_changes_nothing(
+    postgres: PgServer,
+) -> None:
+    database = postgres.create_database()
+    url = DatabaseUrl("store", postgres.url(database), ())
+    with open_store(url) as store:
+        store.record([KEPT], source="pull")
+    with open_store(url, read_only=True) as store:
+        errors = attempt_writes(store)
+        shown = store.shown
+        assert list(store.observations()) == [KEPT]
+    assert errors == [
+        refused(shown),
+        refused(shown),
+        refused(shown) + " (cannot execute INSERT in a read-only transaction)",
+    ]
+    with postgres.connect(database) as connection:
+        assert connection.execute("SELECT kpi, value FROM observations").fetchall() == [
+            ("mql", 1225.0)
+        ]
+    # A writer opened afterwards on the same server writes as before.
+    with open_store(url) as store:
+        assert (
+            store.record(
+                [Observation(KEPT.kpi, KEPT.period, 1300.0, KEPT.as_of)], source="pull"
+            ).replaced
+            == 1
+        )
