@@ -155,3 +155,113 @@ def test_closing_an_ended_escalation_is_once_on_postgresql_too(postgres: PgServe
         assert memory.close_ended(first, [escalation], "run-a", at) == {escalation}
         assert memory.close_ended(second, [escalation], "run-b", at) == set()
         assert memory.open_escalations(second) == {}
+
+
+# --- until the next run: listed as ending, never overdue, not acknowledged ------------------
+
+
+def with_q4_open(root: Path) -> None:
+    """Open a tier-2 escalation of mql for 2026-Q4 beside the Q3 one, as a run would."""
+    from datetime import UTC, datetime
+
+    from kpictl.escalation import memory
+    from kpictl.numbers.connections import DatabaseUrl
+    from kpictl.numbers.store import open_store
+
+    url = DatabaseUrl("store", f"sqlite:///{root}/.kpictl/store.db", ())
+    opened = datetime(2026, 10, 1, 7, tzinfo=UTC)
+    due = datetime(2026, 10, 2, 7, tzinfo=UTC)
+    with open_store(url) as store:
+        memory.open_many(store, [("mql", "2026-Q4", opened, 2, due, 20.0)])
+
+
+def test_escalations_says_an_ended_period_closes_on_the_next_send_and_is_never_overdue(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = q3_escalation(run, tmp_path, smtp)
+    # Past its respond-by and unacknowledged, yet not overdue: nobody is asked anything.
+    result = run("escalations", str(root), "--as-of", "2026-10-05")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == (
+        "KPI  Period   Tier  Since                  Respond by                                  "
+        "      Acknowledged\n"
+        "---  -------  ----  ---------------------  ------------------------------------------"
+        "------  ------------\n"
+        "mql  2026-Q3     1  Fri 25 Sep 09:00 CEST  period ended: closes on the next escalate "
+        "--send  no\n"
+        "\n"
+        "1 open escalation, 0 overdue, 1 for a period that ended.\n"
+    )
+
+
+def test_escalations_lists_the_live_period_first_and_json_marks_the_ended_one(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    import json
+
+    root = q3_escalation(run, tmp_path, smtp)
+    with_q4_open(root)
+    text = run("escalations", str(root), "--as-of", "2026-10-05")
+    assert text.out.splitlines()[2:] == [
+        "mql  2026-Q4     2  Thu 1 Oct 09:00 CEST   Fri 2 Oct 09:00 CEST (overdue)                "
+        "    no",
+        "mql  2026-Q3     1  Fri 25 Sep 09:00 CEST  period ended: closes on the next escalate "
+        "--send  no",
+        "",
+        "2 open escalations, 1 overdue, 1 for a period that ended.",
+    ]
+    data = json.loads(run("escalations", str(root), "--as-of", "2026-10-05", "-f", "json").out)
+    assert [(r["period"], r["overdue"], r["period_ended"]) for r in data] == [
+        ("2026-Q4", True, False),
+        ("2026-Q3", False, True),
+    ]
+
+
+def test_ack_refuses_an_escalation_whose_period_ended(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = q3_escalation(run, tmp_path, smtp)
+    result = run("ack", "mql", str(root), "--by", "ann", "--at", "2026-10-05")
+    assert (result.code, result.out, result.err) == (
+        1,
+        "",
+        "kpictl: no escalation of mql is open for the current period: its 2026-Q3 escalation "
+        "belongs to a period that ended and closes on the next `kpictl escalate --send`; there "
+        "is nothing to acknowledge\n",
+    )
+    assert rows(root, "SELECT period, ack_by, ack_at FROM escalations") == [("2026-Q3", None, None)]
+    # On the period's last day it is still current, and ack takes it on.
+    last_day = run("ack", "mql", str(root), "--by", "ann", "--at", "2026-09-30")
+    assert (last_day.code, last_day.err) == (0, "")
+    assert rows(root, "SELECT period, ack_by FROM escalations") == [("2026-Q3", "ann")]
+
+
+def test_ack_takes_on_the_current_period_and_leaves_the_ended_one(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = q3_escalation(run, tmp_path, smtp)
+    with_q4_open(root)
+    result = run("ack", "mql", str(root), "--by", "ann", "--at", "2026-10-05")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == "Acknowledged: mql 2026-Q4, tier 2, by ann on Mon 5 Oct 09:00 CEST.\n"
+    assert rows(root, "SELECT period, ack_by FROM escalations ORDER BY id") == [
+        ("2026-Q3", None),
+        ("2026-Q4", "ann"),
+    ]
+
+
+def test_the_plan_says_when_nobody_ever_heard_of_the_miss(run: Run, tmp_path: Path) -> None:
+    from tests.escalation_fixtures import free_port
+
+    # No SMTP server listens: tier 1 opens for Q3 but is never delivered.
+    root = make_registry(tmp_path / "r", free_port(), Q3_AND_Q4)
+    failed = escalate_on(run, root, tmp_path, "2026-09-25", "mql,2026-Q3,90,2026-09-25", "--send")
+    assert failed.code == 1
+    assert rows(root, "SELECT count(*) FROM escalation_steps") == [(0,)]
+    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,98,2026-10-05")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[0] == (
+        "mql  → closes        2026-Q3 ended on Wed 30 Sep 2026: its tier-1 escalation closes "
+        "unresolved, nobody is notified; no tier of it was ever delivered, so nobody heard of "
+        "this miss; the next period counts on its own"
+    )
