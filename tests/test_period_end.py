@@ -265,3 +265,88 @@ def test_the_plan_says_when_nobody_ever_heard_of_the_miss(run: Run, tmp_path: Pa
         "unresolved, nobody is notified; no tier of it was ever delivered, so nobody heard of "
         "this miss; the next period counts on its own"
     )
+
+
+# --- closing never overwrites another close; its failure is reported as what it is ----------
+
+
+def test_closing_an_ended_period_leaves_a_close_made_in_between_as_it_is(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    from datetime import UTC, datetime
+
+    from kpictl.escalation import memory
+    from kpictl.numbers.connections import DatabaseUrl
+    from kpictl.numbers.store import open_store
+
+    root = q3_escalation(run, tmp_path, smtp)
+    url = DatabaseUrl("store", f"sqlite:///{root}/.kpictl/store.db", ())
+    resolved_at = datetime(2026, 9, 29, 7, tzinfo=UTC)
+    with open_store(url) as store:
+        assert [r.id for r in memory.open_escalations(store).values()] == [1]
+        # Another path closes it after this run read it as open: its resolved note went.
+        assert memory.claim(store, 1, "resolved", "email", "run-a", resolved_at)
+        memory.delivered(
+            store,
+            "run-a",
+            memory.Delivered(1, "resolved", "email", 1, (ANN,), "<r@x>", resolved_at, close=True),
+        )
+        assert (
+            memory.close_ended(store, [1], "run-b", datetime(2026, 10, 5, 7, tzinfo=UTC)) == set()
+        )
+    assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", None, 1, "2026-09-29 07:00:00.000000")]
+    assert rows(root, "SELECT step, claimed_by FROM escalation_steps ORDER BY rowid")[1:] == [
+        ("resolved", "run-a")
+    ]
+
+
+REFUSE = """
+CREATE TRIGGER refuse BEFORE {what} BEGIN
+    SELECT RAISE(ABORT, 'the store refuses this write (a test trigger)');
+END;
+"""
+
+
+def refusing(root: Path, what: str) -> None:
+    """Make the registry's SQLite store refuse one kind of write, as a full disk would."""
+    import sqlite3
+
+    connection = sqlite3.connect(root / ".kpictl" / "store.db")
+    connection.executescript(REFUSE.format(what=what))
+    connection.close()
+
+
+def test_a_failed_close_says_nothing_was_sent_and_nothing_closed(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = q3_escalation(run, tmp_path, smtp)
+    refusing(root, "UPDATE OF closed_at ON escalations")
+    # Q4 is 20% behind: tier 2 would go out, but the run stops before sending anything.
+    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,80,2026-10-05", "--send")
+    assert (result.code, result.out, result.err) == (
+        2,
+        "",
+        "kpictl: could not close the escalations whose periods ended: cannot use the store "
+        f"sqlite:///{root}/.kpictl/store.db: the store refuses this write (a test trigger); "
+        "nothing was sent and nothing closed, the next run tries again\n",
+    )
+    assert len(smtp.messages) == 1
+    assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", "mql/2026-Q3", 1, None)]
+    assert len(rows(root, STEPS)) == 1
+
+
+def test_a_failed_claim_says_nothing_was_sent(run: Run, tmp_path: Path, smtp: Recorder) -> None:
+    root = q3_escalation(run, tmp_path, smtp)
+    refusing(root, "INSERT ON escalation_steps WHEN NEW.step = 'tier-2'")
+    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,80,2026-10-05", "--send")
+    assert (result.code, result.out, result.err) == (
+        2,
+        "",
+        f"kpictl: cannot use the store sqlite:///{root}/.kpictl/store.db: the store refuses "
+        "this write (a test trigger); nothing was sent, the next run tries again\n",
+    )
+    assert len(smtp.messages) == 1
+    assert rows(root, "SELECT step FROM escalation_steps ORDER BY rowid") == [
+        ("tier-1",),
+        ("period-ended",),
+    ]
