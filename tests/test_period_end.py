@@ -251,7 +251,7 @@ def test_ack_takes_on_the_current_period_and_leaves_the_ended_one(
 
 
 def test_the_plan_says_when_nobody_ever_heard_of_the_miss(run: Run, tmp_path: Path) -> None:
-    from tests.escalation_fixtures import free_port
+    from tests.test_smtp import free_port
 
     # No SMTP server listens: tier 1 opens for Q3 but is never delivered.
     root = make_registry(tmp_path / "r", free_port(), Q3_AND_Q4)
@@ -350,3 +350,25 @@ def test_a_failed_claim_says_nothing_was_sent(run: Run, tmp_path: Path, smtp: Re
         ("tier-1",),
         ("period-ended",),
     ]
+
+
+# --- one helper says whether a store remembers escalations ---------------------------------
+
+
+def test_one_helper_says_whether_a_store_holds_escalations(tmp_path: Path) -> None:
+    from kpictl.escalation import memory
+    from kpictl.numbers import store_schema
+    from kpictl.numbers.connections import DatabaseUrl
+    from kpictl.numbers.store import open_store
+    from tests.test_store_read_only import older_store
+
+    # Derived from the steps: the version made by the step that creates the tables.
+    assert store_schema.ESCALATIONS_SINCE == 3
+    assert store_schema.since(store_schema._create_escalations) == 3
+    root = older_store(tmp_path, 2)
+    url = DatabaseUrl("store", f"sqlite:///{root}/.kpictl/store.db", ())
+    with open_store(url, read_only=True) as store:
+        assert (store.version, memory.remembers(store)) == (2, False)
+        assert (memory.open_escalations(store), memory.last_run(store)) == ({}, None)
+    with open_store(url) as store:  # a writer upgrades it
+        assert (store.version, memory.remembers(store)) == (3, True)

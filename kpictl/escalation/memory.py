@@ -118,10 +118,15 @@ def _step(row: Any) -> Step:
     )
 
 
+def remembers(store: Store) -> bool:
+    """Whether the store has the escalation tables: an older one read as it is has not."""
+    return store.holds(schema.ESCALATIONS_SINCE)
+
+
 def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
     """Every open escalation with its steps, by (kpi, period)."""
     out: dict[tuple[str, str], Remembered] = {}
-    if not store.holds(schema.ESCALATIONS_SINCE):
+    if not remembers(store):
         return out  # an older store read as it is: no kpictl before it escalated
     by_id: dict[int, Remembered] = {}
     with store.transaction(write=False) as connection:
@@ -139,7 +144,7 @@ def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
 
 
 def last_run(store: Store) -> datetime | None:
-    if not store.holds(schema.ESCALATIONS_SINCE):
+    if not remembers(store):
         return None
     with store.transaction(write=False) as connection:
         return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())

@@ -183,9 +183,7 @@ def _resolved(
 
 
 def _no_history(store: Store) -> str:
-    from kpictl.numbers.store_schema import ESCALATIONS_SINCE
-
-    if not store.holds(ESCALATIONS_SINCE):
+    if not memory.remembers(store):
         # Read as it is by a dry run: the first --send upgrades it.
         return (
             f"the store {store.shown} was made by an older kpictl (store version "
