@@ -1,5 +1,6 @@
-"""`escalate`'s plan and outcome lines are escaped on every path: they carry ids and
-periods read from the store, which anyone with write access to a shared store controls."""
+"""`escalate`'s plan and outcome lines, and `ack`'s answer, are escaped on every path: they
+carry ids and periods read from the store, which anyone who can write a shared store
+controls."""
 
 from __future__ import annotations
 
@@ -62,3 +63,29 @@ def test_the_dry_run_escapes_them_the_same_way(run: Run, tmp_path: Path, smtp: R
     result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,98,2026-10-05")
     assert (result.code, result.err) == (0, "")
     assert result.out.splitlines()[:3] == [MQL_CLOSES, HOSTILE_CLOSES, ""]
+
+
+def test_ack_escapes_the_period_it_read_from_the_store(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    from tests.escalation_fixtures import make_registry
+
+    root = make_registry(tmp_path / "r", smtp.port)  # type: ignore[attr-defined]
+    # A store with escalation tables but no run (an import makes it), then a hostile row.
+    csv_file = tmp_path / "a.csv"
+    csv_file.write_text("kpi,period,value,as_of\nmql,2026-Q4,100,2026-11-20\n", encoding="utf-8")
+    assert run("actuals", "import", str(csv_file), str(root)).code == 0
+    connection = sqlite3.connect(root / ".kpictl" / "store.db")
+    connection.execute(
+        "INSERT INTO escalations (kpi, period, open_key, opened_at, tier, respond_by) "
+        "VALUES ('mql', ?, 'mql/hostile', '2026-11-20 07:00:00', 1, '2026-11-21 07:00:00')",
+        ("2026-Q4\x1b[2J\n::error::forged",),
+    )
+    connection.commit()
+    connection.close()
+    result = run("ack", "mql", str(root), "--by", "ann", "--at", "2026-11-21")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == (
+        "Acknowledged: mql 2026-Q4\\x1b[2J\\n::error::forged, tier 1, by ann on Sat 21 Nov "
+        "09:00 CET.\n"
+    )

@@ -58,6 +58,7 @@ def ack(
     from kpictl import display
     from kpictl.escalation.ledger import acknowledge
     from kpictl.registry.registry import Registry
+    from kpictl.templating.escaping import defuse_text, visible
 
     registry, moment = _moment(path, parse_date(at, "--at", with_time=True))
     assert isinstance(registry, Registry)
@@ -65,10 +66,12 @@ def ack(
     before = (
         f" (was acknowledged by {done.before})" if done.before and done.before != done.by else ""
     )
-    print(
+    # The period and who acknowledged before come from the store: escaped, on one line.
+    line = (
         f"Acknowledged: {done.kpi} {done.period}, tier {done.tier}, by {done.by} on "
         f"{display.moment_short(done.at)}{before}."
     )
+    print(defuse_text(visible(line)))
     return 0
 
 
