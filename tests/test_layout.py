@@ -8,7 +8,8 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "kpictl"
 MAX_LINES = 700
 # What stays at the top serves every stage: the entry point, the one error type, and
-# the shared helpers (atomic files, workers, private APIs, how values read, formats).
+# the shared helpers (atomic files, workers, private APIs, how values read, formats, the
+# ASCII stand-ins the entry point uses on a narrow terminal).
 TOP = {
     "__init__.py",
     "__main__.py",

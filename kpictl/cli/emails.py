@@ -186,9 +186,9 @@ def escalate(
         return 1 if failure is not None or failures else 0
     if out is None:
         from kpictl.emails.outbox import Outbox, dry_run
-        from kpictl.templating.escaping import defuse_text
 
-        sys.stdout.write(defuse_text("\n".join(run.plan_lines(result))) + "\n\n")
+        _print_lines(run.plan_lines(result), sys.stdout)
+        sys.stdout.write("\n")
         sys.stdout.write(dry_run(Outbox(result.outgoing, [], result.title)))
         if result.chats:
             from kpictl.emails.outbox import chat_preview
@@ -398,8 +398,13 @@ def _actuals(inputs: "Inputs", spec: str | None, required: bool = True) -> "Actu
 
 
 def _print_lines(lines: Sequence[str], stream: TextIO) -> None:
+    """Each line escaped as the dry run's text is, and kept one line (a newline is spelled
+    out): lines carry ids, periods and addresses read from the store and from servers,
+    which are as hostile as the registry's text."""
+    from kpictl.templating.escaping import defuse_text, visible
+
     for line in lines:
-        print(line, file=stream)
+        print(defuse_text(visible(line)), file=stream)
 
 
 def _write_out(

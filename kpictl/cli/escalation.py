@@ -50,12 +50,15 @@ def ack(
     """Record that someone took on the open escalation of a KPI.
 
     An acknowledged escalation no longer moves to the next tier when its respond-by
-    passes; only a worse deviation moves it up. Exit 2 for an unknown KPI or person,
-    exit 1 for an inactive person or a KPI with no open escalation.
+    passes; only a worse deviation moves it up. An escalation whose period ended is
+    left alone (the next `escalate --send` closes it). Exit 2 for an unknown KPI or
+    person, exit 1 for an inactive person or a KPI with no open escalation for the
+    current period.
     """
     from kpictl import display
     from kpictl.escalation.ledger import acknowledge
     from kpictl.registry.registry import Registry
+    from kpictl.templating.escaping import defuse_text, visible
 
     registry, moment = _moment(path, parse_date(at, "--at", with_time=True))
     assert isinstance(registry, Registry)
@@ -63,10 +66,12 @@ def ack(
     before = (
         f" (was acknowledged by {done.before})" if done.before and done.before != done.by else ""
     )
-    print(
+    # The period and who acknowledged before come from the store: escaped, on one line.
+    line = (
         f"Acknowledged: {done.kpi} {done.period}, tier {done.tier}, by {done.by} on "
         f"{display.moment_short(done.at)}{before}."
     )
+    print(defuse_text(visible(line)))
     return 0
 
 
@@ -83,8 +88,9 @@ def escalations(
 ) -> int:
     """The open escalations: KPI, period, tier, since when, respond-by, who acknowledged it.
 
-    Overdue ones first (respond-by passed, nobody acknowledged), then by respond-by.
-    Reads the store; with no store yet, nothing is open.
+    Overdue ones first (respond-by passed, nobody acknowledged), then by respond-by;
+    last those whose period ended, which are never overdue and close on the next
+    `escalate --send`. Reads the store; with no store yet, nothing is open.
     """
     from kpictl.escalation.ledger import open_rows, render
     from kpictl.registry.registry import Registry

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from kpictl import display
 from kpictl.errors import KpictlError
 from kpictl.escalation import memory
+from kpictl.escalation.lifecycle import ended
 from kpictl.registry.models import Kpi
 from kpictl.registry.schema_errors import suggest
 from kpictl.templating.escaping import defuse_text, json_text
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from kpictl.registry.registry import Registry
 
 NOTE_LIMIT = 500  # characters of an acknowledgement note kept
+# What an open escalation of a period that is over waits for (lifecycle.ended).
+PERIOD_ENDED = "period ended: closes on the next escalate --send"
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,31 @@ def acknowledge(
         found = [r for (k, _), r in _guarded_open(store).items() if k == kpi.id]
         if not found:
             raise KpictlError(nothing, exit_code=1)
-        latest = max(found, key=lambda r: r.opened_at)
+        over = _ended_ids(registry, found, at)
+        current = [r for r in found if r.id not in over]
+        if not current:
+            # Acknowledging a miss of a period that is over would change nothing: the
+            # next escalate --send closes it, and the new period escalates on its own.
+            periods = ", ".join(sorted({r.period for r in found}))
+            raise KpictlError(
+                f"no escalation of {kpi.id} is open for the current period: its {periods} "
+                "escalation belongs to a period that ended and closes on the next "
+                "`kpictl escalate --send`; there is nothing to acknowledge",
+                exit_code=1,
+            )
+        latest = max(current, key=lambda r: r.opened_at)
         try:
             memory.acknowledge(store, latest.id, person.id, text, at)
         except StoreError as exc:
             raise KpictlError(str(exc)) from None
     return Acknowledged(kpi.id, latest.period, latest.tier, person.id, at, latest.ack_by)
+
+
+def _ended_ids(registry: Registry, found: list[Remembered], moment: datetime) -> set[int]:
+    """The ids of these open escalations whose period ended before `moment`'s day."""
+    fiscal = registry.settings.fiscal_year_start_month
+    over = ended({(r.kpi, r.period): r for r in found}, moment, fiscal)
+    return {item.open.id for item in over}
 
 
 @dataclass(frozen=True)
@@ -113,19 +135,23 @@ class OpenRow:
     opened_at: datetime
     respond_by: datetime
     overdue: bool
+    # Its period is over: the next escalate --send closes it, so it is never overdue.
+    period_ended: bool
     ack_by: str | None
     ack_at: datetime | None
     ack_note: str | None
 
 
 def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
-    """Open escalations, overdue first (unacknowledged and past respond-by), then by deadline."""
+    """Open escalations, overdue first (unacknowledged and past respond-by), then by deadline;
+    last those whose period ended (they wait for the next escalate --send to close them)."""
     store = _open_store(registry, read_only=True)
     if store is None:
         return []
     with store:
         remembered = _guarded_open(store)
     zone = moment.tzinfo
+    over = _ended_ids(registry, list(remembered.values()), moment)
     rows = [
         OpenRow(
             r.kpi,
@@ -133,14 +159,15 @@ def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
             r.tier,
             r.opened_at.astimezone(zone),
             r.respond_by.astimezone(zone),
-            r.ack_by is None and moment >= r.respond_by,
+            r.id not in over and r.ack_by is None and moment >= r.respond_by,
+            r.id in over,
             r.ack_by,
             r.ack_at.astimezone(zone) if r.ack_at else None,
             r.ack_note,
         )
         for r in remembered.values()
     ]
-    rows.sort(key=lambda r: (not r.overdue, r.respond_by, r.kpi))
+    rows.sort(key=lambda r: (r.period_ended, not r.overdue, r.respond_by, r.kpi))
     return rows
 
 
@@ -157,6 +184,7 @@ def render(rows: list[OpenRow], style: str) -> str:
                         "opened_at": r.opened_at.isoformat(),
                         "respond_by": r.respond_by.isoformat(),
                         "overdue": r.overdue,
+                        "period_ended": r.period_ended,
                         "acknowledged_by": r.ack_by,
                         "acknowledged_at": r.ack_at.isoformat() if r.ack_at else None,
                         "note": r.ack_note,
@@ -173,6 +201,8 @@ def render(rows: list[OpenRow], style: str) -> str:
     table: list[list[object]] = [["KPI", "Period", "Tier", "Since", "Respond by", "Acknowledged"]]
     for r in rows:
         due = display.moment_short(r.respond_by) + (" (overdue)" if r.overdue else "")
+        if r.period_ended:
+            due = PERIOD_ENDED  # its respond-by no longer asks anything of anyone
         acked = (
             f"{cell(r.ack_by)} on {display.moment_short(r.ack_at)}"
             if r.ack_by and r.ack_at
@@ -183,5 +213,11 @@ def render(rows: list[OpenRow], style: str) -> str:
         )
     overdue = sum(1 for r in rows if r.overdue)
     text = display.text_table(table, "markdown" if style == "markdown" else "text", right=(2,))
-    summary = f"{display.plural(len(rows), 'open escalation')}, {overdue} overdue."
+    summary = f"{display.plural(len(rows), 'open escalation')}, {overdue} overdue"
+    over = sum(1 for r in rows if r.period_ended)
+    if over:
+        summary += (
+            ", 1 for a period that ended" if over == 1 else f", {over} for periods that ended"
+        )
+    summary += "."
     return defuse_text(f"{text}\n\n{summary}\n")

@@ -197,8 +197,10 @@ def ended(
     An escalation is kept per KPI and period until the KPI is back on track; once its
     period is over it can never be, and the KPI's next period is evaluated on its own
     (a miss there opens a new escalation). So it closes. The lifecycle table has no
-    step for this, so nothing is delivered: the owners already heard of the miss, and
-    the new period's own tiers speak for what happens next.
+    step for this, so nothing is delivered: the new period's own tiers speak for what
+    happens next. Whether the owners heard of the miss depends on its steps: when no
+    tier step was ever delivered (each delivery failed), the plan line says so rather
+    than implying they did.
     """
     day = moment.date()
     out = []
@@ -208,9 +210,15 @@ def ended(
         except ValueError:
             continue  # not a target period: kpictl never opens one
         if span.end < day:
+            heard = (
+                ""
+                if found.last_tier_step() is not None
+                else "; no tier of it was ever delivered, so nobody heard of this miss"
+            )
             why = (
                 f"{period} ended on {display.day(span.end)}: its tier-{found.tier} escalation "
-                "closes unresolved, nobody is notified; the next period counts on its own"
+                f"closes unresolved, nobody is notified{heard}; the next period counts on its "
+                "own"
             )
             out.append(Ended(found, why))
     return out

@@ -118,10 +118,15 @@ def _step(row: Any) -> Step:
     )
 
 
+def remembers(store: Store) -> bool:
+    """Whether the store has the escalation tables: an older one read as it is has not."""
+    return store.holds(schema.ESCALATIONS_SINCE)
+
+
 def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
     """Every open escalation with its steps, by (kpi, period)."""
     out: dict[tuple[str, str], Remembered] = {}
-    if not store.holds(schema.ESCALATIONS_SINCE):
+    if not remembers(store):
         return out  # an older store read as it is: no kpictl before it escalated
     by_id: dict[int, Remembered] = {}
     with store.transaction(write=False) as connection:
@@ -139,7 +144,7 @@ def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
 
 
 def last_run(store: Store) -> datetime | None:
-    if not store.holds(schema.ESCALATIONS_SINCE):
+    if not remembers(store):
         return None
     with store.transaction(write=False) as connection:
         return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
@@ -414,40 +419,47 @@ NO_CHANNEL = "-"
 def close_ended(store: Store, escalations: list[int], runner: str, at: datetime) -> set[int]:
     """Close these escalations because their period ended; the ids this run closed.
 
-    Each closes once: one transaction records the step (claimed and done at once,
-    since nothing is delivered) and closes the escalation, so a run at the same
-    moment finds the step taken and closes nothing.
+    Each closes once, and only while it is still open: in one write transaction the
+    rows still open are locked and closed, and the step is recorded for them alone
+    (claimed and done at once, since nothing is delivered). A run at the same moment,
+    or a resolved note recorded in between, leaves nothing here to close; its close
+    stands, and no period-ended step is recorded against it.
     """
     if not escalations:
         return set()
-    rows = [
-        {
-            "escalation_id": eid,
-            "step": PERIOD_ENDED,
-            "channel": NO_CHANNEL,
-            "claimed_by": runner,
-            "claimed_at": utc(at),
-            "delivered_at": utc(at),
-        }
-        for eid in escalations
-    ]
     closed: set[int] = set()
     with store.transaction(write=True) as connection:
-        connection.execute(_insert_ignoring_conflicts(store, STEPS), rows)
         for start in range(0, len(escalations), _CHUNK):
-            query = select(STEPS.c.escalation_id).where(
-                STEPS.c.escalation_id.in_(escalations[start : start + _CHUNK]),
-                STEPS.c.step == PERIOD_ENDED,
-                STEPS.c.claimed_by == runner,
+            chunk = escalations[start : start + _CHUNK]
+            # FOR UPDATE: on PostgreSQL a second run waits here for the first to commit,
+            # then sees the row closed. SQLite's write transaction already serializes.
+            query = (
+                select(ESCALATIONS.c.id)
+                .where(ESCALATIONS.c.id.in_(chunk), ESCALATIONS.c.closed_at.is_(None))
+                .with_for_update()
             )
-            closed.update(int(eid) for (eid,) in connection.execute(query))
-        ids = sorted(closed)
-        for start in range(0, len(ids), _CHUNK):
+            still_open = sorted(int(eid) for (eid,) in connection.execute(query))
+            if not still_open:
+                continue
             connection.execute(
                 update(ESCALATIONS)
-                .where(ESCALATIONS.c.id.in_(ids[start : start + _CHUNK]))
+                .where(ESCALATIONS.c.id.in_(still_open), ESCALATIONS.c.closed_at.is_(None))
                 .values(closed_at=utc(at), open_key=None)
             )
+            closed.update(still_open)
+        rows = [
+            {
+                "escalation_id": eid,
+                "step": PERIOD_ENDED,
+                "channel": NO_CHANNEL,
+                "claimed_by": runner,
+                "claimed_at": utc(at),
+                "delivered_at": utc(at),
+            }
+            for eid in sorted(closed)
+        ]
+        if rows:
+            connection.execute(_insert_ignoring_conflicts(store, STEPS), rows)
     return closed
 
 

@@ -183,9 +183,7 @@ def _resolved(
 
 
 def _no_history(store: Store) -> str:
-    from kpictl.numbers.store_schema import ESCALATIONS_SINCE
-
-    if not store.holds(ESCALATIONS_SINCE):
+    if not memory.remembers(store):
         # Read as it is by a dry run: the first --send upgrades it.
         return (
             f"the store {store.shown} was made by an older kpictl (store version "
@@ -318,9 +316,18 @@ def send(inputs: Inputs, actuals: Actuals, channel: Channel | None = None) -> tu
 
 
 def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Outcome:
+    from kpictl.numbers.store import StoreError
+
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     moment = inputs.moment
-    closed = memory.close_ended(store, [item.open.id for item in result.ended], runner, moment)
+    try:
+        closed = memory.close_ended(store, [item.open.id for item in result.ended], runner, moment)
+    except StoreError as exc:
+        # Before anything is claimed or sent: `send`'s "may be sent again" would be false.
+        raise KpictlError(
+            f"could not close the escalations whose periods ended: {exc}; nothing was sent "
+            "and nothing closed, the next run tries again"
+        ) from None
     deviations: dict[int, float] = {}
     delivering: list[Decision] = []
     to_open = []
@@ -342,7 +349,11 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
             to_open.append((status.kpi.id, period, moment, level, due, status.deviation_pct))
     # One transaction opens every new escalation, one claims every step, both committed
     # before the first message leaves: a run of 2,000 steps is not 4,000 commits.
-    opened = memory.open_many(store, to_open)
+    try:
+        memory.note_deviations(store, deviations)
+        opened = memory.open_many(store, to_open)
+    except StoreError as exc:
+        raise _nothing_sent(exc) from None
     owners: dict[str, tuple[Decision, Remembered]] = {}
     for decision in delivering:
         status = decision.status
@@ -361,10 +372,12 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
         if chat.kpi in owners
     ]
     everything = [*keys.values(), *(key for _, key in chat_keys)]
-    won = memory.claim_many(store, everything, runner, datetime.now(UTC))
+    try:
+        won = memory.claim_many(store, everything, runner, datetime.now(UTC))
+    except StoreError as exc:
+        raise _nothing_sent(exc) from None
     claimed = {kpi: owners[kpi] for kpi, key in keys.items() if key in won}
     taken = [kpi for kpi, key in keys.items() if key not in won]
-    memory.note_deviations(store, deviations)
 
     def record(kpi: str, on: str, recipients: tuple[str, ...], message_id: str | None) -> None:
         decision, found = owners[kpi]
@@ -410,6 +423,11 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
     mine = [item for item in result.ended if item.open.id in closed]
     theirs = [item for item in result.ended if item.open.id not in closed]
     return Outcome(report, len(items), taken, posted, mine, theirs)
+
+
+def _nothing_sent(exc: Exception) -> KpictlError:
+    """A store error before the first message left: nothing went out, so nothing repeats."""
+    return KpictlError(f"{exc}; nothing was sent, the next run tries again")
 
 
 def _post(

@@ -289,7 +289,7 @@ class Store:
                 "installed; for PostgreSQL install kpictl[postgres] (psycopg 3)"
             ) from None
         if engine.dialect.name == "sqlite":
-            _take_sqlite_transactions(engine)
+            _take_sqlite_transactions(engine, read_only=self.read_only)
         elif engine.dialect.name != "postgresql":
             engine.dispose()
             raise StoreError(
@@ -377,7 +377,13 @@ class Store:
                 time.sleep(_WAL_PAUSE)
 
     def _transaction(self, *, write: bool) -> _Transaction:
-        assert not (write and self.read_only), "a store opened read-only is never written"
+        if write and self.read_only:
+            # A check, not an assert: `python -O` drops asserts, and a reader that wrote
+            # would upgrade or change a store its command promised to leave alone.
+            raise StoreError(
+                f"cannot write the store {self.shown}: this command opened it read-only "
+                "and changes nothing in it"
+            )
         return _Transaction(self, write)
 
     def transaction(self, *, write: bool) -> _Transaction:
@@ -400,12 +406,20 @@ class Store:
         """One line for a database error: what failed, the driver's words, what to do."""
         message = self._message(exc)
         lowered = message.lower()
+        read_only_words = "readonly" in lowered or "read-only" in lowered
+        if self.read_only and read_only_words:
+            # The database refused a write because kpictl opened it read-only (query_only,
+            # a read-only transaction): the file's permissions are not the cause.
+            return (
+                f"cannot write the store {self.shown}: this command opened it read-only "
+                f"and changes nothing in it ({message})"
+            )
         if "authentication failed" in lowered:
             return (
                 f"cannot open the store {self.shown}: authentication failed ({message}); check "
                 "the user and password in KPICTL_STORE or store: in kpictl.yaml"
             )
-        if "readonly" in lowered or "read-only" in lowered:
+        if read_only_words:
             return (
                 f"cannot write the store {self.shown}: it is read-only; make the file and its "
                 "folder writable, or point KPICTL_STORE at another store"
@@ -443,7 +457,15 @@ class _Transaction:
             connection = self.store.engine.connect()
         except DBAPIError as exc:
             raise StoreError(self.store._cannot(exc)) from None
-        self.connection = connection.execution_options(kpictl_write=self.write)
+        options: dict[str, Any] = {"kpictl_write": self.write}
+        if self.store.read_only and self.store.dialect == "postgresql":
+            # The server refuses any write in the transaction (SQLite: query_only).
+            options["postgresql_readonly"] = True
+        try:
+            self.connection = connection.execution_options(**options)
+        except DBAPIError as exc:
+            connection.close()
+            raise StoreError(self.store._cannot(exc)) from None
         try:
             self.connection.begin()
         except DBAPIError as exc:
@@ -486,14 +508,15 @@ def _measured(actual: Actual) -> date:
     return actual.as_of
 
 
-def _take_sqlite_transactions(engine: Engine) -> None:
+def _take_sqlite_transactions(engine: Engine, *, read_only: bool) -> None:
     """Let kpictl, not the sqlite3 module, say when a transaction starts, and how.
 
     The sqlite3 module opens transactions lazily and never for DDL, so an upgrade
     would not be atomic; and a write transaction that starts as a read (BEGIN) fails
     at once when another process writes, whatever the busy timeout. BEGIN IMMEDIATE
     takes the write lock first (waiting up to BUSY_SECONDS for it), so two processes
-    recording at once take turns.
+    recording at once take turns. A store opened `read_only` is query_only: SQLite
+    itself refuses a write, whatever code path attempts it.
     """
 
     @event.listens_for(engine, "connect")
@@ -504,6 +527,8 @@ def _take_sqlite_transactions(engine: Engine) -> None:
         # cut may lose the last ones) and saves an fsync per commit: escalate records each
         # email the server took in its own commit, thousands in a run.
         dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+        if read_only:
+            dbapi_connection.execute("PRAGMA query_only = ON")
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:

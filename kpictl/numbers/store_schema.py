@@ -9,9 +9,10 @@ tables by appending one step: never edit a step that has shipped.
 Only writing commands upgrade. A reading command (status, a dry run, an export) reads
 an older store as it is, so a table a reader uses must read the same in every version
 that has it, and a reader asks `Store.holds(version)` before it reads a table a later
-version added (the observations have not changed since version 1).
+version added, through one helper per stage (kpictl.escalation.memory.remembers); the
+observations have not changed since version 1.
 
-Imported only by kpictl.numbers.store (SQLAlchemy is not on `kpictl check`'s path).
+Imported only where the store is used (SQLAlchemy is not on `kpictl check`'s path).
 """
 
 from __future__ import annotations
@@ -154,12 +155,18 @@ def _create_escalations(connection: Connection) -> None:
     frozen.create_all(connection)
 
 
-# The store version that added the escalation tables.
-ESCALATIONS_SINCE = 3
-
 # STEPS[n] turns a version-n store into version n + 1 (version 0: an empty database).
 STEPS: tuple[Step, ...] = (_create_observations, _index_periods, _create_escalations)
 CURRENT = len(STEPS)
+
+
+def since(step: Step) -> int:
+    """The store version that `step` made: a version-n store has run STEPS[:n]."""
+    return STEPS.index(step) + 1
+
+
+# The store version that added the escalation tables.
+ESCALATIONS_SINCE = since(_create_escalations)
 
 
 def read_version(connection: Connection) -> int | None:

@@ -1,6 +1,5 @@
-"""Small correctness gaps closed in December: readers never upgrade an older store, filtered
-maps link only to what they show, `who` lists experiments, and an escalation whose period
-ended closes on the next run."""
+"""A store opened read-only is never written: readers leave an older store as it was, and
+a write through a read-only Store is refused by kpictl and by the database itself."""
 
 from __future__ import annotations
 
@@ -8,27 +7,19 @@ import csv
 import hashlib
 import shutil
 import sqlite3
+import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, Result, Run
-from tests.escalation_fixtures import (
-    ANN,
-    DANA,
-    KPI,
-    Recorder,
-    actuals,
-    make_registry,
-    parse,
-    rows,
-    smtp,
-)
+from kpictl.numbers.connections import DatabaseUrl
+from kpictl.numbers.store import Observation, Store, StoreError, open_store
+from tests.conftest import EXAMPLE, Run
 from tests.pg import PgServer
 
-__all__ = ["smtp"]  # a fixture, used by name
-
-# --- 1. a dry run writes nothing -----------------------------------------------------------
+# --- readers leave an older store as it was ------------------------------------------------
 
 OBSERVATIONS = """
 CREATE TABLE kpictl_store (version INTEGER NOT NULL);
@@ -177,138 +168,116 @@ def test_a_writer_still_upgrades_an_older_store_in_place(run: Run, tmp_path: Pat
     connection.close()
 
 
-# --- 4. an escalation open when its period ends closes on the next run ----------------------
+# --- a write through a read-only Store is refused ------------------------------------------
 
-Q3_AND_Q4 = KPI.replace(
-    "targets: [{period: 2026-Q4, value: 100}]",
-    "targets: [{period: 2026-Q3, value: 100}, {period: 2026-Q4, value: 100}]",
-)
-ESCALATIONS = "SELECT kpi, period, open_key, tier, closed_at FROM escalations ORDER BY id"
-STEPS = (
-    "SELECT escalation_id, step, channel, tier, recipients, delivered_at FROM escalation_steps "
-    "ORDER BY rowid"
-)
-CLOSES = (
-    "mql  → closes        2026-Q3 ended on Wed 30 Sep 2026: its tier-1 escalation closes "
-    "unresolved, nobody is notified; the next period counts on its own"
-)
+KEPT = Observation("mql", "2026-Q4", 1225.0, date(2026, 11, 20))
+WRITE = "INSERT INTO observations VALUES ('sql', '2026-Q4', '2026-11-20', 1, 'x', '2026-11-20')"
 
 
-def escalate_on(run: Run, root: Path, tmp_path: Path, when: str, row: str, *more: str) -> Result:
-    csv_file = actuals(tmp_path, f"{when}.csv", row + "\n")
-    return run("escalate", str(root), "-a", csv_file, "--as-of", when, *more)
-
-
-def q3_escalation(run: Run, tmp_path: Path, smtp: Recorder) -> Path:
-    """Tier 1 opened for 2026-Q3 on 25 September (10% behind), never resolved."""
-    root = make_registry(tmp_path / "r", smtp.port, Q3_AND_Q4)  # type: ignore[attr-defined]
-    result = escalate_on(run, root, tmp_path, "2026-09-25", "mql,2026-Q3,90,2026-09-25", "--send")
-    assert (result.code, result.err) == (0, "")
-    assert len(smtp.messages) == 1
-    assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", "mql/2026-Q3", 1, None)]
-    return root
-
-
-def test_the_dry_run_says_the_ended_period_closes_and_changes_nothing(
-    run: Run, tmp_path: Path, smtp: Recorder
-) -> None:
-    root = q3_escalation(run, tmp_path, smtp)
-    before = snapshot(root / ".kpictl")
-    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,98,2026-10-05")
-    assert (result.code, result.err) == (0, "")
-    assert result.out.splitlines()[0] == CLOSES
-    assert snapshot(root / ".kpictl") == before
-    assert len(smtp.messages) == 1
-
-
-def test_an_ended_period_closes_its_escalation_without_a_message(
-    run: Run, tmp_path: Path, smtp: Recorder
-) -> None:
-    root = q3_escalation(run, tmp_path, smtp)
-    # Q4 is on track (98 of 100): only the Q3 escalation has something to say.
-    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,98,2026-10-05", "--send")
-    assert (result.code, result.err) == (0, "")
-    assert result.out.splitlines() == [
-        CLOSES,
-        "closed    mql  2026-Q3 (its period ended)",
-        "Sent 0 of 0 emails.",
-    ]
-    assert len(smtp.messages) == 1  # no resolved note: the KPI never got back on track
-    assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", None, 1, "2026-10-05 07:00:00.000000")]
-    assert rows(root, STEPS)[1:] == [
-        (1, "period-ended", "-", None, None, "2026-10-05 07:00:00.000000")
-    ]
-    assert run("escalations", str(root), "--as-of", "2026-10-05").out == (
-        "No escalation is open.\n"
+def refused(shown: str) -> str:
+    return (
+        f"cannot write the store {shown}: this command opened it read-only and changes nothing "
+        "in it"
     )
-    # The next run finds nothing open and closes nothing twice.
-    again = escalate_on(run, root, tmp_path, "2026-10-06", "mql,2026-Q4,99,2026-10-06", "--send")
-    assert again.out.splitlines() == ["Nothing fires and nothing is open.", "Sent 0 of 0 emails."]
-    assert len(rows(root, STEPS)) == 2
 
 
-def test_a_miss_in_the_new_period_opens_a_fresh_escalation(
-    run: Run, tmp_path: Path, smtp: Recorder
+def attempt_writes(store: Store) -> list[str]:
+    """What each way of writing through a read-only store raises, in order."""
+    from sqlalchemy import text
+
+    errors = []
+    with pytest.raises(StoreError) as record:
+        store.record([Observation("mql", "2026-Q4", 1.0, date(2026, 11, 21))], source="test")
+    errors.append(str(record.value))
+    with pytest.raises(StoreError) as begin, store.transaction(write=True):
+        pass
+    errors.append(str(begin.value))
+    # Past kpictl's own check (a read transaction that writes): the database refuses.
+    with pytest.raises(StoreError) as database, store.transaction(write=False) as connection:
+        connection.execute(text(WRITE))
+    errors.append(str(database.value))
+    return errors
+
+
+def sqlite_store(tmp_path: Path) -> tuple[DatabaseUrl, Path]:
+    path = tmp_path / "store.db"
+    url = DatabaseUrl("store", f"sqlite:///{path}", ())
+    with open_store(url) as store:
+        store.record([KEPT], source="pull")
+    return url, path
+
+
+def test_a_read_only_sqlite_store_refuses_every_write_and_changes_nothing(
+    tmp_path: Path,
 ) -> None:
-    root = q3_escalation(run, tmp_path, smtp)
-    # Q4 is 20% behind: tier 2 fires as new, not as a move up from Q3's tier 1.
-    result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,80,2026-10-05", "--send")
-    assert (result.code, result.err) == (0, "")
-    assert result.out.splitlines() == [
-        "mql  → tier-2        new: tier 2",
-        CLOSES,
-        "closed    mql  2026-Q3 (its period ended)",
-        f"sent      mql  {ANN}",
-        f"sent      mql  {DANA}",
-        "Sent 1 of 1 email.",
+    url, path = sqlite_store(tmp_path)
+    before = snapshot(tmp_path)
+    with open_store(url, read_only=True) as store:
+        errors = attempt_writes(store)
+        assert list(store.observations()) == [KEPT]
+    shown = f"sqlite:///{path}"
+    assert errors == [
+        refused(shown),
+        refused(shown),
+        refused(shown) + " (attempt to write a readonly database)",
     ]
-    assert len(smtp.messages) == 2
-    message = parse(smtp.messages[1][1])
-    assert message["Subject"] == (
-        "[Tier 2 · respond by Thu 8 Oct 09:00 CEST] MQLs 20% behind Q4 target"
+    assert snapshot(tmp_path) == before
+
+
+def test_the_read_only_guard_holds_under_python_optimize(tmp_path: Path) -> None:
+    # `python -O` drops asserts: the guard must be a check that stays.
+    url, path = sqlite_store(tmp_path)
+    script = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from kpictl.numbers.connections import DatabaseUrl\n"
+        "from kpictl.numbers.store import Observation, StoreError, open_store\n"
+        "url = DatabaseUrl('store', sys.argv[1], ())\n"
+        "with open_store(url, read_only=True) as store:\n"
+        "    try:\n"
+        "        store.record([Observation('mql', '2026-Q4', 1.0, date(2026, 11, 21))], "
+        "source='test')\n"
+        "    except StoreError as exc:\n"
+        "        print(exc)\n"
     )
-    assert message["In-Reply-To"] is None  # a new thread: Q3's is over
-    assert rows(root, ESCALATIONS) == [
-        ("mql", "2026-Q3", None, 1, "2026-10-05 07:00:00.000000"),
-        ("mql", "2026-Q4", "mql/2026-Q4", 2, None),
-    ]
+    done = subprocess.run(
+        [sys.executable, "-O", "-c", script, url.url],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, refused(url.url) + "\n", "")
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT kpi, value FROM observations").fetchall() == [("mql", 1225.0)]
+    connection.close()
 
 
-def test_two_runs_closing_one_ended_escalation_close_it_once(
-    run: Run, tmp_path: Path, smtp: Recorder
+def test_a_read_only_postgresql_store_refuses_every_write_and_changes_nothing(
+    postgres: PgServer,
 ) -> None:
-    from datetime import UTC, datetime
-
-    from kpictl.escalation import memory
-    from kpictl.numbers.connections import DatabaseUrl
-    from kpictl.numbers.store import open_store
-
-    root = q3_escalation(run, tmp_path, smtp)
-    at = datetime(2026, 10, 5, 7, tzinfo=UTC)
-    url = DatabaseUrl("store", f"sqlite:///{root}/.kpictl/store.db", ())
-    with open_store(url) as first, open_store(url) as second:
-        # Both read the escalation as open, then both try to close it.
-        assert [r.id for r in memory.open_escalations(second).values()] == [1]
-        assert memory.close_ended(first, [1], "run-a", at) == {1}
-        assert memory.close_ended(second, [1], "run-b", at) == set()
-    assert rows(root, "SELECT claimed_by FROM escalation_steps WHERE step = 'period-ended'") == [
-        ("run-a",)
+    database = postgres.create_database()
+    url = DatabaseUrl("store", postgres.url(database), ())
+    with open_store(url) as store:
+        store.record([KEPT], source="pull")
+    with open_store(url, read_only=True) as store:
+        errors = attempt_writes(store)
+        shown = store.shown
+        assert list(store.observations()) == [KEPT]
+    assert errors == [
+        refused(shown),
+        refused(shown),
+        refused(shown) + " (cannot execute INSERT in a read-only transaction)",
     ]
-
-
-def test_closing_an_ended_escalation_is_once_on_postgresql_too(postgres: PgServer) -> None:
-    from datetime import UTC, datetime
-
-    from kpictl.escalation import memory
-    from kpictl.numbers.connections import DatabaseUrl
-    from kpictl.numbers.store import open_store
-
-    url = DatabaseUrl("store", postgres.url(postgres.create_database()), ())
-    opened = datetime(2026, 9, 25, 7, tzinfo=UTC)
-    at = datetime(2026, 10, 5, 7, tzinfo=UTC)
-    with open_store(url) as first, open_store(url) as second:
-        made = memory.open_many(first, [("mql", "2026-Q3", opened, 1, at, 10.0)])
-        escalation = made[("mql", "2026-Q3")].id
-        assert memory.close_ended(first, [escalation], "run-a", at) == {escalation}
-        assert memory.close_ended(second, [escalation], "run-b", at) == set()
-        assert memory.open_escalations(second) == {}
+    with postgres.connect(database) as connection:
+        assert connection.execute("SELECT kpi, value FROM observations").fetchall() == [
+            ("mql", 1225.0)
+        ]
+    # A writer opened afterwards on the same server writes as before.
+    with open_store(url) as store:
+        assert (
+            store.record(
+                [Observation(KEPT.kpi, KEPT.period, 1300.0, KEPT.as_of)], source="pull"
+            ).replaced
+            == 1
+        )
