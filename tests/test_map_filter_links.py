@@ -1,5 +1,5 @@
 """A filtered map (`--kpi`, `--owner`) links only to the KPIs it shows and names the others,
-in every format (moved from tests/test_leftovers_dec.py)."""
+in every format."""
 
 from __future__ import annotations
 

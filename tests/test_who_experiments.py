@@ -1,5 +1,4 @@
-"""`kpictl who` lists the experiments a person or team owns (moved from
-tests/test_leftovers_dec.py)."""
+"""`kpictl who` lists the experiments a person or team owns."""
 
 from __future__ import annotations
 
