@@ -3,6 +3,7 @@ then `escalations` says so and `ack` leaves it alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import Result, Run
@@ -12,6 +13,7 @@ from tests.escalation_fixtures import (
     KPI,
     Recorder,
     actuals,
+    kpi_like_mql,
     make_registry,
     parse,
     rows,
@@ -211,9 +213,9 @@ def test_escalations_lists_the_live_period_first_and_json_marks_the_ended_one(
         "2 open escalations, 1 overdue, 1 for a period that ended.",
     ]
     data = json.loads(run("escalations", str(root), "--as-of", "2026-10-05", "-f", "json").out)
-    assert [(r["period"], r["overdue"], r["period_ended"]) for r in data] == [
-        ("2026-Q4", True, False),
-        ("2026-Q3", False, True),
+    assert [(r["period"], r["overdue"], r["ending"]) for r in data] == [
+        ("2026-Q4", True, None),
+        ("2026-Q3", False, "period-ended"),
     ]
 
 
@@ -372,3 +374,70 @@ def test_one_helper_says_whether_a_store_holds_escalations(tmp_path: Path) -> No
         assert (memory.open_escalations(store), memory.last_run(store)) == ({}, None)
     with open_store(url) as store:  # a writer upgrades it
         assert (store.version, memory.remembers(store)) == (3, True)
+
+
+# --- a KPI that left the registry ----------------------------------------------------------
+
+MQL_AND_SQL = KPI + "---\n" + kpi_like_mql("sql", "SQLs")
+
+
+def test_an_escalation_whose_kpi_left_the_registry_closes_on_the_next_send(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = make_registry(tmp_path / "r", smtp.port, MQL_AND_SQL)  # type: ignore[attr-defined]
+    opened = escalate_on(
+        run,
+        root,
+        tmp_path,
+        "2026-11-20",
+        "mql,2026-Q4,50,2026-11-20\nsql,2026-Q4,100,2026-11-20",
+        "--send",
+    )
+    assert (opened.code, opened.err) == (0, "")
+    assert rows(root, ESCALATIONS) == [("mql", "2026-Q4", "mql/2026-Q4", 3, None)]
+    sent = len(smtp.messages)
+    (root / "kpis.yaml").write_text(kpi_like_mql("sql", "SQLs"), encoding="utf-8")
+
+    ledger = run("escalations", str(root), "--as-of", "2026-11-21")
+    assert ledger.out.splitlines()[2:] == [
+        "mql  2026-Q4     3  Fri 20 Nov 09:00 CET  KPI left the registry: closes on the next "
+        "escalate --send  no",
+        "",
+        "1 open escalation, 0 overdue, 1 whose KPI left the registry.",
+    ]
+    data = json.loads(run("escalations", str(root), "--as-of", "2026-11-21", "-f", "json").out)
+    assert [(r["kpi"], r["overdue"], r["ending"]) for r in data] == [("mql", False, "kpi-removed")]
+
+    result = escalate_on(run, root, tmp_path, "2026-11-21", "sql,2026-Q4,100,2026-11-21", "--send")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "mql  → closes        mql is no longer in the registry: its tier-3 escalation for 2026-Q4 "
+        "closes unresolved, nobody is notified",
+        "closed    mql  2026-Q4 (its KPI left the registry)",
+        "Sent 0 of 0 emails.",
+    ]
+    assert len(smtp.messages) == sent
+    assert rows(root, ESCALATIONS) == [("mql", "2026-Q4", None, 3, "2026-11-21 08:00:00.000000")]
+    assert rows(root, STEPS)[-1][1:3] == ("kpi-removed", "-")
+    assert run("escalations", str(root), "--as-of", "2026-11-21").out == "No escalation is open.\n"
+
+
+def test_a_kpi_broken_by_a_typo_keeps_its_escalation_open(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root = make_registry(tmp_path / "r", smtp.port, MQL_AND_SQL)  # type: ignore[attr-defined]
+    escalate_on(
+        run,
+        root,
+        tmp_path,
+        "2026-11-20",
+        "mql,2026-Q4,50,2026-11-20\nsql,2026-Q4,100,2026-11-20",
+        "--send",
+    )
+    broken = KPI.replace("direction: ", "direction: sideways # was ") + "---\n"
+    (root / "kpis.yaml").write_text(broken + kpi_like_mql("sql", "SQLs"), encoding="utf-8")
+
+    result = escalate_on(run, root, tmp_path, "2026-11-21", "sql,2026-Q4,100,2026-11-21", "--send")
+    assert result.code == 0
+    assert "closes" not in result.out
+    assert rows(root, ESCALATIONS) == [("mql", "2026-Q4", "mql/2026-Q4", 3, None)]

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from kpictl import display
 from kpictl.errors import KpictlError
 from kpictl.escalation import memory
-from kpictl.escalation.lifecycle import ended
+from kpictl.escalation.lifecycle import Ended, ended
+from kpictl.escalation.memory import KPI_REMOVED, PERIOD_ENDED
 from kpictl.registry.models import Kpi
 from kpictl.registry.schema_errors import suggest
 from kpictl.templating.escaping import defuse_text, json_text
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from kpictl.registry.registry import Registry
 
 NOTE_LIMIT = 500  # characters of an acknowledgement note kept
-# What an open escalation of a period that is over waits for (lifecycle.ended).
-PERIOD_ENDED = "period ended: closes on the next escalate --send"
+# What an open escalation that can never get back on track waits for (lifecycle.ended).
+CLOSES_NEXT = "closes on the next escalate --send"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def acknowledge(
         found = [r for (k, _), r in _guarded_open(store).items() if k == kpi.id]
         if not found:
             raise KpictlError(nothing, exit_code=1)
-        over = _ended_ids(registry, found, at)
+        over = _ending(registry, found, at)
         current = [r for r in found if r.id not in over]
         if not current:
             # Acknowledging a miss of a period that is over would change nothing: the
@@ -120,11 +121,12 @@ def acknowledge(
     return Acknowledged(kpi.id, latest.period, latest.tier, person.id, at, latest.ack_by)
 
 
-def _ended_ids(registry: Registry, found: list[Remembered], moment: datetime) -> set[int]:
-    """The ids of these open escalations whose period ended before `moment`'s day."""
+def _ending(registry: Registry, found: list[Remembered], moment: datetime) -> dict[int, Ended]:
+    """Those of these open escalations that the next escalate --send closes, by id."""
     fiscal = registry.settings.fiscal_year_start_month
-    over = ended({(r.kpi, r.period): r for r in found}, moment, fiscal)
-    return {item.open.id for item in over}
+    kpis = registry.written_ids("kpi")
+    over = ended({(r.kpi, r.period): r for r in found}, moment, kpis, fiscal)
+    return {item.open.id: item for item in over}
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,9 @@ class OpenRow:
     opened_at: datetime
     respond_by: datetime
     overdue: bool
-    # Its period is over: the next escalate --send closes it, so it is never overdue.
-    period_ended: bool
+    # Its period is over, or its KPI left the registry: the next escalate --send closes
+    # it, so it is never overdue. memory's step name (period-ended, kpi-removed) or None.
+    ending: str | None
     ack_by: str | None
     ack_at: datetime | None
     ack_note: str | None
@@ -151,7 +154,7 @@ def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
     with store:
         remembered = _guarded_open(store)
     zone = moment.tzinfo
-    over = _ended_ids(registry, list(remembered.values()), moment)
+    over = _ending(registry, list(remembered.values()), moment)
     rows = [
         OpenRow(
             r.kpi,
@@ -160,14 +163,14 @@ def open_rows(registry: Registry, moment: datetime) -> list[OpenRow]:
             r.opened_at.astimezone(zone),
             r.respond_by.astimezone(zone),
             r.id not in over and r.ack_by is None and moment >= r.respond_by,
-            r.id in over,
+            over[r.id].step if r.id in over else None,
             r.ack_by,
             r.ack_at.astimezone(zone) if r.ack_at else None,
             r.ack_note,
         )
         for r in remembered.values()
     ]
-    rows.sort(key=lambda r: (r.period_ended, not r.overdue, r.respond_by, r.kpi))
+    rows.sort(key=lambda r: (r.ending is not None, not r.overdue, r.respond_by, r.kpi))
     return rows
 
 
@@ -184,7 +187,7 @@ def render(rows: list[OpenRow], style: str) -> str:
                         "opened_at": r.opened_at.isoformat(),
                         "respond_by": r.respond_by.isoformat(),
                         "overdue": r.overdue,
-                        "period_ended": r.period_ended,
+                        "ending": r.ending,
                         "acknowledged_by": r.ack_by,
                         "acknowledged_at": r.ack_at.isoformat() if r.ack_at else None,
                         "note": r.ack_note,
@@ -201,8 +204,9 @@ def render(rows: list[OpenRow], style: str) -> str:
     table: list[list[object]] = [["KPI", "Period", "Tier", "Since", "Respond by", "Acknowledged"]]
     for r in rows:
         due = display.moment_short(r.respond_by) + (" (overdue)" if r.overdue else "")
-        if r.period_ended:
-            due = PERIOD_ENDED  # its respond-by no longer asks anything of anyone
+        if r.ending is not None:  # its respond-by no longer asks anything of anyone
+            why = "KPI left the registry" if r.ending == KPI_REMOVED else "period ended"
+            due = f"{why}: {CLOSES_NEXT}"
         acked = (
             f"{cell(r.ack_by)} on {display.moment_short(r.ack_at)}"
             if r.ack_by and r.ack_at
@@ -214,10 +218,13 @@ def render(rows: list[OpenRow], style: str) -> str:
     overdue = sum(1 for r in rows if r.overdue)
     text = display.text_table(table, "markdown" if style == "markdown" else "text", right=(2,))
     summary = f"{display.plural(len(rows), 'open escalation')}, {overdue} overdue"
-    over = sum(1 for r in rows if r.period_ended)
+    over = sum(1 for r in rows if r.ending == PERIOD_ENDED)
     if over:
         summary += (
             ", 1 for a period that ended" if over == 1 else f", {over} for periods that ended"
         )
+    gone = sum(1 for r in rows if r.ending == KPI_REMOVED)
+    if gone:
+        summary += f", {gone} whose KPI left the registry"
     summary += "."
     return defuse_text(f"{text}\n\n{summary}\n")

@@ -8,12 +8,12 @@ last).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from kpictl import display
-from kpictl.escalation.memory import Remembered
+from kpictl.escalation.memory import KPI_REMOVED, PERIOD_ENDED, Remembered
 from kpictl.numbers.evaluate import KpiStatus, State, next_tier
 from kpictl.numbers.periods import parse_period
 from kpictl.numbers.workdays import respond_by
@@ -183,16 +183,27 @@ def plan(
 
 @dataclass(frozen=True)
 class Ended:
-    """An open escalation whose period is over: it closes, and nobody is notified."""
+    """An open escalation that can never get back on track: it closes, and nobody is
+    notified. Its period is over, or its KPI is no longer in the registry."""
 
     open: Remembered
     why: str  # one line for the plan
+    step: str = PERIOD_ENDED  # memory's record of why: PERIOD_ENDED or KPI_REMOVED
+
+    @property
+    def reason(self) -> str:
+        """Why it closes, as `escalate` and `escalations` say it."""
+        return "its KPI left the registry" if self.step == KPI_REMOVED else "its period ended"
 
 
 def ended(
-    remembered: dict[tuple[str, str], Remembered], moment: datetime, fiscal_start_month: int = 1
+    remembered: dict[tuple[str, str], Remembered],
+    moment: datetime,
+    kpis: Collection[str],
+    fiscal_start_month: int = 1,
 ) -> list[Ended]:
-    """The open escalations whose period ended before the evaluation day, by KPI and period.
+    """The open escalations whose period ended before the evaluation day, or whose KPI is
+    not among `kpis` (the registry's) any more, by KPI and period.
 
     An escalation is kept per KPI and period until the KPI is back on track; once its
     period is over it can never be, and the KPI's next period is evaluated on its own
@@ -204,7 +215,15 @@ def ended(
     """
     day = moment.date()
     out = []
-    for (_, period), found in sorted(remembered.items()):
+    for (kpi, period), found in sorted(remembered.items()):
+        if kpi not in kpis:
+            # Deleted or renamed: nothing evaluates it again, so it would stay open for ever.
+            why = (
+                f"{kpi} is no longer in the registry: its tier-{found.tier} escalation for "
+                f"{period} closes unresolved, nobody is notified"
+            )
+            out.append(Ended(found, why, KPI_REMOVED))
+            continue
         try:
             span = parse_period(period, fiscal_start_month)
         except ValueError:

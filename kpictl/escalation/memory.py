@@ -410,14 +410,19 @@ def note_deviations(store: Store, deviations: dict[int, float]) -> None:
         )
 
 
-# The step that says an escalation closed because its period ended. Nothing is
-# delivered for it, so its channel is none: "-", which no chat channel can be named.
+# The steps that say why an escalation closed without getting back on track: its
+# period ended, or its KPI left the registry. Nothing is delivered for them, so their
+# channel is none: "-", which no chat channel can be named.
 PERIOD_ENDED = "period-ended"
+KPI_REMOVED = "kpi-removed"
 NO_CHANNEL = "-"
 
 
-def close_ended(store: Store, escalations: list[int], runner: str, at: datetime) -> set[int]:
-    """Close these escalations because their period ended; the ids this run closed.
+def close_ended(
+    store: Store, escalations: list[int], runner: str, at: datetime, step: str = PERIOD_ENDED
+) -> set[int]:
+    """Close these escalations because their period ended (or, with `step` KPI_REMOVED,
+    their KPI left the registry); the ids this run closed.
 
     Each closes once, and only while it is still open: in one write transaction the
     rows still open are locked and closed, and the step is recorded for them alone
@@ -450,7 +455,7 @@ def close_ended(store: Store, escalations: list[int], runner: str, at: datetime)
         rows = [
             {
                 "escalation_id": eid,
-                "step": PERIOD_ENDED,
+                "step": step,
                 "channel": NO_CHANNEL,
                 "claimed_by": runner,
                 "claimed_at": utc(at),

@@ -143,7 +143,7 @@ def build_plan(
             ]
     title = f"Escalations for {display.moment(inputs.moment)}"
     fiscal = inputs.registry.settings.fiscal_year_start_month
-    over = ended(remembered, inputs.moment, fiscal)
+    over = ended(remembered, inputs.moment, inputs.registry.written_ids("kpi"), fiscal)
     return Plan(decisions, emails, [], mailer.warnings, title, chats, over)
 
 
@@ -321,7 +321,10 @@ def _deliver(inputs: Inputs, store: Store, result: Plan, channel: Channel) -> Ou
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     moment = inputs.moment
     try:
-        closed = memory.close_ended(store, [item.open.id for item in result.ended], runner, moment)
+        closed: set[int] = set()
+        for step in sorted({item.step for item in result.ended}):
+            ids = [item.open.id for item in result.ended if item.step == step]
+            closed |= memory.close_ended(store, ids, runner, moment, step)
     except StoreError as exc:
         # Before anything is claimed or sent: `send`'s "may be sent again" would be false.
         raise KpictlError(
@@ -484,7 +487,7 @@ def plan_lines(result: Plan) -> list[str]:
 def outcome_lines(outcome: Outcome) -> list[str]:
     lines = [f"taken     {key}  (another run is delivering this step)" for key in outcome.taken]
     lines.extend(
-        f"closed    {item.open.kpi}  {item.open.period} (its period ended)"
+        f"closed    {item.open.kpi}  {item.open.period} ({item.reason})"
         for item in outcome.closed
     )
     lines.extend(

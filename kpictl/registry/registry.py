@@ -97,6 +97,13 @@ class Registry:
         document = self.broken.get(entity_id)
         return str(document.data["kind"]) if document is not None else None
 
+    def written_ids(self, kind: str) -> set[str]:
+        """Every id of `kind` the registry writes, those that failed to load included:
+        an entity broken by a typo is still there, only not usable until fixed."""
+        loaded = (*self.records, *self.partial)
+        ids = {key for key in loaded if self.record(key).entity.kind == kind}
+        return ids | {key for key, doc in self.broken.items() if doc.data["kind"] == kind}
+
     def of_kind(self, cls: type[E]) -> Iterator[E]:
         for record in self.records.values():
             if isinstance(record.entity, cls):
