@@ -106,14 +106,14 @@ def statements(sql: str) -> int:
     return count + (1 if pending or count == 0 else 0)
 
 
-def _duckdb_refusal(compiled: str) -> str | None:
+def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     """Why DuckDB must not run `compiled`, from DuckDB's own parser, or None."""
     import duckdb
 
     try:
         parsed = duckdb.extract_statements(compiled)
     except duckdb.Error as exc:  # a syntax error: DuckDB's own message, as a run would say
-        raise QueryFailed(_message(exc)) from None
+        raise QueryFailed(_message(exc, redact)) from None
     if len(parsed) != 1:
         return _more_than_one(len(parsed))
     kind = parsed[0].type
@@ -223,7 +223,7 @@ class Database:
                 try:
                     self._engine = self._create()
                 except Exception as exc:  # a driver missing, a URL SQLAlchemy cannot read
-                    self._failure = self.url.redact(_message(exc))
+                    self._failure = _message(exc, self.url.redact)
                     raise QueryFailed(self._failure) from None
             return self._engine
 
@@ -241,7 +241,7 @@ class Database:
             try:
                 if self.dialect == "duckdb":
                     compiled = str(clause.compile(dialect=self.engine().dialect))
-                    refusal = _duckdb_refusal(compiled)
+                    refusal = _duckdb_refusal(compiled, self.url.redact)
                 else:
                     count = statements(sql)
                     refusal = _more_than_one(count) if count != 1 else None
@@ -359,11 +359,11 @@ def run_query(
     except SQLAlchemyError as exc:
         if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
-        raise QueryFailed(redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, redact)) from None
     except Exception as exc:  # a driver's own error class, outside SQLAlchemy's wrapping
         if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
-        raise QueryFailed(redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, redact)) from None
     if freshness:
         return Answer(_freshness(columns, rows, timezone, redact))
     return Answer(_number(columns, rows, redact))
@@ -418,7 +418,7 @@ def run_checkpoints(
             rows = result.fetchmany(2 * len(checkpoints) + 1)
     except Exception as exc:
         connection.rollback()
-        raise QueryFailed(database.url.redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, database.url.redact)) from None
     # A subquery's columns named alike come out renamed (`value_1`): each date alone
     # then gets the verdict a single query gets.
     if any(re.fullmatch(r"value_\d+", name.lower()) for name in columns):
@@ -517,8 +517,11 @@ def _timeout_message(timeout: float) -> str:
     )
 
 
-def _message(exc: BaseException) -> str:
-    """The database's own message, one line: no SQLAlchemy background link, no SQL echo."""
+def _message(exc: BaseException, redact: Callable[[str], str]) -> str:
+    """The database's own message, one line, secrets hidden: no SQLAlchemy link, no SQL echo.
+
+    Hidden before it is cut: a secret straddling the cut would otherwise show its start.
+    """
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip() or type(inner).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -529,7 +532,7 @@ def _message(exc: BaseException) -> str:
         if line.startswith(("LINE ", "[SQL:", "[parameters:", "(Background on this error")):
             break
         kept.append(line)
-    return " ".join(kept)[:500] or type(inner).__name__
+    return redact(" ".join(kept))[:500] or type(inner).__name__
 
 
 def _number(columns: list[str], rows: list[tuple[Any, ...]], redact: Callable[[str], str]) -> float:
