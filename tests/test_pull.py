@@ -268,7 +268,10 @@ def test_a_missing_database_file_is_a_failure(tmp_path: Path, run: Run) -> None:
     root = registry(tmp_path / "reg", "select 1 as value", settings=settings)
     code, out, _ = pull(run, root, "--no-backfill")
     assert code == 1
-    assert failure_of(out)[0].startswith("failed: kpi mql 2026-Q4 (warehouse): IO Error: ")
+    assert failure_of(out)[0] == (
+        "failed: kpi mql 2026-Q4 (warehouse): the DuckDB file missing.duckdb does not exist: "
+        "create it, or fix the path in kpictl.yaml (relative to the registry)"
+    )
     assert not (root / "missing.duckdb").exists()
 
 

@@ -38,6 +38,181 @@ def one_failure(run: Run, root: Path) -> str:
     return failed
 
 
+# --- 1. the URL's query cannot undo the lock-down ---------------------------------------
+
+
+def test_check_reports_query_parameters_on_a_duckdb_url(tmp_path: Path, run: Run) -> None:
+    make(tmp_path, settings=settings("duckdb:///:memory:?temp_directory=/"))
+    result = run("check", ".", "--show-source", "--as-of", AS_OF, cwd=tmp_path)
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        "kpictl.yaml:3:20: S001 [error] connections.warehouse.url: a DuckDB URL takes no "
+        "query parameters (?temp_directory=...): kpictl sets DuckDB's settings itself "
+        "(read-only, files below the registry): remove them",
+        "    3 |   warehouse: {url: 'duckdb:///:memory:?temp_directory=/'}",
+        "      |                    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "Found 1 error, 0 warnings, 0 info in 8 files (check failed, failing on error).",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["duckdb:///:memory:?temp_directory=/", "duckdb:///w.duckdb?access_mode=read_write"]
+)
+def test_a_duckdb_url_with_a_query_never_connects(tmp_path: Path, url: str) -> None:
+    # Check's finding leaves the connection out of a pull; a URL reaching the engine
+    # some other way is refused there too, before DuckDB sees its query.
+    name = url.split("?")[1].split("=")[0]
+    database = Database(DatabaseUrl("warehouse", url, ()), tmp_path, 2, tmp_path)
+    with pytest.raises(QueryFailed) as raised:
+        run_query(database, "select 1 as value", {}, 5, Watchdog())
+    assert str(raised.value) == (
+        f"refused: the DuckDB URL has query parameters (?{name}=...): kpictl sets DuckDB's "
+        "settings itself (read-only, files below the registry): remove them from the URL "
+        "in kpictl.yaml"
+    )
+
+
+# --- 2. DuckDB's temp folder is kpictl's own, never `.tmp` in the registry ---------------
+
+
+def test_a_tmp_link_in_the_registry_is_not_readable(tmp_path: Path, run: Run) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "environ").write_text(f"TOKEN={SECRET}\n", encoding="utf-8")
+    root = registry(
+        tmp_path / "reg", "select length(content) as value from read_text('.tmp/environ')"
+    )
+    (root / ".tmp").symlink_to(outside)
+    failed = one_failure(run, root)
+    assert failed == (
+        f'{FAILED}Permission Error: Cannot access file ".tmp/environ" - file system '
+        "operations are disabled by configuration"
+    )
+
+
+def test_the_temp_folder_is_private_bounded_and_removed(tmp_path: Path, run: Run) -> None:
+    sql = (
+        "select (current_setting('temp_directory') like '%/kpictl-duckdb-%')::int "
+        "+ 10 * (current_setting('max_temp_directory_size') = '4.0 GiB')::int as value"
+    )
+    root = registry(tmp_path / "reg", sql)
+    code, out, _ = pull(run, root, "--no-backfill", "--format", "json")
+    assert code == 0
+    assert [o["value"] for o in json.loads(out)["observations"]] == [11.0]
+    assert not (root / ".tmp").exists()
+
+
+# --- 3. the database file: a regular file below the registry ------------------------------
+
+
+def duckdb_file(path: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(str(path)) as db:
+        db.execute("create table t as select 42 as value")
+
+
+OUTSIDE = "refused: the DuckDB file {} is outside the registry: kpictl opens only a database file below the registry folder (duckdb:///warehouse.duckdb)"
+NOT_REGULAR = (
+    "refused: the DuckDB file {} is {}, not a regular file: put the database file itself there"
+)
+
+
+# fmt: off
+DATABASE_FILES = [
+    pytest.param("duckdb:///../outside.duckdb", "../outside.duckdb", OUTSIDE, id="parent"),
+    pytest.param("duckdb:///{tmp}/outside.duckdb", "{tmp}/outside.duckdb", OUTSIDE, id="absolute-outside"),
+    pytest.param("duckdb:///link.duckdb", "link.duckdb", NOT_REGULAR.format("{}", "a symbolic link"), id="link"),
+    pytest.param("duckdb:///fifo.duckdb", "fifo.duckdb", NOT_REGULAR.format("{}", "a named pipe (FIFO)"), id="fifo"),
+    pytest.param("duckdb:///warehouse", "warehouse", NOT_REGULAR.format("{}", "a folder"), id="folder"),
+    pytest.param("duckdb:///sub/outside.duckdb", "sub/outside.duckdb", OUTSIDE, id="linked-folder"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("url", "shown", "message"), DATABASE_FILES)
+def test_a_duckdb_file_outside_or_not_regular_is_refused(
+    tmp_path: Path, run: Run, url: str, shown: str, message: str
+) -> None:
+    duckdb_file(tmp_path / "outside.duckdb")
+    root = tmp_path / "reg"
+    root = registry(root, "select value from t", settings=settings(url.format(tmp=tmp_path)))
+    (root / "link.duckdb").symlink_to(tmp_path / "outside.duckdb")
+    (root / "sub").symlink_to(tmp_path)
+    os.mkfifo(root / "fifo.duckdb")
+    with deadline(60):  # opening the FIFO would block for ever
+        failed = one_failure(run, root)
+    assert failed == FAILED + message.format(shown.format(tmp=tmp_path, reg=root))
+
+
+def test_a_duckdb_file_inside_the_registry_opens_by_absolute_path_too(
+    tmp_path: Path, run: Run
+) -> None:
+    root = tmp_path / "reg"
+    root = registry(
+        root, "select value from t", settings=settings(f"duckdb:///{tmp_path}/reg/w.duckdb")
+    )
+    duckdb_file(root / "w.duckdb")
+    code, out, _ = pull(run, root, "--no-backfill", "--format", "json")
+    assert code == 0
+    assert [o["value"] for o in json.loads(out)["observations"]] == [42.0]
+
+
+# --- 4. memory ------------------------------------------------------------------------------
+
+
+def test_a_query_past_the_memory_limit_fails_with_duckdbs_message(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpictl.numbers import confinement
+
+    monkeypatch.setattr(confinement, "MEMORY_CAP", 32 << 20)
+    monkeypatch.setattr(confinement, "MEMORY_FLOOR", 32 << 20)
+    sql = "select length(string_agg(range::varchar, ',')) as value from range(30000000)"
+    root = registry(tmp_path / "reg", sql)
+    failed = one_failure(run, root)
+    assert failed.startswith(f"{FAILED}Out of Memory Error: failed to allocate data of size ")
+    assert " MiB/32.0 MiB used)" in failed
+
+
+def test_each_connection_gets_at_most_a_gib_and_together_half_the_memory() -> None:
+    from kpictl.numbers import confinement
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert confinement.memory_limit(4) == max(64 << 20, min(1 << 30, physical // 8))
+    assert confinement.memory_limit(10**9) == 64 << 20
+
+
+def test_the_memory_limit_is_set_on_the_connection(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpictl.numbers import confinement
+
+    monkeypatch.setattr(confinement, "MEMORY_CAP", 100 << 20)
+    sql = "select (current_setting('memory_limit') = '100.0 MiB')::int as value"
+    root = registry(tmp_path / "reg", sql)
+    code, out, _ = pull(run, root, "--no-backfill", "--format", "json")
+    assert code == 0
+    assert [o["value"] for o in json.loads(out)["observations"]] == [1.0]
+
+
+# --- 5. a FIFO in the registry ------------------------------------------------------------
+
+
+def test_a_fifo_in_the_registry_stops_duckdb_before_it_waits(tmp_path: Path, run: Run) -> None:
+    root = registry(
+        tmp_path / "reg", "select count(*) as value from read_csv('warehouse/pipe.csv')"
+    )
+    os.mkfifo(root / "warehouse" / "pipe.csv")
+    with deadline(60):
+        failed = one_failure(run, root)
+    assert failed == (
+        f"{FAILED}refused: the registry holds a named pipe (FIFO) at warehouse/pipe.csv, "
+        "which a query reading it would wait on forever: remove it (DuckDB queries are "
+        "not run while it is there)"
+    )
+
+
 # --- 7. a secret is hidden before a message is cut ----------------------------------------
 
 

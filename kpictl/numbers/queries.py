@@ -204,6 +204,7 @@ class Database:
     url: DatabaseUrl
     root: Path  # the registry folder: DuckDB reads files below it only
     workers: int
+    scratch: Path  # DuckDB's private temp folder (the caller removes it)
     _engine: Engine | None = None
     _failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -295,16 +296,33 @@ class Database:
         }
         if self.dialect != "duckdb":
             return create_engine(self.url.url, **pooling)
-        database = self.url.url.split("?", 1)[0].split(":///", 1)[-1]
-        in_memory = database in ("", ":memory:")
-        # kpictl's settings, never the URL's: these are what keep a query inside the registry.
+        from kpictl.numbers.confinement import (
+            TEMP_LIMIT,
+            Refused,
+            duckdb_database,
+            memory_limit,
+            refuse_special_files,
+        )
+
+        try:
+            database = duckdb_database(self.url.url, self.root)
+            refuse_special_files(self.root)
+        except Refused as exc:
+            raise QueryFailed(str(exc)) from None
+        # kpictl's settings, never the URL's (it has none): these keep a query inside the
+        # registry and its memory and disk bounded.
         config = {
             "threads": 1,  # one query per worker thread; the pool gives the parallelism
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            "memory_limit": f"{memory_limit(self.workers) >> 20}MiB",
+            "temp_directory": str(self.scratch),
+            "max_temp_directory_size": TEMP_LIMIT,
         }
         engine = create_engine(
-            self.url.url, connect_args={"read_only": not in_memory, "config": config}, **pooling
+            f"duckdb:///{database}",
+            connect_args={"read_only": not database.startswith(":memory:"), "config": config},
+            **pooling,
         )
         allowed = f"{self.root.resolve().as_posix()}/"
 

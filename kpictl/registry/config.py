@@ -80,6 +80,18 @@ def _no_literal_secret(value: str) -> str:
     return value
 
 
+def _duckdb_without_query(value: str) -> str:
+    """DuckDB applies a URL's query after kpictl's lock-down: it could undo it."""
+    if re.match(r"duckdb(\+\w+)?:", value, re.IGNORECASE) and "?" in value:
+        raise PydanticCustomError(
+            "kpictl_duckdb_query",
+            "a DuckDB URL takes no query parameters (?{query}=...): kpictl sets DuckDB's "
+            "settings itself (read-only, files below the registry): remove them",
+            {"query": value.split("?", 1)[1].split("=", 1)[0][:30]},
+        )
+    return value
+
+
 SecretFreeUrl = Annotated[Line, AfterValidator(_no_literal_secret)]
 
 
@@ -106,7 +118,7 @@ SettingName = Annotated[str, AfterValidator(_check_name)]
 
 
 class Connection(Model):
-    url: SecretFreeUrl
+    url: Annotated[SecretFreeUrl, AfterValidator(_duckdb_without_query)]
 
 
 class ChatChannel(Model):
