@@ -213,6 +213,125 @@ def test_a_fifo_in_the_registry_stops_duckdb_before_it_waits(tmp_path: Path, run
     )
 
 
+# --- 6. every other database: one SELECT, SQLite read-only --------------------------------
+
+
+def sqlite_registry(tmp_path: Path, sql: str) -> Path:
+    root = registry(tmp_path / "reg", sql, settings=settings("sqlite:///wh.db"))
+    with sqlite3.connect(root / "wh.db") as db:
+        db.execute("create table leads (id int)")
+        db.executemany("insert into leads values (?)", [(i,) for i in range(7)])
+    return root
+
+
+# fmt: off
+SQLITE = [
+    pytest.param("attach database '{tmp}/stolen.db' as p", f"refused: the SQL is an ATTACH statement: {ONLY_SELECT}", id="attach"),
+    pytest.param("vacuum into '{tmp}/copy.db'", f"refused: the SQL is a VACUUM statement: {ONLY_SELECT}", id="vacuum-into"),
+    pytest.param("create table t(x)", f"refused: the SQL is a CREATE statement: {ONLY_SELECT}", id="create"),
+    pytest.param("pragma query_only = off", f"refused: the SQL is a PRAGMA statement: {ONLY_SELECT}", id="pragma"),
+    pytest.param("-- a comment\n/* and one */ ( delete from leads )", f"refused: the SQL is a DELETE statement: {ONLY_SELECT}", id="after-comments"),
+    pytest.param("'select' as value", f"refused: the SQL does not start with SELECT or WITH: {ONLY_SELECT}", id="no-keyword"),
+    pytest.param("with gone as (select 1) delete from leads", "attempt to write a readonly database", id="write-in-with"),
+    pytest.param("with gone as (select 1) insert into leads select 1", "attempt to write a readonly database", id="insert-in-with"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("sql", "message"), SQLITE)
+def test_sqlite_runs_only_selects_on_a_read_only_connection(
+    tmp_path: Path, run: Run, sql: str, message: str
+) -> None:
+    root = sqlite_registry(tmp_path, sql.format(tmp=tmp_path))
+    failed = one_failure(run, root)
+    assert failed == FAILED + message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg"]
+    with sqlite3.connect(root / "wh.db") as db:
+        assert db.execute("select name from sqlite_master").fetchall() == [("leads",)]
+        assert db.execute("select count(*) from leads").fetchall() == [(7,)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select count(*) as value from leads",
+        "/* c */ select count(*) as value from leads",
+        "with n as (select count(*) as c from leads) select c as value from n",
+        "values (7)",
+    ],
+)
+def test_sqlite_selects_still_run(tmp_path: Path, run: Run, sql: str) -> None:
+    root = sqlite_registry(
+        tmp_path, sql.replace("values (7)", "select * from (values (7)) as value")
+    )
+    if sql == "values (7)":
+        (root / "kpi.yaml").write_text(
+            (root / "kpi.yaml")
+            .read_text(encoding="utf-8")
+            .replace("select * from (values (7)) as value", "values (7)"),
+            encoding="utf-8",
+        )
+    code, out, _ = pull(run, root, "--no-backfill", "--format", "json")
+    data = json.loads(out)
+    if sql == "values (7)":  # SQLite names the column column1: read as no `value`
+        assert code == 1
+        assert (
+            data["failures"][0]["message"]
+            == "returned no column `value` (columns: column1): name it `as value`"
+        )
+        return
+    assert code == 0
+    assert [o["value"] for o in data["observations"]] == [7.0]
+
+
+def test_a_statement_without_a_result_set_says_so(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from kpictl.numbers.queries import _rows
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        result = connection.execute(text("create table t (x int)"))
+        with pytest.raises(QueryFailed) as raised:
+            _rows(result)
+    engine.dispose()
+    assert str(raised.value) == "returned no result set: the SQL must be a SELECT"
+
+
+PG_VARIABLE = "KPICTL_TEST_PG_SUPERUSER_PASSWORD"
+
+
+# fmt: off
+POSTGRES = [
+    pytest.param("copy (select 1) to program 'touch {tmp}/touched'", "refused: the SQL is a COPY statement: " + ONLY_SELECT, id="copy-to-program"),
+    pytest.param("copy leads to '{tmp}/leads.txt'", "refused: the SQL is a COPY statement: " + ONLY_SELECT, id="copy-to-file"),
+    pytest.param("(copy leads to '{tmp}/leads.txt')", "refused: the SQL is a COPY statement: " + ONLY_SELECT, id="parenthesised"),
+    pytest.param("do $$ begin perform 1; end $$", "refused: the SQL is a DO statement: " + ONLY_SELECT, id="do"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("sql", "message"), POSTGRES)
+def test_postgres_refuses_copy_before_the_server_sees_it(
+    tmp_path: Path,
+    run: Run,
+    postgres: PgServer,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str,
+    message: str,
+) -> None:
+    database = postgres.create_database()
+    with postgres.connect(database) as admin:
+        admin.execute("create table leads (id int)")
+    tmp_path.chmod(0o777)  # the server runs as another user: it could write here
+    monkeypatch.setenv(PG_VARIABLE, postgres.password)
+    url = f"postgresql+psycopg://{postgres.user}:${{{PG_VARIABLE}}}@{postgres.host}:{postgres.port}/{database}"
+    root = registry(tmp_path / "reg", sql.format(tmp=tmp_path), settings=settings(url))
+    failed = one_failure(run, root)
+    assert failed == FAILED + message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg"]
+
+
 # --- 7. a secret is hidden before a message is cut ----------------------------------------
 
 

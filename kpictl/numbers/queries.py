@@ -44,7 +44,7 @@ from kpictl.numbers.connections import DatabaseUrl
 from kpictl.registry.bounds import value_problem
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, CursorResult, Engine
     from sqlalchemy.sql.elements import TextClause
 
 # A bind parameter's value: the dates, and `:campaign` (a campaign id, or None).
@@ -106,6 +106,53 @@ def statements(sql: str) -> int:
     return count + (1 if pending or count == 0 else 0)
 
 
+ONLY_SELECT = "kpictl runs only SELECT queries, which never write"
+_WORD = re.compile(r"[A-Za-z_]+")
+# What a query may start with: SELECT, WITH (a CTE, then SELECT) or VALUES.
+READING = ("SELECT", "WITH", "VALUES")
+
+
+def first_keyword(sql: str) -> str:
+    """The first word of `sql` in capitals, after blanks, comments and `(` ("" if none)."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql[i].isspace() or sql[i] == "(":
+            i += 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            depth, i = 1, i + 2
+            while depth and i < n:
+                if sql.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif sql.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        else:
+            break
+    word = _WORD.match(sql, i)
+    return word[0].upper() if word else ""
+
+
+def _server_refusal(sql: str) -> str | None:
+    """Why a database kpictl cannot parse SQL for must not run `sql`, or None."""
+    count = statements(sql)
+    if count != 1:
+        return _more_than_one(count)
+    word = first_keyword(sql)
+    if word in READING:
+        return None
+    if not word:
+        return f"does not start with SELECT or WITH: {ONLY_SELECT}"
+    return f"is {_article(word)} {word} statement: {ONLY_SELECT}"
+
+
+def _article(name: str) -> str:
+    return "an" if name[0] in "AEIOU" else "a"
+
+
 def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     """Why DuckDB must not run `compiled`, from DuckDB's own parser, or None."""
     import duckdb
@@ -119,8 +166,7 @@ def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     kind = parsed[0].type
     if kind != duckdb.StatementType.SELECT:
         name = kind.name.replace("_", " ")
-        article = "an" if name[0] in "AEIOU" else "a"
-        return f"is {article} {name} statement: kpictl runs only SELECT queries, which never write"
+        return f"is {_article(name)} {name} statement: {ONLY_SELECT}"
     return None
 
 
@@ -244,8 +290,7 @@ class Database:
                     compiled = str(clause.compile(dialect=self.engine().dialect))
                     refusal = _duckdb_refusal(compiled, self.url.redact)
                 else:
-                    count = statements(sql)
-                    refusal = _more_than_one(count) if count != 1 else None
+                    refusal = _server_refusal(sql)
             except QueryFailed as exc:
                 refusal = f"\0{exc}"  # a syntax error: no "refused", the parser's own words
             found = (clause, refusal)
@@ -295,7 +340,10 @@ class Database:
             "hide_parameters": True,
         }
         if self.dialect != "duckdb":
-            return create_engine(self.url.url, **pooling)
+            engine = create_engine(self.url.url, **pooling)
+            if self.dialect == "sqlite":
+                event.listen(engine, "connect", _sqlite_query_only)
+            return engine
         from kpictl.numbers.confinement import (
             TEMP_LIMIT,
             Refused,
@@ -346,6 +394,12 @@ class Database:
         return engine
 
 
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite has no read-only transaction, and its DDL is not rolled back: the
+    # connection itself refuses every write (ATTACH of a new file and VACUUM INTO too).
+    dbapi_connection.execute("PRAGMA query_only = ON")
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a query returned: its one value (a number, or a date for freshness)."""
@@ -374,6 +428,8 @@ def run_query(
             columns, rows = _on_duckdb(database, clause, params, timeout, watchdog, timed_out)
         else:
             columns, rows = _on_server(database, clause, params, timeout, watchdog, timed_out)
+    except QueryFailed:
+        raise
     except SQLAlchemyError as exc:
         if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
@@ -470,8 +526,7 @@ def _on_duckdb(
     try:
         with watchdog.watch(timeout, _canceller(connection)) as fired:
             result = connection.execute(clause, dict(params))
-            rows = [tuple(row) for row in result.fetchmany(2)]
-            return list(result.keys()), rows
+            return _rows(result)
     except BaseException:
         timed_out.update(fired)
         connection.rollback()
@@ -502,13 +557,19 @@ def _on_server(
                         {"limit": str(max(1, math.ceil(timeout * 1000)))},
                     )
                 result = connection.execute(clause, dict(params))
-                rows = [tuple(row) for row in result.fetchmany(2)]
-                return list(result.keys()), rows
+                return _rows(result)
             except BaseException:
                 timed_out.update(fired)
                 raise
             finally:
                 transaction.rollback()
+
+
+def _rows(result: CursorResult[Any]) -> Rows:
+    """The columns and the first two rows (one too many is enough to say so)."""
+    if not result.returns_rows:  # e.g. SQLite's `WITH ... DELETE`: no rows, not "closed"
+        raise QueryFailed("returned no result set: the SQL must be a SELECT")
+    return list(result.keys()), [tuple(row) for row in result.fetchmany(2)]
 
 
 def _canceller(connection: Connection) -> Callable[[], None]:
