@@ -349,3 +349,57 @@ def test_a_secret_across_the_cut_is_hidden_whole(
     sqlite3.connect(root / f"{SECRET}.db").close()
     failed = one_failure(run, root)
     assert failed == FAILED + prefix + "t" * (495 - len(prefix)) + "***"
+
+
+# --- 8. a password in a URL's query -------------------------------------------------------
+
+
+def test_redact_hides_secrets_in_a_urls_query() -> None:
+    text = (
+        "postgresql://u@h/db?sslmode=require&PASSWORD=hunter2&Api_Key=k1;token=t2 "
+        "snowflake://u@acct/db?pwd=p3&passwd=p4&secret=s5&key=k6&access_token=a7#x"
+    )
+    assert redact(text) == (
+        "postgresql://u@h/db?sslmode=require&PASSWORD=***&Api_Key=***;token=*** "
+        "snowflake://u@acct/db?pwd=***&passwd=***&secret=***&key=***&access_token=***#x"
+    )
+
+
+def test_check_reports_a_literal_secret_in_a_urls_query(tmp_path: Path, run: Run) -> None:
+    urls = (
+        "version: 1\nconnections:\n"
+        "  crm: {url: 'postgresql://kpictl@db.example/crm?sslmode=require&Password=hunter2'}\n"
+        "  ok: {url: 'postgresql://kpictl@db.example/crm?password=${CRM_PASSWORD}'}\n"
+        "store: postgresql://kpictl@db.example/store?api_key=hunter2\n"
+    )
+    make(tmp_path, settings=urls)
+    result = run("check", ".", "--show-source", "--as-of", AS_OF, cwd=tmp_path)
+    assert result.code == 1
+    assert "hunter2" not in result.out + result.err
+    message = (
+        "the URL holds a secret in its query ({}=...): secrets never live in the registry; "
+        "write ${{NAME}} in its place and set the environment variable NAME"
+    )
+    assert result.out.splitlines() == [
+        f"kpictl.yaml:3:14: S001 [error] connections.crm.url: {message.format('Password')}",
+        "    3 |   crm: {url: 'postgresql://kpictl@db.example/crm?sslmode=require&Password=***'}",
+        "      |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        f"kpictl.yaml:5:8: S001 [error] store: {message.format('api_key')}",
+        "    5 | store: postgresql://kpictl@db.example/store?api_key=***",
+        "      |        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "Found 2 errors, 0 warnings, 0 info in 8 files (check failed, failing on error).",
+    ]
+
+
+def test_a_query_password_never_shows_in_a_pull_failure(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.pg import free_port
+
+    monkeypatch.setenv("KPICTL_TEST_QUERY_PASSWORD", SECRET)
+    url = f"postgresql+psycopg://kpictl@127.0.0.1:{free_port()}/x?password=${{KPICTL_TEST_QUERY_PASSWORD}}&connect_timeout=5"
+    root = registry(tmp_path / "reg", "select 1 as value", settings=settings(url))
+    code, out, err = pull(run, root, "--no-backfill", "--format", "json")
+    assert code == 1
+    assert SECRET not in out + err
+    assert json.loads(out)["failures"][0]["message"].startswith("connection failed: ")

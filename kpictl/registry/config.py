@@ -52,6 +52,11 @@ _URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
 
 # The same password anywhere in a line of a file, for excerpts that quote the line.
 _PASSWORD_IN_LINE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s\"']*:)([^/?#\s\"']*)(@)")
+# A secret in a URL's query (`?password=...`, `&api_key=...`), which drivers accept too.
+QUERY_SECRET = re.compile(
+    r"([?&;](?:password|passwd|pwd|secret|token|key|api_key|access_token)=)([^&#;\s\"']*)",
+    re.IGNORECASE,
+)
 
 
 def hide_url_passwords(text: str) -> str:
@@ -62,8 +67,11 @@ def hide_url_passwords(text: str) -> str:
     """
     if "://" not in text:
         return text
-    return _PASSWORD_IN_LINE.sub(
+    text = _PASSWORD_IN_LINE.sub(
         lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***{m[3]}", text
+    )
+    return QUERY_SECRET.sub(
+        lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***", text
     )
 
 
@@ -77,6 +85,14 @@ def _no_literal_secret(value: str) -> str:
             "{ref} in its place and set the environment variable NAME",
             {"ref": "${NAME}"},
         )
+    for found in QUERY_SECRET.finditer(value):
+        if ENV_REFERENCE.sub("", found[2]):
+            raise PydanticCustomError(
+                "kpictl_secret",
+                "the URL holds a secret in its query ({name}...): secrets never live in the "
+                "registry; write {ref} in its place and set the environment variable NAME",
+                {"name": found[1][1:], "ref": "${NAME}"},
+            )
     return value
 
 
