@@ -403,3 +403,40 @@ def test_a_query_password_never_shows_in_a_pull_failure(
     assert code == 1
     assert SECRET not in out + err
     assert json.loads(out)["failures"][0]["message"].startswith("connection failed: ")
+
+
+# --- 9. words and numbers -----------------------------------------------------------------
+
+
+def test_install_is_called_install(tmp_path: Path, run: Run) -> None:
+    root = registry(tmp_path / "reg", "install httpfs")
+    assert (
+        one_failure(run, root) == f"{FAILED}refused: the SQL is an INSTALL statement: {ONLY_SELECT}"
+    )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "86401"])
+def test_a_timeout_that_is_no_number_of_seconds(tmp_path: Path, run: Run, value: str) -> None:
+    root = registry(tmp_path / "reg")
+    code, out, err = pull(run, root, "--timeout", value)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "Error: Invalid value for --timeout: must be a number of seconds from 0.001 to 86400 (e.g. 60)"
+    )
+
+
+def test_the_text_table_prints_values_in_full(tmp_path: Path, run: Run) -> None:
+    root = registry(tmp_path / "reg", "select 123456789.125 as value")
+    code, out, _ = pull(run, root, "--no-backfill")
+    assert code == 0
+    assert out.splitlines()[:4] == [
+        "Would record (dry run):",
+        "  kpi  period           value  as_of       kind",
+        "  ---  -------  -------------  ----------  -------",
+        "  mql  2026-Q4  123456789.125  2026-11-20  current",
+    ]
+    root = registry(tmp_path / "reg2", "select 30000000 as value")
+    assert (
+        pull(run, root, "--no-backfill")[1].splitlines()[3]
+        == "  mql  2026-Q4  30000000  2026-11-20  current"
+    )

@@ -166,6 +166,8 @@ def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     kind = parsed[0].type
     if kind != duckdb.StatementType.SELECT:
         name = kind.name.replace("_", " ")
+        if kind == duckdb.StatementType.LOAD and first_keyword(compiled) == "INSTALL":
+            name = "INSTALL"  # DuckDB's parser files INSTALL under LOAD
         return f"is {_article(name)} {name} statement: {ONLY_SELECT}"
     return None
 
