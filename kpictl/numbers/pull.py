@@ -204,8 +204,14 @@ def pull(
     progress: Progress | None = None,
 ) -> PullResult:
     """Run the queries of `kpis` as of `day`; the values and the failures, nothing recorded."""
-    # DuckDB's temp folder: private to this pull, gone after it (see numbers.confinement).
-    with tempfile.TemporaryDirectory(prefix="kpictl-duckdb-", ignore_cleanup_errors=True) as tmp:
+    from kpictl.numbers.confinement import bounded_address_space
+
+    # DuckDB's temp folder: private to this pull, gone after it; and memory DuckDB does
+    # not count is bounded too (see numbers.confinement).
+    with (
+        tempfile.TemporaryDirectory(prefix="kpictl-duckdb-", ignore_cleanup_errors=True) as tmp,
+        bounded_address_space(),
+    ):
         return _pull(registry, kpis, day, timeout, backfill, held, environ, workers, progress, tmp)
 
 

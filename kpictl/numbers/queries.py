@@ -10,15 +10,20 @@ What every query gets, whatever the database:
   database a small lexer (`statements`) finds a `;` outside quotes, quoted names,
   dollar-quoted bodies and comments. A trailing `;` is fine. The lexer errs on the
   side of refusing: a backslash-escaped quote (MySQL) can make it see a second
-  statement that is not there, never miss one that is.
+  statement that is not there, never miss one that is. That statement must start
+  (after comments and `(`) with SELECT, WITH or VALUES: `COPY ... TO PROGRAM`
+  would run even in a read-only transaction.
 - A transaction that is always rolled back; on PostgreSQL a READ ONLY one, so a
-  write is refused by the server, with `statement_timeout` set inside it.
+  write is refused by the server, with `statement_timeout` set inside it; SQLite
+  connections are `query_only` (its DDL would outlive the rollback).
 - A time limit: past it the query is cancelled (DuckDB `interrupt()`, the driver's
   `cancel()` elsewhere) and reported as timed out.
 - DuckDB is locked down before the first query: it reads files below the registry
   folder only (`allowed_directories`, `enable_external_access = false`, locked),
   never installs or loads extensions, opens a database file read-only, and relative
   file names resolve against the registry (the caller runs queries from there).
+  What DuckDB is told before that (never the URL's settings; the database file; a
+  private temp folder; memory) is decided in `numbers.confinement`.
 
 Every message that leaves this module has been through the URL's `redact`.
 """
