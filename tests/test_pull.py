@@ -210,7 +210,7 @@ WRITES = [
     pytest.param("create table leads as select 1 as value", f"{REFUSED}is a CREATE {ONLY_SELECT}", id="create-table"),
     pytest.param("copy (select 1 as value) to 'warehouse/out.csv'", f"{REFUSED}is a COPY {ONLY_SELECT}", id="copy-to"),
     pytest.param("attach 'warehouse/other.duckdb'", f"{REFUSED}is an ATTACH {ONLY_SELECT}", id="attach"),
-    pytest.param("install httpfs", f"{REFUSED}is a LOAD {ONLY_SELECT}", id="install"),
+    pytest.param("install httpfs", f"{REFUSED}is an INSTALL {ONLY_SELECT}", id="install"),
     pytest.param("select 1 as value; copy (select 1) to 'warehouse/out.csv'", f"{REFUSED}holds 2 statements: a query is one SELECT statement (a `;` may only end it), so nothing was run", id="second-statement"),
     pytest.param("select 1 as value; select 2 as value;", f"{REFUSED}holds 2 statements: a query is one SELECT statement (a `;` may only end it), so nothing was run", id="two-selects"),
     pytest.param("select count(*) as value from read_csv('/etc/passwd')", 'Permission Error: Cannot access file "/etc/passwd" - file system operations are disabled by configuration', id="etc-passwd"),
@@ -268,7 +268,10 @@ def test_a_missing_database_file_is_a_failure(tmp_path: Path, run: Run) -> None:
     root = registry(tmp_path / "reg", "select 1 as value", settings=settings)
     code, out, _ = pull(run, root, "--no-backfill")
     assert code == 1
-    assert failure_of(out)[0].startswith("failed: kpi mql 2026-Q4 (warehouse): IO Error: ")
+    assert failure_of(out)[0] == (
+        "failed: kpi mql 2026-Q4 (warehouse): the DuckDB file missing.duckdb does not exist: "
+        "create it, or fix the path in kpictl.yaml (relative to the registry)"
+    )
     assert not (root / "missing.duckdb").exists()
 
 

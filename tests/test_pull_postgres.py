@@ -167,9 +167,9 @@ TWO = "refused: the SQL holds 2 statements: a query is one SELECT statement (a `
 
 # fmt: off
 WRITES = [
-    pytest.param("delete from leads", "cannot execute DELETE in a read-only transaction", id="delete"),
-    pytest.param("insert into leads values (0, current_date, now())", "cannot execute INSERT in a read-only transaction", id="insert"),
-    pytest.param("create table stolen as select 1 as value", "cannot execute CREATE TABLE AS in a read-only transaction", id="create-table"),
+    pytest.param("delete from leads", "refused: the SQL is a DELETE statement: kpictl runs only SELECT queries, which never write", id="delete"),
+    pytest.param("insert into leads values (0, current_date, now())", "refused: the SQL is an INSERT statement: kpictl runs only SELECT queries, which never write", id="insert"),
+    pytest.param("create table stolen as select 1 as value", "refused: the SQL is a CREATE statement: kpictl runs only SELECT queries, which never write", id="create-table"),
     pytest.param("with gone as (delete from leads returning 1) select count(*) as value from gone", "cannot execute SELECT in a read-only transaction", id="delete-in-cte"),
     pytest.param("select nextval('ids') as value", "cannot execute nextval() in a read-only transaction", id="nextval"),
     pytest.param("select 1 as value; delete from leads", TWO, id="second-statement"),

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # More queries than this get a progress bar (on a terminal): a handful finish before
 # a bar would be drawn.
 PROGRESS_FROM = 8
+MAX_TIMEOUT = 86400  # a day
 AS_OF_HELP = (
     "Evaluate at this date (YYYY-MM-DD): the target period holding it is pulled, and "
     "it is the :as_of of the queries. Default: today in the registry's time zone."
@@ -42,7 +43,7 @@ def pull(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="SECONDS", min=0.001, max=86400, help=TIMEOUT_HELP),
+        typer.Option("--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
     ] = 60.0,
     backfill: Annotated[bool, typer.Option("--backfill/--no-backfill", help=BACKFILL_HELP)] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
@@ -70,6 +71,11 @@ def pull(
     from kpictl.registry.registry import registry_for_use
 
     when = parse_date(as_of, "--as-of")
+    if not 0.001 <= timeout <= MAX_TIMEOUT:  # false for nan too
+        raise typer.BadParameter(
+            f"must be a number of seconds from 0.001 to {MAX_TIMEOUT} (e.g. 60)",
+            param_hint="--timeout",
+        )
     registry, notes = registry_for_use(resolve_registry(path))
     for note in notes:
         print(note, file=sys.stderr)
@@ -159,6 +165,7 @@ def _visible(text: str) -> str:
 def _text(result: "PullResult", dry_run: bool, recorded: dict[str, int] | None) -> str:
     from kpictl.display import text_table
     from kpictl.numbers.pull import summary
+    from kpictl.numbers.transfer import number_text
     from kpictl.templating.escaping import defuse
 
     lines: list[str] = []
@@ -166,7 +173,8 @@ def _text(result: "PullResult", dry_run: bool, recorded: dict[str, int] | None) 
         lines.append("Would record (dry run):")
         rows = [["kpi", "period", "value", "as_of", "kind"]]
         rows += [
-            [p.kpi, p.period, f"{p.value:g}", p.as_of.isoformat(), p.kind] for p in result.pulled
+            [p.kpi, p.period, number_text(p.value), p.as_of.isoformat(), p.kind]
+            for p in result.pulled
         ]
         lines.extend("  " + row for row in text_table(rows, right=(2,)).splitlines())
     for failure in result.failures:

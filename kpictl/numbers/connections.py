@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from kpictl.registry.config import ENV_REFERENCE, Settings
+from kpictl.registry.config import ENV_REFERENCE, QUERY_SECRET, Settings
 
 DEFAULT_STORE = "sqlite:///.kpictl/store.db"
 STORE_VARIABLE = "KPICTL_STORE"
@@ -50,11 +50,16 @@ class DatabaseUrl:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every secret (as written and URL-encoded) and any URL password hidden."""
+    """`text` with every secret (as written and URL-encoded) and any URL password hidden.
+
+    A URL password is `user:password@`, or a query value named like a secret
+    (`?password=`, `&api_key=`: config.QUERY_SECRET), whatever the case.
+    """
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         for form in {secret, quote(secret, safe=""), quote(secret)}:
             text = text.replace(form, HIDDEN)
-    return _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<3>", text)
+    text = _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<3>", text)
+    return QUERY_SECRET.sub(rf"\g<1>{HIDDEN}", text)
 
 
 def expand(
@@ -107,7 +112,9 @@ def store_url(
         # The variable holds the whole URL, password included: all of it is secret-bearing.
         url = _absolute(from_environment, root)
         password = _URL_PASSWORD.search(url)
-        return DatabaseUrl("store", url, (password[2],) if password else ())
+        found = [password[2]] if password else []
+        found += [match[2] for match in QUERY_SECRET.finditer(url)]
+        return DatabaseUrl("store", url, tuple(found))
     return expand("store", settings.store or DEFAULT_STORE, root, environ)
 
 

@@ -35,9 +35,11 @@ No printing: the CLI shows the result and records it.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from kpictl.display import plural
@@ -157,7 +159,11 @@ def select_kpis(registry: Registry, ids: Sequence[str]) -> list[Kpi]:
 
 
 def databases(
-    registry: Registry, kpis: Iterable[Kpi], environ: Mapping[str, str] | None, workers: int
+    registry: Registry,
+    kpis: Iterable[Kpi],
+    environ: Mapping[str, str] | None,
+    workers: int,
+    scratch: Path,
 ) -> dict[str, Database]:
     """Every connection the KPIs and their sources use, URL expanded (exit 2 if unusable)."""
     from kpictl.numbers.queries import Database
@@ -181,7 +187,7 @@ def databases(
             url: DatabaseUrl = connection_url(settings, name, registry.root, environ)
         except ConnectError as exc:
             raise KpictlError(f"{exc} (run `kpictl check`)") from None
-        found[name] = Database(url, registry.root, workers)
+        found[name] = Database(url, registry.root, workers, scratch)
     return found
 
 
@@ -198,11 +204,34 @@ def pull(
     progress: Progress | None = None,
 ) -> PullResult:
     """Run the queries of `kpis` as of `day`; the values and the failures, nothing recorded."""
+    from kpictl.numbers.confinement import bounded_address_space
+
+    # DuckDB's temp folder: private to this pull, gone after it; and memory DuckDB does
+    # not count is bounded too (see numbers.confinement).
+    with (
+        tempfile.TemporaryDirectory(prefix="kpictl-duckdb-", ignore_cleanup_errors=True) as tmp,
+        bounded_address_space(),
+    ):
+        return _pull(registry, kpis, day, timeout, backfill, held, environ, workers, progress, tmp)
+
+
+def _pull(
+    registry: Registry,
+    kpis: Sequence[Kpi],
+    day: date,
+    timeout: float,
+    backfill: bool,
+    held: Held | None,
+    environ: Mapping[str, str] | None,
+    workers: int | None,
+    progress: Progress | None,
+    scratch: str,
+) -> PullResult:
     from kpictl.numbers.queries import Watchdog
     from kpictl.parallel import usable_cpus
 
     workers = workers or max(2, min(8, 2 * usable_cpus()))
-    found = databases(registry, kpis, environ, workers)
+    found = databases(registry, kpis, environ, workers, Path(scratch))
     result = PullResult(day)
     current, notes = _current_jobs(registry, kpis, day)
     result.notes.extend(notes)

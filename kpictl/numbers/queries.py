@@ -10,15 +10,20 @@ What every query gets, whatever the database:
   database a small lexer (`statements`) finds a `;` outside quotes, quoted names,
   dollar-quoted bodies and comments. A trailing `;` is fine. The lexer errs on the
   side of refusing: a backslash-escaped quote (MySQL) can make it see a second
-  statement that is not there, never miss one that is.
+  statement that is not there, never miss one that is. That statement must start
+  (after comments and `(`) with SELECT, WITH or VALUES: `COPY ... TO PROGRAM`
+  would run even in a read-only transaction.
 - A transaction that is always rolled back; on PostgreSQL a READ ONLY one, so a
-  write is refused by the server, with `statement_timeout` set inside it.
+  write is refused by the server, with `statement_timeout` set inside it; SQLite
+  connections are `query_only` (its DDL would outlive the rollback).
 - A time limit: past it the query is cancelled (DuckDB `interrupt()`, the driver's
   `cancel()` elsewhere) and reported as timed out.
 - DuckDB is locked down before the first query: it reads files below the registry
   folder only (`allowed_directories`, `enable_external_access = false`, locked),
   never installs or loads extensions, opens a database file read-only, and relative
   file names resolve against the registry (the caller runs queries from there).
+  What DuckDB is told before that (never the URL's settings; the database file; a
+  private temp folder; memory) is decided in `numbers.confinement`.
 
 Every message that leaves this module has been through the URL's `redact`.
 """
@@ -44,7 +49,7 @@ from kpictl.numbers.connections import DatabaseUrl
 from kpictl.registry.bounds import value_problem
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, CursorResult, Engine
     from sqlalchemy.sql.elements import TextClause
 
 # A bind parameter's value: the dates, and `:campaign` (a campaign id, or None).
@@ -106,21 +111,69 @@ def statements(sql: str) -> int:
     return count + (1 if pending or count == 0 else 0)
 
 
-def _duckdb_refusal(compiled: str) -> str | None:
+ONLY_SELECT = "kpictl runs only SELECT queries, which never write"
+_WORD = re.compile(r"[A-Za-z_]+")
+# What a query may start with: SELECT, WITH (a CTE, then SELECT) or VALUES.
+READING = ("SELECT", "WITH", "VALUES")
+
+
+def first_keyword(sql: str) -> str:
+    """The first word of `sql` in capitals, after blanks, comments and `(` ("" if none)."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql[i].isspace() or sql[i] == "(":
+            i += 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            depth, i = 1, i + 2
+            while depth and i < n:
+                if sql.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif sql.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        else:
+            break
+    word = _WORD.match(sql, i)
+    return word[0].upper() if word else ""
+
+
+def _server_refusal(sql: str) -> str | None:
+    """Why a database kpictl cannot parse SQL for must not run `sql`, or None."""
+    count = statements(sql)
+    if count != 1:
+        return _more_than_one(count)
+    word = first_keyword(sql)
+    if word in READING:
+        return None
+    if not word:
+        return f"does not start with SELECT or WITH: {ONLY_SELECT}"
+    return f"is {_article(word)} {word} statement: {ONLY_SELECT}"
+
+
+def _article(name: str) -> str:
+    return "an" if name[0] in "AEIOU" else "a"
+
+
+def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     """Why DuckDB must not run `compiled`, from DuckDB's own parser, or None."""
     import duckdb
 
     try:
         parsed = duckdb.extract_statements(compiled)
     except duckdb.Error as exc:  # a syntax error: DuckDB's own message, as a run would say
-        raise QueryFailed(_message(exc)) from None
+        raise QueryFailed(_message(exc, redact)) from None
     if len(parsed) != 1:
         return _more_than_one(len(parsed))
     kind = parsed[0].type
     if kind != duckdb.StatementType.SELECT:
         name = kind.name.replace("_", " ")
-        article = "an" if name[0] in "AEIOU" else "a"
-        return f"is {article} {name} statement: kpictl runs only SELECT queries, which never write"
+        if kind == duckdb.StatementType.LOAD and first_keyword(compiled) == "INSTALL":
+            name = "INSTALL"  # DuckDB's parser files INSTALL under LOAD
+        return f"is {_article(name)} {name} statement: {ONLY_SELECT}"
     return None
 
 
@@ -204,6 +257,7 @@ class Database:
     url: DatabaseUrl
     root: Path  # the registry folder: DuckDB reads files below it only
     workers: int
+    scratch: Path  # DuckDB's private temp folder (the caller removes it)
     _engine: Engine | None = None
     _failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -223,7 +277,7 @@ class Database:
                 try:
                     self._engine = self._create()
                 except Exception as exc:  # a driver missing, a URL SQLAlchemy cannot read
-                    self._failure = self.url.redact(_message(exc))
+                    self._failure = _message(exc, self.url.redact)
                     raise QueryFailed(self._failure) from None
             return self._engine
 
@@ -241,10 +295,9 @@ class Database:
             try:
                 if self.dialect == "duckdb":
                     compiled = str(clause.compile(dialect=self.engine().dialect))
-                    refusal = _duckdb_refusal(compiled)
+                    refusal = _duckdb_refusal(compiled, self.url.redact)
                 else:
-                    count = statements(sql)
-                    refusal = _more_than_one(count) if count != 1 else None
+                    refusal = _server_refusal(sql)
             except QueryFailed as exc:
                 refusal = f"\0{exc}"  # a syntax error: no "refused", the parser's own words
             found = (clause, refusal)
@@ -294,17 +347,37 @@ class Database:
             "hide_parameters": True,
         }
         if self.dialect != "duckdb":
-            return create_engine(self.url.url, **pooling)
-        database = self.url.url.split("?", 1)[0].split(":///", 1)[-1]
-        in_memory = database in ("", ":memory:")
-        # kpictl's settings, never the URL's: these are what keep a query inside the registry.
+            engine = create_engine(self.url.url, **pooling)
+            if self.dialect == "sqlite":
+                event.listen(engine, "connect", _sqlite_query_only)
+            return engine
+        from kpictl.numbers.confinement import (
+            TEMP_LIMIT,
+            Refused,
+            duckdb_database,
+            memory_limit,
+            refuse_special_files,
+        )
+
+        try:
+            database = duckdb_database(self.url.url, self.root)
+            refuse_special_files(self.root)
+        except Refused as exc:
+            raise QueryFailed(str(exc)) from None
+        # kpictl's settings, never the URL's (it has none): these keep a query inside the
+        # registry and its memory and disk bounded.
         config = {
             "threads": 1,  # one query per worker thread; the pool gives the parallelism
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            "memory_limit": f"{memory_limit(self.workers) >> 20}MiB",
+            "temp_directory": str(self.scratch),
+            "max_temp_directory_size": TEMP_LIMIT,
         }
         engine = create_engine(
-            self.url.url, connect_args={"read_only": not in_memory, "config": config}, **pooling
+            f"duckdb:///{database}",
+            connect_args={"read_only": not database.startswith(":memory:"), "config": config},
+            **pooling,
         )
         allowed = f"{self.root.resolve().as_posix()}/"
 
@@ -326,6 +399,12 @@ class Database:
             dbapi_connection.execute("SET lock_configuration = true")
 
         return engine
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite has no read-only transaction, and its DDL is not rolled back: the
+    # connection itself refuses every write (ATTACH of a new file and VACUUM INTO too).
+    dbapi_connection.execute("PRAGMA query_only = ON")
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,14 +435,16 @@ def run_query(
             columns, rows = _on_duckdb(database, clause, params, timeout, watchdog, timed_out)
         else:
             columns, rows = _on_server(database, clause, params, timeout, watchdog, timed_out)
+    except QueryFailed:
+        raise
     except SQLAlchemyError as exc:
         if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
-        raise QueryFailed(redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, redact)) from None
     except Exception as exc:  # a driver's own error class, outside SQLAlchemy's wrapping
         if timed_out or _cancelled_by_server(exc):
             raise QueryFailed(_timeout_message(timeout)) from None
-        raise QueryFailed(redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, redact)) from None
     if freshness:
         return Answer(_freshness(columns, rows, timezone, redact))
     return Answer(_number(columns, rows, redact))
@@ -418,7 +499,7 @@ def run_checkpoints(
             rows = result.fetchmany(2 * len(checkpoints) + 1)
     except Exception as exc:
         connection.rollback()
-        raise QueryFailed(database.url.redact(_message(exc))) from None
+        raise QueryFailed(_message(exc, database.url.redact)) from None
     # A subquery's columns named alike come out renamed (`value_1`): each date alone
     # then gets the verdict a single query gets.
     if any(re.fullmatch(r"value_\d+", name.lower()) for name in columns):
@@ -452,8 +533,7 @@ def _on_duckdb(
     try:
         with watchdog.watch(timeout, _canceller(connection)) as fired:
             result = connection.execute(clause, dict(params))
-            rows = [tuple(row) for row in result.fetchmany(2)]
-            return list(result.keys()), rows
+            return _rows(result)
     except BaseException:
         timed_out.update(fired)
         connection.rollback()
@@ -484,13 +564,19 @@ def _on_server(
                         {"limit": str(max(1, math.ceil(timeout * 1000)))},
                     )
                 result = connection.execute(clause, dict(params))
-                rows = [tuple(row) for row in result.fetchmany(2)]
-                return list(result.keys()), rows
+                return _rows(result)
             except BaseException:
                 timed_out.update(fired)
                 raise
             finally:
                 transaction.rollback()
+
+
+def _rows(result: CursorResult[Any]) -> Rows:
+    """The columns and the first two rows (one too many is enough to say so)."""
+    if not result.returns_rows:  # e.g. SQLite's `WITH ... DELETE`: no rows, not "closed"
+        raise QueryFailed("returned no result set: the SQL must be a SELECT")
+    return list(result.keys()), [tuple(row) for row in result.fetchmany(2)]
 
 
 def _canceller(connection: Connection) -> Callable[[], None]:
@@ -517,8 +603,11 @@ def _timeout_message(timeout: float) -> str:
     )
 
 
-def _message(exc: BaseException) -> str:
-    """The database's own message, one line: no SQLAlchemy background link, no SQL echo."""
+def _message(exc: BaseException, redact: Callable[[str], str]) -> str:
+    """The database's own message, one line, secrets hidden: no SQLAlchemy link, no SQL echo.
+
+    Hidden before it is cut: a secret straddling the cut would otherwise show its start.
+    """
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip() or type(inner).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -529,7 +618,7 @@ def _message(exc: BaseException) -> str:
         if line.startswith(("LINE ", "[SQL:", "[parameters:", "(Background on this error")):
             break
         kept.append(line)
-    return " ".join(kept)[:500] or type(inner).__name__
+    return redact(" ".join(kept))[:500] or type(inner).__name__
 
 
 def _number(columns: list[str], rows: list[tuple[Any, ...]], redact: Callable[[str], str]) -> float:

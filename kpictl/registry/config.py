@@ -52,6 +52,11 @@ _URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
 
 # The same password anywhere in a line of a file, for excerpts that quote the line.
 _PASSWORD_IN_LINE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s\"']*:)([^/?#\s\"']*)(@)")
+# A secret in a URL's query (`?password=...`, `&api_key=...`), which drivers accept too.
+QUERY_SECRET = re.compile(
+    r"([?&;](?:password|passwd|pwd|secret|token|key|api_key|access_token)=)([^&#;\s\"']*)",
+    re.IGNORECASE,
+)
 
 
 def hide_url_passwords(text: str) -> str:
@@ -62,8 +67,11 @@ def hide_url_passwords(text: str) -> str:
     """
     if "://" not in text:
         return text
-    return _PASSWORD_IN_LINE.sub(
+    text = _PASSWORD_IN_LINE.sub(
         lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***{m[3]}", text
+    )
+    return QUERY_SECRET.sub(
+        lambda m: m[0] if not ENV_REFERENCE.sub("", m[2]) else f"{m[1]}***", text
     )
 
 
@@ -76,6 +84,26 @@ def _no_literal_secret(value: str) -> str:
             "the URL holds a password: secrets never live in the registry; write "
             "{ref} in its place and set the environment variable NAME",
             {"ref": "${NAME}"},
+        )
+    for found in QUERY_SECRET.finditer(value):
+        if ENV_REFERENCE.sub("", found[2]):
+            raise PydanticCustomError(
+                "kpictl_secret",
+                "the URL holds a secret in its query ({name}...): secrets never live in the "
+                "registry; write {ref} in its place and set the environment variable NAME",
+                {"name": found[1][1:], "ref": "${NAME}"},
+            )
+    return value
+
+
+def _duckdb_without_query(value: str) -> str:
+    """DuckDB applies a URL's query after kpictl's lock-down: it could undo it."""
+    if re.match(r"duckdb(\+\w+)?:", value, re.IGNORECASE) and "?" in value:
+        raise PydanticCustomError(
+            "kpictl_duckdb_query",
+            "a DuckDB URL takes no query parameters (?{query}=...): kpictl sets DuckDB's "
+            "settings itself (read-only, files below the registry): remove them",
+            {"query": value.split("?", 1)[1].split("=", 1)[0][:30]},
         )
     return value
 
@@ -106,7 +134,7 @@ SettingName = Annotated[str, AfterValidator(_check_name)]
 
 
 class Connection(Model):
-    url: SecretFreeUrl
+    url: Annotated[SecretFreeUrl, AfterValidator(_duckdb_without_query)]
 
 
 class ChatChannel(Model):

@@ -1,0 +1,180 @@
+"""What keeps a DuckDB connection of `kpictl pull` inside the registry, and bounded.
+
+A pull runs SQL that a pull request may have written, in the CI job that holds the
+secrets. DuckDB is locked down by `queries.Database` (files below the registry only,
+no extensions, read-only); this module decides everything DuckDB is told before
+that lock-down runs, where a registry could otherwise steer it:
+
+- The URL's query (`?temp_directory=/`, `?access_mode=read_write`): the DuckDB
+  dialect applies it after kpictl's own settings, so any of it is refused.
+- The database file: below the registry, a regular file: not a link (to a database
+  outside), not a FIFO (opening it blocks before any time limit can act).
+- The temp folder: DuckDB's default, `.tmp` beside the database (the registry),
+  is added to the folders a query may read, so a committed `.tmp -> /proc/self`
+  would show the environment. kpictl gives DuckDB a private folder instead, with
+  a size limit, and a memory limit per connection.
+- Memory outside DuckDB's accounting: `memory_limit` does not count every
+  allocation (`repeat('x', 4000000000)` builds a 4 GB string past a 1 GB limit,
+  and cannot be interrupted while it does), so while queries run the process's
+  address space may grow by at most half the machine's memory; past it an
+  allocation fails, and DuckDB reports its own out-of-memory error.
+- Special files: a FIFO, device or socket anywhere in the registry would block a
+  query that opens it (`read_csv('warehouse/pipe.csv')`) where no cancel reaches:
+  a registry holding one is refused before the first query.
+
+No SQLAlchemy or DuckDB here: paths and settings only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from kpictl.fileio import NotRegularFileError, refuse_unless_regular
+
+# Memory each DuckDB connection may use (DuckDB's `memory_limit`): at most 1 GiB, and
+# together at most half the machine's memory, so a runaway query fails with DuckDB's
+# own out-of-memory error instead of taking the machine. Never below 64 MiB.
+MEMORY_CAP = 1 << 30
+MEMORY_FLOOR = 64 << 20
+# What DuckDB may spill to its private temp folder, per pull.
+TEMP_LIMIT = "4GiB"
+# How far the address space may grow while queries run; None: half the machine's memory.
+ADDRESS_BUDGET: int | None = None
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class Refused(Exception):
+    """DuckDB is not started: the message says why and what to do."""
+
+
+def memory_limit(workers: int) -> int:
+    """Bytes of memory one DuckDB connection may use, when `workers` run at once."""
+    physical = _physical_memory() or 2 * MEMORY_CAP * max(1, workers)
+    return max(MEMORY_FLOOR, min(MEMORY_CAP, physical // 2 // max(1, workers)))
+
+
+@contextlib.contextmanager
+def bounded_address_space() -> Iterator[None]:
+    """While it lasts, the process may grow by ADDRESS_BUDGET (half the memory) at most.
+
+    A soft RLIMIT_AS over the address space in use now, restored after; left as it is
+    where there is none (Windows), or where a tighter limit is set already.
+    """
+    try:
+        import resource
+    except ImportError:
+        yield
+        return
+    in_use = _address_space()
+    budget = ADDRESS_BUDGET if ADDRESS_BUDGET is not None else _physical_memory() // 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = in_use + budget
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if not in_use or not budget or (soft != resource.RLIM_INFINITY and soft <= cap):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+        return 0
+
+
+def _address_space() -> int:
+    """Bytes of address space this process uses (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:  # noqa: PTH123
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def duckdb_database(url: str, root: Path) -> str:
+    """The database DuckDB opens for `url`: ':memory:' or a regular file below `root`.
+
+    `url` has its relative path made absolute already (connections.expand).
+    """
+    if "?" in url:
+        query = url.split("?", 1)[1]
+        raise Refused(
+            f"refused: the DuckDB URL has query parameters (?{query.split('=', 1)[0]}=...): kpictl "
+            "sets DuckDB's settings itself (read-only, files below the registry): remove "
+            "them from the URL in kpictl.yaml"
+        )
+    database = url.split(":///", 1)[-1] if ":///" in url else ""
+    if database in ("", ":memory:"):
+        return ":memory:"
+    if database.startswith(":memory:"):
+        return database  # a named in-memory database: no file either
+    path = Path(database)
+    real_root = root.resolve()
+    shown = _shown(path, root)
+    inside = os.path.realpath(path.parent)
+    if not (inside == str(real_root) or inside.startswith(f"{real_root}{os.sep}")):
+        raise Refused(
+            f"refused: the DuckDB file {shown} is outside the registry: kpictl opens only a "
+            "database file below the registry folder (duckdb:///warehouse.duckdb)"
+        )
+    try:
+        status = refuse_unless_regular(path)
+    except NotRegularFileError as exc:
+        raise Refused(
+            f"refused: the DuckDB file {shown} is {exc.kind}, not a regular file: put the "
+            "database file itself there"
+        ) from None
+    except OSError as exc:
+        raise Refused(f"the DuckDB file {shown} cannot be read: {exc.strerror}") from None
+    if status is None:
+        raise Refused(
+            f"the DuckDB file {shown} does not exist: create it, or fix the path in "
+            "kpictl.yaml (relative to the registry)"
+        )
+    return database
+
+
+def refuse_special_files(root: Path) -> None:
+    """Raise Refused when the registry holds a FIFO, device or socket (links not followed)."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in (*dirs, *files):
+            place = os.path.join(folder, name)  # noqa: PTH118
+            try:
+                mode = os.lstat(place).st_mode
+            except OSError:
+                continue  # gone meanwhile: nothing DuckDB could open
+            kind = next((word for test, word in _SPECIAL if test(mode)), None)
+            if kind is not None:
+                shown = _shown(Path(place), root)
+                raise Refused(
+                    f"refused: the registry holds {kind} at {shown}, which a query reading "
+                    "it would wait on forever: remove it (DuckDB queries are not run while "
+                    "it is there)"
+                )
+
+
+def _shown(path: Path, root: Path) -> str:
+    from kpictl.templating.escaping import visible
+
+    try:
+        text = path.relative_to(root).as_posix()
+    except ValueError:
+        text = path.as_posix()
+    return visible(text)
