@@ -169,6 +169,10 @@ def databases(
     from kpictl.numbers.queries import Database
 
     settings = registry.settings
+    if settings.broken:
+        from kpictl.numbers.connections import BROKEN_SETTINGS
+
+        raise KpictlError(BROKEN_SETTINGS.format(what="its connections"))
     if not settings.connections:
         raise KpictlError(
             "kpictl.yaml defines no connections: add one under `connections:` "

@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from kpictl.check.catalog import lookup
@@ -111,6 +118,39 @@ def _duckdb_without_query(value: str) -> str:
 SecretFreeUrl = Annotated[Line, AfterValidator(_no_literal_secret)]
 
 
+def _store_in_the_registry(value: str) -> str:
+    """An SQLite store named by a relative path stays below the registry it is relative to.
+
+    `sqlite:///../../elsewhere/x.db` in a pull request would have `pull` create folders
+    and a database outside the checkout. An absolute path is the user's explicit choice
+    (KPICTL_STORE is the usual place for one). A `file:` URI is refused: SQLite would
+    read its options and its own `..`.
+    """
+    match = re.match(r"sqlite(\+\w+)?:///", value, re.IGNORECASE)
+    if match is None:
+        return value
+    path = value[match.end() :].split("?", 1)[0]
+    if path.startswith("file:"):
+        raise PydanticCustomError(
+            "kpictl_store_uri",
+            "the store is a plain path (sqlite:///.kpictl/store.db), not an SQLite file: URI",
+        )
+    escapes = False
+    if path not in ("", ":memory:") and not path.startswith("/"):
+        depth = 0
+        for part in path.split("/"):
+            depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+            escapes = escapes or depth < 0
+    if escapes:
+        raise PydanticCustomError(
+            "kpictl_store_outside",
+            "the store's path leaves the registry: write a path inside it (the default is "
+            "sqlite:///.kpictl/store.db), a server URL, or set KPICTL_STORE for a store "
+            "elsewhere",
+        )
+    return value
+
+
 # A connection's or chat channel's name: referenced from `actual`, `freshness` and
 # `post_to`, and part of file names (`escalate --out` writes `KPI.CHANNEL.json`), so it
 # may hold no slash, dot or control character.
@@ -186,7 +226,7 @@ class Settings(Model):
     email: EmailSettings | None = None
     templates: str | None = None
     connections: dict[SettingName, Connection] = Field(default_factory=new_dict)
-    store: SecretFreeUrl | None = None
+    store: Annotated[SecretFreeUrl, AfterValidator(_store_in_the_registry)] | None = None
     chat: dict[SettingName, ChatChannel] = Field(default_factory=new_dict)
     working_days: (
         Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_days)] | None
@@ -222,10 +262,26 @@ class Settings(Model):
             resolved[rule.code] = setting
         return resolved
 
+    # True for the defaults standing in for a kpictl.yaml that failed to validate.
+    _broken: bool = PrivateAttr(default=False)
+
     @classmethod
     def default(cls) -> "Settings":
-        """Settings to keep checking with when kpictl.yaml itself is broken."""
+        """The settings of a registry whose kpictl.yaml sets nothing."""
         return cls(version=1)
+
+    @classmethod
+    def stand_in(cls) -> "Settings":
+        """Defaults to keep checking with when kpictl.yaml itself is broken."""
+        settings = cls(version=1)
+        settings._broken = True
+        return settings
+
+    @property
+    def broken(self) -> bool:
+        """Whether these are defaults standing in for a kpictl.yaml with errors: what it
+        names (its store, its connections) is unknown, and must not be guessed."""
+        return self._broken
 
 
 def find_root(start: Path) -> Path | None:
