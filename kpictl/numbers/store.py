@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from kpictl.numbers import store_schema as schema
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import PERIOD_PATTERN
+from kpictl.templating.escaping import visible
 
 if TYPE_CHECKING:
     from kpictl.numbers.connections import DatabaseUrl
@@ -331,6 +332,9 @@ class Store:
         names = set(inspect(connection).get_table_names())
         if schema.VERSION_TABLE not in names:
             foreign = names if self._file is not None else names & {"observations"}
+            if self._file is not None:
+                # Views and triggers too: a store made here must start from nothing.
+                foreign = {name for _kind, name in schema.sqlite_objects(connection)}
             if foreign:
                 raise StoreError(
                     f"{self.shown} is not a kpictl store: it is a database with other tables "
@@ -344,7 +348,25 @@ class Store:
                 f"the store {self.shown} is damaged: its table {schema.VERSION_TABLE} should "
                 "hold one version number; restore it from a backup or start a new store"
             )
+        if version < 1:
+            raise self._foreign(f"its table {schema.VERSION_TABLE} holds version {version}")
+        if version <= schema.CURRENT:
+            difference = (
+                schema.sqlite_difference(connection, version)
+                if self.engine.dialect.name == "sqlite"
+                else schema.postgresql_difference(connection, version)
+            )
+            if difference is not None:
+                raise self._foreign(f"it has {difference}")
         return version
+
+    def _foreign(self, what: str) -> StoreError:
+        """A database that looks like a store but is not one kpictl made: left untouched."""
+        return StoreError(
+            f"{self.shown} is not a kpictl store: {visible(what)}; kpictl left it untouched. Point "
+            "KPICTL_STORE or store: in kpictl.yaml at a new file or database, or restore "
+            "the store from a backup"
+        )
 
     def _newer(self, version: int) -> StoreError:
         return StoreError(
