@@ -23,12 +23,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import NullType
 
 from kpictl.numbers import store_schema as schema
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import PERIOD_PATTERN
+from kpictl.numbers.store_rows import DamagedRowError, stored_day, stored_value, unusable_ids
+from kpictl.registry.models import ID_PATTERN
 from kpictl.templating.escaping import visible
 
 if TYPE_CHECKING:
@@ -235,29 +248,48 @@ class Store:
                 continue
             usable = known.get(period)
             if usable is None:
-                usable = known[period] = (
+                usable = known[period] = isinstance(period, str) and (
                     period in campaigns or PERIOD_PATTERN.match(period) is not None
                 )
             if not usable:
                 continue
-            day = days.get(measured)
-            if day is None:
-                day = days[measured] = _day(measured)
+            try:
+                day = days.get(measured)
+                if day is None:
+                    day = days[measured] = stored_day(measured, (kpi, period, measured))
+                number = stored_value(value, (kpi, period, measured))
+            except DamagedRowError as exc:
+                raise self._damaged(exc) from None
             found = rows.get((kpi, period))
             if found is None:
                 found = rows[(kpi, period)] = []
-            found.append(Actual(kpi, period, float(value), day, 0))
+            found.append(Actual(kpi, period, number, day, 0))
         if periods is not None:
             for found in rows.values():
                 found.sort(key=_measured)
         return actuals
 
     def observations(
-        self, *, kpis: Collection[str] = (), since: date | None = None
+        self,
+        *,
+        kpis: Collection[str] = (),
+        since: date | None = None,
+        left_out: list[str] | None = None,
     ) -> Iterator[Observation]:
-        """Every observation (of `kpis`, measured on or after `since`), by kpi, period, as_of."""
+        """Every observation (of `kpis`, measured on or after `since`), by kpi, period, as_of.
+
+        A row whose KPI or period is no id kpictl writes (another program's, with a line
+        break or a workflow command in it) is left out, and said so in `left_out`.
+        """
         table = schema.observations
-        query = select(table.c.kpi, table.c.period, table.c.value, table.c.as_of)
+        # The driver's values, unconverted: store_rows checks them (SQLAlchemy's Date
+        # would fail on a hostile row's text before it could).
+        query = select(
+            table.c.kpi,
+            table.c.period,
+            type_coerce(table.c.value, NullType()),
+            type_coerce(table.c.as_of, NullType()),
+        )
         if kpis:
             query = query.where(table.c.kpi.in_(sorted(set(kpis))))
         if since is not None:
@@ -266,7 +298,21 @@ class Store:
         with self._transaction(write=False) as connection:
             result = connection.execution_options(yield_per=1000).execute(query)
             for kpi, period, value, as_of in result:
-                yield Observation(kpi, period, value, as_of)
+                key = (kpi, period, as_of)
+                if not (isinstance(kpi, str) and isinstance(period, str)) or not (
+                    ID_PATTERN.match(kpi)
+                    and (PERIOD_PATTERN.match(period) or ID_PATTERN.match(period))
+                ):
+                    if left_out is not None:
+                        left_out.append(unusable_ids(key))
+                    continue
+                try:
+                    yield Observation(kpi, period, stored_value(value, key), stored_day(as_of, key))
+                except DamagedRowError as exc:
+                    raise self._damaged(exc) from None
+
+    def _damaged(self, exc: DamagedRowError) -> StoreError:
+        return StoreError(f"the store {self.shown} is damaged: {exc}")
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -493,15 +539,6 @@ class _Transaction:
             connection.close()
         if isinstance(error, SQLAlchemyError):
             raise StoreError(self.store._cannot(error)) from None
-
-
-def _day(value: object) -> date:
-    """A date column as the driver returns it: a date, or SQLite's YYYY-MM-DD text."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _measured(actual: Actual) -> date:
