@@ -209,3 +209,123 @@ def test_a_postgresql_store_kpictl_did_not_make_is_refused(
         open_store(url, read_only=True)
     shown = url.redact(url.url)
     assert str(raised.value) == f"{shown} is not a kpictl store: {what}; {ADVICE}"
+
+
+# --- 2. values no kpictl wrote --------------------------------------------------------------
+
+ROW = "kpi = 'sql' AND period = '2026-Q4' AND as_of = '2026-11-20'"
+READERS = {
+    "status text": ("status", "{root}", "--as-of", AS_OF),
+    "status json": ("status", "{root}", "--as-of", AS_OF, "-f", "json"),
+    "status html": ("status", "{root}", "--as-of", AS_OF, "-f", "html"),
+    "escalate": ("escalate", "{root}", "--as-of", AS_OF, "--dry-run"),
+    "readout": ("readout", "q4-legacy-bi-displacement", "{root}", "--as-of", AS_OF, "--dry-run"),
+    "recap": ("recap", "data-leaders-webinars-2026", "{root}", "--as-of", AS_OF, "--dry-run"),
+    "export": ("actuals", "export", "{root}"),
+}
+DAMAGED_VALUES = {
+    "'abc'": "'abc', which is not a number",
+    "X'00ff'": "X'00FF', which is not a number",
+    "9e999": "inf, which is not a finite number",
+    "-9e999": "-inf, which is not a finite number",
+    "1.7e308": "1.7e+308, which is larger than 10^15 (1e15)",
+}
+
+
+@pytest.mark.parametrize("value", sorted(DAMAGED_VALUES))
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_a_value_no_kpictl_wrote_is_named_with_its_row(
+    run: Run, registry: Path, value: str, reader: str
+) -> None:
+    path = imported(run, registry)
+    before = tamper(path, f"UPDATE observations SET value = {value} WHERE {ROW}")
+    result = run(*(arg.format(root=registry) for arg in READERS[reader]))
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: the store sqlite:///{path} is damaged: its row for KPI 'sql', period "
+        f"'2026-Q4', as_of '2026-11-20' has value {DAMAGED_VALUES[value]}; correct or delete "
+        f"that row (DELETE FROM observations WHERE {ROW}) or restore the store from a backup\n"
+    )
+    assert digest(path) == before
+
+
+DAMAGED_DAYS = {
+    "'garbage'": "'garbage', which is not a date (YYYY-MM-DD)",
+    "20261120": "20261120, which is not a date (YYYY-MM-DD)",
+    "'2026-11-20 junk'": "'2026-11-20 junk', which is not a date (YYYY-MM-DD)",
+    "'0001-01-01'": (
+        "'0001-01-01', which is out of range (kpictl records dates from 1900-01-01 to 9000-12-31)"
+    ),
+}
+
+
+@pytest.mark.parametrize("day", sorted(DAMAGED_DAYS))
+@pytest.mark.parametrize("reader", ["status text", "export"])
+def test_an_as_of_no_kpictl_wrote_is_named_with_its_row(
+    run: Run, registry: Path, day: str, reader: str
+) -> None:
+    path = imported(run, registry)
+    tamper(path, f"UPDATE observations SET as_of = {day} WHERE {ROW}")
+    result = run(*(arg.format(root=registry) for arg in READERS[reader]))
+    if reader == "status text" and day in ("'garbage'", "'2026-11-20 junk'"):
+        # Text after 2026-11-20 in SQLite's order: measured after the day asked about,
+        # so never read for it.
+        assert (result.code, result.err) == (0, "")
+        assert "2 in a data outage" in result.out  # sql has no value of its own day
+        return
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: the store sqlite:///{path} is damaged: its row for KPI 'sql', period "
+        f"'2026-Q4' has as_of {DAMAGED_DAYS[day]}; correct or delete that row (DELETE FROM "
+        f"observations WHERE kpi = 'sql' AND period = '2026-Q4' AND as_of = {day}) or "
+        "restore the store from a backup\n"
+    )
+
+
+# --- 5. ids no kpictl wrote -----------------------------------------------------------------
+
+
+def test_export_leaves_out_rows_whose_ids_are_no_ids_and_says_so(
+    run: Run, registry: Path, tmp_path: Path
+) -> None:
+    path = imported(run, registry)
+    connection = sqlite3.connect(path, isolation_level=None)
+    rows = [
+        ("x\n::error file=a::pwned\n##[error]two", "2026-Q4"),
+        ("=HYPERLINK(1)", "2026-Q4"),
+        ("mql", "@SUM(1)"),
+        ("mql", "2026-Q4\r::warning::x"),
+    ]
+    for kpi, period in rows:
+        connection.execute(
+            "INSERT INTO observations VALUES (?, ?, '2026-11-20', 1.0, 'x', '2026-11-20')",
+            (kpi, period),
+        )
+    connection.close()
+    result = run("actuals", "export", str(registry), "--since", "2026-11-20")
+    assert result.code == 1
+    assert result.out == (
+        CSV + "expansion-pipeline,2026-Q4,785000,2026-11-20\n"
+        "mql,2026-Q4,1225,2026-11-20\n"
+        "pipeline-coverage,2026-Q4,3.2,2026-11-20\n"
+        "pipeline-sourced,2026-Q4,3460000,2026-11-20\n"
+        "pipeline-sourced,q4-legacy-bi-displacement,1010000,2026-11-20\n"
+        "sql,2026-Q4,448,2026-11-20\n"
+        "sql,q4-legacy-bi-displacement,101,2026-11-20\n"
+        "website-sessions,2026-Q4,121400,2026-11-20\n"
+    )
+    tail = (
+        ", as_of '2026-11-20' is left out: its KPI or period is not an id kpictl writes "
+        "(lowercase letters, digits and -, or a period such as 2026-Q4)\n"
+    )
+    assert result.err == (
+        f"kpictl: warning: the store's row for KPI '=HYPERLINK(1)', period '2026-Q4'{tail}"
+        "kpictl: warning: the store's row for KPI 'mql', period '2026-Q4\\r::warning::x'"
+        f"{tail}"
+        f"kpictl: warning: the store's row for KPI 'mql', period '@SUM(1)'{tail}"
+        "kpictl: warning: the store's row for KPI 'x\\n::error file=a::pwned\\n#\\#[error]two', "
+        f"period '2026-Q4'{tail}"
+    )
+    # No line of either stream can run a workflow command.
+    for line in (result.out + result.err).splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line
