@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from kpictl.numbers.connections import DatabaseUrl
-from kpictl.numbers.store import StoreError, open_store
+from kpictl.numbers.store import Observation, StoreError, open_store
 from tests.conftest import AS_OF, EXAMPLE, Run
 from tests.pg import PgServer
 
@@ -329,3 +330,75 @@ def test_export_leaves_out_rows_whose_ids_are_no_ids_and_says_so(
     # No line of either stream can run a workflow command.
     for line in (result.out + result.err).splitlines():
         assert not line.lstrip().startswith("::") and "##[" not in line
+
+
+# --- 7. what the store takes is what import takes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("observation", "problem"),
+    [
+        (
+            ("mql", "2026-Q4", 1.0, date(1, 1, 1)),
+            "'mql' '2026-Q4' as of '0001-01-01': its as_of 0001-01-01 is out of range: use a "
+            "date from 1900-01-01 to 9000-12-31",
+        ),
+        (
+            ("mql", "2026-Q4", 1.0, date(9001, 1, 1)),
+            "'mql' '2026-Q4' as of '9001-01-01': its as_of 9001-01-01 is out of range: use a "
+            "date from 1900-01-01 to 9000-12-31",
+        ),
+        (
+            ("mql", "2026-Q4", 2e15, date(2026, 11, 2)),
+            "'mql' '2026-Q4' as of '2026-11-02': its value 2e+15 is too large: values are at "
+            "most 10^15 (1e15) in size",
+        ),
+        (
+            ("=HYPERLINK(1)", "2026-Q4", 1.0, date(2026, 11, 2)),
+            "'=HYPERLINK(1)' '2026-Q4' as of '2026-11-02': its KPI is not an id (lowercase "
+            "letters, digits and -)",
+        ),
+        (
+            ("mql", "2026-Q4\n::error::x", 1.0, date(2026, 11, 2)),
+            "'mql' '2026-Q4\\n::error::x' as of '2026-11-02': its period is not a period or a "
+            "campaign id (use YYYY-Qn (2026-Q4), YYYY-MM (2026-11) or YYYY (2026))",
+        ),
+    ],
+)
+def test_the_store_refuses_what_import_would_refuse(
+    tmp_path: Path, observation: tuple[str, str, float, date], problem: str
+) -> None:
+    url = DatabaseUrl("store", f"sqlite:///{tmp_path / 'store.db'}", ())
+    with open_store(url) as store:
+        good = Observation("mql", "2026-Q4", 5.0, date(2026, 11, 1))
+        with pytest.raises(StoreError) as raised:
+            store.record([good, Observation(*observation)], source="test")
+        assert str(raised.value) == f"not recording {problem}"
+        assert list(store.observations()) == []
+
+
+def test_every_value_and_day_the_store_takes_exports_and_imports_back(
+    run: Run, registry: Path, tmp_path: Path
+) -> None:
+    edges = [
+        Observation("mql", "2026-Q4", value, day)
+        for value, day in [
+            (1e15, date(1900, 1, 1)),
+            (-1e15, date(9000, 12, 31)),
+            (5e-324, date(2026, 11, 1)),
+            (1e-310, date(2026, 11, 2)),
+            (0.1 + 0.2, date(2026, 11, 3)),
+            (-0.0, date(2026, 11, 4)),
+            (123456789012345.6, date(2026, 11, 5)),
+        ]
+    ]
+    url = DatabaseUrl("store", f"sqlite:///{store_of(registry)}", ())
+    with open_store(url) as store:
+        store.record(edges, source="test")
+    out = tmp_path / "all.csv"
+    assert run("actuals", "export", str(registry), "-o", str(out)).code == 0
+    again = run("actuals", "import", str(out), str(registry))
+    assert (again.code, again.err) == (0, "")
+    assert again.out == f"Recorded 7 rows of {out}: 0 added, 0 replaced, 7 unchanged.\n"
+    with open_store(url) as store:
+        assert list(store.observations()) == sorted(edges, key=lambda o: o.as_of)

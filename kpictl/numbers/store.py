@@ -14,7 +14,6 @@ Not imported by `kpictl check`: SQLAlchemy loads here, when a command needs numb
 
 from __future__ import annotations
 
-import math
 import stat
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,7 +39,13 @@ from sqlalchemy.types import NullType
 from kpictl.numbers import store_schema as schema
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import PERIOD_PATTERN
-from kpictl.numbers.store_rows import DamagedRowError, stored_day, stored_value, unusable_ids
+from kpictl.numbers.store_rows import (
+    DamagedRowError,
+    stored_day,
+    stored_value,
+    unrecordable,
+    unusable_ids,
+)
 from kpictl.registry.models import ID_PATTERN
 from kpictl.templating.escaping import visible
 
@@ -139,11 +144,9 @@ class Store:
         """Record `observations` in one transaction: all of them, or none on an error."""
         latest: dict[tuple[str, str, date], Observation] = {}
         for item in observations:
-            if not math.isfinite(item.value):
-                raise StoreError(
-                    f"not recording {item.kpi} {item.period}: its value {item.value} is not a "
-                    "finite number"
-                )
+            problem = unrecordable(item.kpi, item.period, item.value, item.as_of)
+            if problem is not None:
+                raise StoreError(problem)
             latest[(item.kpi, item.period, item.as_of)] = item  # a later one for a key wins
         result = Recorded()
         now = datetime.now(UTC)

@@ -14,7 +14,9 @@ import math
 import re
 from datetime import date, datetime
 
+from kpictl.numbers.periods import PERIOD_HELP, PERIOD_PATTERN
 from kpictl.registry.bounds import FIRST_DAY, LAST_DAY, MAX_VALUE, day_problem, value_problem
+from kpictl.registry.models import ID_PATTERN
 from kpictl.templating.escaping import defuse, visible
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -66,6 +68,27 @@ def stored_day(value: object, key: tuple[object, object, object]) -> date:
             )
         )
     return day
+
+
+def unrecordable(kpi: str, period: str, value: float, as_of: date) -> str | None:
+    """Why an observation cannot be recorded, or None: what the store takes, a read
+    accepts, so `actuals export` always gives a file `actuals import` takes back."""
+    problem = None
+    if not ID_PATTERN.match(kpi):
+        problem = "its KPI is not an id (lowercase letters, digits and -)"
+    elif not (PERIOD_PATTERN.match(period) or ID_PATTERN.match(period)):
+        problem = f"its period is not a period or a campaign id ({PERIOD_HELP})"
+    else:
+        found = value_problem(value)
+        if found is not None:
+            problem = f"its value {found}"
+        else:
+            found = day_problem(as_of)
+            if found is not None:
+                problem = f"its as_of {found}"
+    if problem is None:
+        return None
+    return f"not recording {_literal(kpi)} {_literal(period)} as of {_literal(as_of)}: {problem}"
 
 
 def unusable_ids(key: tuple[object, object, object]) -> str:
