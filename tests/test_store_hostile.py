@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from kpictl.numbers.connections import DatabaseUrl
-from kpictl.numbers.store import Observation, StoreError, open_store
+from kpictl.numbers.store import Observation, Recorded, StoreError, open_store
 from tests.conftest import AS_OF, EXAMPLE, Run
 from tests.pg import PgServer
 
@@ -402,3 +402,40 @@ def test_every_value_and_day_the_store_takes_exports_and_imports_back(
     assert again.out == f"Recorded 7 rows of {out}: 0 added, 0 replaced, 7 unchanged.\n"
     with open_store(url) as store:
         assert list(store.observations()) == sorted(edges, key=lambda o: o.as_of)
+
+
+# --- 6. recording many rows at once -------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_recording_thousands_counts_each_key_once_exactly(
+    request: pytest.FixtureRequest, tmp_path: Path, dialect: str
+) -> None:
+    if dialect == "sqlite":
+        url = DatabaseUrl("store", f"sqlite:///{tmp_path / 'store.db'}", ())
+    else:
+        server: PgServer = request.getfixturevalue("postgres")
+        url = DatabaseUrl("store", server.url(server.create_database()), (server.password,))
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(700)]
+    first = [
+        Observation(kpi, "2026", float(n), day)
+        for kpi in ("mql", "sql")
+        for n, day in enumerate(days)
+    ]
+    with open_store(url) as store:
+        assert store.record(first, source="a") == Recorded(1400, 0, 0)
+        again = [
+            *first[:500],  # the same values: unchanged
+            *(Observation(o.kpi, o.period, o.value + 0.5, o.as_of) for o in first[500:900]),
+            Observation("mql", "2026-Q4", 1.0, days[0]),  # a new key
+            Observation("mql", "2026-Q4", 2.0, days[0]),  # the same key: the later wins
+        ]
+        assert store.record(again, source="b") == Recorded(1, 400, 500)
+        assert store.record([], source="c") == Recorded(0, 0, 0)
+        stored = list(store.observations())
+    assert len(stored) == 1401
+    assert stored[0] == Observation("mql", "2026", 0.0, days[0])
+    assert Observation("mql", "2026-Q4", 2.0, days[0]) in stored
+    assert Observation("mql", "2026", 500.5, days[500]) in stored
+    assert Observation("sql", "2026", 199.5, days[199]) in stored  # first[899] + 0.5
+    assert Observation("sql", "2026", 200.0, days[200]) in stored  # first[900]: not given again

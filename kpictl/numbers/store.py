@@ -30,7 +30,6 @@ from sqlalchemy import (
     inspect,
     select,
     text,
-    tuple_,
     type_coerce,
 )
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
 
 # How long a writer waits for another process's transaction on an SQLite store.
 BUSY_SECONDS = 30
-# Keys asked about per query when recording: well under every database's parameter limit.
-_CHUNK = 300
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WHAT_TO_DO_MISSING = "run `kpictl pull` or `kpictl actuals import FILE` to record values first"
 
@@ -148,63 +145,16 @@ class Store:
             if problem is not None:
                 raise StoreError(problem)
             latest[(item.kpi, item.period, item.as_of)] = item  # a later one for a key wins
-        result = Recorded()
-        now = datetime.now(UTC)
-        table = schema.observations
+        if not latest:
+            return Recorded()
+        from kpictl.numbers.store_write import record_all
+
+        rows = ((o.kpi, o.period, o.as_of, o.value) for o in latest.values())
         with self._transaction(write=True) as connection:
-            keys = list(latest)
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                key = tuple_(table.c.kpi, table.c.period, table.c.as_of)
-                query = select(table.c.kpi, table.c.period, table.c.as_of, table.c.value)
-                stored = {
-                    (row.kpi, row.period, row.as_of): row.value
-                    for row in connection.execute(query.where(key.in_(chunk)))
-                }
-                rows = []
-                for item_key in chunk:
-                    item = latest[item_key]
-                    before = stored.get(item_key)
-                    if before is not None and before == item.value:
-                        result.unchanged += 1
-                        continue
-                    if before is None:
-                        result.added += 1
-                    else:
-                        result.replaced += 1
-                    rows.append(
-                        {
-                            "kpi": item.kpi,
-                            "period": item.period,
-                            "as_of": item.as_of,
-                            "value": item.value,
-                            "source": source,
-                            "recorded_at": now,
-                        }
-                    )
-                if rows:
-                    connection.execute(self._upsert(), rows)
-        return result
-
-    def _upsert(self) -> Any:
-        """INSERT that replaces the value of a key already there (another process's, too)."""
-        table = schema.observations
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(table)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=[table.c.kpi, table.c.period, table.c.as_of],
-            set_={
-                "value": statement.excluded.value,
-                "source": statement.excluded.source,
-                "recorded_at": statement.excluded.recorded_at,
-            },
-        )
+            added, replaced, unchanged = record_all(
+                connection, rows, source=source, now=datetime.now(UTC)
+            )
+        return Recorded(added, replaced, unchanged)
 
     # --- reading ---------------------------------------------------------------------------
 
