@@ -439,3 +439,25 @@ def test_recording_thousands_counts_each_key_once_exactly(
     assert Observation("mql", "2026", 500.5, days[500]) in stored
     assert Observation("sql", "2026", 199.5, days[199]) in stored  # first[899] + 0.5
     assert Observation("sql", "2026", 200.0, days[200]) in stored  # first[900]: not given again
+
+
+# --- 4. a store URL with a port that is no number -------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["notaport", "54 32", "-1x"])
+def test_a_port_that_is_no_number_is_one_line_without_the_password(
+    run: Run, registry: Path, monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("KPICTL_STORE", f"postgresql+psycopg://kpi:s3cr3t-pw@db.example:{port}/kpis")
+    expected = (
+        f"kpictl: cannot use the store postgresql+psycopg://kpi:***@db.example:{port}/kpis: its "
+        "port is not a number; set KPICTL_STORE or store: in kpictl.yaml to a URL such as "
+        "postgresql+psycopg://user:${PASSWORD}@host:5432/db\n"
+    )
+    for command in (
+        ("status", str(registry), "--as-of", AS_OF),
+        ("actuals", "import", str(registry / "actuals" / "2026-11-20.csv"), str(registry)),
+        ("actuals", "export", str(registry)),
+    ):
+        result = run(*command)
+        assert (result.code, result.out, result.err) == (2, "", expected)

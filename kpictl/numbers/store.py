@@ -111,7 +111,14 @@ class Store:
         # The schema version this store has once opened: CURRENT, or older when read_only.
         self.version = schema.CURRENT
         self.shown = url.redact(url.url)
-        self._file = _sqlite_file(url.url)
+        try:
+            self._file = _sqlite_file(url.url)
+        except ValueError:  # SQLAlchemy's int() of the port, the one part it converts
+            raise StoreError(
+                f"cannot use the store {self.shown}: its port is not a number; set "
+                "KPICTL_STORE or store: in kpictl.yaml to a URL such as "
+                "postgresql+psycopg://user:${PASSWORD}@host:5432/db"
+            ) from None
         if self._file is not None:
             _check_file(self._file, self.shown, create)
         self.engine = self._engine()
