@@ -461,3 +461,35 @@ def test_a_port_that_is_no_number_is_one_line_without_the_password(
     ):
         result = run(*command)
         assert (result.code, result.out, result.err) == (2, "", expected)
+
+
+# --- 8. numbers are ASCII -------------------------------------------------------------------
+
+
+def test_digits_of_other_scripts_are_not_numbers(run: Run, registry: Path, tmp_path: Path) -> None:
+    csv_file = write(
+        tmp_path / "u.csv",
+        CSV + "mql,2026-Q4,\u0665,2026-11-20\n"  # ARABIC-INDIC DIGIT FIVE: float() reads 5.0
+        "sql,2026-Q4,\uff15\uff10,2026-11-20\n"  # full-width 50
+        "nrr,2026-Q4,1\u0966.5,2026-11-20\n"  # DEVANAGARI ZERO inside
+        "mql,2026-Q4,\u0661\u0662,\u0662\u0660\u0662\u0666-11-20\n",
+    )
+    advice = (
+        " is not a number: write ASCII digits 0-9 with a dot for decimals and no thousands "
+        "separators or units (1225, 36.6); row skipped\n"
+    )
+    lines = (
+        f"{csv_file}:2: value '\u0665'{advice}"
+        f"{csv_file}:3: value '\uff15\uff10'{advice}"
+        f"{csv_file}:4: value '1\u0966.5'{advice}"
+        f"{csv_file}:5: value '\u0661\u0662'{advice}"
+    )
+    result = run("actuals", "import", str(csv_file), str(registry))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == lines + (
+        f"kpictl: nothing recorded: {csv_file} has 4 bad rows (listed above); fix them, or pass "
+        "--skip-bad to record the 0 good rows\n"
+    )
+    assert not store_of(registry).exists()
+    status = run("status", str(registry), "--actuals", str(csv_file), "--as-of", AS_OF)
+    assert status.err.startswith(lines)

@@ -42,8 +42,10 @@ MAX_PROBLEMS = 1000
 ROW_SKIPPED = "; row skipped"
 NOT_UTF8 = "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)"
 _LONE_CR = re.compile(r"(?<=\r)(?!\n|\Z)")
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# ASCII digits only: \d and float() also take other scripts' digits (an Arabic-Indic
+# five is 5.0 to float), which no other program reading the file would.
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
 class ActualsError(Exception):
@@ -349,10 +351,11 @@ def _parse_row(
         )
     number = _number(value)
     if number is None:
+        digits = "ASCII digits 0-9" if _foreign_digits(value) else "digits"
         return RowProblem(
             row,
-            f"value '{_shown(value)}' is not a number: write digits with a dot for decimals and "
-            "no thousands separators or units (1225, 36.6); row skipped",
+            f"value '{_shown(value)}' is not a number: write {digits} with a dot for decimals "
+            "and no thousands separators or units (1225, 36.6); row skipped",
         )
     problem = value_problem(number)
     if problem is not None:
@@ -379,6 +382,11 @@ def _number(text: str) -> float | None:
         return None
     number = float(text)
     return number if math.isfinite(number) else None
+
+
+def _foreign_digits(text: str) -> bool:
+    """Whether `text` holds a digit of another script (Arabic-Indic, full-width...)."""
+    return not text.isascii() and any(char.isdigit() and not char.isascii() for char in text)
 
 
 def _day(text: str) -> date | None:
