@@ -26,10 +26,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from kpictl.display import clean, plural
+from kpictl.display import plural
 from kpictl.numbers.periods import PERIOD_HELP, PERIOD_PATTERN
 from kpictl.registry.bounds import day_problem, value_problem
 from kpictl.registry.schema_errors import suggest
+from kpictl.templating.escaping import defuse, visible
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -372,9 +373,11 @@ def _parse_row(
 
 
 def _shown(text: str) -> str:
-    """A cell as messages quote it: one short line, no control characters."""
-    text = clean(text)
-    return f"{text[:60]}…" if len(text) > 60 else text
+    """A cell as messages quote it: one short line, every invisible character spelled out
+    (`mql\\u202e`, `5\\x00`: dropped, they made 'mql\\u202e' read as 'mql'), and no
+    workflow command a CI runner would obey in the line."""
+    text = text[:60] + "…" if len(text) > 60 else text
+    return defuse(visible(text))
 
 
 def _number(text: str) -> float | None:
