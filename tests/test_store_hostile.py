@@ -493,3 +493,69 @@ def test_digits_of_other_scripts_are_not_numbers(run: Run, registry: Path, tmp_p
     assert not store_of(registry).exists()
     status = run("status", str(registry), "--actuals", str(csv_file), "--as-of", AS_OF)
     assert status.err.startswith(lines)
+
+
+# --- 9. messages that say what is there -----------------------------------------------------
+
+
+def test_import_messages_spell_out_what_cannot_be_seen(
+    run: Run, registry: Path, tmp_path: Path
+) -> None:
+    csv_file = write(
+        tmp_path / "c.csv",
+        CSV + "mql\u202e,2026-Q4,5,2026-11-20\n"
+        "mql,2026-Q4,5\x00,2026-11-20\n"
+        "mql,2026-Q4,##[error]x,2026-11-20\n"
+        "mql,2026-Q\t4,5,2026-11-20\n",
+    )
+    result = run("actuals", "import", str(csv_file), str(registry))
+    assert (result.code, result.out) == (1, "")
+    number = (
+        "is not a number: write digits with a dot for decimals and no thousands separators or "
+        "units (1225, 36.6); row skipped"
+    )
+    assert result.err == (
+        f"{csv_file}:2: unknown KPI 'mql\\u202e' (did you mean 'mql'?): row skipped\n"
+        f"{csv_file}:3: value '5\\x00' {number}\n"
+        f"{csv_file}:4: value '#\\#[error]x' {number}\n"
+        f"{csv_file}:5: '2026-Q\\t4' is not a period or a campaign id: use YYYY-Qn (2026-Q4), "
+        "YYYY-MM (2026-11) or YYYY (2026), or a campaign id for what the campaign produced; "
+        "row skipped\n"
+        f"kpictl: nothing recorded: {csv_file} has 4 bad rows (listed above); fix them, or "
+        "pass --skip-bad to record the 0 good rows\n"
+    )
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-journal", "-shm"])
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_link_beside_the_store_is_named(
+    run: Run, registry: Path, tmp_path: Path, suffix: str, exists: bool
+) -> None:
+    target = write(tmp_path / "target.txt", "keep me\n")
+    path = imported(run, registry) if exists else store_of(registry)
+    path.parent.mkdir(exist_ok=True)
+    link = path.with_name("store.db" + suffix)
+    link.symlink_to(target)
+    expected = (
+        f"kpictl: cannot use the store sqlite:///{path}: store.db{suffix} beside it is a "
+        "symbolic link, which kpictl does not follow; remove it (SQLite makes its own) and run "
+        "again\n"
+    )
+    for command in (
+        ("actuals", "import", str(registry / "actuals" / "2026-11-20.csv"), str(registry)),
+        ("status", str(registry), "--as-of", AS_OF),
+    ):
+        result = run(*command)
+        assert (result.code, result.out, result.err) == (2, "", expected)
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_a_folder_beside_the_store_is_named(run: Run, registry: Path) -> None:
+    path = imported(run, registry)
+    path.with_name("store.db-shm").mkdir()
+    result = run("status", str(registry), "--as-of", AS_OF)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: cannot use the store sqlite:///{path}: store.db-shm beside it is not a "
+        "regular file; remove it (SQLite makes its own) and run again\n"
+    )

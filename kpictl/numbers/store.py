@@ -555,6 +555,7 @@ def _check_file(path: Path, shown: str, create: bool) -> None:
 
     try:
         refuse_linked_folder(path.parent)
+        _check_beside(path, shown)
         status = path.lstat()
     except LinkedFolderError as exc:
         raise StoreError(f"cannot use the store {shown}: {exc.strerror}") from None
@@ -598,4 +599,29 @@ def _check_file(path: Path, shown: str, create: bool) -> None:
         raise StoreError(
             f"{shown} is not a kpictl store: it is not an SQLite database; kpictl left it "
             "untouched. Point KPICTL_STORE or store: in kpictl.yaml at a new file"
+        )
+
+
+def _check_beside(path: Path, shown: str) -> None:
+    """Refuse a link (or anything but a file) where SQLite keeps its -wal, -shm or -journal.
+
+    SQLite refuses to open through such a link, saying only "unable to open database
+    file": name the file, so the user need not look for a permission problem.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        beside = path.with_name(path.name + suffix)
+        try:
+            mode = beside.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(mode):
+            continue
+        kind = (
+            "a symbolic link, which kpictl does not follow"
+            if stat.S_ISLNK(mode)
+            else "not a regular file"
+        )
+        raise StoreError(
+            f"cannot use the store {shown}: {visible(beside.name)} beside it is {kind}; "
+            "remove it (SQLite makes its own) and run again"
         )
