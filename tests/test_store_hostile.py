@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kpictl.numbers import store_schema
 from kpictl.numbers.connections import DatabaseUrl
 from kpictl.numbers.store import Observation, Recorded, StoreError, open_store
 from tests.conftest import AS_OF, EXAMPLE, Run
@@ -559,3 +560,12 @@ def test_a_folder_beside_the_store_is_named(run: Run, registry: Path) -> None:
         f"kpictl: cannot use the store sqlite:///{path}: store.db-shm beside it is not a "
         "regular file; remove it (SQLite makes its own) and run again\n"
     )
+
+
+def test_the_written_out_shapes_are_what_the_steps_build() -> None:
+    """A new step must write out its version's shape (store_schema.SQLITE_SHAPES)."""
+    assert sorted(store_schema.SQLITE_SHAPES) == list(range(1, store_schema.CURRENT + 1))
+    for version in store_schema.SQLITE_SHAPES:
+        assert store_schema.expected_sqlite_shape(version) == store_schema.built_sqlite_shape(
+            version
+        )

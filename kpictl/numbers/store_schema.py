@@ -227,9 +227,77 @@ def sqlite_shape(connection: Connection) -> dict[str, TableShape]:
     return shape
 
 
-@cache
+# The shapes the steps above give, written out: building them in memory costs every
+# command that opens a store about 20 ms. tests/test_store_hostile.py checks that
+# these equal `built_sqlite_shape` for every version, so a new step must add its own.
+_NOT_NULL, _NULL = 1, 0
+_OBSERVATIONS: TableShape = (
+    ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 1, 0),
+    ("column", "period", "VARCHAR(63)", _NOT_NULL, 2, 0),
+    ("column", "as_of", "DATE", _NOT_NULL, 3, 0),
+    ("column", "value", "FLOAT", _NOT_NULL, 0, 0),
+    ("column", "source", "TEXT", _NOT_NULL, 0, 0),
+    ("column", "recorded_at", "DATETIME", _NOT_NULL, 0, 0),
+    ("index", "", 1, "pk", 0, ("kpi", "period", "as_of")),
+)
+_VERSION_1: dict[str, TableShape] = {
+    "table kpictl_store": (("column", "version", "INTEGER", _NOT_NULL, 0, 0),),
+    "table observations": _OBSERVATIONS,
+}
+_VERSION_2 = {
+    **_VERSION_1,
+    "table observations": (
+        *_OBSERVATIONS,
+        ("index", "observations_by_period", 0, "c", 0, ("period", "kpi", "as_of", "value")),
+    ),
+}
+_VERSION_3 = {
+    **_VERSION_2,
+    "table escalations": (
+        ("column", "id", "INTEGER", _NOT_NULL, 1, 0),
+        ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 0, 0),
+        ("column", "period", "VARCHAR(63)", _NOT_NULL, 0, 0),
+        ("column", "open_key", "VARCHAR(127)", _NULL, 0, 0),
+        ("column", "opened_at", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "tier", "INTEGER", _NOT_NULL, 0, 0),
+        ("column", "respond_by", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "deviation_pct", "FLOAT", _NULL, 0, 0),
+        ("column", "thread_id", "TEXT", _NULL, 0, 0),
+        ("column", "ack_by", "VARCHAR(63)", _NULL, 0, 0),
+        ("column", "ack_at", "DATETIME", _NULL, 0, 0),
+        ("column", "ack_note", "TEXT", _NULL, 0, 0),
+        ("column", "closed_at", "DATETIME", _NULL, 0, 0),
+        ("index", "", 1, "u", 0, ("open_key",)),
+    ),
+    "table escalation_steps": (
+        ("column", "escalation_id", "INTEGER", _NOT_NULL, 1, 0),
+        ("column", "step", "VARCHAR(63)", _NOT_NULL, 2, 0),
+        ("column", "channel", "VARCHAR(63)", _NOT_NULL, 3, 0),
+        ("column", "claimed_by", "TEXT", _NOT_NULL, 0, 0),
+        ("column", "claimed_at", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "tier", "INTEGER", _NULL, 0, 0),
+        ("column", "recipients", "TEXT", _NULL, 0, 0),
+        ("column", "message_id", "TEXT", _NULL, 0, 0),
+        ("column", "delivered_at", "DATETIME", _NULL, 0, 0),
+        ("index", "", 1, "pk", 0, ("escalation_id", "step", "channel")),
+        ("foreign key", "escalations", "escalation_id", "id"),
+    ),
+    "table escalation_runs": (
+        ("column", "as_of", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "ran_at", "DATETIME", _NOT_NULL, 0, 0),
+    ),
+}
+SQLITE_SHAPES: dict[int, dict[str, TableShape]] = {1: _VERSION_1, 2: _VERSION_2, 3: _VERSION_3}
+
+
 def expected_sqlite_shape(version: int) -> dict[str, TableShape]:
-    """The shape kpictl's own steps give an SQLite store of `version` (built in memory)."""
+    """The shape kpictl's own steps give an SQLite store of `version`."""
+    return SQLITE_SHAPES[version]
+
+
+@cache
+def built_sqlite_shape(version: int) -> dict[str, TableShape]:
+    """The shape kpictl's own steps give an SQLite store of `version`, built in memory."""
     from sqlalchemy import create_engine
 
     engine = create_engine("sqlite://")
