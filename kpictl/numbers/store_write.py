@@ -63,47 +63,48 @@ def record_all(
     """Upsert `rows` (one per key) in the caller's transaction: (added, replaced, unchanged)."""
     incoming = _incoming()
     incoming.create(connection)
-    try:
-        batch: list[dict[str, Any]] = []
-        for kpi, period, as_of, value in rows:
-            batch.append({"kpi": kpi, "period": period, "as_of": as_of, "value": value})
-            if len(batch) == _BATCH:
-                connection.execute(incoming.insert(), batch)
-                batch = []
-        if batch:
+    batch: list[dict[str, Any]] = []
+    for kpi, period, as_of, value in rows:
+        batch.append({"kpi": kpi, "period": period, "as_of": as_of, "value": value})
+        if len(batch) == _BATCH:
             connection.execute(incoming.insert(), batch)
-        table = schema.observations
-        joined = incoming.outerjoin(
-            table,
-            and_(
-                table.c.kpi == incoming.c.kpi,
-                table.c.period == incoming.c.period,
-                table.c.as_of == incoming.c.as_of,
-            ),
+            batch = []
+    if batch:
+        connection.execute(incoming.insert(), batch)
+    table = schema.observations
+    joined = incoming.outerjoin(
+        table,
+        and_(
+            table.c.kpi == incoming.c.kpi,
+            table.c.period == incoming.c.period,
+            table.c.as_of == incoming.c.as_of,
+        ),
+    )
+    same = case((table.c.value == incoming.c.value, 1), else_=0)
+    counted = connection.execute(
+        select(func.count(), func.count(table.c.kpi), func.coalesce(func.sum(same), 0)).select_from(
+            joined
         )
-        same = case((table.c.value == incoming.c.value, 1), else_=0)
-        counted = connection.execute(
+    ).one()
+    total, held, unchanged = (int(number) for number in counted)
+    if held - unchanged or total - held:
+        changed = (
             select(
-                func.count(), func.count(table.c.kpi), func.coalesce(func.sum(same), 0)
-            ).select_from(joined)
-        ).one()
-        total, held, unchanged = (int(number) for number in counted)
-        if held - unchanged or total - held:
-            changed = (
-                select(
-                    incoming.c.kpi,
-                    incoming.c.period,
-                    incoming.c.as_of,
-                    incoming.c.value,
-                    literal(source, Text),
-                    literal(now, DateTime(timezone=True)),
-                )
-                .select_from(joined)
-                .where(or_(table.c.kpi.is_(None), table.c.value != incoming.c.value))
+                incoming.c.kpi,
+                incoming.c.period,
+                incoming.c.as_of,
+                incoming.c.value,
+                literal(source, Text),
+                literal(now, DateTime(timezone=True)),
             )
-            connection.execute(_upsert(connection, changed))
-    finally:
-        incoming.drop(connection)
+            .select_from(joined)
+            .where(or_(table.c.kpi.is_(None), table.c.value != incoming.c.value))
+        )
+        connection.execute(_upsert(connection, changed))
+    # Dropped on success only: after an error the transaction is rolled back, which undoes
+    # the CREATE on both databases, and on PostgreSQL a DROP in a failed transaction would
+    # replace the database's message with "current transaction is aborted".
+    incoming.drop(connection)
     return total - held, held - unchanged, unchanged
 
 
