@@ -6,6 +6,7 @@ every machine.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -53,8 +54,21 @@ def _trim(text: str) -> str:
     return text
 
 
+# What a number that is not one shows: arithmetic on values within kpictl's bounds can
+# still leave them (a budget divided by 1e-310 produced is infinite), and every helper
+# below must show something rather than fail on it.
+NOT_A_NUMBER = "n/a"
+# From here up, digits are not read one by one: `1.2e+20`, not twenty-one digits.
+_DIGITS_UP_TO = 1e18
+_PERCENT_UP_TO = 999_999.5  # what rounds to 1,000,000%
+
+
 def amount(value: float) -> str:
     """A count or amount: thousands separated, no decimals from 10 up."""
+    if not math.isfinite(value):
+        return NOT_A_NUMBER
+    if abs(value) >= _DIGITS_UP_TO:
+        return f"{value:.3g}"
     if abs(value) >= 10 or value == int(value):
         return f"{round(value):,}"
     return _trim(f"{value:,.1f}")
@@ -66,8 +80,10 @@ def written(value: float, grouped: bool = False) -> str:
     Unlike `amount`, nothing is rounded to the unit: what the registry says is what a
     review or a calendar shows, to six significant digits.
     """
+    if not math.isfinite(value):
+        return NOT_A_NUMBER
     comma = "," if grouped else ""
-    if value == int(value) and abs(value) < 1e15:
+    if abs(value) < 1e15 and value == int(value):
         return f"{int(value):{comma}}"
     return f"{value:{comma}.6g}"
 
@@ -78,6 +94,8 @@ def number(value: float, kpi: Kpi, approx: bool = False) -> str:
     `approx` rounds large values to three significant digits, for estimates such as
     a projection (`EUR 1,420,000` rather than `EUR 1,416,078`).
     """
+    if not math.isfinite(value):
+        return NOT_A_NUMBER
     if approx and abs(value) >= 1000:
         value = float(f"{value:.3g}")
     unit = kpi.unit
@@ -121,6 +139,8 @@ def result_change(baseline: float, result: float, kpi: Kpi | None) -> tuple[str,
 
 def money(value: float, currency: str) -> str:
     """A sum of money: `EUR 50,000`, `EUR 51.98` (cents below 100, where they matter)."""
+    if not math.isfinite(value):
+        return NOT_A_NUMBER
     code = clean(currency)
     shown = amount(value) if abs(value) >= 100 else f"{value:,.2f}"
     return f"{code} {shown}" if code else shown
@@ -128,8 +148,12 @@ def money(value: float, currency: str) -> str:
 
 def percent(value: float) -> str:
     """A deviation: `7.9%`, `20%`, `36%` (whole numbers from 10% up)."""
+    if not math.isfinite(value):
+        return NOT_A_NUMBER
     value = abs(value)
-    return (f"{value:.0f}" if value >= 10 else _trim(f"{value:.1f}")) + "%"
+    if value >= _PERCENT_UP_TO:
+        return "over 999,999%"  # a share of a target of almost nothing: its digits say nothing
+    return (f"{value:,.0f}" if value >= 10 else _trim(f"{value:.1f}")) + "%"
 
 
 # Eight heights, lowest first; the ASCII ones for a terminal or file that cannot show blocks.
@@ -138,16 +162,31 @@ SPARK_ASCII = "_.-~=+*#"
 
 
 def sparkline(values: Iterable[float], ascii_only: bool = False) -> str:
-    """`▁▃▅█`: one character per value, scaled from the lowest to the highest."""
+    """`▁▃▅█`: one character per value, scaled from the lowest to the highest.
+
+    An infinite value (a share of a target to date of almost nothing) is drawn at the
+    top or the bottom, a NaN as a gap; the finite ones are scaled among themselves.
+    """
     marks = SPARK_ASCII if ascii_only else SPARK_BLOCKS
     values = list(values)
     if not values:
         return ""
-    low, high = min(values), max(values)
-    if high == low:
-        return marks[len(marks) // 2 - 1] * len(values)  # flat: a level line mid-height
+    finite = [value for value in values if math.isfinite(value)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
     top = len(marks) - 1
-    return "".join(marks[round((value - low) / (high - low) * top)] for value in values)
+    # Halves: high - low of two values near the float limit would overflow to inf.
+    span = high / 2 - low / 2
+
+    def mark(value: float) -> str:
+        if math.isnan(value):
+            return " "
+        if math.isinf(value):
+            return marks[top] if value > 0 else marks[0]
+        if span == 0:
+            return marks[len(marks) // 2 - 1]  # flat: a level line mid-height
+        return marks[round((value / 2 - low / 2) / span * top)]
+
+    return "".join(mark(value) for value in values)
 
 
 def can_show(text: str, encoding: str | None) -> bool:

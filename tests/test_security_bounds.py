@@ -334,8 +334,12 @@ def csv_problems(data: bytes) -> list[tuple[int, str]]:
             "mql,2026-Q4," + "9" * 70 + "x,2026-11-20",
             (2, f"value '{'9' * 60}…' {NOT_A_NUMBER}"),
         ),
-        # Control characters are never echoed (a terminal escape, a workflow command).
-        ("mq\x1b]0;x\x07l,2026-Q4,1,2026-11-20", (2, "unknown KPI 'mq ]0;x l': row skipped")),
+        # Control characters are never echoed (a terminal escape, a workflow command):
+        # they are spelled out, so the message names the cell as it is.
+        (
+            "mq\x1b]0;x\x07l,2026-Q4,1,2026-11-20",
+            (2, "unknown KPI 'mq\\x1b]0;x\\x07l': row skipped"),
+        ),
     ],
 )
 def test_absurd_actuals_row_is_a_row_problem(row: str, expected: tuple[int, str]) -> None:

@@ -123,7 +123,8 @@ def test_a_failed_record_records_nothing(store_url: DatabaseUrl) -> None:
         with pytest.raises(StoreError) as raised:
             store.record(broken(), source="test")
         assert str(raised.value) == (
-            "not recording mql 2026-Q4: its value nan is not a finite number"
+            "not recording 'mql' '2026-Q4' as of '2026-11-02': its value 'nan' is not a "
+            "finite number"
         )
         assert list(store.observations()) == []
 

@@ -95,7 +95,8 @@ def export(
     """Every observation in the store as CSV (kpi,period,value,as_of), oldest first per KPI.
 
     The file `actuals import` and `status --actuals` read; cells a spreadsheet would
-    take for a formula are written as text.
+    take for a formula are written as text. A row whose KPI or period is not an id
+    (written by another program) is left out with a warning, and the exit code is 1.
     """
     from kpictl.display import plural
     from kpictl.numbers.transfer import export_csv
@@ -104,11 +105,13 @@ def export(
     day = parse_date(since, "--since")
     registry, notes = registry_for_use(resolve_registry(path))
     _print_lines(notes)
-    text, count = export_csv(registry, kpi or [], day if day is not None else None)
-    write_output(text, output)
+    exported = export_csv(registry, kpi or [], day if day is not None else None)
+    write_output(exported.text, output)
+    for line in exported.left_out:
+        print(f"kpictl: warning: {line}", file=sys.stderr)
     if output is not None:
-        print(f"Wrote {plural(count, 'observation')} to {output}.", file=sys.stderr)
-    return 0
+        print(f"Wrote {plural(exported.count, 'observation')} to {output}.", file=sys.stderr)
+    return 1 if exported.left_out else 0
 
 
 def _print_lines(lines: list[str]) -> None:

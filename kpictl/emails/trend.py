@@ -6,6 +6,7 @@ an email is a table whose cells have widths and colours.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -98,4 +99,8 @@ def history_view(
 
 def _bar(value: float, scale: float) -> int:
     """A bar's width in whole percent, 0 to 100 (a negative value draws nothing)."""
-    return max(0, min(100, round(value / scale * 100)))
+    share = value / scale * 100
+    if math.isnan(share):
+        return 0
+    # Clamped before rounding: a value near the float limit over a tiny scale is infinite.
+    return round(max(0.0, min(100.0, share)))

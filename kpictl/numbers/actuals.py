@@ -26,10 +26,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from kpictl.display import clean, plural
+from kpictl.display import plural
 from kpictl.numbers.periods import PERIOD_HELP, PERIOD_PATTERN
 from kpictl.registry.bounds import day_problem, value_problem
 from kpictl.registry.schema_errors import suggest
+from kpictl.templating.escaping import defuse, visible
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -42,8 +43,10 @@ MAX_PROBLEMS = 1000
 ROW_SKIPPED = "; row skipped"
 NOT_UTF8 = "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)"
 _LONE_CR = re.compile(r"(?<=\r)(?!\n|\Z)")
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# ASCII digits only: \d and float() also take other scripts' digits (an Arabic-Indic
+# five is 5.0 to float), which no other program reading the file would.
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
 class ActualsError(Exception):
@@ -349,10 +352,11 @@ def _parse_row(
         )
     number = _number(value)
     if number is None:
+        digits = "ASCII digits 0-9" if _foreign_digits(value) else "digits"
         return RowProblem(
             row,
-            f"value '{_shown(value)}' is not a number: write digits with a dot for decimals and "
-            "no thousands separators or units (1225, 36.6); row skipped",
+            f"value '{_shown(value)}' is not a number: write {digits} with a dot for decimals "
+            "and no thousands separators or units (1225, 36.6); row skipped",
         )
     problem = value_problem(number)
     if problem is not None:
@@ -369,9 +373,11 @@ def _parse_row(
 
 
 def _shown(text: str) -> str:
-    """A cell as messages quote it: one short line, no control characters."""
-    text = clean(text)
-    return f"{text[:60]}…" if len(text) > 60 else text
+    """A cell as messages quote it: one short line, every invisible character spelled out
+    (`mql\\u202e`, `5\\x00`: dropped, they made 'mql\\u202e' read as 'mql'), and no
+    workflow command a CI runner would obey in the line."""
+    text = text[:60] + "…" if len(text) > 60 else text
+    return defuse(visible(text))
 
 
 def _number(text: str) -> float | None:
@@ -379,6 +385,11 @@ def _number(text: str) -> float | None:
         return None
     number = float(text)
     return number if math.isfinite(number) else None
+
+
+def _foreign_digits(text: str) -> bool:
+    """Whether `text` holds a digit of another script (Arabic-Indic, full-width...)."""
+    return not text.isascii() and any(char.isdigit() and not char.isascii() for char in text)
 
 
 def _day(text: str) -> date | None:

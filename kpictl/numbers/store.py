@@ -14,7 +14,6 @@ Not imported by `kpictl check`: SQLAlchemy loads here, when a command needs numb
 
 from __future__ import annotations
 
-import math
 import stat
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,20 +22,37 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import NullType
 
 from kpictl.numbers import store_schema as schema
 from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import PERIOD_PATTERN
+from kpictl.numbers.store_rows import (
+    DamagedRowError,
+    stored_day,
+    stored_value,
+    unrecordable,
+    unusable_ids,
+)
+from kpictl.registry.models import ID_PATTERN
+from kpictl.templating.escaping import visible
 
 if TYPE_CHECKING:
     from kpictl.numbers.connections import DatabaseUrl
 
 # How long a writer waits for another process's transaction on an SQLite store.
 BUSY_SECONDS = 30
-# Keys asked about per query when recording: well under every database's parameter limit.
-_CHUNK = 300
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WHAT_TO_DO_MISSING = "run `kpictl pull` or `kpictl actuals import FILE` to record values first"
 
@@ -95,7 +111,14 @@ class Store:
         # The schema version this store has once opened: CURRENT, or older when read_only.
         self.version = schema.CURRENT
         self.shown = url.redact(url.url)
-        self._file = _sqlite_file(url.url)
+        try:
+            self._file = _sqlite_file(url.url)
+        except ValueError:  # SQLAlchemy's int() of the port, the one part it converts
+            raise StoreError(
+                f"cannot use the store {self.shown}: its port is not a number; set "
+                "KPICTL_STORE or store: in kpictl.yaml to a URL such as "
+                "postgresql+psycopg://user:${PASSWORD}@host:5432/db"
+            ) from None
         if self._file is not None:
             _check_file(self._file, self.shown, create)
         self.engine = self._engine()
@@ -125,69 +148,20 @@ class Store:
         """Record `observations` in one transaction: all of them, or none on an error."""
         latest: dict[tuple[str, str, date], Observation] = {}
         for item in observations:
-            if not math.isfinite(item.value):
-                raise StoreError(
-                    f"not recording {item.kpi} {item.period}: its value {item.value} is not a "
-                    "finite number"
-                )
+            problem = unrecordable(item.kpi, item.period, item.value, item.as_of)
+            if problem is not None:
+                raise StoreError(problem)
             latest[(item.kpi, item.period, item.as_of)] = item  # a later one for a key wins
-        result = Recorded()
-        now = datetime.now(UTC)
-        table = schema.observations
+        if not latest:
+            return Recorded()
+        from kpictl.numbers.store_write import record_all
+
+        rows = ((o.kpi, o.period, o.as_of, o.value) for o in latest.values())
         with self._transaction(write=True) as connection:
-            keys = list(latest)
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                key = tuple_(table.c.kpi, table.c.period, table.c.as_of)
-                query = select(table.c.kpi, table.c.period, table.c.as_of, table.c.value)
-                stored = {
-                    (row.kpi, row.period, row.as_of): row.value
-                    for row in connection.execute(query.where(key.in_(chunk)))
-                }
-                rows = []
-                for item_key in chunk:
-                    item = latest[item_key]
-                    before = stored.get(item_key)
-                    if before is not None and before == item.value:
-                        result.unchanged += 1
-                        continue
-                    if before is None:
-                        result.added += 1
-                    else:
-                        result.replaced += 1
-                    rows.append(
-                        {
-                            "kpi": item.kpi,
-                            "period": item.period,
-                            "as_of": item.as_of,
-                            "value": item.value,
-                            "source": source,
-                            "recorded_at": now,
-                        }
-                    )
-                if rows:
-                    connection.execute(self._upsert(), rows)
-        return result
-
-    def _upsert(self) -> Any:
-        """INSERT that replaces the value of a key already there (another process's, too)."""
-        table = schema.observations
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(table)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=[table.c.kpi, table.c.period, table.c.as_of],
-            set_={
-                "value": statement.excluded.value,
-                "source": statement.excluded.source,
-                "recorded_at": statement.excluded.recorded_at,
-            },
-        )
+            added, replaced, unchanged = record_all(
+                connection, rows, source=source, now=datetime.now(UTC)
+            )
+        return Recorded(added, replaced, unchanged)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -234,29 +208,48 @@ class Store:
                 continue
             usable = known.get(period)
             if usable is None:
-                usable = known[period] = (
+                usable = known[period] = isinstance(period, str) and (
                     period in campaigns or PERIOD_PATTERN.match(period) is not None
                 )
             if not usable:
                 continue
-            day = days.get(measured)
-            if day is None:
-                day = days[measured] = _day(measured)
+            try:
+                day = days.get(measured)
+                if day is None:
+                    day = days[measured] = stored_day(measured, (kpi, period, measured))
+                number = stored_value(value, (kpi, period, measured))
+            except DamagedRowError as exc:
+                raise self._damaged(exc) from None
             found = rows.get((kpi, period))
             if found is None:
                 found = rows[(kpi, period)] = []
-            found.append(Actual(kpi, period, float(value), day, 0))
+            found.append(Actual(kpi, period, number, day, 0))
         if periods is not None:
             for found in rows.values():
                 found.sort(key=_measured)
         return actuals
 
     def observations(
-        self, *, kpis: Collection[str] = (), since: date | None = None
+        self,
+        *,
+        kpis: Collection[str] = (),
+        since: date | None = None,
+        left_out: list[str] | None = None,
     ) -> Iterator[Observation]:
-        """Every observation (of `kpis`, measured on or after `since`), by kpi, period, as_of."""
+        """Every observation (of `kpis`, measured on or after `since`), by kpi, period, as_of.
+
+        A row whose KPI or period is no id kpictl writes (another program's, with a line
+        break or a workflow command in it) is left out, and said so in `left_out`.
+        """
         table = schema.observations
-        query = select(table.c.kpi, table.c.period, table.c.value, table.c.as_of)
+        # The driver's values, unconverted: store_rows checks them (SQLAlchemy's Date
+        # would fail on a hostile row's text before it could).
+        query = select(
+            table.c.kpi,
+            table.c.period,
+            type_coerce(table.c.value, NullType()),
+            type_coerce(table.c.as_of, NullType()),
+        )
         if kpis:
             query = query.where(table.c.kpi.in_(sorted(set(kpis))))
         if since is not None:
@@ -265,7 +258,21 @@ class Store:
         with self._transaction(write=False) as connection:
             result = connection.execution_options(yield_per=1000).execute(query)
             for kpi, period, value, as_of in result:
-                yield Observation(kpi, period, value, as_of)
+                key = (kpi, period, as_of)
+                if not (isinstance(kpi, str) and isinstance(period, str)) or not (
+                    ID_PATTERN.match(kpi)
+                    and (PERIOD_PATTERN.match(period) or ID_PATTERN.match(period))
+                ):
+                    if left_out is not None:
+                        left_out.append(unusable_ids(key))
+                    continue
+                try:
+                    yield Observation(kpi, period, stored_value(value, key), stored_day(as_of, key))
+                except DamagedRowError as exc:
+                    raise self._damaged(exc) from None
+
+    def _damaged(self, exc: DamagedRowError) -> StoreError:
+        return StoreError(f"the store {self.shown} is damaged: {exc}")
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -331,6 +338,9 @@ class Store:
         names = set(inspect(connection).get_table_names())
         if schema.VERSION_TABLE not in names:
             foreign = names if self._file is not None else names & {"observations"}
+            if self._file is not None:
+                # Views and triggers too: a store made here must start from nothing.
+                foreign = {name for _kind, name in schema.sqlite_objects(connection)}
             if foreign:
                 raise StoreError(
                     f"{self.shown} is not a kpictl store: it is a database with other tables "
@@ -344,7 +354,25 @@ class Store:
                 f"the store {self.shown} is damaged: its table {schema.VERSION_TABLE} should "
                 "hold one version number; restore it from a backup or start a new store"
             )
+        if version < 1:
+            raise self._foreign(f"its table {schema.VERSION_TABLE} holds version {version}")
+        if version <= schema.CURRENT:
+            difference = (
+                schema.sqlite_difference(connection, version)
+                if self.engine.dialect.name == "sqlite"
+                else schema.postgresql_difference(connection, version)
+            )
+            if difference is not None:
+                raise self._foreign(f"it has {difference}")
         return version
+
+    def _foreign(self, what: str) -> StoreError:
+        """A database that looks like a store but is not one kpictl made: left untouched."""
+        return StoreError(
+            f"{self.shown} is not a kpictl store: {visible(what)}; kpictl left it untouched. Point "
+            "KPICTL_STORE or store: in kpictl.yaml at a new file or database, or restore "
+            "the store from a backup"
+        )
 
     def _newer(self, version: int) -> StoreError:
         return StoreError(
@@ -495,15 +523,6 @@ class _Transaction:
             raise StoreError(self.store._cannot(error)) from None
 
 
-def _day(value: object) -> date:
-    """A date column as the driver returns it: a date, or SQLite's YYYY-MM-DD text."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def _measured(actual: Actual) -> date:
     return actual.as_of
 
@@ -561,6 +580,7 @@ def _check_file(path: Path, shown: str, create: bool) -> None:
 
     try:
         refuse_linked_folder(path.parent)
+        _check_beside(path, shown)
         status = path.lstat()
     except LinkedFolderError as exc:
         raise StoreError(f"cannot use the store {shown}: {exc.strerror}") from None
@@ -604,4 +624,29 @@ def _check_file(path: Path, shown: str, create: bool) -> None:
         raise StoreError(
             f"{shown} is not a kpictl store: it is not an SQLite database; kpictl left it "
             "untouched. Point KPICTL_STORE or store: in kpictl.yaml at a new file"
+        )
+
+
+def _check_beside(path: Path, shown: str) -> None:
+    """Refuse a link (or anything but a file) where SQLite keeps its -wal, -shm or -journal.
+
+    SQLite refuses to open through such a link, saying only "unable to open database
+    file": name the file, so the user need not look for a permission problem.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        beside = path.with_name(path.name + suffix)
+        try:
+            mode = beside.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(mode):
+            continue
+        kind = (
+            "a symbolic link, which kpictl does not follow"
+            if stat.S_ISLNK(mode)
+            else "not a regular file"
+        )
+        raise StoreError(
+            f"cannot use the store {shown}: {visible(beside.name)} beside it is {kind}; "
+            "remove it (SQLite makes its own) and run again"
         )

@@ -18,6 +18,8 @@ Imported only where the store is used (SQLAlchemy is not on `kpictl check`'s pat
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -182,3 +184,183 @@ def upgrade(connection: Connection, version: int) -> None:
     for step in STEPS[version:]:
         step(connection)
     connection.execute(store_version.update().values(version=CURRENT))
+
+
+# --- what a store of each version looks like --------------------------------------------
+#
+# A store is a file or database someone else may have handed over: a view named
+# `observations` over an endless recursive query, or a trigger on insert, would make
+# every reader or writer hang, and a column of another type would make values
+# anything. Before kpictl reads a row it compares the store's schema with the one its
+# own steps make for that version, and refuses any difference.
+
+# One table's shape: its columns, its keys and indexes, its foreign keys.
+TableShape = tuple[tuple[Any, ...], ...]
+
+
+def sqlite_objects(connection: Connection) -> list[tuple[str, str]]:
+    """(type, name) of every table, view, trigger and index SQLite did not make itself."""
+    rows = connection.exec_driver_sql(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    ).fetchall()
+    return sorted((str(kind), str(name)) for kind, name in rows)
+
+
+def sqlite_shape(connection: Connection) -> dict[str, TableShape]:
+    """Every table of an SQLite database as PRAGMA describes it; views and triggers as such."""
+    shape: dict[str, TableShape] = {}
+    for kind, name in sqlite_objects(connection):
+        if kind != "table":
+            if kind != "index":  # indexes are read with their table, below
+                shape[f"{kind} {name}"] = ()
+            continue
+        quoted = '"' + name.replace('"', '""') + '"'
+        columns = connection.exec_driver_sql(f"PRAGMA table_xinfo({quoted})").fetchall()
+        indexes = []
+        for _seq, index, unique, origin, partial in connection.exec_driver_sql(
+            f"PRAGMA index_list({quoted})"
+        ).fetchall():
+            escaped = '"' + str(index).replace('"', '""') + '"'
+            keys = connection.exec_driver_sql(f"PRAGMA index_info({escaped})").fetchall()
+            # SQLite names the indexes of keys itself: only an index kpictl made is named.
+            named = str(index) if origin == "c" else ""
+            indexes.append(("index", named, unique, origin, partial, tuple(key[2] for key in keys)))
+        foreign = connection.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
+        shape[f"table {name}"] = (
+            *(("column", c[1], str(c[2]).upper(), c[3], c[5], c[6]) for c in columns),
+            *sorted(indexes),
+            *sorted(("foreign key", f[2], f[3], f[4]) for f in foreign),
+        )
+    return shape
+
+
+# The shapes the steps above give, written out: building them in memory costs every
+# command that opens a store about 20 ms. tests/test_store_hostile.py checks that
+# these equal `built_sqlite_shape` for every version, so a new step must add its own.
+_NOT_NULL, _NULL = 1, 0
+_OBSERVATIONS: TableShape = (
+    ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 1, 0),
+    ("column", "period", "VARCHAR(63)", _NOT_NULL, 2, 0),
+    ("column", "as_of", "DATE", _NOT_NULL, 3, 0),
+    ("column", "value", "FLOAT", _NOT_NULL, 0, 0),
+    ("column", "source", "TEXT", _NOT_NULL, 0, 0),
+    ("column", "recorded_at", "DATETIME", _NOT_NULL, 0, 0),
+    ("index", "", 1, "pk", 0, ("kpi", "period", "as_of")),
+)
+_VERSION_1: dict[str, TableShape] = {
+    "table kpictl_store": (("column", "version", "INTEGER", _NOT_NULL, 0, 0),),
+    "table observations": _OBSERVATIONS,
+}
+_VERSION_2 = {
+    **_VERSION_1,
+    "table observations": (
+        *_OBSERVATIONS,
+        ("index", "observations_by_period", 0, "c", 0, ("period", "kpi", "as_of", "value")),
+    ),
+}
+_VERSION_3 = {
+    **_VERSION_2,
+    "table escalations": (
+        ("column", "id", "INTEGER", _NOT_NULL, 1, 0),
+        ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 0, 0),
+        ("column", "period", "VARCHAR(63)", _NOT_NULL, 0, 0),
+        ("column", "open_key", "VARCHAR(127)", _NULL, 0, 0),
+        ("column", "opened_at", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "tier", "INTEGER", _NOT_NULL, 0, 0),
+        ("column", "respond_by", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "deviation_pct", "FLOAT", _NULL, 0, 0),
+        ("column", "thread_id", "TEXT", _NULL, 0, 0),
+        ("column", "ack_by", "VARCHAR(63)", _NULL, 0, 0),
+        ("column", "ack_at", "DATETIME", _NULL, 0, 0),
+        ("column", "ack_note", "TEXT", _NULL, 0, 0),
+        ("column", "closed_at", "DATETIME", _NULL, 0, 0),
+        ("index", "", 1, "u", 0, ("open_key",)),
+    ),
+    "table escalation_steps": (
+        ("column", "escalation_id", "INTEGER", _NOT_NULL, 1, 0),
+        ("column", "step", "VARCHAR(63)", _NOT_NULL, 2, 0),
+        ("column", "channel", "VARCHAR(63)", _NOT_NULL, 3, 0),
+        ("column", "claimed_by", "TEXT", _NOT_NULL, 0, 0),
+        ("column", "claimed_at", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "tier", "INTEGER", _NULL, 0, 0),
+        ("column", "recipients", "TEXT", _NULL, 0, 0),
+        ("column", "message_id", "TEXT", _NULL, 0, 0),
+        ("column", "delivered_at", "DATETIME", _NULL, 0, 0),
+        ("index", "", 1, "pk", 0, ("escalation_id", "step", "channel")),
+        ("foreign key", "escalations", "escalation_id", "id"),
+    ),
+    "table escalation_runs": (
+        ("column", "as_of", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "ran_at", "DATETIME", _NOT_NULL, 0, 0),
+    ),
+}
+SQLITE_SHAPES: dict[int, dict[str, TableShape]] = {1: _VERSION_1, 2: _VERSION_2, 3: _VERSION_3}
+
+
+def expected_sqlite_shape(version: int) -> dict[str, TableShape]:
+    """The shape kpictl's own steps give an SQLite store of `version`."""
+    return SQLITE_SHAPES[version]
+
+
+@cache
+def built_sqlite_shape(version: int) -> dict[str, TableShape]:
+    """The shape kpictl's own steps give an SQLite store of `version`, built in memory."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.begin() as connection:
+            for step in STEPS[:version]:
+                step(connection)
+            return sqlite_shape(connection)
+    finally:
+        engine.dispose()
+
+
+def sqlite_difference(connection: Connection, version: int) -> str | None:
+    """What in this SQLite store kpictl's version `version` would not have made, or None."""
+    found = sqlite_shape(connection)
+    expected = expected_sqlite_shape(version)
+    # A view or trigger first: it is what makes a store hang, and the clearer sign.
+    for what in sorted(found, key=lambda what: what.startswith("table ")):
+        if what not in expected:
+            return f"a {what} that kpictl does not make"
+    for what, shape in expected.items():
+        if what not in found:
+            return f"no {what}"
+        if found[what] != shape:
+            return f"a {what} that is not the one kpictl makes"
+    return None
+
+
+def postgresql_difference(connection: Connection, version: int) -> str | None:
+    """The same check on PostgreSQL, as far as it is simple: tables, columns, triggers, rules."""
+    from sqlalchemy import inspect
+
+    expected = {
+        name.removeprefix("table "): [column[1] for column in shape if column[0] == "column"]
+        for name, shape in expected_sqlite_shape(version).items()
+    }
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    views = set(inspector.get_view_names())
+    for name, columns in expected.items():
+        if name in views:
+            return f"a view {name} that kpictl does not make"
+        if name not in tables:
+            return f"no table {name}"
+        found = [column["name"] for column in inspector.get_columns(name)]
+        if sorted(found) != sorted(columns):
+            return f"a table {name} that is not the one kpictl makes"
+    for kind, query in (
+        (
+            "trigger",
+            "SELECT trigger_name, event_object_table FROM information_schema.triggers "
+            "WHERE event_object_schema = current_schema()",
+        ),
+        ("rule", "SELECT rulename, tablename FROM pg_rules WHERE schemaname = current_schema()"),
+    ):
+        for name, table in connection.exec_driver_sql(query).fetchall():
+            if table in expected:
+                return f"a {kind} {name} on {table} that kpictl does not make"
+    return None

@@ -28,7 +28,7 @@ from kpictl.numbers.store import (
 )
 from kpictl.registry.registry import Registry
 from kpictl.registry.schema_errors import suggest
-from kpictl.templating.escaping import spreadsheet, visible
+from kpictl.templating.escaping import defuse, spreadsheet, visible
 
 HEADER = ("kpi", "period", "value", "as_of")
 
@@ -146,16 +146,31 @@ def check_kpis(registry: Registry, wanted: Collection[str]) -> None:
         raise KpictlError(f"--kpi: no KPI '{visible(kpi)}' in the registry{tip}")
 
 
-def export_csv(registry: Registry, kpis: Collection[str], since: date | None) -> tuple[str, int]:
-    """The store's observations as the CSV of REGISTRY.md, and how many rows it holds."""
+@dataclass
+class Export:
+    """What `actuals export` gives: the CSV, its rows, and the store's rows left out."""
+
+    text: str
+    count: int
+    left_out: list[str] = field(default_factory=list)  # one line each, for stderr
+
+
+def export_csv(registry: Registry, kpis: Collection[str], since: date | None) -> Export:
+    """The store's observations as the CSV of REGISTRY.md, and how many rows it holds.
+
+    The store is another program's to write too: a row whose KPI or period is no id
+    (a line break and a workflow command in it) is left out and said so; every cell
+    is formula-safe and the whole text can run no CI workflow command.
+    """
     check_kpis(registry, kpis)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     count = 0
+    left_out: list[str] = []
     with registry_store(registry, create=False, read_only=True) as store:
         try:
-            for item in store.observations(kpis=kpis, since=since):
+            for item in store.observations(kpis=kpis, since=since, left_out=left_out):
                 writer.writerow(
                     (
                         spreadsheet(item.kpi),
@@ -167,7 +182,7 @@ def export_csv(registry: Registry, kpis: Collection[str], since: date | None) ->
                 count += 1
         except StoreError as exc:
             raise KpictlError(str(exc)) from None
-    return buffer.getvalue(), count
+    return Export(defuse(buffer.getvalue()), count, [defuse(line) for line in left_out])
 
 
 def number_text(value: float) -> str:

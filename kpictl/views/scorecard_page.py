@@ -49,18 +49,26 @@ class Frame:
 FRAME = Frame()
 
 
+# The narrowest range an axis spans: below it, values that differ by a few units in the
+# last place (1e-310 and 5e-324) would give a step of nothing, and ticks without end.
+_MIN_SPAN = 1e-9
+
+
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round values from `low` to at least `high` for an axis: 0, 500, 1,000, 1,500."""
     if high <= low:
         high = low + (abs(low) or 1)
+    high = max(high, low + _MIN_SPAN)
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    start = math.floor(low / step) * step
-    ticks = [start]
-    while ticks[-1] < high - step * 1e-9:
-        ticks.append(ticks[-1] + step)
-    return [round(tick, 10) for tick in ticks]
+    first = math.floor(low / step)
+    # Each tick from its index, not by adding steps: no error builds up, and a bounded
+    # count however small the step.
+    steps = max(math.ceil(high / step - first - 1e-9), 1)
+    ticks = [(first + n) * step for n in range(steps + 1)]
+    # Rounding hides 0.30000000000000004; for a step this small it would make every tick 0.
+    return [round(tick, 10) for tick in ticks] if step >= 1e-6 else ticks
 
 
 def _fmt(value: float) -> str:
@@ -143,20 +151,38 @@ def chart(history: History, kpi: Kpi, today: date, frame: Frame = FRAME) -> dict
     }
 
 
+# A tick label's room in characters: the margin left of the plot at the page's font
+# (`EUR 1,000T` fits, `1,000T days` ran 2 units past the edge in Chromium).
+MAX_LABEL = 10
+_SIZES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
 def axis_label(value: float, kpi: Kpi) -> str:
-    """A value on the axis, short enough for its margin: `EUR 2.5M`, `40k`, `75 days`."""
-    if kpi.unit not in ("count", "currency") or abs(value) < 10_000:
+    """A value on the axis, short enough for its margin: `EUR 2.5M`, `40k`, `75 days`.
+
+    Every unit is shortened from 10,000 up (`1,000T` for 10^15, where `.3g` wrote
+    `1e+06B`); a currency code or unit that would not fit is left to the axis title.
+    """
+    if abs(value) < 10_000:
         return display.number(value, kpi, approx=True)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    short = _short(value)
+    unit = kpi.unit
+    if unit == "currency":
+        code = display.clean(kpi.currency or kpi.labels.get("currency", ""))
+        labelled = f"{code} {short}" if code else short
+    else:
+        labelled = short + {"percent": "%", "ratio": "x", "days": " days"}.get(unit, "")
+    return labelled if len(labelled) <= MAX_LABEL else short
+
+
+def _short(value: float) -> str:
+    """`40k`, `2.5M`, `1.2B`, `1,000T`: three significant digits and a size."""
+    for size, suffix in _SIZES:
         if abs(value) >= size:
-            short = f"{value / size:.3g}{suffix}"
-            break
-    code = (
-        display.clean(kpi.currency or kpi.labels.get("currency", ""))
-        if kpi.unit == "currency"
-        else ""
-    )
-    return f"{code} {short}" if code else short
+            scaled = value / size
+            text = f"{scaled:.3g}"
+            return (f"{scaled:,.0f}" if "e" in text else text) + suffix
+    return display.written(value)
 
 
 def axis_title(kpi: Kpi) -> str:
