@@ -37,9 +37,8 @@ MQL_CLOSES = (
     "closes unresolved, nobody is notified; the next period counts on its own"
 )
 HOSTILE_CLOSES = (
-    f"{SHOWN}  → closes        2026-Q3 ended on Wed 30 Sep 2026: its tier-1 escalation "
-    "closes unresolved, nobody is notified; no tier of it was ever delivered, so nobody "
-    "heard of this miss; the next period counts on its own"
+    f"{SHOWN}  → closes        {SHOWN} is no longer in the registry: its tier-1 escalation "
+    "for 2026-Q3 closes unresolved, nobody is notified"
 )
 
 
@@ -52,7 +51,7 @@ def test_send_escapes_what_it_read_from_the_store(run: Run, tmp_path: Path, smtp
         MQL_CLOSES,
         HOSTILE_CLOSES,
         "closed    mql  2026-Q3 (its period ended)",
-        f"closed    {SHOWN}  2026-Q3 (its period ended)",
+        f"closed    {SHOWN}  2026-Q3 (its KPI left the registry)",
         "Sent 0 of 0 emails.",
     ]
 

@@ -38,6 +38,11 @@ class ConnectError(Exception):
     """A database cannot be reached as configured; the message names it and what to do."""
 
 
+class UnknownStoreError(ConnectError):
+    """kpictl.yaml has errors: the store it names is unknown (commands that can do
+    without a store, such as `kickoff`, go on without one)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseUrl:
     """A URL ready to connect with, and the secrets it holds (to hide them from output)."""
@@ -121,7 +126,7 @@ def store_url(
         return DatabaseUrl("store", url, tuple(found))
     if settings.broken:
         # The defaults would be another store: a shared one's escalations sent again.
-        raise ConnectError(BROKEN_SETTINGS.format(what="the store it names"))
+        raise UnknownStoreError(BROKEN_SETTINGS.format(what="the store it names"))
     return expand("store", settings.store or DEFAULT_STORE, root, environ)
 
 

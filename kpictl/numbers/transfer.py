@@ -16,7 +16,7 @@ from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import Actuals, ActualsError, open_actuals, read_actuals
-from kpictl.numbers.connections import ConnectError, store_url
+from kpictl.numbers.connections import ConnectError, UnknownStoreError, store_url
 from kpictl.numbers.periods import current_periods
 from kpictl.numbers.store import (
     Observation,
@@ -51,7 +51,8 @@ def registry_store(registry: Registry, *, create: bool, read_only: bool = False)
 def stored_actuals(registry: Registry, day: date, *, required: bool = True) -> Actuals | None:
     """What the store knows for a scorecard on `day`: the current periods, up to that day.
 
-    Not `required`: None when there is no store yet (instead of the error saying so).
+    Not `required`: None when there is no store yet, or kpictl.yaml has errors so the
+    store is unknown (instead of the error saying so).
 
     Only the month, quarter and year holding `day` (a KPI's current target period is
     one of them) and the campaigns' own values are read: a store with years of daily
@@ -62,7 +63,7 @@ def stored_actuals(registry: Registry, day: date, *, required: bool = True) -> A
     periods = [*current_periods(day, registry.settings.fiscal_year_start_month), *campaigns]
     try:
         opened = open_store(store_url(registry.settings, registry.root), read_only=True)
-    except StoreMissingError as exc:
+    except (StoreMissingError, UnknownStoreError) as exc:
         if not required:
             return None
         raise KpictlError(str(exc)) from None
