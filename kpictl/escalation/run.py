@@ -487,8 +487,7 @@ def plan_lines(result: Plan) -> list[str]:
 def outcome_lines(outcome: Outcome) -> list[str]:
     lines = [f"taken     {key}  (another run is delivering this step)" for key in outcome.taken]
     lines.extend(
-        f"closed    {item.open.kpi}  {item.open.period} ({item.reason})"
-        for item in outcome.closed
+        f"closed    {item.open.kpi}  {item.open.period} ({item.reason})" for item in outcome.closed
     )
     lines.extend(
         f"taken     {item.open.kpi}  (another run closed its {item.open.period} escalation)"
