@@ -46,6 +46,7 @@ from kpictl.display import plural
 from kpictl.errors import KpictlError
 from kpictl.numbers.connections import ConnectError, DatabaseUrl, connection_url
 from kpictl.numbers.evaluate import current_target
+from kpictl.registry.bounds import day_problem
 from kpictl.registry.models import Campaign, DataSource, Kpi, Query
 from kpictl.registry.registry import Registry
 from kpictl.registry.schema_errors import suggest
@@ -587,6 +588,12 @@ def _collect(item: _Done, result: PullResult) -> None:
         result.failures.append(Failure(_what(job), job.query.connection, message, job.kpi.id))
         return
     as_of = min(job.stale, job.params["as_of"])
+    # A date the store would refuse fails this value alone, not the whole pull's record
+    # (the value's own bounds are the query's: see queries._number).
+    if (problem := day_problem(as_of)) is not None:
+        why = f"its data is dated by its sources' freshness: {problem}"
+        result.failures.append(Failure(_what(job), job.query.connection, why, job.kpi.id))
+        return
     result.pulled.append(Pulled(job.kpi.id, job.period, item.value, as_of, job.kind))
 
 

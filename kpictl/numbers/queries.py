@@ -642,7 +642,7 @@ def _number(columns: list[str], rows: list[tuple[Any, ...]], redact: Callable[[s
         raise QueryFailed(f"returned NaN, not a number; {SHAPE}")
     problem = value_problem(number)
     if problem is not None:
-        raise QueryFailed(f"returned {problem}; {SHAPE}")
+        raise QueryFailed(f"returned a value kpictl cannot record: {problem}")
     return number
 
 
