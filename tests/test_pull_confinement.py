@@ -175,26 +175,6 @@ def test_a_query_past_the_memory_limit_fails_with_duckdbs_message(
     assert " MiB/32.0 MiB used)" in failed
 
 
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
-def test_memory_duckdb_does_not_count_is_bounded_too(
-    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import resource
-
-    from kpictl.numbers import confinement
-
-    # repeat() builds its string outside DuckDB's memory_limit and cannot be interrupted:
-    # only the address-space bound stops it (here 1 GiB above what the process uses).
-    monkeypatch.setattr(confinement, "ADDRESS_BUDGET", 1 << 30)
-    before = resource.getrlimit(resource.RLIMIT_AS)
-    root = registry(tmp_path / "reg", "select length(repeat('x', 3000000000)) as value")
-    failed = one_failure(run, root)
-    assert failed.startswith(
-        f"{FAILED}Out of Memory Error: Failed to allocate block of 4294967296 bytes (bad allocation)"
-    )
-    assert resource.getrlimit(resource.RLIMIT_AS) == before
-
-
 def test_each_connection_gets_at_most_a_gib_and_together_half_the_memory() -> None:
     from kpictl.numbers import confinement
 

@@ -14,10 +14,10 @@ that lock-down runs, where a registry could otherwise steer it:
   would show the environment. kpictl gives DuckDB a private folder instead, with
   a size limit, and a memory limit per connection.
 - Memory outside DuckDB's accounting: `memory_limit` does not count every
-  allocation (`repeat('x', 4000000000)` builds a 4 GB string past a 1 GB limit,
-  and cannot be interrupted while it does), so while queries run the process's
-  address space may grow by at most half the machine's memory; past it an
-  allocation fails, and DuckDB reports its own out-of-memory error.
+  allocation (`repeat('x', 4000000000)` builds a 4 GB string past a 1 GB limit).
+  A process-wide address-space limit would catch it, but also fails ordinary
+  queries on small machines (thread stacks and malloc arenas reserve far more than
+  they use), so that bound is the job's: a container memory limit or `ulimit -v`.
 - Special files: a FIFO, device or socket anywhere in the registry would block a
   query that opens it (`read_csv('warehouse/pipe.csv')`) where no cancel reaches:
   a registry holding one is refused before the first query.
@@ -27,10 +27,8 @@ No SQLAlchemy or DuckDB here: paths and settings only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 from kpictl.fileio import NotRegularFileError, refuse_unless_regular
@@ -42,8 +40,6 @@ MEMORY_CAP = 1 << 30
 MEMORY_FLOOR = 64 << 20
 # What DuckDB may spill to its private temp folder, per pull.
 TEMP_LIMIT = "4GiB"
-# How far the address space may grow while queries run; None: half the machine's memory.
-ADDRESS_BUDGET: int | None = None
 
 _SPECIAL = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -63,49 +59,11 @@ def memory_limit(workers: int) -> int:
     return max(MEMORY_FLOOR, min(MEMORY_CAP, physical // 2 // max(1, workers)))
 
 
-@contextlib.contextmanager
-def bounded_address_space() -> Iterator[None]:
-    """While it lasts, the process may grow by ADDRESS_BUDGET (half the memory) at most.
-
-    A soft RLIMIT_AS over the address space in use now, restored after; left as it is
-    where there is none (Windows), or where a tighter limit is set already.
-    """
-    try:
-        import resource
-    except ImportError:
-        yield
-        return
-    in_use = _address_space()
-    budget = ADDRESS_BUDGET if ADDRESS_BUDGET is not None else _physical_memory() // 2
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = in_use + budget
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    if not in_use or not budget or (soft != resource.RLIM_INFINITY and soft <= cap):
-        yield
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
 def _physical_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
         return 0
-
-
-def _address_space() -> int:
-    """Bytes of address space this process uses (0 where /proc does not say)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:  # noqa: PTH123
-            pages = int(statm.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def duckdb_database(url: str, root: Path) -> str:

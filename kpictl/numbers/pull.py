@@ -209,14 +209,8 @@ def pull(
     progress: Progress | None = None,
 ) -> PullResult:
     """Run the queries of `kpis` as of `day`; the values and the failures, nothing recorded."""
-    from kpictl.numbers.confinement import bounded_address_space
-
-    # DuckDB's temp folder: private to this pull, gone after it; and memory DuckDB does
-    # not count is bounded too (see numbers.confinement).
-    with (
-        tempfile.TemporaryDirectory(prefix="kpictl-duckdb-", ignore_cleanup_errors=True) as tmp,
-        bounded_address_space(),
-    ):
+    # DuckDB's temp folder: private to this pull, gone after it (see numbers.confinement).
+    with tempfile.TemporaryDirectory(prefix="kpictl-duckdb-", ignore_cleanup_errors=True) as tmp:
         return _pull(registry, kpis, day, timeout, backfill, held, environ, workers, progress, tmp)
 
 
