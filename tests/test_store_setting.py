@@ -16,8 +16,8 @@ OUTSIDE = (
     "KPICTL_STORE for a store elsewhere"
 )
 BROKEN = (
-    "kpictl: kpictl.yaml has errors, so {what} cannot be known: run `kpictl check` and fix "
-    "kpictl.yaml first\n"
+    "kpictl: `{key}:` in kpictl.yaml has errors, so the {key} it names cannot be known: run "
+    "`kpictl check` and fix it first\n"
 )
 
 
@@ -86,7 +86,7 @@ def test_with_errors_in_kpictl_yaml_no_store_is_guessed(
     root, _ = with_store(tmp_path, "sqlite:///../elsewhere/x.db")
     result = run(*(arg.format(root=root) for arg in command))
     assert result.code == 2
-    assert result.err.splitlines()[-1] + "\n" == BROKEN.format(what="the store it names")
+    assert result.err.splitlines()[-1] + "\n" == BROKEN.format(key="store")
     assert not (root / ".kpictl").exists()
     assert not (tmp_path / "elsewhere").exists()
 
@@ -103,11 +103,27 @@ def test_with_errors_in_kpictl_yaml_actuals_from_a_file_still_show(
     )
 
 
-def test_with_errors_in_kpictl_yaml_pull_guesses_no_connection_either(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, _ = with_store(tmp_path, "sqlite:///../elsewhere/x.db")
-    monkeypatch.setenv("KPICTL_STORE", f"sqlite:///{tmp_path}/shared.db")
+def test_broken_connections_are_not_guessed_either(run: Run, tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".kpictl"))
+    settings = root / "kpictl.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("duckdb:///:memory:", "duckdb:///:memory:?threads=4"))
     result = run("pull", str(root), "--as-of", AS_OF)
     assert result.code == 2
-    assert result.err.splitlines()[-1] + "\n" == BROKEN.format(what="its connections")
+    assert result.err.splitlines()[-1] + "\n" == BROKEN.format(key="connections")
+
+
+def test_a_harmless_error_elsewhere_leaves_the_store_and_connections_in_use(
+    run: Run, tmp_path: Path
+) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".kpictl"))
+    settings = root / "kpictl.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "working_days: [mon, mon]\n")
+    pulled = run("pull", str(root), "--as-of", AS_OF)
+    assert pulled.code == 0, pulled.err
+    assert pulled.out.splitlines()[-1].startswith("Pulled 88 values in 37 queries as of 2026-11-20")
+    assert (root / ".kpictl" / "store.db").is_file()
+    exported = run("actuals", "export", str(root), "--kpi", "mql", "--since", AS_OF)
+    assert exported.out == "kpi,period,value,as_of\nmql,2026-Q4,1225,2026-11-20\n"

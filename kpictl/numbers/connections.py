@@ -24,8 +24,8 @@ DEFAULT_STORE = "sqlite:///.kpictl/store.db"
 STORE_VARIABLE = "KPICTL_STORE"
 HIDDEN = "***"
 BROKEN_SETTINGS = (
-    "kpictl.yaml has errors, so {what} cannot be known: run `kpictl check` and fix "
-    "kpictl.yaml first"
+    "`{key}:` in kpictl.yaml has errors, so the {key} it names cannot be known: run "
+    "`kpictl check` and fix it first"
 )
 # Embedded databases whose `scheme:///path` is a file; a relative path is the registry's.
 _FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?:///(?!/)", re.IGNORECASE)
@@ -124,9 +124,9 @@ def store_url(
         found = [password[2]] if password else []
         found += [match[2] for match in QUERY_SECRET.finditer(url)]
         return DatabaseUrl("store", url, tuple(found))
-    if settings.broken:
+    if settings.unknown("store"):
         # The defaults would be another store: a shared one's escalations sent again.
-        raise UnknownStoreError(BROKEN_SETTINGS.format(what="the store it names"))
+        raise UnknownStoreError(BROKEN_SETTINGS.format(key="store"))
     return expand("store", settings.store or DEFAULT_STORE, root, environ)
 
 

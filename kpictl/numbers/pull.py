@@ -170,10 +170,10 @@ def databases(
     from kpictl.numbers.queries import Database
 
     settings = registry.settings
-    if settings.broken:
+    if settings.unknown("connections"):
         from kpictl.numbers.connections import BROKEN_SETTINGS
 
-        raise KpictlError(BROKEN_SETTINGS.format(what="its connections"))
+        raise KpictlError(BROKEN_SETTINGS.format(key="connections"))
     if not settings.connections:
         raise KpictlError(
             "kpictl.yaml defines no connections: add one under `connections:` "

@@ -262,8 +262,9 @@ class Settings(Model):
             resolved[rule.code] = setting
         return resolved
 
-    # True for the defaults standing in for a kpictl.yaml that failed to validate.
-    _broken: bool = PrivateAttr(default=False)
+    # Of a kpictl.yaml that failed to validate: the settings among `store` and
+    # `connections` that failed too, so what they name is unknown.
+    _unknown: frozenset[str] = PrivateAttr(default=frozenset())
 
     @classmethod
     def default(cls) -> "Settings":
@@ -271,17 +272,33 @@ class Settings(Model):
         return cls(version=1)
 
     @classmethod
-    def stand_in(cls) -> "Settings":
-        """Defaults to keep checking with when kpictl.yaml itself is broken."""
-        settings = cls(version=1)
-        settings._broken = True
+    def stand_in(cls, data: object) -> "Settings":
+        """Defaults to keep checking with when kpictl.yaml itself is broken.
+
+        Its `store` and `connections` are kept where each validates on its own: the
+        defaults would be another store (a team's escalations sent again from an empty
+        one). One that does not validate is unknown (see `unknown`).
+        """
+        given = data if isinstance(data, dict) else {}
+        kept: dict[str, object] = {}
+        unknown = set()
+        for key in ("store", "connections"):
+            if key not in given:
+                continue
+            try:
+                cls.model_validate({"version": 1, key: given[key]})
+            except ValueError:  # pydantic's ValidationError
+                unknown.add(key)
+            else:
+                kept[key] = given[key]
+        settings = cls.model_validate({"version": 1, **kept})
+        settings._unknown = frozenset(unknown)
         return settings
 
-    @property
-    def broken(self) -> bool:
-        """Whether these are defaults standing in for a kpictl.yaml with errors: what it
-        names (its store, its connections) is unknown, and must not be guessed."""
-        return self._broken
+    def unknown(self, key: str) -> bool:
+        """Whether kpictl.yaml sets `key` (store, connections) but it failed to validate:
+        what it names must not be guessed."""
+        return key in self._unknown
 
 
 def find_root(start: Path) -> Path | None:

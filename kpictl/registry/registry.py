@@ -173,7 +173,7 @@ def _settings_from(
     data = document.data
     if not isinstance(data, dict):
         return (
-            Settings.stand_in(),
+            Settings.stand_in(data),
             [
                 finding(
                     "Y003",
@@ -190,7 +190,7 @@ def _settings_from(
             _schema_finding(document, item_path, message, at_key)
             for item_path, message, at_key in validation_messages(exc, Settings)
         ]
-        return Settings.stand_in(), findings, exclude_in(data)
+        return Settings.stand_in(data), findings, exclude_in(data)
     return settings, [], settings.exclude
 
 
