@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Result, Run
 from tests.escalation_fixtures import (
     ANN,
@@ -44,12 +46,18 @@ def escalate_on(run: Run, root: Path, tmp_path: Path, when: str, row: str, *more
     return run("escalate", str(root), "-a", csv_file, "--as-of", when, *more)
 
 
-def q3_escalation(run: Run, tmp_path: Path, smtp: Recorder) -> Path:
+def q3_escalation_in_store(run: Run, tmp_path: Path, smtp: Recorder) -> Path:
     """Tier 1 opened for 2026-Q3 on 25 September (10% behind), never resolved."""
     root = make_registry(tmp_path / "r", smtp.port, Q3_AND_Q4)  # type: ignore[attr-defined]
     result = escalate_on(run, root, tmp_path, "2026-09-25", "mql,2026-Q3,90,2026-09-25", "--send")
     assert (result.code, result.err) == (0, "")
     assert len(smtp.messages) == 1
+    return root
+
+
+def q3_escalation(run: Run, tmp_path: Path, smtp: Recorder) -> Path:
+    """The same in the registry's own SQLite store."""
+    root = q3_escalation_in_store(run, tmp_path, smtp)
     assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", "mql/2026-Q3", 1, None)]
     return root
 
@@ -302,56 +310,84 @@ def test_closing_an_ended_period_leaves_a_close_made_in_between_as_it_is(
     ]
 
 
-REFUSE = """
-CREATE TRIGGER refuse BEFORE {what} BEGIN
-    SELECT RAISE(ABORT, 'the store refuses this write (a test trigger)');
-END;
+# A role that may read and record but not make one kind of write, as a full disk or a
+# revoked grant would refuse it: the store's shape stays kpictl's own (a trigger would
+# make it a store kpictl did not make).
+LIMITED = """
+CREATE ROLE {role} LOGIN PASSWORD 'limited-pw';
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+GRANT TEMPORARY ON DATABASE "{database}" TO {role};
 """
 
 
-def refusing(root: Path, what: str) -> None:
-    """Make the registry's SQLite store refuse one kind of write, as a full disk would."""
-    import sqlite3
+def q3_escalation_on_postgresql(
+    run: Run, tmp_path: Path, smtp: Recorder, postgres: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, str, str]:
+    """q3_escalation in a PostgreSQL store; the registry, the database and a role for it."""
+    database = postgres.create_database()
+    monkeypatch.setenv("KPICTL_STORE", postgres.url(database))
+    root = q3_escalation_in_store(run, tmp_path, smtp)
+    role = f"limited_{database}"
+    with postgres.connect(database) as connection:
+        for statement in LIMITED.format(role=role, database=database).strip().split(";\n"):
+            connection.execute(statement.rstrip(";"))
+    return root, database, role
 
-    connection = sqlite3.connect(root / ".kpictl" / "store.db")
-    connection.executescript(REFUSE.format(what=what))
-    connection.close()
+
+def as_role(postgres: PgServer, database: str, role: str) -> str:
+    return postgres.url(database).replace(
+        f"{postgres.user}:{postgres.password}@", f"{role}:limited-pw@"
+    )
 
 
 def test_a_failed_close_says_nothing_was_sent_and_nothing_closed(
-    run: Run, tmp_path: Path, smtp: Recorder
+    run: Run, tmp_path: Path, smtp: Recorder, postgres: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = q3_escalation(run, tmp_path, smtp)
-    refusing(root, "UPDATE OF closed_at ON escalations")
+    root, database, role = q3_escalation_on_postgresql(run, tmp_path, smtp, postgres, monkeypatch)
+    with postgres.connect(database) as connection:
+        connection.execute(f"REVOKE UPDATE ON escalations FROM {role}")
+    monkeypatch.setenv("KPICTL_STORE", as_role(postgres, database, role))
     # Q4 is 20% behind: tier 2 would go out, but the run stops before sending anything.
     result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,80,2026-10-05", "--send")
-    assert (result.code, result.out, result.err) == (
-        2,
-        "",
-        "kpictl: could not close the escalations whose periods ended: cannot use the store "
-        f"sqlite:///{root}/.kpictl/store.db: the store refuses this write (a test trigger); "
-        "nothing was sent and nothing closed, the next run tries again\n",
-    )
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("kpictl: could not close the escalations whose periods ended: ")
+    assert "permission denied for table escalations" in result.err
+    assert result.err.endswith("; nothing was sent and nothing closed, the next run tries again\n")
+    assert "limited-pw" not in result.err
     assert len(smtp.messages) == 1
-    assert rows(root, ESCALATIONS) == [("mql", "2026-Q3", "mql/2026-Q3", 1, None)]
-    assert len(rows(root, STEPS)) == 1
+    with postgres.connect(database) as connection:
+        assert connection.execute("SELECT closed_at FROM escalations").fetchall() == [(None,)]
+        assert connection.execute("SELECT count(*) FROM escalation_steps").fetchall() == [(1,)]
 
 
-def test_a_failed_claim_says_nothing_was_sent(run: Run, tmp_path: Path, smtp: Recorder) -> None:
-    root = q3_escalation(run, tmp_path, smtp)
-    refusing(root, "INSERT ON escalation_steps WHEN NEW.step = 'tier-2'")
+def test_a_failed_claim_says_nothing_was_sent(
+    run: Run, tmp_path: Path, smtp: Recorder, postgres: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, database, role = q3_escalation_on_postgresql(run, tmp_path, smtp, postgres, monkeypatch)
+    with postgres.connect(database) as connection:
+        # Every step may be recorded but tier 2's: its claim is refused, as a full disk would.
+        connection.execute("ALTER TABLE escalation_steps ENABLE ROW LEVEL SECURITY")
+        connection.execute(
+            f"CREATE POLICY seen ON escalation_steps FOR SELECT TO {role} USING (true)"
+        )
+        connection.execute(
+            f"CREATE POLICY changed ON escalation_steps FOR UPDATE TO {role} USING (true)"
+        )
+        connection.execute(
+            f"CREATE POLICY claimed ON escalation_steps FOR INSERT TO {role} "
+            "WITH CHECK (step <> 'tier-2')"
+        )
+    monkeypatch.setenv("KPICTL_STORE", as_role(postgres, database, role))
     result = escalate_on(run, root, tmp_path, "2026-10-05", "mql,2026-Q4,80,2026-10-05", "--send")
-    assert (result.code, result.out, result.err) == (
-        2,
-        "",
-        f"kpictl: cannot use the store sqlite:///{root}/.kpictl/store.db: the store refuses "
-        "this write (a test trigger); nothing was sent, the next run tries again\n",
-    )
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("kpictl: cannot use the store postgresql+psycopg://")
+    assert "row-level security policy" in result.err
+    assert result.err.endswith("; nothing was sent, the next run tries again\n")
     assert len(smtp.messages) == 1
-    assert rows(root, "SELECT step FROM escalation_steps ORDER BY rowid") == [
-        ("tier-1",),
-        ("period-ended",),
-    ]
+    with postgres.connect(database) as connection:
+        steps = connection.execute("SELECT step FROM escalation_steps ORDER BY step")
+        assert steps.fetchall() == [("period-ended",), ("tier-1",)]
 
 
 # --- one helper says whether a store remembers escalations ---------------------------------
