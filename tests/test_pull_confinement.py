@@ -365,6 +365,17 @@ def test_redact_hides_secrets_in_a_urls_query() -> None:
     )
 
 
+def test_redact_hides_every_parameter_named_as_a_secret_and_no_file_path() -> None:
+    text = (
+        "postgresql://u@h/db?sslpassword=s1&sslkey=/etc/ssl/k.pem&client_secret=s2"
+        "&private_key_file_pwd=s3&credentials_base64=s4&refresh_token=s5&monkey=1"
+    )
+    assert redact(text) == (
+        "postgresql://u@h/db?sslpassword=***&sslkey=/etc/ssl/k.pem&client_secret=***"
+        "&private_key_file_pwd=***&credentials_base64=***&refresh_token=***&monkey=1"
+    )
+
+
 def test_check_reports_a_literal_secret_in_a_urls_query(tmp_path: Path, run: Run) -> None:
     urls = (
         "version: 1\nconnections:\n"

@@ -59,9 +59,12 @@ _URL_PASSWORD = re.compile(r"^[^:/?#]+://[^/?#@:]*:([^/?#]*)@")
 
 # The same password anywhere in a line of a file, for excerpts that quote the line.
 _PASSWORD_IN_LINE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s\"']*:)([^/?#\s\"']*)(@)")
-# A secret in a URL's query (`?password=...`, `&api_key=...`), which drivers accept too.
+# A secret in a URL's query, which drivers accept too: a name ending in password, pwd,
+# secret or token (`sslpassword`, `client_secret`, `private_key_file_pwd`), a key
+# (`key`, `api_key`), or credentials. `sslkey=/path/key.pem` names a file: not a secret.
 QUERY_SECRET = re.compile(
-    r"([?&;](?:password|passwd|pwd|secret|token|key|api_key|access_token)=)([^&#;\s\"']*)",
+    r"([?&;](?:[\w.-]*(?:password|passwd|pwd|secret|token)|(?:api_|access_|private_)?key"
+    r"|credentials?[\w.-]*)=)([^&#;\s\"']*)",
     re.IGNORECASE,
 )
 
