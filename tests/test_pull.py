@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.numbers.queries import statements
+from kpictl.numbers.sql_text import statements
 from tests.conftest import ROOT
 from tests.helpers import Run, make
 

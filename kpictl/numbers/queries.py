@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kpictl.numbers.connections import DatabaseUrl
+from kpictl.numbers.sql_text import ONLY_SELECT, READING, first_keyword, statements
 from kpictl.registry.bounds import value_problem
 
 if TYPE_CHECKING:
@@ -63,82 +64,6 @@ class QueryFailed(Exception):
 
 
 # --- one statement -----------------------------------------------------------------------
-
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-
-
-def statements(sql: str) -> int:
-    """How many statements `sql` holds, for databases kpictl cannot parse SQL for.
-
-    Counts the `;` outside '...' strings, "..." and `...` names, $tag$...$tag$ bodies,
-    -- and /* */ comments, then adds one unless only blanks and comments follow the
-    last. An unterminated quote or comment counts as one more statement (refused).
-    """
-    count, i, n, pending = 0, 0, len(sql), False
-    while i < n:
-        char = sql[i]
-        if char in "'\"`":
-            end = sql.find(char, i + 1)
-            while end >= 0 and sql.startswith(char, end + 1):  # '' inside a string
-                end = sql.find(char, end + 2)
-            if end < 0:
-                return count + 2
-            i, pending = end + 1, True
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while depth and i < n:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            if depth:
-                return count + 2
-        elif char == "$" and (tag := _DOLLAR_TAG.match(sql, i)) is not None:
-            end = sql.find(tag[0], tag.end())
-            if end < 0:
-                return count + 2
-            i, pending = end + len(tag[0]), True
-        elif char == ";":
-            count, pending, i = count + 1, False, i + 1
-        else:
-            pending = pending or not char.isspace()
-            i += 1
-    return count + (1 if pending or count == 0 else 0)
-
-
-ONLY_SELECT = "kpictl runs only SELECT queries, which never write"
-_WORD = re.compile(r"[A-Za-z_]+")
-# What a query may start with: SELECT, WITH (a CTE, then SELECT) or VALUES.
-READING = ("SELECT", "WITH", "VALUES")
-
-
-def first_keyword(sql: str) -> str:
-    """The first word of `sql` in capitals, after blanks, comments and `(` ("" if none)."""
-    i, n = 0, len(sql)
-    while i < n:
-        if sql[i].isspace() or sql[i] == "(":
-            i += 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while depth and i < n:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-        else:
-            break
-    word = _WORD.match(sql, i)
-    return word[0].upper() if word else ""
 
 
 def _server_refusal(sql: str) -> str | None:
