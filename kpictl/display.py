@@ -74,18 +74,19 @@ def amount(value: float) -> str:
     return _trim(f"{value:,.1f}")
 
 
-def written(value: float, grouped: bool = False) -> str:
+def written(value: float, grouped: bool = False, exact: bool = False) -> str:
     """A target or value as a person wrote it: `2400` (`2,400` grouped), `0.35`.
 
     Unlike `amount`, nothing is rounded to the unit: what the registry says is what a
-    review or a calendar shows, to six significant digits.
+    review or a calendar shows, to six significant digits; `exact` keeps every digit
+    (`36.6`, `1e-05`), so a CSV reader reads back the very value.
     """
     if not math.isfinite(value):
         return NOT_A_NUMBER
     comma = "," if grouped else ""
     if abs(value) < 1e15 and value == int(value):
         return f"{int(value):{comma}}"
-    return f"{value:{comma}.6g}"
+    return repr(value) if exact and not grouped else f"{value:{comma}.6g}"
 
 
 def number(value: float, kpi: Kpi, approx: bool = False) -> str:

@@ -163,9 +163,8 @@ def _visible(text: str) -> str:
 
 
 def _text(result: "PullResult", dry_run: bool, recorded: dict[str, int] | None) -> str:
-    from kpictl.display import text_table
+    from kpictl.display import text_table, written
     from kpictl.numbers.pull import summary
-    from kpictl.numbers.transfer import number_text
     from kpictl.templating.escaping import defuse
 
     lines: list[str] = []
@@ -173,7 +172,7 @@ def _text(result: "PullResult", dry_run: bool, recorded: dict[str, int] | None) 
         lines.append("Would record (dry run):")
         rows = [["kpi", "period", "value", "as_of", "kind"]]
         rows += [
-            [p.kpi, p.period, number_text(p.value), p.as_of.isoformat(), p.kind]
+            [p.kpi, p.period, written(p.value, exact=True), p.as_of.isoformat(), p.kind]
             for p in result.pulled
         ]
         lines.extend("  " + row for row in text_table(rows, right=(2,)).splitlines())

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
-from kpictl.display import plural
+from kpictl.display import plural, written
 from kpictl.errors import KpictlError
 from kpictl.fileio import NotRegularFileError
 from kpictl.numbers.actuals import Actuals, ActualsError, open_actuals, read_actuals
@@ -176,7 +176,7 @@ def export_csv(registry: Registry, kpis: Collection[str], since: date | None) ->
                     (
                         spreadsheet(item.kpi),
                         spreadsheet(item.period),
-                        number_text(item.value),
+                        written(item.value, exact=True),
                         item.as_of.isoformat(),
                     )
                 )
@@ -184,10 +184,3 @@ def export_csv(registry: Registry, kpis: Collection[str], since: date | None) ->
         except StoreError as exc:
             raise KpictlError(str(exc)) from None
     return Export(defuse(buffer.getvalue()), count, [defuse(line) for line in left_out])
-
-
-def number_text(value: float) -> str:
-    """A value as the CSV reader reads it back exactly: 610, 36.6, 1e-05."""
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
