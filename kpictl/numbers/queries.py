@@ -46,7 +46,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kpictl.numbers.connections import DatabaseUrl
-from kpictl.numbers.sql_text import ONLY_SELECT, READING, first_keyword, statements
+from kpictl.numbers.sql_text import (
+    ONLY_SELECT,
+    READING,
+    first_keyword,
+    more_than_one,
+    one_statement,
+)
 from kpictl.registry.bounds import value_problem
 
 if TYPE_CHECKING:
@@ -68,9 +74,9 @@ class QueryFailed(Exception):
 
 def _server_refusal(sql: str) -> str | None:
     """Why a database kpictl cannot parse SQL for must not run `sql`, or None."""
-    count = statements(sql)
-    if count != 1:
-        return _more_than_one(count)
+    refusal = one_statement(sql)
+    if refusal is not None:
+        return refusal
     word = first_keyword(sql)
     if word in READING:
         return None
@@ -92,7 +98,7 @@ def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
     except duckdb.Error as exc:  # a syntax error: DuckDB's own message, as a run would say
         raise QueryFailed(_message(exc, redact)) from None
     if len(parsed) != 1:
-        return _more_than_one(len(parsed))
+        return more_than_one(len(parsed))
     kind = parsed[0].type
     if kind != duckdb.StatementType.SELECT:
         name = kind.name.replace("_", " ")
@@ -100,13 +106,6 @@ def _duckdb_refusal(compiled: str, redact: Callable[[str], str]) -> str | None:
             name = "INSTALL"  # DuckDB's parser files INSTALL under LOAD
         return f"is {_article(name)} {name} statement: {ONLY_SELECT}"
     return None
-
-
-def _more_than_one(count: int) -> str:
-    return (
-        f"holds {count} statements: a query is one SELECT statement (a `;` may only end "
-        "it), so nothing was run"
-    )
 
 
 # --- time limits -------------------------------------------------------------------------

@@ -35,20 +35,23 @@ def _after_comment(sql: str, i: int) -> int | None:
     return -1 if depth else i
 
 
-def statements(sql: str) -> int:
+def statements(sql: str, backslash_escapes: bool = False) -> int:
     """How many statements `sql` holds.
 
     Counts the `;` outside '...' strings, "..." and `...` names, $tag$...$tag$ bodies,
     -- and /* */ comments, then adds one unless only blanks and comments follow the
     last. An unterminated quote or comment counts as one more statement (refused).
+
+    Where a string ends depends on the database: a backslash escapes a quote in
+    PostgreSQL's E'...' strings always, and in every string of MySQL and its kin
+    (`backslash_escapes`). `one_statement` asks both ways.
     """
     count, i, n, pending = 0, 0, len(sql), False
     while i < n:
         char = sql[i]
         if char in "'\"`":
-            end = sql.find(char, i + 1)
-            while end >= 0 and sql.startswith(char, end + 1):  # '' inside a string
-                end = sql.find(char, end + 2)
+            escapes = (backslash_escapes and char != "`") or (char == "'" and _e_string(sql, i))
+            end = _string_end(sql, i, escapes)
             if end < 0:
                 return count + 2
             i, pending = end + 1, True
@@ -56,7 +59,8 @@ def statements(sql: str) -> int:
             if after < 0:
                 return count + 2
             i = after
-        elif char == "$" and (tag := _DOLLAR_TAG.match(sql, i)) is not None:
+        elif char == "$" and not _in_word(sql, i) and (tag := _DOLLAR_TAG.match(sql, i)):
+            # `x$a$` is a name, not the start of a $a$ body (PostgreSQL's own rule).
             end = sql.find(tag[0], tag.end())
             if end < 0:
                 return count + 2
@@ -67,6 +71,51 @@ def statements(sql: str) -> int:
             pending = pending or not char.isspace()
             i += 1
     return count + (1 if pending or count == 0 else 0)
+
+
+def one_statement(sql: str) -> str | None:
+    """Why `sql` is not one statement on every reading of its strings, or None."""
+    count = statements(sql)
+    if count != 1:
+        return more_than_one(count)
+    if statements(sql, backslash_escapes=True) != 1:
+        return (
+            "has a backslash before a quote, which some databases read as an escape: where "
+            "the statement ends is unclear, so nothing was run (write '' for a quote)"
+        )
+    return None
+
+
+def more_than_one(count: int) -> str:
+    return (
+        f"holds {count} statements: a query is one SELECT statement (a `;` may only end "
+        "it), so nothing was run"
+    )
+
+
+def _string_end(sql: str, start: int, escapes: bool) -> int:
+    """The index of the quote closing the string or name opened at `start`, or -1."""
+    quote, i, n = sql[start], start + 1, len(sql)
+    while i < n:
+        if escapes and sql[i] == "\\":
+            i += 2
+        elif sql[i] == quote:
+            if not sql.startswith(quote, i + 1):  # '' inside a string is one quote
+                return i
+            i += 2
+        else:
+            i += 1
+    return -1
+
+
+def _in_word(sql: str, i: int) -> bool:
+    """Whether the character before `i` continues a name (letters, digits, _ or $)."""
+    return i > 0 and (sql[i - 1].isalnum() or sql[i - 1] in "_$")
+
+
+def _e_string(sql: str, i: int) -> bool:
+    """Whether the quote at `i` opens PostgreSQL's E'...' (escapes with backslashes)."""
+    return i > 0 and sql[i - 1] in "eE" and not _in_word(sql, i - 1)
 
 
 def first_keyword(sql: str) -> str:
