@@ -136,3 +136,29 @@ def _shown(path: Path, root: Path) -> str:
     except ValueError:
         text = path.as_posix()
     return visible(text)
+
+
+def readable(root: Path) -> tuple[list[str], list[str]]:
+    """What a DuckDB query may read: the registry's visible folders and files (DuckDB's
+    `allowed_directories` and `allowed_paths`), as absolute paths.
+
+    Not the registry folder as a whole: when it is the repository's top, `.git/config`
+    holds the token `actions/checkout` leaves there, and a hidden folder (`.git`,
+    `.kpictl`, `.github`) holds nothing a KPI counts. Links are left out too: a link
+    names a place outside the registry as easily as inside it.
+    """
+    folders: list[str] = []
+    files: list[str] = []
+    top = root.resolve()
+    try:
+        entries = sorted(os.scandir(top), key=lambda entry: entry.name)
+    except OSError:
+        return folders, files
+    for entry in entries:
+        if entry.name.startswith(".") or entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(f"{top.as_posix()}/{entry.name}/")
+        elif entry.is_file(follow_symlinks=False):
+            files.append(f"{top.as_posix()}/{entry.name}")
+    return folders, files

@@ -280,6 +280,7 @@ class Database:
             Refused,
             duckdb_database,
             memory_limit,
+            readable,
             refuse_special_files,
         )
 
@@ -304,6 +305,7 @@ class Database:
             **pooling,
         )
         allowed = f"{self.root.resolve().as_posix()}/"
+        folders, files = readable(self.root)
 
         @event.listens_for(engine, "connect")
         def _lock_down(dbapi_connection: Any, _record: Any) -> None:
@@ -315,7 +317,8 @@ class Database:
             ).fetchone()
             if locked == (True, False):
                 return
-            dbapi_connection.execute("SET allowed_directories = ?", [[allowed]])
+            dbapi_connection.execute("SET allowed_directories = ?", [folders])
+            dbapi_connection.execute("SET allowed_paths = ?", [files])
             dbapi_connection.execute("SET file_search_path = ?", [allowed])
             # Every KPI reads the same few files again: keep their footers in memory.
             dbapi_connection.execute("SET parquet_metadata_cache = true")
