@@ -45,7 +45,12 @@ NOT_UTF8 = "the file is not UTF-8 text: export it as CSV UTF-8 (comma-separated)
 _LONE_CR = re.compile(r"(?<=\r)(?!\n|\Z)")
 # ASCII digits only: \d and float() also take other scripts' digits (an Arabic-Indic
 # five is 5.0 to float), which no other program reading the file would.
-_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?\Z")
+# A time after the date (a BI tool's timestamp) is read as that date, if it is a time.
+_DATE = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?\Z"
+)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
