@@ -15,8 +15,9 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from kpictl.registry.config import ENV_REFERENCE, QUERY_SECRET, Settings
 
@@ -32,6 +33,11 @@ _FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?:///(?!/)", re.IGNORE
 _IN_MEMORY = ("", ":memory:")
 # The password of `scheme://user:password@host`, in any text a driver prints.
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
+# What URL parsing splits a value at: a secret holding one shows up in pieces.
+_URL_DELIMITERS = re.compile(r"[?&=#/@:;%\s]+")
+# A piece shorter than this is hidden only as part of a longer form: hiding every `db`
+# or `ab` would blank out the rest of the message.
+_SHORTEST_PIECE = 4
 
 
 class ConnectError(Exception):
@@ -59,16 +65,40 @@ class DatabaseUrl:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every secret (as written and URL-encoded) and any URL password hidden.
+    """`text` with every secret (in every form it may take) and any URL password hidden.
 
     A URL password is `user:password@`, or a query value named like a secret
     (`?password=`, `&api_key=`: config.QUERY_SECRET), whatever the case.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        for form in {secret, quote(secret, safe=""), quote(secret)}:
-            text = text.replace(form, HIDDEN)
+    for form in _forms(tuple(sorted({s for s in secrets if s}))):
+        text = text.replace(form, HIDDEN)
     text = _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<3>", text)
     return QUERY_SECRET.sub(rf"\g<1>{HIDDEN}", text)
+
+
+@lru_cache(maxsize=64)
+def _forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every text a secret may appear as in a message, longest first.
+
+    A value is substituted into a URL raw, so what a driver or SQLAlchemy says may
+    carry it percent-decoded (`%42` read as `B`), percent-encoded, spelled out by
+    `visible` (a newline as `\\n`), or split where URL parsing cuts it (`ab&LEAK=1`
+    read as two query parameters): each of those, and each piece of 4 or more
+    characters, is hidden.
+    """
+    from kpictl.templating.escaping import visible
+
+    found: set[str] = set()
+    for secret in secrets:
+        whole = {secret, unquote(secret), quote(secret, safe=""), quote(secret)}
+        whole |= {visible(form) for form in whole}
+        found |= whole
+        for form in whole:
+            found.update(
+                piece for piece in _URL_DELIMITERS.split(form) if len(piece) >= _SHORTEST_PIECE
+            )
+    found.discard("")
+    return tuple(sorted(found, key=lambda form: (-len(form), form)))
 
 
 def expand(

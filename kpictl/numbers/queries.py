@@ -37,6 +37,7 @@ import math
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -200,7 +201,8 @@ class Database:
                 raise QueryFailed(self._failure)
             if self._engine is None:
                 try:
-                    self._engine = self._create()
+                    with _no_warnings():
+                        self._engine = self._create()
                 except Exception as exc:  # a driver missing, a URL SQLAlchemy cannot read
                     self._failure = _message(exc, self.url.redact)
                     raise QueryFailed(self._failure) from None
@@ -239,7 +241,9 @@ class Database:
         """This thread's connection, in a transaction (DuckDB: one per worker thread)."""
         connection: Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self.engine().connect()
+            engine = self.engine()
+            with _no_warnings():
+                connection = engine.connect()
             self._local.connection = connection
             with self._lock:
                 self._sessions.append(connection)
@@ -324,6 +328,18 @@ class Database:
             dbapi_connection.execute("SET lock_configuration = true")
 
         return engine
+
+
+@contextlib.contextmanager
+def _no_warnings() -> Iterator[None]:
+    """Silence SQLAlchemy's and the drivers' warnings while connecting.
+
+    They quote the URL's parts (`Query string argument(s) 'LEAK' are not accepted`),
+    which may be pieces of a secret, and go straight to stderr, past `redact`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
@@ -477,7 +493,10 @@ def _on_server(
     from sqlalchemy import text
 
     postgres = database.dialect == "postgresql"
-    with database.engine().connect() as connection:
+    engine = database.engine()
+    with _no_warnings():
+        connection = engine.connect()
+    with connection:
         if postgres:
             connection = connection.execution_options(postgresql_readonly=True)
         with watchdog.watch(timeout, _canceller(connection)) as fired:
@@ -534,7 +553,8 @@ def _message(exc: BaseException, redact: Callable[[str], str]) -> str:
     Hidden before it is cut: a secret straddling the cut would otherwise show its start.
     """
     inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip() or type(inner).__name__
+    # Hidden before the lines are split and joined too: a secret may hold a newline.
+    text = redact(str(inner)).strip() or type(inner).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     kept: list[str] = []
     for line in lines:

@@ -1,0 +1,168 @@
+"""Secrets and paths in connection and store URLs, as a second hostile tester tried them.
+
+Each test is one finding: the URL (a `${NAME}` value, a KPICTL_STORE, a path with
+percent-escapes), and the exact message, finding or refusal that replaces the leak or
+the escape. A secret is looked for in stdout, stderr, `--format json` and `--debug`.
+Real DuckDB, real SQLite, the real PostgreSQL server of tests/pg.py.
+"""
+
+# ruff: noqa: E501  (case tables: one case per line)
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.helpers import Run
+from tests.pg import PgServer, free_port
+from tests.test_pull import AS_OF, registry
+
+FAILED = "failed: kpi mql 2026-Q4 (warehouse): "
+VARIABLE = "KPICTL_TEST_URL_SECRET"
+
+
+def settings(url: str, store: str | None = None) -> str:
+    text = f"version: 1\nconnections:\n  warehouse: {{url: '{url}'}}\n"
+    return text + (f"store: '{store}'\n" if store is not None else "")
+
+
+def outputs(run: Run, *args: str) -> list[tuple[int, str, str]]:
+    """`kpictl ARGS` as text, as JSON (where `args` take `--format`) and under --debug
+    (in a process of its own: a traceback there is what a user would see)."""
+    results = []
+    for extra in ((), ("--format", "json")) if "pull" in args else ((),):
+        result = run(*args, *extra)
+        results.append((result.code, result.out, result.err))
+    debug = subprocess.run(
+        [sys.executable, "-m", "kpictl", "--debug", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    results.append((debug.returncode, debug.stdout, debug.stderr))
+    return results
+
+
+def pulled(run: Run, root: Path) -> list[tuple[int, str, str]]:
+    return outputs(run, "pull", str(root), "--as-of", AS_OF, "--dry-run", "--no-backfill")
+
+
+def shown(results: list[tuple[int, str, str]]) -> str:
+    return "".join(out + err for _, out, err in results)
+
+
+def duckdb_file(path: Path) -> None:
+    with duckdb.connect(str(path)) as db:
+        db.execute("create table t as select 42 as value")
+
+
+def query(root: Path, template: str, sql: str = "select value from t") -> str:
+    """What `pull` says for one query on the connection `template` (expanded as pull does)."""
+    from kpictl.numbers.connections import expand
+    from kpictl.numbers.queries import Database, QueryFailed, Watchdog, run_query
+
+    database = Database(expand("warehouse", template, root, os.environ), root, 1, root)
+    try:
+        answer = run_query(database, sql, {}, 5, Watchdog())
+    except QueryFailed as exc:
+        return str(exc)
+    finally:
+        database.dispose()
+    return f"value {answer.value}"
+
+
+# --- 1. a `${NAME}` value that URL parsing splits or changes is hidden in every form --------
+
+DOES_NOT_EXIST = "the DuckDB file ***.duckdb does not exist: create it, or fix the path in kpictl.yaml (relative to the registry)"
+QUERY_REFUSED = "refused: the {} URL has query parameters (?{}=...): kpictl sets {}'s settings itself (read-only, files below the registry): remove them from the URL in kpictl.yaml"
+
+# fmt: off
+SPLIT_SECRETS = [
+    pytest.param("duckdb:///${KPICTL_TEST_URL_SECRET}.duckdb", "hunter?LEAKSUFFIX", QUERY_REFUSED.format("DuckDB", "***.duckdb", "DuckDB"), ("LEAKSUFFIX", "hunter"), id="duckdb-question-mark"),
+    pytest.param("duckdb:///${KPICTL_TEST_URL_SECRET}.duckdb", "hunter2\n", DOES_NOT_EXIST, ("hunter2",), id="duckdb-newline"),
+    pytest.param("postgresql+psycopg://kpictl@127.0.0.1:{port}/db?password=${KPICTL_TEST_URL_SECRET}&connect_timeout=5", "ab&LEAKPART=1", 'invalid connection option "***"', ("LEAKPART",), id="postgres-ampersand"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("url", "value", "message", "pieces"), SPLIT_SECRETS)
+def test_a_secret_split_or_changed_by_url_parsing_is_hidden(
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    value: str,
+    message: str,
+    pieces: tuple[str, ...],
+) -> None:
+    assert_hidden(tmp_path, run, monkeypatch, url, value, message, pieces)
+
+
+def assert_hidden(
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    value: str,
+    message: str,
+    pieces: tuple[str, ...],
+) -> None:
+    """`pull` fails with `message` in text, JSON and --debug, and no piece of `value` shows."""
+    monkeypatch.setenv(VARIABLE, value)
+    root = registry(
+        tmp_path / "reg",
+        "select 1 as value",
+        settings=settings(url.replace("{port}", str(free_port()))),
+    )
+    text, as_json, debug = pulled(run, root)
+    assert (text[0], as_json[0], debug[0]) == (1, 1, 1)
+    assert [line for line in text[1].splitlines() if line.startswith("failed")] == [
+        FAILED + message
+    ]
+    assert [f["message"] for f in json.loads(as_json[1])["failures"]] == [message]
+    assert FAILED + message in debug[1]
+    for piece in pieces:
+        assert piece not in shown([text, as_json, debug])
+
+
+def test_a_percent_encoded_database_name_is_hidden_as_the_server_decodes_it(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, postgres: PgServer
+) -> None:
+    monkeypatch.setenv("KPICTL_TEST_PG_PASSWORD", postgres.password)
+    monkeypatch.setenv(VARIABLE, "S3cr3t%42")
+    url = f"postgresql+psycopg://{postgres.user}:${{KPICTL_TEST_PG_PASSWORD}}@{postgres.host}:{postgres.port}/${{{VARIABLE}}}"
+    root = registry(tmp_path / "reg", "select 1 as value", settings=settings(url))
+    results = pulled(run, root)
+    message = (
+        f'connection failed: connection to server at "{postgres.host}", port {postgres.port} '
+        'failed: FATAL:  database "***" does not exist'
+    )
+    assert [f["message"] for f in json.loads(results[1][1])["failures"]] == [message]
+    for secret in ("S3cr3t", "S3cr3tB", postgres.password):
+        assert secret not in shown(results)
+
+
+# fmt: off
+FORMS = [
+    pytest.param("file hunter2\\n.duckdb", "hunter2\n", "file ***.duckdb", id="spelled-out-newline"),
+    pytest.param("database S3cr3tB", "S3cr3t%42", "database ***", id="percent-decoded"),
+    pytest.param("path p%40ss%2Fw", "p@ss/w", "path ***", id="percent-encoded"),
+    pytest.param("(?LEAKSUFFIX.duckdb=...) hunter", "hunter?LEAKSUFFIX", "(?***.duckdb=...) ***", id="pieces"),
+    pytest.param("a tab: abcd efgh", "abcd\tefgh", "a tab: *** ***", id="whitespace"),
+    pytest.param("short: ab, cd", "ab&cd=1", "short: ab, cd", id="short-pieces-stay"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("text", "secret", "hidden"), FORMS)
+def test_redact_hides_every_form_of_a_secret(text: str, secret: str, hidden: str) -> None:
+    from kpictl.numbers.connections import redact
+
+    assert redact(text, (secret,)) == hidden
