@@ -166,3 +166,35 @@ def test_redact_hides_every_form_of_a_secret(text: str, secret: str, hidden: str
     from kpictl.numbers.connections import redact
 
     assert redact(text, (secret,)) == hidden
+
+
+# --- 2. a KPICTL_STORE password that is not percent-encoded -------------------------------
+
+# fmt: off
+STORES = [
+    pytest.param("postgresql+psycopg://kpictl:SECRET/PW@127.0.0.1:{port}/db", "cannot reach the store postgresql+psycopg://kpictl:***@127.0.0.1:{port}/db: connection failed: connection to server at \"127.0.0.1\", port {port} failed: Connection refused Is the server running on that host and accepting TCP/IP connections?", ("SECRET",), id="slash"),
+    pytest.param("postgresql+psycopg://kpictl:SEC RET@127.0.0.1:{port}/db", "cannot reach the store postgresql+psycopg://kpictl:***@127.0.0.1:{port}/db: connection failed: connection to server at \"127.0.0.1\", port {port} failed: Connection refused Is the server running on that host and accepting TCP/IP connections?", ("SEC RET",), id="space"),
+    pytest.param("postgresql+psycopg://kpictl:pa@ss@127.0.0.1:{port}/db", "cannot use the store postgresql+psycopg://kpictl:***@127.0.0.1:{port}/db: failed to resolve host '***127.0.0.1': [Errno -2] Name or service not known", ("pa@ss", "ss@"), id="at-sign"),
+    pytest.param("postgresql+psycopg://kpictl@127.0.0.1:{port}/db?password=ab&LEAKQ=1", "cannot use the store postgresql+psycopg://kpictl@127.0.0.1:{port}/db?password=***: invalid connection option \"***\"", ("LEAKQ", "ab&"), id="query-ampersand"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("store", "message", "secrets"), STORES)
+def test_a_store_password_not_percent_encoded_is_hidden(
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+    message: str,
+    secrets: tuple[str, ...],
+) -> None:
+    port = free_port()
+    root = registry(tmp_path / "reg", "select 1 as value")
+    monkeypatch.setenv("KPICTL_STORE", store.format(port=port))
+    results = outputs(run, "actuals", "export", str(root))
+    assert results[0] == (2, "", f"kpictl: {message.format(port=port)}\n")
+    assert results[-1][0] == 1  # --debug: the traceback, with the same redacted message
+    assert results[-1][2].endswith(f"KpictlError: {message.format(port=port)}\n")
+    for secret in secrets:
+        assert secret not in shown(results)

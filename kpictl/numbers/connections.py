@@ -150,14 +150,44 @@ def store_url(
     if from_environment:
         # The variable holds the whole URL, password included: all of it is secret-bearing.
         url = _absolute(from_environment, root)
-        password = _URL_PASSWORD.search(url)
-        found = [password[2]] if password else []
-        found += [match[2] for match in QUERY_SECRET.finditer(url)]
-        return DatabaseUrl("store", url, tuple(found))
+        return DatabaseUrl("store", url, _written_secrets(url))
     if settings.unknown("store"):
         # The defaults would be another store: a shared one's escalations sent again.
         raise UnknownStoreError(BROKEN_SETTINGS.format(key="store"))
     return expand("store", settings.store or DEFAULT_STORE, root, environ)
+
+
+def _written_secrets(url: str) -> tuple[str, ...]:
+    """The secrets of a URL written out in full (KPICTL_STORE), however it is written.
+
+    A password that is not percent-encoded is read differently by each parser: the
+    password SQLAlchemy connects with, everything up to the last `@` (`pa@ss`), and
+    a query secret with all that follows it (`password=ab&LEAK=1` is one secret to
+    the user, two parameters to the parser) are all hidden.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    found: list[str] = []
+    head = re.split(r"[?#]", url, maxsplit=1)[0]
+    scheme_end = head.find("://")
+    at_sign = head.rfind("@")
+    if 0 <= scheme_end < at_sign:
+        userinfo = head[scheme_end + 3 : at_sign]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # the store says so when it opens the URL
+        parsed = None
+    if parsed is not None and parsed.password:
+        found.append(str(parsed.password))
+    if parsed is not None and parsed.host and "@" in parsed.host:
+        # SQLAlchemy cut `pa@ss@host` at the first `@`: the rest of the password leads
+        # its host name, which a driver's message quotes (`'ss@127.0.0.1'`).
+        found.append(parsed.host[: parsed.host.rfind("@") + 1])
+    found += [url[match.start(2) :].split("#", 1)[0] for match in QUERY_SECRET.finditer(url)]
+    return tuple(dict.fromkeys(secret for secret in found if secret))
 
 
 def _userinfo_end(template: str) -> int:
