@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import Run
+from tests.helpers import Run, deadline
 from tests.pg import PgServer, free_port
 from tests.test_pull import AS_OF, registry
 
@@ -198,3 +199,94 @@ def test_a_store_password_not_percent_encoded_is_hidden(
     assert results[-1][2].endswith(f"KpictlError: {message.format(port=port)}\n")
     for secret in secrets:
         assert secret not in shown(results)
+
+
+# --- 3 and 5. a DuckDB or SQLite file is judged as SQLAlchemy opens it, never created ----
+
+OUTSIDE = "refused: the {} file {} is outside the registry: kpictl opens only a database file below the registry folder ({})"
+
+# fmt: off
+SQLITE_SECRETS = [
+    pytest.param("sqlite:///db-${KPICTL_TEST_URL_SECRET}.db", "hunter?timeout=abcLEAK", QUERY_REFUSED.format("SQLite", "***", "SQLite"), ("abcLEAK", "hunter"), id="sqlite-timeout"),
+    pytest.param("sqlite:///db-${KPICTL_TEST_URL_SECRET}.db", "hunter?LEAK=1", QUERY_REFUSED.format("SQLite", "***", "SQLite"), ("LEAK", "hunter"), id="sqlite-query"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("url", "value", "message", "pieces"), SQLITE_SECRETS)
+def test_a_secret_in_an_sqlite_path_is_hidden(
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    value: str,
+    message: str,
+    pieces: tuple[str, ...],
+) -> None:
+    # The sqlite3 module read these as URL options (`timeout=abcLEAK` failed as a float).
+    assert_hidden(tmp_path, run, monkeypatch, url, value, message, pieces)
+
+
+def test_a_percent_encoded_duckdb_path_is_judged_as_it_opens(tmp_path: Path) -> None:
+    root = tmp_path / "reg"
+    (root / "%2e%2e").mkdir(parents=True)
+    duckdb_file(root / "%2e%2e" / "outside.duckdb")  # what the literal path would name
+    duckdb_file(tmp_path / "outside.duckdb")
+    (tmp_path / "away").mkdir()
+    duckdb_file(tmp_path / "away" / "x.duckdb")
+    (root / "lnk").symlink_to(tmp_path / "away")
+    (root / "lnk%2Fx.duckdb").touch()
+    os.mkfifo(root / "pipe.duckdb")
+    (root / "p%69pe.duckdb").touch()
+    example = "duckdb:///warehouse.duckdb"
+    with deadline(60):  # opening the FIFO would block for ever
+        assert query(root, "duckdb:///%2e%2e/outside.duckdb") == OUTSIDE.format(
+            "DuckDB", "../outside.duckdb", example
+        )
+        assert query(root, "duckdb:///lnk%2Fx.duckdb") == OUTSIDE.format(
+            "DuckDB", "lnk/x.duckdb", example
+        )
+        assert query(root, "duckdb:///p%69pe.duckdb") == (
+            "refused: the DuckDB file pipe.duckdb is a named pipe (FIFO), not a regular file: "
+            "put the database file itself there"
+        )
+
+
+def test_a_duckdb_file_named_with_percent_escapes_inside_still_opens(tmp_path: Path) -> None:
+    root = tmp_path / "reg"
+    root.mkdir()
+    duckdb_file(root / "w h.duckdb")
+    assert query(root, "duckdb:///w%20h.duckdb") == "value 42.0"
+
+
+def test_an_sqlite_connection_file_outside_is_neither_read_nor_created(tmp_path: Path) -> None:
+    root = tmp_path / "reg"
+    root.mkdir()
+    (tmp_path / "away").mkdir()
+    (root / "out").symlink_to(tmp_path / "away")
+    with sqlite3.connect(tmp_path / "sq.db") as outside:
+        outside.execute("create table t as select 7 as value")
+    example = "sqlite:///warehouse.db"
+    assert query(root, "sqlite:///../created.db") == OUTSIDE.format(
+        "SQLite", "../created.db", example
+    )
+    assert query(root, "sqlite:///out/x.db") == OUTSIDE.format("SQLite", "out/x.db", example)
+    assert query(root, "sqlite:///../sq.db") == OUTSIDE.format("SQLite", "../sq.db", example)
+    assert query(root, "sqlite:///missing.db") == (
+        "the SQLite file missing.db does not exist: create it, or fix the path in kpictl.yaml "
+        "(relative to the registry)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["away", "reg", "sq.db"]
+    assert sorted(p.name for p in (tmp_path / "away").iterdir()) == []
+    assert sorted(p.name for p in root.iterdir()) == ["out"]
+
+
+def test_an_sqlite_connection_inside_is_read_only(tmp_path: Path, run: Run) -> None:
+    root = registry(tmp_path / "reg", "select value from t", settings=settings("sqlite:///w.db"))
+    with sqlite3.connect(root / "w.db") as inside:
+        inside.execute("create table t as select 42 as value")
+    code, out, _ = pulled(run, root)[1]
+    assert code == 0
+    assert [o["value"] for o in json.loads(out)["observations"]] == [42.0]
+    assert query(root, "sqlite:///w.db", "select value from t") == "value 42.0"
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("w.db")) == ["w.db"]

@@ -264,7 +264,7 @@ class Database:
             self._engine.dispose()
 
     def _create(self) -> Engine:
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import URL, create_engine, event
         from sqlalchemy.pool import QueuePool
 
         # One connection per worker thread, kept for the whole pull (SQLAlchemy's default
@@ -275,24 +275,24 @@ class Database:
             "max_overflow": 0,
             "hide_parameters": True,
         }
-        if self.dialect != "duckdb":
-            engine = create_engine(self.url.url, **pooling)
-            if self.dialect == "sqlite":
-                event.listen(engine, "connect", _sqlite_query_only)
-            return engine
+        if self.dialect not in ("duckdb", "sqlite"):
+            return create_engine(self.url.url, **pooling)
         from kpictl.numbers.confinement import (
             TEMP_LIMIT,
             Refused,
-            duckdb_database,
+            database_file,
             memory_limit,
             refuse_special_files,
         )
 
         try:
-            database = duckdb_database(self.url.url, self.root)
-            refuse_special_files(self.root)
+            database = database_file(self.url.url, self.root, self.url.redact)
+            if self.dialect == "duckdb":
+                refuse_special_files(self.root)
         except Refused as exc:
             raise QueryFailed(str(exc)) from None
+        if self.dialect == "sqlite":
+            return self._sqlite(database, pooling)
         # kpictl's settings, never the URL's (it has none): these keep a query inside the
         # registry and its memory and disk bounded.
         config = {
@@ -303,8 +303,10 @@ class Database:
             "temp_directory": str(self.scratch),
             "max_temp_directory_size": TEMP_LIMIT,
         }
+        # The path as judged, never the URL again: parsing it a second time would decode
+        # its percent-escapes twice.
         engine = create_engine(
-            f"duckdb:///{database}",
+            URL.create("duckdb", database=database),
             connect_args={"read_only": not database.startswith(":memory:"), "config": config},
             **pooling,
         )
@@ -327,6 +329,18 @@ class Database:
             dbapi_connection.execute("SET enable_external_access = false")
             dbapi_connection.execute("SET lock_configuration = true")
 
+        return engine
+
+    def _sqlite(self, database: str, pooling: dict[str, Any]) -> Engine:
+        """An SQLite file opened read-only (SQLite's `mode=ro`: never created), query_only."""
+        from sqlalchemy import URL, create_engine, event
+
+        if database != ":memory:":
+            database = f"{Path(database).as_uri()}?mode=ro"
+        engine = create_engine(
+            URL.create("sqlite", database=database, query={"uri": "true"}), **pooling
+        )
+        event.listen(engine, "connect", _sqlite_query_only)
         return engine
 
 
