@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import Run, deadline
+from tests.helpers import Run, deadline, make
 from tests.pg import PgServer, free_port
 from tests.test_pull import AS_OF, registry
 
@@ -290,3 +290,54 @@ def test_an_sqlite_connection_inside_is_read_only(tmp_path: Path, run: Run) -> N
     assert [o["value"] for o in json.loads(out)["observations"]] == [42.0]
     assert query(root, "sqlite:///w.db", "select value from t") == "value 42.0"
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("w.db")) == ["w.db"]
+
+
+# --- 3 and 5 at check: a relative database path that leaves the registry ---------------
+
+LEAVES = "the database file's path leaves the registry: kpictl opens only a database file below the registry folder (e.g. duckdb:///warehouse.duckdb)"
+
+
+def test_check_reports_a_percent_encoded_path_that_leaves_the_registry(
+    tmp_path: Path, run: Run
+) -> None:
+    make(tmp_path, settings=settings("duckdb:///%2e%2e/outside.duckdb"))
+    result = run("check", ".", "--show-source", "--as-of", AS_OF, cwd=tmp_path)
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        f"kpictl.yaml:3:20: S001 [error] connections.warehouse.url: {LEAVES}",
+        "    3 |   warehouse: {url: 'duckdb:///%2e%2e/outside.duckdb'}",
+        "      |                    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "Found 1 error, 0 warnings, 0 info in 8 files (check failed, failing on error).",
+    ]
+
+
+def test_a_relative_path_that_leaves_the_registry_stops_pull_before_it_connects(
+    tmp_path: Path, run: Run
+) -> None:
+    # Before check had the rule, pull's own refusal said so per KPI; it still does for
+    # a URL that reaches it some other way.
+    duckdb_file(tmp_path / "outside.duckdb")
+    root = registry(
+        tmp_path / "reg", "select value from t", settings=settings("duckdb:///../outside.duckdb")
+    )
+    result = run("pull", str(root), "--as-of", AS_OF, "--dry-run", "--no-backfill")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(
+        "kpictl: `connections:` in kpictl.yaml has errors, so the connections it names cannot "
+        "be known: run `kpictl check` and fix it first\n"
+    )
+    assert query(root, "duckdb:///../outside.duckdb") == OUTSIDE.format(
+        "DuckDB", "../outside.duckdb", "duckdb:///warehouse.duckdb"
+    )
+
+
+def test_check_reports_an_sqlite_connection_that_leaves_the_registry(
+    tmp_path: Path, run: Run
+) -> None:
+    make(tmp_path, settings=settings("sqlite:///../created.db"))
+    result = run("check", ".", "--as-of", AS_OF, cwd=tmp_path)
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        f"kpictl.yaml:3:20: S001 [error] connections.warehouse.url: {LEAVES}",
+        "Found 1 error, 0 warnings, 0 info in 8 files (check failed, failing on error).",
+    ]
