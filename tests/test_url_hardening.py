@@ -341,3 +341,50 @@ def test_check_reports_an_sqlite_connection_that_leaves_the_registry(
         f"kpictl.yaml:3:20: S001 [error] connections.warehouse.url: {LEAVES}",
         "Found 1 error, 0 warnings, 0 info in 8 files (check failed, failing on error).",
     ]
+
+
+# --- 4. the store stays in the registry, whatever SQLite URL form names it ----------------
+
+STORE_OUTSIDE = "the store's path leaves the registry: write a path inside it (the default is sqlite:///.kpictl/store.db), a server URL, or set KPICTL_STORE for a store elsewhere"
+STORE_VARIABLE = "an SQLite store's path names an environment variable: write the path itself (the default is sqlite:///.kpictl/store.db), or put such a store in KPICTL_STORE"
+UNKNOWN_STORE = "kpictl: `store:` in kpictl.yaml has errors, so the store it names cannot be known: run `kpictl check` and fix it first\n"
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        pytest.param("sqlite:///%2e%2e/x.db", STORE_OUTSIDE, id="percent-encoded"),
+        pytest.param("sqlite://@/../x.db", STORE_OUTSIDE, id="empty-user"),
+        pytest.param("sqlite+pysqlite://@/%2E%2E/x.db", STORE_OUTSIDE, id="driver-and-empty-user"),
+        pytest.param("sqlite:///${KPICTL_TEST_URL_SECRET}/x.db", STORE_VARIABLE, id="variable"),
+    ],
+)
+def test_a_store_that_would_leave_the_registry_is_refused(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, store: str, message: str
+) -> None:
+    monkeypatch.setenv(VARIABLE, str(tmp_path / "elsewhere"))
+    root = tmp_path / "reg"
+    make(root, settings=f"version: 1\nstore: '{store}'\n")
+    result = run("check", ".", "--as-of", AS_OF, cwd=root)
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        f"kpictl.yaml:2:8: S001 [error] store: {message}",
+        "Found 1 error, 0 warnings, 0 info in 8 files (check failed, failing on error).",
+    ]
+    result = run("actuals", "export", cwd=root)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.endswith(UNKNOWN_STORE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg"]
+
+
+@pytest.mark.parametrize(
+    "store",
+    ["sqlite:///{tmp}/elsewhere/store.db", "sqlite:///.kpictl/store.db", "sqlite:///100%25.db"],
+)
+def test_absolute_and_default_stores_still_check_clean(
+    tmp_path: Path, run: Run, store: str
+) -> None:
+    root = tmp_path / "reg"
+    make(root, settings=f"version: 1\nstore: '{store.format(tmp=tmp_path)}'\n")
+    result = run("check", ".", "--as-of", AS_OF, cwd=root)
+    assert (result.code, result.err) == (0, "")

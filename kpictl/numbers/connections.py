@@ -29,7 +29,8 @@ BROKEN_SETTINGS = (
     "`kpictl check` and fix it first"
 )
 # Embedded databases whose `scheme:///path` is a file; a relative path is the registry's.
-_FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?:///(?!/)", re.IGNORECASE)
+# SQLAlchemy reads `sqlite://@/x.db` (an empty user) as `sqlite:///x.db`: the same file.
+_FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?://(?:[^/?#]*@)?/(?!/)", re.IGNORECASE)
 _IN_MEMORY = ("", ":memory:")
 # The password of `scheme://user:password@host`, in any text a driver prints.
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")

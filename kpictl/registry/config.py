@@ -179,25 +179,27 @@ def _store_in_the_registry(value: str) -> str:
 
     `sqlite:///../../elsewhere/x.db` in a pull request would have `pull` create folders
     and a database outside the checkout. An absolute path is the user's explicit choice
-    (KPICTL_STORE is the usual place for one). A `file:` URI is refused: SQLite would
-    read its options and its own `..`.
+    (KPICTL_STORE is the usual place for one). The path is judged as SQLAlchemy opens
+    it: every SQLite URL form, percent-escapes decoded. A `file:` URI is refused: SQLite
+    would read its options and its own `..`. So is `${NAME}`: its value could be any
+    path, and `store:` is read from a pull request.
     """
-    match = re.match(r"sqlite(\+\w+)?:///", value, re.IGNORECASE)
-    if match is None:
+    path = _file_path(value)
+    if path is None or not value.lower().startswith("sqlite"):
         return value
-    path = value[match.end() :].split("?", 1)[0]
+    if "${" in path:
+        raise PydanticCustomError(
+            "kpictl_store_variable",
+            "an SQLite store's path names an environment variable: write the path itself "
+            "(the default is sqlite:///.kpictl/store.db), or put such a store in "
+            "KPICTL_STORE",
+        )
     if path.startswith("file:"):
         raise PydanticCustomError(
             "kpictl_store_uri",
             "the store is a plain path (sqlite:///.kpictl/store.db), not an SQLite file: URI",
         )
-    escapes = False
-    if path not in ("", ":memory:") and not path.startswith("/"):
-        depth = 0
-        for part in path.split("/"):
-            depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
-            escapes = escapes or depth < 0
-    if escapes:
+    if _leaves(path):
         raise PydanticCustomError(
             "kpictl_store_outside",
             "the store's path leaves the registry: write a path inside it (the default is "
