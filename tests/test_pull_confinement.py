@@ -120,7 +120,6 @@ NOT_REGULAR = (
 
 # fmt: off
 DATABASE_FILES = [
-    pytest.param("duckdb:///../outside.duckdb", "../outside.duckdb", OUTSIDE, id="parent"),
     pytest.param("duckdb:///{tmp}/outside.duckdb", "{tmp}/outside.duckdb", OUTSIDE, id="absolute-outside"),
     pytest.param("duckdb:///link.duckdb", "link.duckdb", NOT_REGULAR.format("{}", "a symbolic link"), id="link"),
     pytest.param("duckdb:///fifo.duckdb", "fifo.duckdb", NOT_REGULAR.format("{}", "a named pipe (FIFO)"), id="fifo"),

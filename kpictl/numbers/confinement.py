@@ -1,4 +1,4 @@
-"""What keeps a DuckDB connection of `kpictl pull` inside the registry, and bounded.
+"""What keeps a DuckDB or SQLite connection of `kpictl pull` inside the registry, and bounded.
 
 A pull runs SQL that a pull request may have written, in the CI job that holds the
 secrets. DuckDB is locked down by `queries.Database` (files below the registry only,
@@ -7,8 +7,9 @@ that lock-down runs, where a registry could otherwise steer it:
 
 - The URL's query (`?temp_directory=/`, `?access_mode=read_write`): the DuckDB
   dialect applies it after kpictl's own settings, so any of it is refused.
-- The database file: below the registry, a regular file: not a link (to a database
-  outside), not a FIFO (opening it blocks before any time limit can act).
+- The database file (DuckDB's and SQLite's alike): below the registry, a regular
+  file that exists: not a link (to a database outside), not a FIFO (opening it
+  blocks before any time limit can act), judged as SQLAlchemy decodes the URL.
 - The temp folder: DuckDB's default, `.tmp` beside the database (the registry),
   is added to the folders a query may read, so a committed `.tmp -> /proc/self`
   would show the environment. kpictl gives DuckDB a private folder instead, with
@@ -22,13 +23,14 @@ that lock-down runs, where a registry could otherwise steer it:
   query that opens it (`read_csv('warehouse/pipe.csv')`) where no cancel reaches:
   a registry holding one is refused before the first query.
 
-No SQLAlchemy or DuckDB here: paths and settings only.
+No DuckDB here, and SQLAlchemy only to read a URL as it will be opened.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from kpictl.fileio import NotRegularFileError, refuse_unless_regular
@@ -66,44 +68,64 @@ def _physical_memory() -> int:
         return 0
 
 
-def duckdb_database(url: str, root: Path) -> str:
-    """The database DuckDB opens for `url`: ':memory:' or a regular file below `root`.
+# An embedded database's name in messages, and an example of a URL it takes.
+_KINDS = {
+    "duckdb": ("DuckDB", "duckdb:///warehouse.duckdb"),
+    "sqlite": ("SQLite", "sqlite:///warehouse.db"),
+}
 
-    `url` has its relative path made absolute already (connections.expand).
+
+def database_file(url: str, root: Path, redact: Callable[[str], str] = str) -> str:
+    """The file a DuckDB or SQLite `url` opens: ':memory:' or a regular file below `root`.
+
+    `url` has its relative path made absolute already (connections.expand). The path
+    judged is the one SQLAlchemy opens (`make_url(url).database`, percent-escapes
+    decoded: `%2e%2e` is `..` to it), and the caller opens exactly that path, never
+    the URL again. A secret from `${NAME}` in the path is hidden (`redact`) before a
+    message spells anything out.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    kind, example = _KINDS[url.split(":", 1)[0].split("+", 1)[0].lower()]
     if "?" in url:
-        query = url.split("?", 1)[1]
+        name = _visible(redact(url.split("?", 1)[1]).split("=", 1)[0])
         raise Refused(
-            f"refused: the DuckDB URL has query parameters (?{query.split('=', 1)[0]}=...): kpictl "
-            "sets DuckDB's settings itself (read-only, files below the registry): remove "
+            f"refused: the {kind} URL has query parameters (?{name}=...): "
+            f"kpictl sets {kind}'s settings itself (read-only, files below the registry): remove "
             "them from the URL in kpictl.yaml"
         )
-    database = url.split(":///", 1)[-1] if ":///" in url else ""
+    try:
+        database = make_url(url).database or ""
+    except ArgumentError as exc:
+        raise Refused(f"the {kind} URL cannot be read: {redact(str(exc))}") from None
     if database in ("", ":memory:"):
         return ":memory:"
-    if database.startswith(":memory:"):
+    if database.startswith(":memory:") and kind == "DuckDB":
         return database  # a named in-memory database: no file either
     path = Path(database)
     real_root = root.resolve()
-    shown = _shown(path, root)
+    shown = _shown(path, root, redact)
     inside = os.path.realpath(path.parent)
-    if not (inside == str(real_root) or inside.startswith(f"{real_root}{os.sep}")):
+    if not path.is_absolute() or not (
+        inside == str(real_root) or inside.startswith(f"{real_root}{os.sep}")
+    ):
         raise Refused(
-            f"refused: the DuckDB file {shown} is outside the registry: kpictl opens only a "
-            "database file below the registry folder (duckdb:///warehouse.duckdb)"
+            f"refused: the {kind} file {shown} is outside the registry: kpictl opens only a "
+            f"database file below the registry folder ({example})"
         )
     try:
         status = refuse_unless_regular(path)
     except NotRegularFileError as exc:
         raise Refused(
-            f"refused: the DuckDB file {shown} is {exc.kind}, not a regular file: put the "
+            f"refused: the {kind} file {shown} is {exc.kind}, not a regular file: put the "
             "database file itself there"
         ) from None
     except OSError as exc:
-        raise Refused(f"the DuckDB file {shown} cannot be read: {exc.strerror}") from None
+        raise Refused(f"the {kind} file {shown} cannot be read: {exc.strerror}") from None
     if status is None:
         raise Refused(
-            f"the DuckDB file {shown} does not exist: create it, or fix the path in "
+            f"the {kind} file {shown} does not exist: create it, or fix the path in "
             "kpictl.yaml (relative to the registry)"
         )
     return database
@@ -128,13 +150,19 @@ def refuse_special_files(root: Path) -> None:
                 )
 
 
-def _shown(path: Path, root: Path) -> str:
-    from kpictl.templating.escaping import visible
-
+def _shown(path: Path, root: Path, redact: Callable[[str], str] = str) -> str:
+    """`path` for a message: relative to the registry, secrets hidden, then made visible
+    (in that order: a secret holding a newline is found only before it is spelled out)."""
     try:
         text = path.relative_to(root).as_posix()
     except ValueError:
         text = path.as_posix()
+    return _visible(redact(text))
+
+
+def _visible(text: str) -> str:
+    from kpictl.templating.escaping import visible
+
     return visible(text)
 
 

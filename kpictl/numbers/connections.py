@@ -15,8 +15,9 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from kpictl.registry.config import ENV_REFERENCE, QUERY_SECRET, Settings
 
@@ -28,10 +29,16 @@ BROKEN_SETTINGS = (
     "`kpictl check` and fix it first"
 )
 # Embedded databases whose `scheme:///path` is a file; a relative path is the registry's.
-_FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?:///(?!/)", re.IGNORECASE)
+# SQLAlchemy reads `sqlite://@/x.db` (an empty user) as `sqlite:///x.db`: the same file.
+_FILE_SCHEMES = re.compile(r"(sqlite|duckdb)(\+[a-z0-9_]+)?://(?:[^/?#]*@)?/(?!/)", re.IGNORECASE)
 _IN_MEMORY = ("", ":memory:")
 # The password of `scheme://user:password@host`, in any text a driver prints.
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
+# What URL parsing splits a value at: a secret holding one shows up in pieces.
+_URL_DELIMITERS = re.compile(r"[?&=#/@:;%\s]+")
+# A piece shorter than this is hidden only as part of a longer form: hiding every `db`
+# or `ab` would blank out the rest of the message.
+_SHORTEST_PIECE = 4
 
 
 class ConnectError(Exception):
@@ -59,16 +66,40 @@ class DatabaseUrl:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every secret (as written and URL-encoded) and any URL password hidden.
+    """`text` with every secret (in every form it may take) and any URL password hidden.
 
     A URL password is `user:password@`, or a query value named like a secret
     (`?password=`, `&api_key=`: config.QUERY_SECRET), whatever the case.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        for form in {secret, quote(secret, safe=""), quote(secret)}:
-            text = text.replace(form, HIDDEN)
+    for form in _forms(tuple(sorted({s for s in secrets if s}))):
+        text = text.replace(form, HIDDEN)
     text = _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<3>", text)
     return QUERY_SECRET.sub(rf"\g<1>{HIDDEN}", text)
+
+
+@lru_cache(maxsize=64)
+def _forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every text a secret may appear as in a message, longest first.
+
+    A value is substituted into a URL raw, so what a driver or SQLAlchemy says may
+    carry it percent-decoded (`%42` read as `B`), percent-encoded, spelled out by
+    `visible` (a newline as `\\n`), or split where URL parsing cuts it (`ab&LEAK=1`
+    read as two query parameters): each of those, and each piece of 4 or more
+    characters, is hidden.
+    """
+    from kpictl.templating.escaping import visible
+
+    found: set[str] = set()
+    for secret in secrets:
+        whole = {secret, unquote(secret), quote(secret, safe=""), quote(secret)}
+        whole |= {visible(form) for form in whole}
+        found |= whole
+        for form in whole:
+            found.update(
+                piece for piece in _URL_DELIMITERS.split(form) if len(piece) >= _SHORTEST_PIECE
+            )
+    found.discard("")
+    return tuple(sorted(found, key=lambda form: (-len(form), form)))
 
 
 def expand(
@@ -120,14 +151,44 @@ def store_url(
     if from_environment:
         # The variable holds the whole URL, password included: all of it is secret-bearing.
         url = _absolute(from_environment, root)
-        password = _URL_PASSWORD.search(url)
-        found = [password[2]] if password else []
-        found += [match[2] for match in QUERY_SECRET.finditer(url)]
-        return DatabaseUrl("store", url, tuple(found))
+        return DatabaseUrl("store", url, _written_secrets(url))
     if settings.unknown("store"):
         # The defaults would be another store: a shared one's escalations sent again.
         raise UnknownStoreError(BROKEN_SETTINGS.format(key="store"))
     return expand("store", settings.store or DEFAULT_STORE, root, environ)
+
+
+def _written_secrets(url: str) -> tuple[str, ...]:
+    """The secrets of a URL written out in full (KPICTL_STORE), however it is written.
+
+    A password that is not percent-encoded is read differently by each parser: the
+    password SQLAlchemy connects with, everything up to the last `@` (`pa@ss`), and
+    a query secret with all that follows it (`password=ab&LEAK=1` is one secret to
+    the user, two parameters to the parser) are all hidden.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    found: list[str] = []
+    head = re.split(r"[?#]", url, maxsplit=1)[0]
+    scheme_end = head.find("://")
+    at_sign = head.rfind("@")
+    if 0 <= scheme_end < at_sign:
+        userinfo = head[scheme_end + 3 : at_sign]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # the store says so when it opens the URL
+        parsed = None
+    if parsed is not None and parsed.password:
+        found.append(str(parsed.password))
+    if parsed is not None and parsed.host and "@" in parsed.host:
+        # SQLAlchemy cut `pa@ss@host` at the first `@`: the rest of the password leads
+        # its host name, which a driver's message quotes (`'ss@127.0.0.1'`).
+        found.append(parsed.host[: parsed.host.rfind("@") + 1])
+    found += [url[match.start(2) :].split("#", 1)[0] for match in QUERY_SECRET.finditer(url)]
+    return tuple(dict.fromkeys(secret for secret in found if secret))
 
 
 def _userinfo_end(template: str) -> int:

@@ -37,6 +37,7 @@ import math
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -199,7 +200,8 @@ class Database:
                 raise QueryFailed(self._failure)
             if self._engine is None:
                 try:
-                    self._engine = self._create()
+                    with _no_warnings():
+                        self._engine = self._create()
                 except Exception as exc:  # a driver missing, a URL SQLAlchemy cannot read
                     self._failure = _message(exc, self.url.redact)
                     raise QueryFailed(self._failure) from None
@@ -238,7 +240,9 @@ class Database:
         """This thread's connection, in a transaction (DuckDB: one per worker thread)."""
         connection: Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self.engine().connect()
+            engine = self.engine()
+            with _no_warnings():
+                connection = engine.connect()
             self._local.connection = connection
             with self._lock:
                 self._sessions.append(connection)
@@ -259,7 +263,7 @@ class Database:
             self._engine.dispose()
 
     def _create(self) -> Engine:
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import URL, create_engine, event
         from sqlalchemy.pool import QueuePool
 
         # One connection per worker thread, kept for the whole pull (SQLAlchemy's default
@@ -270,25 +274,25 @@ class Database:
             "max_overflow": 0,
             "hide_parameters": True,
         }
-        if self.dialect != "duckdb":
-            engine = create_engine(self.url.url, **pooling)
-            if self.dialect == "sqlite":
-                event.listen(engine, "connect", _sqlite_query_only)
-            return engine
+        if self.dialect not in ("duckdb", "sqlite"):
+            return create_engine(self.url.url, **pooling)
         from kpictl.numbers.confinement import (
             TEMP_LIMIT,
             Refused,
-            duckdb_database,
+            database_file,
             memory_limit,
             readable,
             refuse_special_files,
         )
 
         try:
-            database = duckdb_database(self.url.url, self.root)
-            refuse_special_files(self.root)
+            database = database_file(self.url.url, self.root, self.url.redact)
+            if self.dialect == "duckdb":
+                refuse_special_files(self.root)
         except Refused as exc:
             raise QueryFailed(str(exc)) from None
+        if self.dialect == "sqlite":
+            return self._sqlite(database, pooling)
         # kpictl's settings, never the URL's (it has none): these keep a query inside the
         # registry and its memory and disk bounded.
         config = {
@@ -299,8 +303,10 @@ class Database:
             "temp_directory": str(self.scratch),
             "max_temp_directory_size": TEMP_LIMIT,
         }
+        # The path as judged, never the URL again: parsing it a second time would decode
+        # its percent-escapes twice.
         engine = create_engine(
-            f"duckdb:///{database}",
+            URL.create("duckdb", database=database),
             connect_args={"read_only": not database.startswith(":memory:"), "config": config},
             **pooling,
         )
@@ -326,6 +332,30 @@ class Database:
             dbapi_connection.execute("SET lock_configuration = true")
 
         return engine
+
+    def _sqlite(self, database: str, pooling: dict[str, Any]) -> Engine:
+        """An SQLite file opened read-only (SQLite's `mode=ro`: never created), query_only."""
+        from sqlalchemy import URL, create_engine, event
+
+        if database != ":memory:":
+            database = f"{Path(database).as_uri()}?mode=ro"
+        engine = create_engine(
+            URL.create("sqlite", database=database, query={"uri": "true"}), **pooling
+        )
+        event.listen(engine, "connect", _sqlite_query_only)
+        return engine
+
+
+@contextlib.contextmanager
+def _no_warnings() -> Iterator[None]:
+    """Silence SQLAlchemy's and the drivers' warnings while connecting.
+
+    They quote the URL's parts (`Query string argument(s) 'LEAK' are not accepted`),
+    which may be pieces of a secret, and go straight to stderr, past `redact`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
@@ -479,7 +509,10 @@ def _on_server(
     from sqlalchemy import text
 
     postgres = database.dialect == "postgresql"
-    with database.engine().connect() as connection:
+    engine = database.engine()
+    with _no_warnings():
+        connection = engine.connect()
+    with connection:
         if postgres:
             connection = connection.execution_options(postgresql_readonly=True)
         with watchdog.watch(timeout, _canceller(connection)) as fired:
@@ -536,7 +569,8 @@ def _message(exc: BaseException, redact: Callable[[str], str]) -> str:
     Hidden before it is cut: a secret straddling the cut would otherwise show its start.
     """
     inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip() or type(inner).__name__
+    # Hidden before the lines are split and joined too: a secret may hold a newline.
+    text = redact(str(inner)).strip() or type(inner).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     kept: list[str] = []
     for line in lines:

@@ -106,19 +106,72 @@ def _no_literal_secret(value: str) -> str:
     return value
 
 
-def _duckdb_without_query(value: str) -> str:
-    """DuckDB applies a URL's query after kpictl's lock-down: it could undo it."""
-    if re.match(r"duckdb(\+\w+)?:", value, re.IGNORECASE) and "?" in value:
+def _embedded_without_query(value: str) -> str:
+    """DuckDB applies a URL's query after kpictl's lock-down, and SQLite's (`uri=true`,
+    `mode=rwc`) would open the file another way: kpictl sets both itself."""
+    match = re.match(r"(duckdb|sqlite)(\+\w+)?:", value, re.IGNORECASE)
+    if match and "?" in value:
+        kind = "DuckDB" if match[1].lower() == "duckdb" else "SQLite"
         raise PydanticCustomError(
             "kpictl_duckdb_query",
-            "a DuckDB URL takes no query parameters (?{query}=...): kpictl sets DuckDB's "
+            "{a_kind} URL takes no query parameters (?{query}=...): kpictl sets {kind}'s "
             "settings itself (read-only, files below the registry): remove them",
-            {"query": value.split("?", 1)[1].split("=", 1)[0][:30]},
+            {
+                "a_kind": f"a {kind}" if kind == "DuckDB" else f"an {kind}",
+                "kind": kind,
+                "query": value.split("?", 1)[1].split("=", 1)[0][:30],
+            },
         )
     return value
 
 
 SecretFreeUrl = Annotated[Line, AfterValidator(_no_literal_secret)]
+
+# The path of a DuckDB or SQLite URL as SQLAlchemy reads it, whatever the driver
+# (`sqlite+pysqlite://`) and with an empty user (`sqlite://@/x.db` is `sqlite:///x.db`).
+_FILE_PATH = re.compile(
+    r"(?P<scheme>duckdb|sqlite)(?:\+\w+)?://(?:[^/?#]*@)?(?:/(?P<path>[^?#]*))?",
+    re.IGNORECASE,
+)
+
+
+def _file_path(value: str) -> str | None:
+    """The file a DuckDB or SQLite URL opens, percent-escapes decoded as SQLAlchemy
+    decodes them (`%2e%2e` is `..`); None for any other URL."""
+    from urllib.parse import unquote
+
+    match = _FILE_PATH.match(value)
+    if match is None:
+        return None
+    return unquote(match["path"] or "")
+
+
+def _leaves(path: str) -> bool:
+    """Whether a relative `path` climbs above the folder it is relative to."""
+    if path in ("", ":memory:") or path.startswith("/"):
+        return False
+    depth = 0
+    for part in path.split("/"):
+        depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+        if depth < 0:
+            return True
+    return False
+
+
+def _connection_in_the_registry(value: str) -> str:
+    """A database file named by a relative path stays below the registry.
+
+    `sqlite:///../x.db` would read a database beside the checkout (`pull` refuses it
+    too; this says so at the line). An absolute path is judged when `pull` opens it.
+    """
+    path = _file_path(value)
+    if path is not None and _leaves(path):
+        raise PydanticCustomError(
+            "kpictl_connection_outside",
+            "the database file's path leaves the registry: kpictl opens only a database "
+            "file below the registry folder (e.g. duckdb:///warehouse.duckdb)",
+        )
+    return value
 
 
 def _store_in_the_registry(value: str) -> str:
@@ -126,25 +179,27 @@ def _store_in_the_registry(value: str) -> str:
 
     `sqlite:///../../elsewhere/x.db` in a pull request would have `pull` create folders
     and a database outside the checkout. An absolute path is the user's explicit choice
-    (KPICTL_STORE is the usual place for one). A `file:` URI is refused: SQLite would
-    read its options and its own `..`.
+    (KPICTL_STORE is the usual place for one). The path is judged as SQLAlchemy opens
+    it: every SQLite URL form, percent-escapes decoded. A `file:` URI is refused: SQLite
+    would read its options and its own `..`. So is `${NAME}`: its value could be any
+    path, and `store:` is read from a pull request.
     """
-    match = re.match(r"sqlite(\+\w+)?:///", value, re.IGNORECASE)
-    if match is None:
+    path = _file_path(value)
+    if path is None or not value.lower().startswith("sqlite"):
         return value
-    path = value[match.end() :].split("?", 1)[0]
+    if "${" in path:
+        raise PydanticCustomError(
+            "kpictl_store_variable",
+            "an SQLite store's path names an environment variable: write the path itself "
+            "(the default is sqlite:///.kpictl/store.db), or put such a store in "
+            "KPICTL_STORE",
+        )
     if path.startswith("file:"):
         raise PydanticCustomError(
             "kpictl_store_uri",
             "the store is a plain path (sqlite:///.kpictl/store.db), not an SQLite file: URI",
         )
-    escapes = False
-    if path not in ("", ":memory:") and not path.startswith("/"):
-        depth = 0
-        for part in path.split("/"):
-            depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
-            escapes = escapes or depth < 0
-    if escapes:
+    if _leaves(path):
         raise PydanticCustomError(
             "kpictl_store_outside",
             "the store's path leaves the registry: write a path inside it (the default is "
@@ -177,7 +232,11 @@ SettingName = Annotated[str, AfterValidator(_check_name)]
 
 
 class Connection(Model):
-    url: Annotated[SecretFreeUrl, AfterValidator(_duckdb_without_query)]
+    url: Annotated[
+        SecretFreeUrl,
+        AfterValidator(_embedded_without_query),
+        AfterValidator(_connection_in_the_registry),
+    ]
 
 
 class ChatChannel(Model):
