@@ -15,7 +15,10 @@ from kpictl.numbers import store_schema
 from kpictl.numbers.connections import DatabaseUrl
 from kpictl.numbers.store import StoreError, open_store
 from tests.conftest import AS_OF, EXAMPLE, Run
+from tests.escalation_fixtures import Recorder, actuals, make_registry, smtp
 from tests.pg import PgServer
+
+__all__ = ["smtp"]
 
 ADVICE = (
     "kpictl left it untouched. Point KPICTL_STORE or store: in kpictl.yaml at a new file or "
@@ -220,3 +223,116 @@ def test_a_postgresql_default_check_or_expression_kpictl_did_not_make_is_refused
         assert (
             str(raised.value) == f"{shown} is not a kpictl store: {TABLE.format(table)}; {ADVICE}"
         )
+
+
+# --- 2. escalation rows no kpictl wrote -----------------------------------------------------
+
+STORE_FIX = (
+    "correct or delete that row (escalations WHERE id = 1; its steps are escalation_steps "
+    "WHERE escalation_id = 1) or restore the store from a backup"
+)
+TIME = "which is not a time (YYYY-MM-DD HH:MM:SS)"
+DAMAGED_ESCALATIONS = {
+    "tier 'abc'": ("tier = 'abc'", "tier 'abc', which is not a whole number"),
+    "tier 2.5": ("tier = 2.5", "tier 2.5, which is not a whole number"),
+    "respond_by 'garbage'": ("respond_by = 'garbage'", f"respond_by 'garbage', {TIME}"),
+    "respond_by blob": ("respond_by = X'00ff'", f"respond_by X'00FF', {TIME}"),
+    "ack_at 'garbage'": (
+        "ack_by = 'ann', ack_at = '2026-11-20 garbage'",
+        f"ack_at '2026-11-20 garbage', {TIME}",
+    ),
+    "opened_at 9999": (
+        "opened_at = '9999-12-31 23:59:59.999999'",
+        "opened_at '9999-12-31 23:59:59.999999', which is out of range (kpictl records times "
+        "from 1900-01-01 to 9000-12-31)",
+    ),
+    "deviation_pct 'x'": ("deviation_pct = 'x'", "deviation_pct 'x', which is not a number"),
+    "deviation_pct inf": (
+        "deviation_pct = 9e999",
+        "deviation_pct inf, which is not a finite number up to 1e15",
+    ),
+    "ack_by blob": ("ack_by = X'00'", "ack_by X'00', which is not text"),
+}
+COMMANDS = {
+    "escalations": ("escalations", "{root}"),
+    "escalate": ("escalate", "{root}", "-a", "{csv}", "--as-of", "2026-11-20", "--dry-run"),
+    "escalate --send": ("escalate", "{root}", "-a", "{csv}", "--as-of", "2026-11-21", "--send"),
+    "ack": ("ack", "mql", "{root}", "--by", "bob", "--at", "2026-11-20T12:00"),
+}
+
+
+def escalated(run: Run, tmp_path: Path, port: int) -> tuple[Path, str]:
+    """A registry whose store holds one open escalation (id 1) after a real --send."""
+    root = make_registry(tmp_path / "r", port)
+    csv = actuals(tmp_path, "a.csv", "mql,2026-Q4,90,2026-11-20\n")
+    assert run("escalate", str(root), "-a", csv, "--as-of", "2026-11-20", "--send").code == 0
+    return root, csv
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_ESCALATIONS))
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_escalation_row_no_kpictl_wrote_is_named_with_what_to_do(
+    run: Run, tmp_path: Path, smtp: Recorder, case: str, command: str
+) -> None:
+    root, csv = escalated(run, tmp_path, smtp.port)  # type: ignore[attr-defined]
+    path = root / ".kpictl" / "store.db"
+    assignment, problem = DAMAGED_ESCALATIONS[case]
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"UPDATE escalations SET {assignment}")
+    connection.close()
+    before = digest(path)
+    result = run(*(arg.format(root=root, csv=csv) for arg in COMMANDS[command]))
+    assert (result.code, result.out) == (2, "")
+    sent = "; nothing was sent" if command == "escalate --send" else ""
+    assert result.err == (
+        f"kpictl: the store sqlite:///{path} is damaged: its escalation row for KPI 'mql', "
+        f"period '2026-Q4' has {problem}; {STORE_FIX}{sent}\n"
+    )
+    if command != "escalate --send":  # --send records its run before it reads escalations
+        assert digest(path) == before
+    assert len(smtp.messages) == 1  # the first --send's, nothing since
+
+
+@pytest.mark.parametrize(
+    ("assignment", "problem"),
+    [
+        ("delivered_at = 'garbage'", f"delivered_at 'garbage', {TIME}"),
+        ("claimed_at = X'00'", f"claimed_at X'00', {TIME}"),
+        ("tier = 'two'", "tier 'two', which is not a whole number"),
+        ("recipients = X'00'", "recipients X'00', which is not text"),
+    ],
+)
+def test_a_step_row_no_kpictl_wrote_is_named_with_what_to_do(
+    run: Run, tmp_path: Path, smtp: Recorder, assignment: str, problem: str
+) -> None:
+    root, _csv = escalated(run, tmp_path, smtp.port)  # type: ignore[attr-defined]
+    path = root / ".kpictl" / "store.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(f"UPDATE escalation_steps SET {assignment}")
+    connection.close()
+    result = run("escalations", str(root))
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: the store sqlite:///{path} is damaged: its escalation step row for KPI "
+        f"'mql', period '2026-Q4', step 'tier-1', channel 'email' has {problem}; correct or "
+        "delete that row (DELETE FROM escalation_steps WHERE escalation_id = 1 AND step = "
+        "'tier-1' AND channel = 'email') or restore the store from a backup\n"
+    )
+
+
+def test_a_run_row_no_kpictl_wrote_is_named_with_what_to_do(
+    run: Run, tmp_path: Path, smtp: Recorder
+) -> None:
+    root, csv = escalated(run, tmp_path, smtp.port)  # type: ignore[attr-defined]
+    path = root / ".kpictl" / "store.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("UPDATE escalation_runs SET as_of = 'garbage'")
+    connection.close()
+    result = run("escalate", str(root), "-a", csv, "--as-of", "2026-11-21", "--send")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"kpictl: the store sqlite:///{path} is damaged: its escalation_runs row has as_of "
+        f"'garbage', {TIME}; correct or delete that row (DELETE FROM escalation_runs WHERE "
+        "as_of = 'garbage') or restore the store from a backup; nothing was sent\n"
+    )
+    assert len(smtp.messages) == 1
