@@ -56,10 +56,6 @@ _OWNER = (
 )
 
 
-def _damaged(store: Store, exc: DamagedRowError) -> StoreError:
-    return store.damaged(exc)
-
-
 @dataclass(frozen=True)
 class Step:
     """One step delivered (or claimed) for an escalation."""
@@ -104,23 +100,22 @@ def _remembered(store: Store, row: Any) -> Remembered:
     """An escalations row as kpictl wrote it, or StoreError naming what is wrong with it."""
     cells = escalation_reader(row)
     try:
-        found = Remembered(
+        return Remembered(
             id=int(row.id),  # INTEGER PRIMARY KEY: SQLite itself keeps it a whole number
-            kpi=str(cells.text("kpi", optional=False)),
-            period=str(cells.text("period", optional=False)),
-            opened_at=_required(cells.time("opened_at")),
-            tier=_whole(cells.whole("tier")),
-            respond_by=_required(cells.time("respond_by")),
+            kpi=cells.text("kpi"),
+            period=cells.text("period"),
+            opened_at=cells.time("opened_at"),
+            tier=cells.whole("tier"),
+            respond_by=cells.time("respond_by"),
             deviation_pct=cells.number("deviation_pct"),
-            thread_id=cells.text("thread_id"),
-            ack_by=cells.text("ack_by"),
-            ack_at=cells.time("ack_at", optional=True),
-            ack_note=cells.text("ack_note"),
-            closed_at=cells.time("closed_at", optional=True),
+            thread_id=cells.maybe_text("thread_id"),
+            ack_by=cells.maybe_text("ack_by"),
+            ack_at=cells.maybe_time("ack_at"),
+            ack_note=cells.maybe_text("ack_note"),
+            closed_at=cells.maybe_time("closed_at"),
         )
     except DamagedRowError as exc:
-        raise _damaged(store, exc) from None
-    return found
+        raise store.damaged(exc) from None
 
 
 def _step(store: Store, row: Any, kpi: str, period: str) -> Step:
@@ -128,35 +123,25 @@ def _step(store: Store, row: Any, kpi: str, period: str) -> Step:
     cells = step_reader(row, kpi, period)
     try:
         return Step(
-            step=str(cells.text("step", optional=False)),
-            channel=str(cells.text("channel", optional=False)),
-            tier=cells.whole("tier", optional=True),
+            step=cells.text("step"),
+            channel=cells.text("channel"),
+            tier=cells.maybe_whole("tier"),
             recipients=tuple(
-                line for line in (cells.text("recipients") or "").splitlines() if line
+                line for line in (cells.maybe_text("recipients") or "").splitlines() if line
             ),
-            message_id=cells.text("message_id"),
-            claimed_at=_required(cells.time("claimed_at")),
-            delivered_at=cells.time("delivered_at", optional=True),
+            message_id=cells.maybe_text("message_id"),
+            claimed_at=cells.time("claimed_at"),
+            delivered_at=cells.maybe_time("delivered_at"),
         )
     except DamagedRowError as exc:
-        raise _damaged(store, exc) from None
-
-
-def _required(moment: datetime | None) -> datetime:
-    assert moment is not None  # the reader returns None only for an optional column
-    return moment
-
-
-def _whole(number: int | None) -> int:
-    assert number is not None
-    return number
+        raise store.damaged(exc) from None
 
 
 def _last_run(store: Store, value: object) -> datetime | None:
     try:
         return run_time(value)
     except DamagedRowError as exc:
-        raise _damaged(store, exc) from None
+        raise store.damaged(exc) from None
 
 
 def remembers(store: Store) -> bool:

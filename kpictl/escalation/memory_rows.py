@@ -63,32 +63,37 @@ class _Reader:
             f"({self.fix}) or restore the store from a backup"
         )
 
-    def time(self, column: str, *, optional: bool = False) -> datetime | None:
+    def time(self, column: str) -> datetime:
         value = getattr(self.row, column)
-        if value is None and optional:
-            return None
         found = stored_time(value)
         if isinstance(found, str):
             raise self.fail(column, found)
         return found
 
-    def whole(self, column: str, *, optional: bool = False) -> int | None:
+    def whole(self, column: str) -> int:
         value = getattr(self.row, column)
-        if value is None and optional:
-            return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(column, f"{literal(value)}, which is not a whole number")
         return value
 
-    def text(self, column: str, *, optional: bool = True) -> str | None:
+    def text(self, column: str) -> str:
         value = getattr(self.row, column)
-        if value is None and optional:
-            return None
         if not isinstance(value, str):
             raise self.fail(column, f"{literal(value)}, which is not text")
         return value
 
+    # Columns that may be NULL: None for NULL, else checked as above.
+    def maybe_time(self, column: str) -> datetime | None:
+        return None if getattr(self.row, column) is None else self.time(column)
+
+    def maybe_whole(self, column: str) -> int | None:
+        return None if getattr(self.row, column) is None else self.whole(column)
+
+    def maybe_text(self, column: str) -> str | None:
+        return None if getattr(self.row, column) is None else self.text(column)
+
     def number(self, column: str) -> float | None:
+        """A number column that may be NULL (deviation_pct)."""
         value = getattr(self.row, column)
         if value is None:
             return None
