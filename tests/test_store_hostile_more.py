@@ -252,6 +252,10 @@ DAMAGED_ESCALATIONS = {
         "deviation_pct inf, which is not a finite number up to 1e15",
     ),
     "ack_by blob": ("ack_by = X'00'", "ack_by X'00', which is not text"),
+    "thread_id header": (
+        "thread_id = '<a@b>' || char(13) || char(10) || 'Bcc: x@evil.example'",
+        "thread_id '<a@b>\\r\\nBcc: x@evil.example', which is not a Message-ID (<...@...>)",
+    ),
 }
 COMMANDS = {
     "escalations": ("escalations", "{root}"),

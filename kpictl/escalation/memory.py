@@ -108,7 +108,7 @@ def _remembered(store: Store, row: Any) -> Remembered:
             tier=cells.whole("tier"),
             respond_by=cells.time("respond_by"),
             deviation_pct=cells.number("deviation_pct"),
-            thread_id=cells.maybe_text("thread_id"),
+            thread_id=cells.maybe_message_id("thread_id"),
             ack_by=cells.maybe_text("ack_by"),
             ack_at=cells.maybe_time("ack_at"),
             ack_note=cells.maybe_text("ack_note"),

@@ -23,6 +23,8 @@ from kpictl.registry.bounds import FIRST_DAY, LAST_DAY, MAX_VALUE
 
 # The start of what SQLAlchemy writes for a time in SQLite: 2026-11-20 09:30:00.000000.
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+# What make_msgid and kpictl's stable ids give: one <...> without spaces or controls.
+_MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>\Z")
 _TIME_HELP = "which is not a time (YYYY-MM-DD HH:MM:SS)"
 _RANGE_HELP = (
     f"which is out of range (kpictl records times from {FIRST_DAY.isoformat()} to "
@@ -80,6 +82,14 @@ class _Reader:
         value = getattr(self.row, column)
         if not isinstance(value, str):
             raise self.fail(column, f"{literal(value)}, which is not text")
+        return value
+
+    def maybe_message_id(self, column: str) -> str | None:
+        """A Message-ID that later steps' In-Reply-To repeats: a line break in it would
+        add headers to every later email of the escalation (or fail composing it)."""
+        value = self.maybe_text(column)
+        if value is not None and not _MESSAGE_ID.match(value):
+            raise self.fail(column, f"{literal(value)}, which is not a Message-ID (<...@...>)")
         return value
 
     # Columns that may be NULL: None for NULL, else checked as above.
