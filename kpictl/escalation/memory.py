@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import NullType
 
+from kpictl.escalation.memory_rows import escalation_reader, run_time, step_reader
 from kpictl.numbers import store_schema as schema
 from kpictl.numbers.store import StoreError
+from kpictl.numbers.store_rows import DamagedRowError
 
 if TYPE_CHECKING:
     from kpictl.numbers.store import Store
@@ -39,14 +42,18 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _read(value: Any) -> datetime | None:
-    """A time column as the driver gives it, made aware (SQLite drops the zone)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+# The driver's values, unconverted: memory_rows checks each (SQLAlchemy's DateTime would
+# fail on a hostile row's text, and an Integer column may hold 'abc', before it could).
+def _raw(table: Any) -> list[Any]:
+    return [type_coerce(column, NullType()).label(column.name) for column in table.c]
+
+
+_RAW_ESCALATIONS = _raw(ESCALATIONS)
+_RAW_STEPS = _raw(STEPS)
+_OWNER = (
+    type_coerce(ESCALATIONS.c.kpi, NullType()).label("owner_kpi"),
+    type_coerce(ESCALATIONS.c.period, NullType()).label("owner_period"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,33 +96,52 @@ class Remembered:
         return max(done, key=lambda s: (s.delivered_at, s.tier or 0)) if done else None
 
 
-def _remembered(row: Any) -> Remembered:
-    return Remembered(
-        id=int(row.id),
-        kpi=row.kpi,
-        period=row.period,
-        opened_at=_read(row.opened_at) or datetime.min.replace(tzinfo=UTC),
-        tier=int(row.tier),
-        respond_by=_read(row.respond_by) or datetime.min.replace(tzinfo=UTC),
-        deviation_pct=row.deviation_pct,
-        thread_id=row.thread_id,
-        ack_by=row.ack_by,
-        ack_at=_read(row.ack_at),
-        ack_note=row.ack_note,
-        closed_at=_read(row.closed_at),
-    )
+def _remembered(store: Store, row: Any) -> Remembered:
+    """An escalations row as kpictl wrote it, or StoreError naming what is wrong with it."""
+    cells = escalation_reader(row)
+    try:
+        return Remembered(
+            id=int(row.id),  # INTEGER PRIMARY KEY: SQLite itself keeps it a whole number
+            kpi=cells.text("kpi"),
+            period=cells.text("period"),
+            opened_at=cells.time("opened_at"),
+            tier=cells.whole("tier"),
+            respond_by=cells.time("respond_by"),
+            deviation_pct=cells.number("deviation_pct"),
+            thread_id=cells.maybe_message_id("thread_id"),
+            ack_by=cells.maybe_text("ack_by"),
+            ack_at=cells.maybe_time("ack_at"),
+            ack_note=cells.maybe_text("ack_note"),
+            closed_at=cells.maybe_time("closed_at"),
+        )
+    except DamagedRowError as exc:
+        raise store.damaged(exc) from None
 
 
-def _step(row: Any) -> Step:
-    return Step(
-        step=row.step,
-        channel=row.channel,
-        tier=row.tier,
-        recipients=tuple(line for line in (row.recipients or "").splitlines() if line),
-        message_id=row.message_id,
-        claimed_at=_read(row.claimed_at) or datetime.min.replace(tzinfo=UTC),
-        delivered_at=_read(row.delivered_at),
-    )
+def _step(store: Store, row: Any, kpi: str, period: str) -> Step:
+    """An escalation_steps row of the escalation of (kpi, period), checked the same way."""
+    cells = step_reader(row, kpi, period)
+    try:
+        return Step(
+            step=cells.text("step"),
+            channel=cells.text("channel"),
+            tier=cells.maybe_whole("tier"),
+            recipients=tuple(
+                line for line in (cells.maybe_text("recipients") or "").splitlines() if line
+            ),
+            message_id=cells.maybe_text("message_id"),
+            claimed_at=cells.time("claimed_at"),
+            delivered_at=cells.maybe_time("delivered_at"),
+        )
+    except DamagedRowError as exc:
+        raise store.damaged(exc) from None
+
+
+def _last_run(store: Store, value: object) -> datetime | None:
+    try:
+        return run_time(value)
+    except DamagedRowError as exc:
+        raise store.damaged(exc) from None
 
 
 def remembers(store: Store) -> bool:
@@ -130,16 +156,20 @@ def open_escalations(store: Store) -> dict[tuple[str, str], Remembered]:
         return out  # an older store read as it is: no kpictl before it escalated
     by_id: dict[int, Remembered] = {}
     with store.transaction(write=False) as connection:
-        for row in connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.closed_at.is_(None))):
-            found = _remembered(row)
+        query = select(*_RAW_ESCALATIONS).where(ESCALATIONS.c.closed_at.is_(None))
+        for row in connection.execute(query):
+            found = _remembered(store, row)
             out[(found.kpi, found.period)] = found
             by_id[found.id] = found
-        query = select(STEPS).join(ESCALATIONS, ESCALATIONS.c.id == STEPS.c.escalation_id)
+        query = select(*_RAW_STEPS).join_from(
+            STEPS, ESCALATIONS, ESCALATIONS.c.id == STEPS.c.escalation_id
+        )
         query = query.where(ESCALATIONS.c.closed_at.is_(None))
         for row in connection.execute(query.order_by(STEPS.c.claimed_at)):
-            owner = by_id.get(int(row.escalation_id))
+            # SQLite lets escalation_id hold any value: only a whole number has an owner.
+            owner = by_id.get(row.escalation_id) if isinstance(row.escalation_id, int) else None
             if owner is not None:
-                owner.steps.append(_step(row))
+                owner.steps.append(_step(store, row, owner.kpi, owner.period))
     return out
 
 
@@ -147,7 +177,7 @@ def last_run(store: Store) -> datetime | None:
     if not remembers(store):
         return None
     with store.transaction(write=False) as connection:
-        return _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
+        return _last_run(store, connection.execute(select(_max_run())).scalar())
 
 
 def start_run(store: Store, moment: datetime) -> datetime | None:
@@ -157,11 +187,15 @@ def start_run(store: Store, moment: datetime) -> datetime | None:
     an email went out that it cannot remember.
     """
     with store.transaction(write=True) as connection:
-        last = _read(connection.execute(select(func.max(RUNS.c.as_of))).scalar())
+        last = _last_run(store, connection.execute(select(_max_run())).scalar())
         if last is not None and utc(moment) < last:
             raise ClockError(last)
         connection.execute(insert(RUNS).values(as_of=utc(moment), ran_at=datetime.now(UTC)))
     return last
+
+
+def _max_run() -> Any:
+    return type_coerce(func.max(RUNS.c.as_of), NullType())
 
 
 class ClockError(Exception):
@@ -200,10 +234,11 @@ def open_escalation(
     except IntegrityError:
         pass
     with store.transaction(write=False) as connection:
-        row = connection.execute(select(ESCALATIONS).where(ESCALATIONS.c.open_key == key)).first()
+        query = select(*_RAW_ESCALATIONS).where(ESCALATIONS.c.open_key == key)
+        row = connection.execute(query).first()
     if row is None:
         raise StoreError(f"cannot open the escalation of {kpi} {period} in {store.shown}")
-    return _remembered(row)
+    return _remembered(store, row)
 
 
 _CHUNK = 300  # keys per statement: well under every database's parameter limit
@@ -245,9 +280,9 @@ def open_many(
         connection.execute(_insert_ignoring_conflicts(store, ESCALATIONS), rows)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            query = select(ESCALATIONS).where(ESCALATIONS.c.open_key.in_(chunk))
+            query = select(*_RAW_ESCALATIONS).where(ESCALATIONS.c.open_key.in_(chunk))
             for row in connection.execute(query):
-                found = _remembered(row)
+                found = _remembered(store, row)
                 out[(found.kpi, found.period)] = found
     return out
 
@@ -311,11 +346,14 @@ def claim(
         STEPS.c.escalation_id == escalation, STEPS.c.step == step, STEPS.c.channel == channel
     )
     with store.transaction(write=True) as connection:
-        held = connection.execute(select(STEPS).where(key)).first()
-        if held is None or held.delivered_at is not None:
+        query = select(*_RAW_STEPS, *_OWNER).join_from(
+            STEPS, ESCALATIONS, ESCALATIONS.c.id == STEPS.c.escalation_id
+        )
+        held = connection.execute(query.where(key)).first()
+        if held is None:
             return False
-        claimed_at = _read(held.claimed_at)
-        if claimed_at is None or utc(now) - claimed_at < LEASE:
+        found = _step(store, held, str(held.owner_kpi), str(held.owner_period))
+        if found.delivered_at is not None or utc(now) - found.claimed_at < LEASE:
             return False
         taken = connection.execute(
             update(STEPS)

@@ -301,7 +301,10 @@ def send(inputs: Inputs, actuals: Actuals, channel: Channel | None = None) -> tu
             ) from None
         except StoreError as exc:
             raise KpictlError(f"{exc}; nothing was sent") from None
-        remembered = _read(store)
+        try:
+            remembered = memory.open_escalations(store)
+        except StoreError as exc:  # a damaged row: say, as above, that nothing went out
+            raise KpictlError(f"{exc}; nothing was sent") from None
         result = build_plan(inputs, actuals, remembered)
         if last is None and not remembered:
             result.notes.insert(0, _no_history(store))

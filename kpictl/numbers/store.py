@@ -219,7 +219,7 @@ class Store:
                     day = days[measured] = stored_day(measured, (kpi, period, measured))
                 number = stored_value(value, (kpi, period, measured))
             except DamagedRowError as exc:
-                raise self._damaged(exc) from None
+                raise self.damaged(exc) from None
             found = rows.get((kpi, period))
             if found is None:
                 found = rows[(kpi, period)] = []
@@ -269,9 +269,10 @@ class Store:
                 try:
                     yield Observation(kpi, period, stored_value(value, key), stored_day(as_of, key))
                 except DamagedRowError as exc:
-                    raise self._damaged(exc) from None
+                    raise self.damaged(exc) from None
 
-    def _damaged(self, exc: DamagedRowError) -> StoreError:
+    def damaged(self, exc: DamagedRowError) -> StoreError:
+        """The one line for a row no kpictl wrote (store_rows, escalation.memory_rows)."""
         return StoreError(f"the store {self.shown} is damaged: {exc}")
 
     # --- opening ---------------------------------------------------------------------------

@@ -31,14 +31,14 @@ def stored_value(value: object, key: tuple[object, object, object]) -> float:
     if value.__class__ is float and -MAX_VALUE <= value <= MAX_VALUE:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DamagedRowError(_row(key, f"value {_literal(value)}, which is not a number"))
+        raise DamagedRowError(_row(key, f"value {literal(value)}, which is not a number"))
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if value_problem(number) is not None:
         what = "larger than 10^15 (1e15)" if math.isfinite(number) else "not a finite number"
-        raise DamagedRowError(_row(key, f"value {_literal(value)}, which is {what}"))
+        raise DamagedRowError(_row(key, f"value {literal(value)}, which is {what}"))
     return number
 
 
@@ -56,13 +56,13 @@ def stored_day(value: object, key: tuple[object, object, object]) -> date:
             day = None
     if day is None:
         raise DamagedRowError(
-            _row(key, f"as_of {_literal(value)}, which is not a date (YYYY-MM-DD)", day=False)
+            _row(key, f"as_of {literal(value)}, which is not a date (YYYY-MM-DD)", day=False)
         )
     if day_problem(day) is not None:
         raise DamagedRowError(
             _row(
                 key,
-                f"as_of {_literal(value)}, which is out of range (kpictl records dates from "
+                f"as_of {literal(value)}, which is out of range (kpictl records dates from "
                 f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})",
                 day=False,
             )
@@ -88,15 +88,15 @@ def unrecordable(kpi: str, period: str, value: float, as_of: date) -> str | None
                 problem = f"its as_of {found}"
     if problem is None:
         return None
-    return f"not recording {_literal(kpi)} {_literal(period)} as of {_literal(as_of)}: {problem}"
+    return f"not recording {literal(kpi)} {literal(period)} as of {literal(as_of)}: {problem}"
 
 
 def unusable_ids(key: tuple[object, object, object]) -> str:
     """Why a row with ids kpictl never writes is left out of what is read."""
     kpi, period, as_of = key
     return (
-        f"the store's row for KPI {_literal(kpi)}, period {_literal(period)}, as_of "
-        f"{_literal(as_of)} is left out: its KPI or period is not an id kpictl writes "
+        f"the store's row for KPI {literal(kpi)}, period {literal(period)}, as_of "
+        f"{literal(as_of)} is left out: its KPI or period is not an id kpictl writes "
         "(lowercase letters, digits and -, or a period such as 2026-Q4)"
     )
 
@@ -105,20 +105,19 @@ def _row(key: tuple[object, object, object], problem: str, *, day: bool = True) 
     """`day`: name the row's as_of (not when the problem is the as_of itself)."""
     kpi, period, as_of = key
     names = ("kpi", "period", "as_of")
-    where = " AND ".join(
-        f"{name} = {_literal(cell)}" for name, cell in zip(names, key, strict=True)
-    )
-    row = f"KPI {_literal(kpi)}, period {_literal(period)}"
+    where = " AND ".join(f"{name} = {literal(cell)}" for name, cell in zip(names, key, strict=True))
+    row = f"KPI {literal(kpi)}, period {literal(period)}"
     if day:
-        row += f", as_of {_literal(as_of)}"
+        row += f", as_of {literal(as_of)}"
     return (
         f"its row for {row} has {problem}; correct or delete that row (DELETE FROM "
         f"observations WHERE {where}) or restore the store from a backup"
     )
 
 
-def _literal(value: object) -> str:
-    """A cell as SQL would write it, on one line, every invisible character spelled out."""
+def literal(value: object) -> str:
+    """A cell as SQL would write it, on one line, every invisible character spelled out
+    (kpictl.escalation.memory_rows names its rows with it too)."""
     if isinstance(value, str):
         shown = value if len(value) <= 80 else f"{value[:80]}…"
         return "'" + defuse(visible(shown)).replace("'", "''") + "'"

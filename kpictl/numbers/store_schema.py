@@ -17,6 +17,7 @@ Imported only where the store is used (SQLAlchemy is not on `kpictl check`'s pat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -227,7 +228,9 @@ def sqlite_shape(connection: Connection) -> dict[str, TableShape]:
             indexes.append(("index", named, unique, origin, partial, tuple(key[2] for key in keys)))
         foreign = connection.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
         shape[f"table {name}"] = (
-            *(("column", c[1], str(c[2]).upper(), c[3], c[5], c[6]) for c in columns),
+            # c[4], the default: a default no kpictl wrote (ack_by 'mallory') fills every
+            # row kpictl inserts without naming the column.
+            *(("column", c[1], str(c[2]).upper(), c[3], c[4], c[5], c[6]) for c in columns),
             *sorted(indexes),
             *sorted(("foreign key", f[2], f[3], f[4]) for f in foreign),
         )
@@ -239,16 +242,16 @@ def sqlite_shape(connection: Connection) -> dict[str, TableShape]:
 # these equal `built_sqlite_shape` for every version, so a new step must add its own.
 _NOT_NULL, _NULL = 1, 0
 _OBSERVATIONS: TableShape = (
-    ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 1, 0),
-    ("column", "period", "VARCHAR(63)", _NOT_NULL, 2, 0),
-    ("column", "as_of", "DATE", _NOT_NULL, 3, 0),
-    ("column", "value", "FLOAT", _NOT_NULL, 0, 0),
-    ("column", "source", "TEXT", _NOT_NULL, 0, 0),
-    ("column", "recorded_at", "DATETIME", _NOT_NULL, 0, 0),
+    ("column", "kpi", "VARCHAR(63)", _NOT_NULL, None, 1, 0),
+    ("column", "period", "VARCHAR(63)", _NOT_NULL, None, 2, 0),
+    ("column", "as_of", "DATE", _NOT_NULL, None, 3, 0),
+    ("column", "value", "FLOAT", _NOT_NULL, None, 0, 0),
+    ("column", "source", "TEXT", _NOT_NULL, None, 0, 0),
+    ("column", "recorded_at", "DATETIME", _NOT_NULL, None, 0, 0),
     ("index", "", 1, "pk", 0, ("kpi", "period", "as_of")),
 )
 _VERSION_1: dict[str, TableShape] = {
-    "table kpictl_store": (("column", "version", "INTEGER", _NOT_NULL, 0, 0),),
+    "table kpictl_store": (("column", "version", "INTEGER", _NOT_NULL, None, 0, 0),),
     "table observations": _OBSERVATIONS,
 }
 _VERSION_2 = {
@@ -261,40 +264,142 @@ _VERSION_2 = {
 _VERSION_3 = {
     **_VERSION_2,
     "table escalations": (
-        ("column", "id", "INTEGER", _NOT_NULL, 1, 0),
-        ("column", "kpi", "VARCHAR(63)", _NOT_NULL, 0, 0),
-        ("column", "period", "VARCHAR(63)", _NOT_NULL, 0, 0),
-        ("column", "open_key", "VARCHAR(127)", _NULL, 0, 0),
-        ("column", "opened_at", "DATETIME", _NOT_NULL, 0, 0),
-        ("column", "tier", "INTEGER", _NOT_NULL, 0, 0),
-        ("column", "respond_by", "DATETIME", _NOT_NULL, 0, 0),
-        ("column", "deviation_pct", "FLOAT", _NULL, 0, 0),
-        ("column", "thread_id", "TEXT", _NULL, 0, 0),
-        ("column", "ack_by", "VARCHAR(63)", _NULL, 0, 0),
-        ("column", "ack_at", "DATETIME", _NULL, 0, 0),
-        ("column", "ack_note", "TEXT", _NULL, 0, 0),
-        ("column", "closed_at", "DATETIME", _NULL, 0, 0),
+        ("column", "id", "INTEGER", _NOT_NULL, None, 1, 0),
+        ("column", "kpi", "VARCHAR(63)", _NOT_NULL, None, 0, 0),
+        ("column", "period", "VARCHAR(63)", _NOT_NULL, None, 0, 0),
+        ("column", "open_key", "VARCHAR(127)", _NULL, None, 0, 0),
+        ("column", "opened_at", "DATETIME", _NOT_NULL, None, 0, 0),
+        ("column", "tier", "INTEGER", _NOT_NULL, None, 0, 0),
+        ("column", "respond_by", "DATETIME", _NOT_NULL, None, 0, 0),
+        ("column", "deviation_pct", "FLOAT", _NULL, None, 0, 0),
+        ("column", "thread_id", "TEXT", _NULL, None, 0, 0),
+        ("column", "ack_by", "VARCHAR(63)", _NULL, None, 0, 0),
+        ("column", "ack_at", "DATETIME", _NULL, None, 0, 0),
+        ("column", "ack_note", "TEXT", _NULL, None, 0, 0),
+        ("column", "closed_at", "DATETIME", _NULL, None, 0, 0),
         ("index", "", 1, "u", 0, ("open_key",)),
     ),
     "table escalation_steps": (
-        ("column", "escalation_id", "INTEGER", _NOT_NULL, 1, 0),
-        ("column", "step", "VARCHAR(63)", _NOT_NULL, 2, 0),
-        ("column", "channel", "VARCHAR(63)", _NOT_NULL, 3, 0),
-        ("column", "claimed_by", "TEXT", _NOT_NULL, 0, 0),
-        ("column", "claimed_at", "DATETIME", _NOT_NULL, 0, 0),
-        ("column", "tier", "INTEGER", _NULL, 0, 0),
-        ("column", "recipients", "TEXT", _NULL, 0, 0),
-        ("column", "message_id", "TEXT", _NULL, 0, 0),
-        ("column", "delivered_at", "DATETIME", _NULL, 0, 0),
+        ("column", "escalation_id", "INTEGER", _NOT_NULL, None, 1, 0),
+        ("column", "step", "VARCHAR(63)", _NOT_NULL, None, 2, 0),
+        ("column", "channel", "VARCHAR(63)", _NOT_NULL, None, 3, 0),
+        ("column", "claimed_by", "TEXT", _NOT_NULL, None, 0, 0),
+        ("column", "claimed_at", "DATETIME", _NOT_NULL, None, 0, 0),
+        ("column", "tier", "INTEGER", _NULL, None, 0, 0),
+        ("column", "recipients", "TEXT", _NULL, None, 0, 0),
+        ("column", "message_id", "TEXT", _NULL, None, 0, 0),
+        ("column", "delivered_at", "DATETIME", _NULL, None, 0, 0),
         ("index", "", 1, "pk", 0, ("escalation_id", "step", "channel")),
         ("foreign key", "escalations", "escalation_id", "id"),
     ),
     "table escalation_runs": (
-        ("column", "as_of", "DATETIME", _NOT_NULL, 0, 0),
-        ("column", "ran_at", "DATETIME", _NOT_NULL, 0, 0),
+        ("column", "as_of", "DATETIME", _NOT_NULL, None, 0, 0),
+        ("column", "ran_at", "DATETIME", _NOT_NULL, None, 0, 0),
     ),
 }
 SQLITE_SHAPES: dict[int, dict[str, TableShape]] = {1: _VERSION_1, 2: _VERSION_2, 3: _VERSION_3}
+
+
+# What PRAGMA does not say: a CHECK constraint (one that fails every insert, or that
+# makes each insert allocate 300 MB), a COLLATE clause, a generated column's expression,
+# an index's collation, WITHOUT ROWID. Each table's and index's CREATE statement, as
+# `sqlite_statements` normalizes it, must be the one kpictl's steps write; the test
+# that checks SQLITE_SHAPES checks these against the steps too.
+_STATEMENTS_1 = {
+    "table kpictl_store": "CREATE TABLE KPICTL_STORE ( VERSION INTEGER NOT NULL )",
+    "table observations": (
+        "CREATE TABLE OBSERVATIONS ( KPI VARCHAR ( 63 ) NOT NULL , PERIOD VARCHAR ( 63 ) NOT "
+        "NULL , AS_OF DATE NOT NULL , VALUE FLOAT NOT NULL , SOURCE TEXT NOT NULL , "
+        "RECORDED_AT DATETIME NOT NULL , CONSTRAINT OBSERVATIONS_KEY PRIMARY KEY ( KPI , "
+        "PERIOD , AS_OF ) )"
+    ),
+}
+_STATEMENTS_2 = {
+    **_STATEMENTS_1,
+    "index observations_by_period": (
+        "CREATE INDEX OBSERVATIONS_BY_PERIOD ON OBSERVATIONS ( PERIOD , KPI , AS_OF , VALUE )"
+    ),
+}
+_STATEMENTS_3 = {
+    **_STATEMENTS_2,
+    "table escalations": (
+        "CREATE TABLE ESCALATIONS ( ID INTEGER NOT NULL , KPI VARCHAR ( 63 ) NOT NULL , "
+        "PERIOD VARCHAR ( 63 ) NOT NULL , OPEN_KEY VARCHAR ( 127 ) , OPENED_AT DATETIME NOT "
+        "NULL , TIER INTEGER NOT NULL , RESPOND_BY DATETIME NOT NULL , DEVIATION_PCT FLOAT , "
+        "THREAD_ID TEXT , ACK_BY VARCHAR ( 63 ) , ACK_AT DATETIME , ACK_NOTE TEXT , CLOSED_AT "
+        "DATETIME , PRIMARY KEY ( ID ) , UNIQUE ( OPEN_KEY ) )"
+    ),
+    "table escalation_steps": (
+        "CREATE TABLE ESCALATION_STEPS ( ESCALATION_ID INTEGER NOT NULL , STEP VARCHAR ( 63 ) "
+        "NOT NULL , CHANNEL VARCHAR ( 63 ) NOT NULL , CLAIMED_BY TEXT NOT NULL , CLAIMED_AT "
+        "DATETIME NOT NULL , TIER INTEGER , RECIPIENTS TEXT , MESSAGE_ID TEXT , DELIVERED_AT "
+        "DATETIME , CONSTRAINT ESCALATION_STEPS_KEY PRIMARY KEY ( ESCALATION_ID , STEP , "
+        "CHANNEL ) , CONSTRAINT ESCALATION_STEPS_OF FOREIGN KEY ( ESCALATION_ID ) REFERENCES "
+        "ESCALATIONS ( ID ) )"
+    ),
+    "table escalation_runs": (
+        "CREATE TABLE ESCALATION_RUNS ( AS_OF DATETIME NOT NULL , RAN_AT DATETIME NOT NULL )"
+    ),
+}
+SQLITE_STATEMENTS: dict[int, dict[str, str]] = {
+    1: _STATEMENTS_1,
+    2: _STATEMENTS_2,
+    3: _STATEMENTS_3,
+}
+
+# SQLite's tokens, as far as kpictl's own statements use them: whitespace (ASCII, as
+# SQLite reads it) between tokens, words and quoted names in either case. A string stays
+# as written; anything else (a comment, a character outside ASCII) stays itself, so a
+# statement with it differs from kpictl's.
+_TOKENS = re.compile(
+    r"""(?P<space>[ \t\n\f\r]+)
+    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    |"(?P<quoted>[A-Za-z_][A-Za-z0-9_]*)"
+    |(?P<string>'(?:[^']|'')*')
+    |(?P<number>[0-9]+)
+    |(?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def normalized_statement(sql: str) -> str:
+    """A CREATE statement as tokens: case and spacing as kpictl or SQLite may have left them."""
+    tokens = []
+    for match in _TOKENS.finditer(sql):
+        kind = match.lastgroup
+        if kind == "space":
+            continue
+        token = match.group(kind or 0)
+        # Words are ASCII (the pattern says so): SQLite folds the case of ASCII alone.
+        tokens.append(token.upper() if kind in ("word", "quoted") else token)
+    return " ".join(tokens)
+
+
+def sqlite_statements(connection: Connection) -> dict[str, str]:
+    """The normalized CREATE statement of every table and index with one (not SQLite's own)."""
+    rows = connection.exec_driver_sql(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        " AND type IN ('table', 'index')"
+    ).fetchall()
+    return {
+        f"{kind} {name}": normalized_statement(str(sql)) if sql is not None else ""
+        for kind, name, sql in rows
+    }
+
+
+@cache
+def built_sqlite_statements(version: int) -> dict[str, str]:
+    """The statements kpictl's own steps give an SQLite store of `version`, built in memory."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.begin() as connection:
+            for step in STEPS[:version]:
+                step(connection)
+            return sqlite_statements(connection)
+    finally:
+        engine.dispose()
 
 
 def expected_sqlite_shape(version: int) -> dict[str, TableShape]:
@@ -330,11 +435,48 @@ def sqlite_difference(connection: Connection, version: int) -> str | None:
             return f"no {what}"
         if found[what] != shape:
             return f"a {what} that is not the one kpictl makes"
+    statements = sqlite_statements(connection)
+    for what, statement in SQLITE_STATEMENTS[version].items():
+        if statements.get(what) != statement:
+            return f"{_article(what)} {what} that is not the one kpictl makes"
+    for what in sorted(statements):
+        if what not in SQLITE_STATEMENTS[version]:
+            return f"{_article(what)} {what} that kpictl does not make"
     return None
 
 
+def _article(what: str) -> str:
+    return "an" if what.startswith("index ") else "a"
+
+
+# The only default kpictl makes on PostgreSQL: escalations.id is SERIAL.
+_POSTGRESQL_ADDED = """
+SELECT table_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND (
+    is_generated <> 'NEVER' OR is_identity = 'YES' OR collation_name IS NOT NULL OR (
+        column_default IS NOT NULL AND NOT (
+            table_name = 'escalations' AND column_name = 'id'
+            AND column_default = 'nextval(''escalations_id_seq''::regclass)'
+        )
+    )
+)
+UNION ALL
+SELECT rel.relname FROM pg_constraint con
+JOIN pg_class rel ON rel.oid = con.conrelid
+JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+WHERE ns.nspname = current_schema() AND con.contype NOT IN ('p', 'u', 'f', 'n')
+UNION ALL
+SELECT rel.relname FROM pg_index ind
+JOIN pg_class rel ON rel.oid = ind.indrelid
+JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+WHERE ns.nspname = current_schema() AND (ind.indexprs IS NOT NULL OR ind.indpred IS NOT NULL)
+ORDER BY 1
+"""
+
+
 def postgresql_difference(connection: Connection, version: int) -> str | None:
-    """The same check on PostgreSQL, as far as it is simple: tables, columns, triggers, rules."""
+    """The same check on PostgreSQL, as far as it is simple: tables, columns, defaults,
+    CHECK constraints, collations, generated columns, odd indexes, triggers, rules."""
     from sqlalchemy import inspect
 
     expected = {
@@ -351,6 +493,12 @@ def postgresql_difference(connection: Connection, version: int) -> str | None:
             return f"no table {name}"
         found = [column["name"] for column in inspector.get_columns(name)]
         if sorted(found) != sorted(columns):
+            return f"a table {name} that is not the one kpictl makes"
+    # What a column list does not show: a default that fills each row kpictl inserts, a
+    # CHECK that fails or stalls each insert, a generated column, an index on an
+    # expression (its function runs on each insert) or on part of a table.
+    for (name,) in connection.exec_driver_sql(_POSTGRESQL_ADDED).fetchall():
+        if name in expected:
             return f"a table {name} that is not the one kpictl makes"
     for kind, query in (
         (
