@@ -5,7 +5,6 @@ kpictl wrote are named, one line, exit 2. Exact messages and codes."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -14,24 +13,12 @@ import pytest
 from kpictl.numbers import store_schema
 from kpictl.numbers.connections import DatabaseUrl
 from kpictl.numbers.store import StoreError, open_store
-from tests.conftest import AS_OF, EXAMPLE, Run
+from tests.conftest import AS_OF, Run
 from tests.escalation_fixtures import Recorder, actuals, make_registry, smtp
 from tests.pg import PgServer
+from tests.test_store_hostile import ADVICE, registry
 
-__all__ = ["smtp"]
-
-ADVICE = (
-    "kpictl left it untouched. Point KPICTL_STORE or store: in kpictl.yaml at a new file or "
-    "database, or restore the store from a backup"
-)
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Path:
-    """A copy of the example registry without a store."""
-    root = tmp_path / "registry"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".kpictl"))
-    return root
+__all__ = ["registry", "smtp"]  # fixtures, used by name
 
 
 def imported(run: Run, root: Path) -> Path:
