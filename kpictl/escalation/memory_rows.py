@@ -13,12 +13,11 @@ the registry), which a damaged-row error would block.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from kpictl.numbers.store_rows import DamagedRowError, literal
+from kpictl.numbers.store_rows import DamagedRowError, as_number, literal
 from kpictl.registry.bounds import FIRST_DAY, LAST_DAY, MAX_VALUE
 
 # The start of what SQLAlchemy writes for a time in SQLite: 2026-11-20 09:30:00.000000.
@@ -107,12 +106,9 @@ class _Reader:
         value = getattr(self.row, column)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        number = as_number(value)
+        if number is None:
             raise self.fail(column, f"{literal(value)}, which is not a number")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
         if not -MAX_VALUE <= number <= MAX_VALUE:  # NaN fails both
             raise self.fail(column, f"{literal(value)}, which is not a finite number up to 1e15")
         return number

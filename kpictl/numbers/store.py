@@ -40,12 +40,13 @@ from kpictl.numbers.actuals import Actual, Actuals
 from kpictl.numbers.periods import PERIOD_PATTERN
 from kpictl.numbers.store_rows import (
     DamagedRowError,
+    is_id,
+    is_period,
     stored_day,
     stored_value,
     unrecordable,
     unusable_ids,
 )
-from kpictl.registry.models import ID_PATTERN
 from kpictl.templating.escaping import visible
 
 if TYPE_CHECKING:
@@ -259,10 +260,7 @@ class Store:
             result = connection.execution_options(yield_per=1000).execute(query)
             for kpi, period, value, as_of in result:
                 key = (kpi, period, as_of)
-                if not (isinstance(kpi, str) and isinstance(period, str)) or not (
-                    ID_PATTERN.match(kpi)
-                    and (PERIOD_PATTERN.match(period) or ID_PATTERN.match(period))
-                ):
+                if not (is_id(kpi) and is_period(period)):
                     if left_out is not None:
                         left_out.append(unusable_ids(key))
                     continue

@@ -30,16 +30,36 @@ def stored_value(value: object, key: tuple[object, object, object]) -> float:
     """A value column as a float, or DamagedRowError naming row `key` (kpi, period, as_of)."""
     if value.__class__ is float and -MAX_VALUE <= value <= MAX_VALUE:
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    number = as_number(value)
+    if number is None:
         raise DamagedRowError(_row(key, f"value {literal(value)}, which is not a number"))
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
     if value_problem(number) is not None:
         what = "larger than 10^15 (1e15)" if math.isfinite(number) else "not a finite number"
         raise DamagedRowError(_row(key, f"value {literal(value)}, which is {what}"))
     return number
+
+
+def as_number(value: object) -> float | None:
+    """A numeric cell as a float (an integer too large for one: infinity), None if the
+    cell holds no number (text, a blob, a boolean); bounds are the caller's."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def is_id(text: object) -> bool:
+    """Whether a KPI cell holds an id kpictl writes."""
+    return isinstance(text, str) and ID_PATTERN.match(text) is not None
+
+
+def is_period(text: object) -> bool:
+    """Whether a period cell holds a period (2026-Q4) or a campaign id."""
+    return (
+        isinstance(text, str) and (PERIOD_PATTERN.match(text) or ID_PATTERN.match(text)) is not None
+    )
 
 
 def stored_day(value: object, key: tuple[object, object, object]) -> date:
@@ -74,9 +94,9 @@ def unrecordable(kpi: str, period: str, value: float, as_of: date) -> str | None
     """Why an observation cannot be recorded, or None: what the store takes, a read
     accepts, so `actuals export` always gives a file `actuals import` takes back."""
     problem = None
-    if not ID_PATTERN.match(kpi):
+    if not is_id(kpi):
         problem = "its KPI is not an id (lowercase letters, digits and -)"
-    elif not (PERIOD_PATTERN.match(period) or ID_PATTERN.match(period)):
+    elif not is_period(period):
         problem = f"its period is not a period or a campaign id ({PERIOD_HELP})"
     else:
         found = value_problem(value)
