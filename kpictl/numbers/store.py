@@ -336,10 +336,11 @@ class Store:
         """The store's version, None for an empty database; StoreError for someone else's."""
         names = set(inspect(connection).get_table_names())
         if schema.VERSION_TABLE not in names:
-            foreign = names if self._file is not None else names & {"observations"}
             if self._file is not None:
                 # Views and triggers too: a store made here must start from nothing.
                 foreign = {name for _kind, name in schema.sqlite_objects(connection)}
+            else:
+                foreign = names & {"observations"}
             if foreign:
                 raise StoreError(
                     f"{self.shown} is not a kpictl store: it is a database with other tables "
@@ -359,7 +360,7 @@ class Store:
             difference = (
                 schema.sqlite_difference(connection, version)
                 if self.engine.dialect.name == "sqlite"
-                else schema.postgresql_difference(connection, version)
+                else schema.postgresql_difference(connection, version, names)
             )
             if difference is not None:
                 raise self._foreign(f"it has {difference}")

@@ -474,9 +474,10 @@ ORDER BY 1
 """
 
 
-def postgresql_difference(connection: Connection, version: int) -> str | None:
+def postgresql_difference(connection: Connection, version: int, tables: set[str]) -> str | None:
     """The same check on PostgreSQL, as far as it is simple: tables, columns, defaults,
-    CHECK constraints, collations, generated columns, odd indexes, triggers, rules."""
+    CHECK constraints, collations, generated columns, odd indexes, triggers, rules.
+    `tables`: the database's table names, as the caller has read them already."""
     from sqlalchemy import inspect
 
     expected = {
@@ -484,7 +485,6 @@ def postgresql_difference(connection: Connection, version: int) -> str | None:
         for name, shape in expected_sqlite_shape(version).items()
     }
     inspector = inspect(connection)
-    tables = set(inspector.get_table_names())
     views = set(inspector.get_view_names())
     for name, columns in expected.items():
         if name in views:
